@@ -1,0 +1,230 @@
+/* etcd_server.c -- start/stop a real etcd for tests (see etcd_server.h). */
+#include "tests/lib/etcd_server.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+
+#define ETCD_READY_MS      20000
+#define ETCD_STOP_GRACE_MS 5000
+#define TOOL_TIMEOUT_MS    20000
+
+/* Runs a helper command to completion (bounded); output goes to the log. */
+static qv_code run_tool(qv_etcd_server *s, const char *const argv[],
+                        qv_err *err)
+{
+    qv_proc tool = {0};
+    char *log = qv_xasprintf("%s/tools.log", s->dir);
+    qv_code rc = qv_proc_spawn(&tool, argv, log, err);
+    if (rc == QV_OK) {
+        uint64_t end = qv_mono_ms(qv_clock_system()) + TOOL_TIMEOUT_MS;
+        while (qv_proc_alive(&tool) && qv_mono_ms(qv_clock_system()) < end)
+            qv_sleep_ms(5);
+        int st = 0;
+        bool timed_out = qv_proc_alive(&tool);
+        (void)qv_proc_stop(&tool, 0, &st, NULL);
+        if (timed_out || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            char *tail = qv_test_read_tail(log, 400);
+            rc = qv_fail(err, QV_E_INTERNAL, "'%s %s' failed: %s", argv[0],
+                         argv[1], tail ? tail : "");
+            free(tail);
+        }
+    }
+    qv_proc_release(&tool);
+    free(log);
+    return rc;
+}
+
+static qv_code make_cert(qv_etcd_server *s, qv_err *err)
+{
+    char *key = qv_xasprintf("%s/key.pem", s->dir);
+    s->ca_file = qv_xasprintf("%s/cert.pem", s->dir);
+    const char *argv[] = {"openssl",
+                          "req",
+                          "-x509",
+                          "-newkey",
+                          "ec",
+                          "-pkeyopt",
+                          "ec_paramgen_curve:prime256v1",
+                          "-nodes",
+                          "-keyout",
+                          key,
+                          "-out",
+                          s->ca_file,
+                          "-days",
+                          "2",
+                          "-subj",
+                          "/CN=127.0.0.1",
+                          "-addext",
+                          "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                          NULL};
+    qv_code rc = run_tool(s, argv, err);
+    free(key);
+    return rc;
+}
+
+static qv_code enable_auth(qv_etcd_server *s, qv_err *err)
+{
+    char *ep = qv_xasprintf("--endpoints=%s://%s",
+                            s->opts.tls ? "https" : "http", s->endpoint);
+    char *ca = qv_xasprintf("--cacert=%s", s->ca_file ? s->ca_file : "");
+    char *pw = qv_xasprintf("--new-user-password=%s", s->opts.password);
+    const char *add[] = {"etcdctl", ep,           ca, "user",
+                         "add",     s->opts.user, pw, NULL};
+    const char *grant[] = {"etcdctl",    ep,           ca,     "user",
+                           "grant-role", s->opts.user, "root", NULL};
+    const char *enable[] = {"etcdctl", ep, ca, "auth", "enable", NULL};
+    if (!s->opts.tls) {
+        add[2] = "--insecure-transport=true";
+        grant[2] = add[2];
+        enable[2] = add[2];
+    }
+    qv_code rc = run_tool(s, add, err);
+    if (rc == QV_OK && strcmp(s->opts.user, "root") != 0) {
+        /* auth enable needs a root user; give it the same password. */
+        const char *root[] = {"etcdctl", ep,     add[2], "user",
+                              "add",     "root", pw,     NULL};
+        rc = run_tool(s, root, err);
+    }
+    if (rc == QV_OK)
+        rc = run_tool(s, grant, err);
+    if (rc == QV_OK)
+        rc = run_tool(s, enable, err);
+    free(ep);
+    free(ca);
+    free(pw);
+    return rc;
+}
+
+/* Spawns etcd on the current ports and waits until it is healthy. */
+static qv_code launch(qv_etcd_server *s, qv_err *err)
+{
+    const char *scheme = s->opts.tls ? "https" : "http";
+    char *data = qv_xasprintf("%s/data", s->dir);
+    char *log = qv_xasprintf("%s/etcd.log", s->dir);
+    char *curl = qv_xasprintf("%s://127.0.0.1:%d", scheme, s->client_port);
+    char *purl = qv_xasprintf("http://127.0.0.1:%d", s->peer_port);
+    char *murl = qv_xasprintf("http://127.0.0.1:%d", s->metrics_port);
+    char *cluster = qv_xasprintf("quiver-test=%s", purl);
+    char *key = qv_xasprintf("%s/key.pem", s->dir);
+    const char *argv[40] = {"etcd",        "--name",
+                            "quiver-test", "--data-dir",
+                            data,          "--listen-client-urls",
+                            curl,          "--advertise-client-urls",
+                            curl,          "--listen-peer-urls",
+                            purl,          "--initial-advertise-peer-urls",
+                            purl,          "--initial-cluster",
+                            cluster,       "--initial-cluster-state",
+                            "new",         "--listen-metrics-urls",
+                            murl,          "--heartbeat-interval",
+                            "10",          "--election-timeout",
+                            "100",         "--logger",
+                            "zap",         "--log-outputs",
+                            "stderr",      "--log-level",
+                            "warn",        NULL};
+    int n = 29;
+    if (s->opts.tls) {
+        argv[n++] = "--cert-file";
+        argv[n++] = s->ca_file;
+        argv[n++] = "--key-file";
+        argv[n++] = key;
+    }
+    argv[n] = NULL;
+    qv_code rc = qv_proc_spawn(&s->proc, argv, log, err);
+    if (rc == QV_OK)
+        rc = qv_proc_wait_http(&s->proc, s->metrics_port, "/health",
+                               "\"health\":\"true\"", ETCD_READY_MS, err);
+    if (rc != QV_OK) {
+        (void)qv_proc_stop(&s->proc, 0, NULL, NULL);
+        char *tail = qv_test_read_tail(log, 600);
+        (void)qv_err_prefix(err, "etcd on %s (log: %s)", s->endpoint,
+                            tail ? tail : "");
+        free(tail);
+    }
+    free(data);
+    free(log);
+    free(curl);
+    free(purl);
+    free(murl);
+    free(cluster);
+    free(key);
+    return rc;
+}
+
+static void pick_ports(qv_etcd_server *s)
+{
+    s->client_port = qv_test_free_port();
+    do {
+        s->peer_port = qv_test_free_port();
+    } while (s->peer_port == s->client_port);
+    do {
+        s->metrics_port = qv_test_free_port();
+    } while (s->metrics_port == s->client_port ||
+             s->metrics_port == s->peer_port);
+    snprintf(s->endpoint, sizeof s->endpoint, "127.0.0.1:%d", s->client_port);
+}
+
+qv_code qv_etcd_server_start(qv_etcd_server *s, const qv_etcd_server_opts *opts,
+                             qv_err *err)
+{
+    memset(s, 0, sizeof *s);
+    if (opts)
+        s->opts = *opts;
+    qv_code rc = qv_test_mkdtemp("quiver-etcd-", &s->dir, err);
+    if (rc != QV_OK)
+        return rc;
+    if (s->opts.tls && (rc = make_cert(s, err)) != QV_OK) {
+        qv_etcd_server_destroy(s);
+        return rc;
+    }
+    for (int attempt = 0; attempt < 3; attempt++) {
+        pick_ports(s);
+        rc = launch(s, err);
+        if (rc == QV_OK)
+            break;
+        /* A port may have been taken between the probe and etcd's bind;
+         * start over with a clean data dir and new ports. */
+        char *data = qv_xasprintf("%s/data", s->dir);
+        (void)qv_test_rmtree(data, NULL);
+        free(data);
+    }
+    if (rc == QV_OK && s->opts.user)
+        rc = enable_auth(s, err);
+    if (rc != QV_OK)
+        qv_etcd_server_destroy(s);
+    return rc;
+}
+
+qv_code qv_etcd_server_stop(qv_etcd_server *s, qv_err *err)
+{
+    return qv_proc_stop(&s->proc, ETCD_STOP_GRACE_MS, NULL, err);
+}
+
+void qv_etcd_server_kill(qv_etcd_server *s)
+{
+    qv_proc_signal(&s->proc, SIGKILL);
+    (void)qv_proc_stop(&s->proc, ETCD_STOP_GRACE_MS, NULL, NULL);
+}
+
+qv_code qv_etcd_server_restart(qv_etcd_server *s, qv_err *err)
+{
+    qv_code rc = qv_proc_stop(&s->proc, ETCD_STOP_GRACE_MS, NULL, err);
+    if (rc != QV_OK)
+        return rc;
+    return launch(s, err);
+}
+
+void qv_etcd_server_destroy(qv_etcd_server *s)
+{
+    qv_proc_release(&s->proc);
+    if (s->dir)
+        (void)qv_test_rmtree(s->dir, NULL);
+    free(s->dir);
+    free(s->ca_file);
+    memset(s, 0, sizeof *s);
+}
