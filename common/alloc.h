@@ -20,8 +20,7 @@ void *qv_xrealloc(void *p, size_t n);
 char *qv_xstrdup(const char *s);
 char *qv_xstrndup(const char *s, size_t n);
 /* printf into a fresh heap string; the caller frees it. */
-char *qv_xasprintf(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+char *qv_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Returns NULL on failure or overflow of count * size; never aborts. */
 void *qv_try_alloc(size_t count, size_t size);
@@ -41,7 +40,7 @@ static inline bool qv_add_ok(size_t a, size_t b, size_t *out)
     return !__builtin_add_overflow(a, b, out);
 }
 
-#define QV_NEW(type) ((type *)qv_xcalloc(1, sizeof(type)))
+#define QV_NEW(type)          ((type *)qv_xcalloc(1, sizeof(type)))
 #define QV_NEW_ARRAY(type, n) ((type *)qv_xcalloc((n), sizeof(type)))
 
 #endif

@@ -24,7 +24,10 @@ typedef struct qv_buf {
     size_t cap;   /* hard limit on len */
 } qv_buf;
 
-#define QV_BUF_INIT {NULL, 0, 0, QV_BUF_DEFAULT_CAP}
+#define QV_BUF_INIT                                                            \
+    {                                                                          \
+        NULL, 0, 0, QV_BUF_DEFAULT_CAP                                         \
+    }
 
 void qv_buf_init(qv_buf *b, size_t cap);
 void qv_buf_release(qv_buf *b);

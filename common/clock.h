@@ -13,8 +13,8 @@
 
 typedef struct qv_clock qv_clock;
 struct qv_clock {
-    uint64_t (*wall_ms)(const qv_clock *c);  /* Unix time in ms */
-    uint64_t (*mono_ns)(const qv_clock *c);  /* monotonic ns */
+    uint64_t (*wall_ms)(const qv_clock *c); /* Unix time in ms */
+    uint64_t (*mono_ns)(const qv_clock *c); /* monotonic ns */
 };
 
 /* The process-wide real clock. */

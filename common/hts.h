@@ -13,7 +13,7 @@ typedef uint64_t qv_ts;
 
 #define QV_TS_LOGICAL_BITS 18
 #define QV_TS_LOGICAL_MASK ((1u << QV_TS_LOGICAL_BITS) - 1)
-#define QV_TS_MAX UINT64_MAX
+#define QV_TS_MAX          UINT64_MAX
 
 static inline qv_ts qv_ts_compose(uint64_t physical_ms, uint32_t logical)
 {

@@ -59,8 +59,7 @@ static size_t json_escape(char *buf, size_t len, size_t cap, const char *s)
     return len;
 }
 
-void qv_log_write(qv_log_level level, const char *module, const char *fmt,
-                  ...)
+void qv_log_write(qv_log_level level, const char *module, const char *fmt, ...)
 {
     char msg[2048], line[4600], ts[40];
     struct timeval tv;
@@ -82,7 +81,8 @@ void qv_log_write(qv_log_level level, const char *module, const char *fmt,
                                "{\"ts\":\"%s\",\"level\":\"%s\",\"module\":\"",
                                ts, lv);
         len = json_escape(line, len, sizeof(line) - 16, module);
-        len += (size_t)snprintf(line + len, sizeof(line) - len, "\",\"msg\":\"");
+        len +=
+            (size_t)snprintf(line + len, sizeof(line) - len, "\",\"msg\":\"");
         len = json_escape(line, len, sizeof(line) - 4, msg);
         len += (size_t)snprintf(line + len, sizeof(line) - len, "\"}\n");
     } else {
@@ -97,7 +97,6 @@ void qv_log_write(qv_log_level level, const char *module, const char *fmt,
 
 void qv_assert_fail(const char *expr, const char *file, int line)
 {
-    fprintf(stderr, "quiver: assertion failed: %s (%s:%d)\n", expr, file,
-            line);
+    fprintf(stderr, "quiver: assertion failed: %s (%s:%d)\n", expr, file, line);
     abort();
 }

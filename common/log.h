@@ -32,19 +32,19 @@ void qv_log_set_json(bool json);
 /* Redirects output to an fd (default 2).  The caller keeps ownership. */
 void qv_log_set_fd(int fd);
 
-void qv_log_write(qv_log_level level, const char *module, const char *fmt,
-                  ...) __attribute__((format(printf, 3, 4)));
+void qv_log_write(qv_log_level level, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-#define QV_LOG(level, module, ...)                                           \
-    do {                                                                     \
-        if ((level) >= qv_log_min_level)                                     \
-            qv_log_write((level), (module), __VA_ARGS__);                    \
+#define QV_LOG(level, module, ...)                                             \
+    do {                                                                       \
+        if ((level) >= qv_log_min_level)                                       \
+            qv_log_write((level), (module), __VA_ARGS__);                      \
     } while (0)
 
-#define QV_ASSERT(cond)                                                      \
-    do {                                                                     \
-        if (!(cond))                                                         \
-            qv_assert_fail(#cond, __FILE__, __LINE__);                       \
+#define QV_ASSERT(cond)                                                        \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            qv_assert_fail(#cond, __FILE__, __LINE__);                         \
     } while (0)
 
 __attribute__((noreturn)) void qv_assert_fail(const char *expr,

@@ -18,9 +18,9 @@ typedef struct job {
 struct qv_pool {
     pthread_mutex_t mu;
     pthread_cond_t nonempty, nonfull;
-    job *q;           /* ring buffer; guarded by mu */
+    job *q; /* ring buffer; guarded by mu */
     size_t cap, head, count;
-    bool stopping;    /* guarded by mu */
+    bool stopping; /* guarded by mu */
     size_t nthreads;
     pthread_t *threads;
 };
@@ -139,10 +139,10 @@ typedef struct pfor {
     void (*fn)(void *, size_t, size_t, size_t);
     void *arg;
     size_t n, grain;
-    size_t next;            /* atomic: next unclaimed item */
-    size_t done_helpers;    /* guarded by mu */
+    size_t next;         /* atomic: next unclaimed item */
+    size_t done_helpers; /* guarded by mu */
     size_t helpers;
-    size_t worker_ids;      /* atomic: hands out worker indices */
+    size_t worker_ids; /* atomic: hands out worker indices */
     pthread_mutex_t mu;
     pthread_cond_t cv;
 } pfor;

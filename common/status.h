@@ -40,12 +40,12 @@ typedef enum qv_code {
 } qv_code;
 
 #define QV_CODE_PRIMARY_COUNT 17
-#define qv_code_primary(c) ((qv_code)((c)&0xff))
+#define qv_code_primary(c)    ((qv_code)((c)&0xff))
 
 typedef struct qv_err {
     qv_code code;
-    int sys_errno;  /* errno at the failure, or 0 */
-    char msg[256];  /* lowercase, no final period */
+    int sys_errno; /* errno at the failure, or 0 */
+    char msg[256]; /* lowercase, no final period */
 } qv_err;
 
 #define QV_MUST_USE __attribute__((warn_unused_result))

@@ -91,16 +91,16 @@ typedef struct qv_params {
 } qv_params;
 
 typedef struct qv_search_args {
-    const qv_params *params;  /* "ef", "nprobe", "radius", ...; may be NULL */
-    const qv_bitset *filter;  /* set bit = excluded; NULL = no filter */
-    qv_pool *pool;            /* parallelism over queries; NULL = inline */
+    const qv_params *params; /* "ef", "nprobe", "radius", ...; may be NULL */
+    const qv_bitset *filter; /* set bit = excluded; NULL = no filter */
+    qv_pool *pool;           /* parallelism over queries; NULL = inline */
 } qv_search_args;
 
 /* Result of a range search: query i owns entries lims[i] .. lims[i+1]-1,
  * sorted closest first.  Owned by the caller: qv_range_result_release(). */
 typedef struct qv_range_result {
     size_t nq;
-    size_t *lims;     /* nq + 1 entries */
+    size_t *lims; /* nq + 1 entries */
     int64_t *labels;
     float *distances;
 } qv_range_result;
@@ -113,8 +113,7 @@ typedef struct qv_index qv_index;
  * "JACCARD"; "FLAT", "IVF_FLAT", ..., "AUTOINDEX"); case-insensitive. */
 qv_code qv_metric_parse(const char *name, qv_metric *out, qv_err *err);
 const char *qv_metric_name(qv_metric m);
-qv_code qv_index_type_parse(const char *name, qv_index_type *out,
-                            qv_err *err);
+qv_code qv_index_type_parse(const char *name, qv_index_type *out, qv_err *err);
 const char *qv_index_type_name(qv_index_type t);
 static inline bool qv_metric_is_binary(qv_metric m)
 {
@@ -145,13 +144,12 @@ qv_code qv_index_train(qv_index *ix, size_t n, const void *x,
 qv_code qv_index_add(qv_index *ix, size_t n, const void *x,
                      const int64_t *labels, qv_err *err) QV_MUST_USE;
 /* Top-k search; distances and labels are caller-allocated nq*k arrays. */
-qv_code qv_index_search(const qv_index *ix, size_t nq, const void *q,
-                        size_t k, const qv_search_args *args,
-                        float *distances, int64_t *labels,
-                        qv_err *err) QV_MUST_USE;
+qv_code qv_index_search(const qv_index *ix, size_t nq, const void *q, size_t k,
+                        const qv_search_args *args, float *distances,
+                        int64_t *labels, qv_err *err) QV_MUST_USE;
 qv_code qv_index_range_search(const qv_index *ix, size_t nq, const void *q,
-                              const qv_search_args *args,
-                              qv_range_result *out, qv_err *err) QV_MUST_USE;
+                              const qv_search_args *args, qv_range_result *out,
+                              qv_err *err) QV_MUST_USE;
 /* Copies the stored vectors of n labels into out (n rows); QV_E_UNSUPPORTED
  * when the index does not keep raw vectors (SQ8, PQ). */
 qv_code qv_index_get_vectors(const qv_index *ix, size_t n,
@@ -175,7 +173,7 @@ qv_index_type qv_index_type_of(const qv_index *ix);
 size_t qv_index_memory_size(const qv_index *ix);
 
 /* Converts n vectors of dim elements to float32 (out: n*dim floats). */
-qv_code qv_vec_to_float(qv_vec_elem elem, size_t n, size_t dim,
-                        const void *in, float *out, qv_err *err) QV_MUST_USE;
+qv_code qv_vec_to_float(qv_vec_elem elem, size_t n, size_t dim, const void *in,
+                        float *out, qv_err *err) QV_MUST_USE;
 
 #endif

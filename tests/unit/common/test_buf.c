@@ -21,8 +21,8 @@ Test(buf, little_endian_integers)
     qv_buf b = QV_BUF_INIT;
     cr_assert_eq(qv_buf_put_u32(&b, 0x01020304u), QV_OK);
     cr_assert_eq(qv_buf_put_u64(&b, 0x0a0b0c0d0e0f1011ull), QV_OK);
-    const unsigned char want[] = {4, 3, 2, 1, 0x11, 0x10, 0x0f, 0x0e,
-                                  0x0d, 0x0c, 0x0b, 0x0a};
+    const unsigned char want[] = {4,    3,    2,    1,    0x11, 0x10,
+                                  0x0f, 0x0e, 0x0d, 0x0c, 0x0b, 0x0a};
     cr_assert_eq(b.len, sizeof(want));
     cr_assert(memcmp(b.data, want, sizeof(want)) == 0);
     qv_buf_release(&b);
