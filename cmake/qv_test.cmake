@@ -26,3 +26,17 @@ function(qv_add_criterion_test)
     set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}")
   endif()
 endfunction()
+
+# qv_add_fuzz_target(NAME <fuzz_name> SOURCES <files...> LIBS <libs...>)
+# Builds a libFuzzer target when QV_FUZZ is ON (clang); scripts/fuzz.sh runs
+# every fuzz_* binary for a bounded time over the corpus/ folder beside its
+# sources.
+function(qv_add_fuzz_target)
+  cmake_parse_arguments(F "" "NAME" "SOURCES;LIBS" ${ARGN})
+  if(NOT QV_FUZZ)
+    return()
+  endif()
+  add_executable(${F_NAME} ${F_SOURCES})
+  target_link_libraries(${F_NAME} PRIVATE ${F_LIBS} qv_warnings)
+  target_link_options(${F_NAME} PRIVATE -fsanitize=fuzzer)
+endfunction()
