@@ -172,6 +172,13 @@ qv_index_type qv_index_type_of(const qv_index *ix);
 /* Bytes of memory the index holds (excluding borrowed mmapped bytes). */
 size_t qv_index_memory_size(const qv_index *ix);
 
+/* OpenBLAS health: true when the OpenBLAS core it picked at load time suits
+ * this CPU.  Otherwise false, and msg (cap bytes) says which
+ * OPENBLAS_CORETYPE to export: OpenBLAS reads it only when it is loaded, so
+ * the `quiver` launcher and test environments must set it (see
+ * scripts/openblas-coretype.sh).  msg may be NULL. */
+bool qv_index_blas_check(char *msg, size_t cap);
+
 /* Converts n vectors of dim elements to float32 (out: n*dim floats). */
 qv_code qv_vec_to_float(qv_vec_elem elem, size_t n, size_t dim, const void *in,
                         float *out, qv_err *err) QV_MUST_USE;
