@@ -20,6 +20,11 @@ if(NOT TARGET PkgConfig::PROTOBUFC)
   pkg_check_modules(PROTOBUFC REQUIRED IMPORTED_TARGET GLOBAL libprotobuf-c)
 endif()
 find_program(QV_PROTOC_C protoc-c REQUIRED)
+# gRPC core (C, not C++) for the RPC layer and generated service code:
+# PkgConfig::GRPC, visible in every directory.
+if(NOT TARGET PkgConfig::GRPC)
+  pkg_check_modules(GRPC REQUIRED IMPORTED_TARGET GLOBAL grpc gpr)
+endif()
 
 function(qv_protoc_c out_var root)
   get_filename_component(root_abs ${root} ABSOLUTE)

@@ -55,8 +55,11 @@ typedef struct qv_rpc_md {
 enum qv_rpc_call_flags {
     /* Safe to resend: retried while the server is UNAVAILABLE. */
     QV_RPC_IDEMPOTENT = 1 << 0,
-    /* Fail at once instead of waiting for the channel to connect (gRPC's
-     * default waits until the deadline for a READY connection). */
+    /* Fail at once when the target cannot be reached.  By default a call
+     * waits (until its deadline; streams without a deadline: at most
+     * QV_RPC_DEFAULT_TIMEOUT_MS to open) for the channel to connect, so a
+     * backend that restarts is ridden out.  A call that times out while the
+     * target is unreachable fails with QV_E_UNAVAILABLE. */
     QV_RPC_FAIL_FAST = 1 << 1,
 };
 

@@ -1,0 +1,311 @@
+/* rpc_server.c -- server lifecycle: create, register, bind, the
+ * completion-queue thread, graceful shutdown.  Per-call work is in
+ * rpc_call.c. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <grpc/grpc_security.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/rpc/rpc_server_int.h"
+
+#define DEFAULT_MSG_LIMIT (512LL << 20)
+#define DEFAULT_QUEUE_CAP 1024
+#define DEFAULT_GRACE_MS  5000
+#define PENDING_ACCEPTS   8
+#define CQ_POLL_MS        50
+
+static int64_t limit_or_default(int64_t v)
+{
+    if (v == 0)
+        return DEFAULT_MSG_LIMIT;
+    if (v < 0 || v > INT32_MAX)
+        return -1; /* gRPC core: -1 is unlimited */
+    return v;
+}
+
+qv_code qv_rpc_server_create(const qv_rpc_server_opts *opts,
+                             qv_rpc_server **out, qv_err *err)
+{
+    if (!opts || opts->port < 0 || opts->port > 65535)
+        return qv_fail(err, QV_E_INVALID, "rpc server: bad port %d",
+                       opts ? opts->port : -1);
+    qv_rpc_server *s = QV_NEW(qv_rpc_server);
+    s->opts = *opts;
+    s->host = qv_xstrdup(opts->host && *opts->host ? opts->host : "127.0.0.1");
+    s->opts.host = s->host;
+    if (!s->opts.queue_cap)
+        s->opts.queue_cap = DEFAULT_QUEUE_CAP;
+    if (s->opts.shutdown_grace_ms <= 0)
+        s->opts.shutdown_grace_ms = DEFAULT_GRACE_MS;
+    pthread_mutex_init(&s->life_mu, NULL);
+    *out = s;
+    return QV_OK;
+}
+
+qv_code qv_rpc_server_register(qv_rpc_server *s, const qv_rpc_method *m,
+                               qv_err *err)
+{
+    if (s->started)
+        return qv_fail(err, QV_E_INVALID,
+                       "cannot register '%s': the server is started",
+                       m && m->name ? m->name : "?");
+    if (!m || !m->name || m->name[0] != '/' || !strchr(m->name + 1, '/') ||
+        !m->req_desc)
+        return qv_fail(err, QV_E_INVALID,
+                       "cannot register method '%s': need a full name "
+                       "'/pkg.Service/Method' and a request descriptor",
+                       m && m->name ? m->name : "(null)");
+    if ((m->kind == QV_RPC_UNARY && !m->unary) ||
+        (m->kind == QV_RPC_SERVER_STREAM && !m->stream) ||
+        (m->kind != QV_RPC_UNARY && m->kind != QV_RPC_SERVER_STREAM))
+        return qv_fail(err, QV_E_INVALID,
+                       "cannot register '%s': handler missing for its kind",
+                       m->name);
+    for (size_t i = 0; i < s->n_methods; i++) {
+        if (strcmp(s->methods[i].name, m->name) == 0)
+            return qv_fail(err, QV_E_EXISTS,
+                           "cannot register '%s': already registered", m->name);
+    }
+    if (s->n_methods == s->cap_methods) {
+        s->cap_methods = s->cap_methods ? 2 * s->cap_methods : 16;
+        s->methods =
+            qv_xrealloc(s->methods, s->cap_methods * sizeof(*s->methods));
+    }
+    reg_method *r = &s->methods[s->n_methods++];
+    r->name = qv_xstrdup(m->name);
+    r->m = *m;
+    r->m.name = r->name;
+    return QV_OK;
+}
+
+static int cmp_method(const void *a, const void *b)
+{
+    return strcmp(((const reg_method *)a)->name, ((const reg_method *)b)->name);
+}
+
+/* Checks that host:port can be bound, to report errno (gRPC only says it
+ * failed).  Port 0 is always free. */
+static qv_code probe_bind(const char *host, int port, const char *addr,
+                          qv_err *err)
+{
+    if (port == 0)
+        return QV_OK;
+    char h[256];
+    size_t hl = strlen(host);
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']' && hl - 2 < sizeof h) {
+        memcpy(h, host + 1, hl - 2);
+        h[hl - 2] = '\0';
+    } else {
+        snprintf(h, sizeof h, "%s", host);
+    }
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(h, ps, &hints, &res);
+    if (gai != 0)
+        return qv_fail(err, QV_E_INVALID, "cannot listen on '%s': %s", addr,
+                       gai_strerror(gai));
+    qv_code rc = QV_OK;
+    for (struct addrinfo *ai = res; ai && rc == QV_OK; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+            rc = qv_fail(err, errno == EADDRINUSE ? QV_E_UNAVAILABLE : QV_E_IO,
+                         "cannot listen on '%s': %s", addr, strerror(errno));
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
+static void *cq_thread_main(void *arg);
+
+static grpc_server *make_grpc_server(const qv_rpc_server_opts *o)
+{
+    grpc_arg a[6];
+    memset(a, 0, sizeof a);
+    const char *keys[6] = {
+        GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+        GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
+        GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
+        GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+        GRPC_ARG_ALLOW_REUSEPORT,
+        GRPC_ARG_HTTP2_MAX_PING_STRIKES};
+    int vals[6] = {(int)limit_or_default(o->max_recv_bytes),
+                   (int)limit_or_default(o->max_send_bytes),
+                   1,
+                   5000,
+                   0,
+                   0};
+    for (int i = 0; i < 6; i++) {
+        a[i].type = GRPC_ARG_INTEGER;
+        a[i].key = (char *)keys[i];
+        a[i].value.integer = vals[i];
+    }
+    grpc_channel_args args = {.num_args = 6, .args = a};
+    return grpc_server_create(&args, NULL);
+}
+
+qv_code qv_rpc_server_start(qv_rpc_server *s, qv_err *err)
+{
+    if (s->started)
+        return qv_fail(err, QV_E_INVALID,
+                       "rpc server on '%s' already "
+                       "started",
+                       s->addr);
+    bool v6 = strchr(s->host, ':') && s->host[0] != '[';
+    snprintf(s->addr, sizeof s->addr, v6 ? "[%s]:%d" : "%s:%d", s->host,
+             s->opts.port);
+    qv_code rc = probe_bind(s->host, s->opts.port, s->addr, err);
+    if (rc != QV_OK)
+        return rc;
+    rc = qv_pool_create(s->opts.workers, s->opts.queue_cap, "rpc", &s->pool,
+                        err);
+    if (rc != QV_OK)
+        return qv_err_prefix(err, "rpc server on '%s'", s->addr);
+    grpc_init();
+    s->server = make_grpc_server(&s->opts);
+    s->cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(s->server, s->cq, NULL);
+    grpc_server_credentials *sc = grpc_insecure_server_credentials_create();
+    s->port = grpc_server_add_http2_port(s->server, s->addr, sc);
+    grpc_server_credentials_release(sc);
+    if (s->port <= 0) {
+        s->port = 0;
+        grpc_server_destroy(s->server);
+        grpc_completion_queue_shutdown(s->cq);
+        while (grpc_completion_queue_next(
+                   s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+                   .type != GRPC_QUEUE_SHUTDOWN) {
+        }
+        grpc_completion_queue_destroy(s->cq);
+        s->server = NULL;
+        s->cq = NULL;
+        grpc_shutdown();
+        qv_pool_destroy(s->pool);
+        s->pool = NULL;
+        return qv_fail(err, QV_E_UNAVAILABLE,
+                       "cannot listen on '%s': address in use or not "
+                       "available",
+                       s->addr);
+    }
+    snprintf(s->addr, sizeof s->addr, v6 ? "[%s]:%d" : "%s:%d", s->host,
+             s->port);
+    qsort(s->methods, s->n_methods, sizeof(*s->methods), cmp_method);
+    grpc_server_start(s->server);
+    s->started = true;
+    for (int i = 0; i < PENDING_ACCEPTS; i++)
+        qv_rpc__call_request_new(s);
+    if (pthread_create(&s->cq_thread, NULL, cq_thread_main, s) != 0) {
+        atomic_store(&s->stop_requested, true);
+        /* Without the thread nothing drains the queue: cancel and drain
+         * here. */
+        cq_thread_main(s);
+        return qv_fail(err, QV_E_NOMEM,
+                       "rpc server on '%s': cannot start "
+                       "its thread",
+                       s->addr);
+    }
+    s->thread_running = true;
+    QV_LOG(QV_LOG_INFO, "rpc", "serving %zu methods on %s", s->n_methods,
+           s->addr);
+    return QV_OK;
+}
+
+int qv_rpc_server_port(const qv_rpc_server *s)
+{
+    return s->port;
+}
+
+static int64_t mono_ms(void)
+{
+    gpr_timespec t = gpr_now(GPR_CLOCK_MONOTONIC);
+    return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The completion-queue loop: advances calls, and once stop is requested
+ * runs the shutdown sequence (stop accepting, grace, cancel, drain). */
+static void *cq_thread_main(void *arg)
+{
+    qv_rpc_server *s = arg;
+    bool shutting = false, notified = false, cq_down = false;
+    int64_t grace_end = 0;
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(
+            s->cq, qv_rpc__deadline_in(CQ_POLL_MS), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+        if (ev.type == GRPC_OP_COMPLETE) {
+            if (ev.tag == &s->shutdown_tag)
+                notified = true;
+            else
+                qv_rpc__call_on_event(ev.tag, ev.success != 0);
+        }
+        if (!shutting && atomic_load(&s->stop_requested)) {
+            shutting = true;
+            grace_end = mono_ms() + s->opts.shutdown_grace_ms;
+            grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
+        }
+        if (shutting && !atomic_load(&s->cancel_all) &&
+            mono_ms() >= grace_end) {
+            QV_LOG(QV_LOG_WARN, "rpc",
+                   "%ld calls still running on %s after the grace "
+                   "period; cancelling them",
+                   atomic_load(&s->inflight), s->addr);
+            atomic_store(&s->cancel_all, true);
+            grpc_server_cancel_all_calls(s->server);
+        }
+        if (notified && !cq_down && atomic_load(&s->inflight) == 0) {
+            cq_down = true;
+            grpc_completion_queue_shutdown(s->cq);
+        }
+    }
+    return NULL;
+}
+
+void qv_rpc_server_shutdown(qv_rpc_server *s)
+{
+    pthread_mutex_lock(&s->life_mu);
+    if (s->started && !s->destroyed_grpc) {
+        atomic_store(&s->stop_requested, true);
+        if (s->thread_running) {
+            pthread_join(s->cq_thread, NULL);
+            s->thread_running = false;
+        }
+        grpc_server_destroy(s->server);
+        grpc_completion_queue_destroy(s->cq);
+        s->server = NULL;
+        s->cq = NULL;
+        s->destroyed_grpc = true;
+        qv_pool_destroy(s->pool);
+        s->pool = NULL;
+        grpc_shutdown();
+        QV_LOG(QV_LOG_INFO, "rpc", "server on %s stopped", s->addr);
+    }
+    pthread_mutex_unlock(&s->life_mu);
+}
+
+void qv_rpc_server_destroy(qv_rpc_server *s)
+{
+    if (!s)
+        return;
+    qv_rpc_server_shutdown(s);
+    for (size_t i = 0; i < s->n_methods; i++)
+        free(s->methods[i].name);
+    free(s->methods);
+    free(s->host);
+    pthread_mutex_destroy(&s->life_mu);
+    free(s);
+}
