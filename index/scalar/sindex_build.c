@@ -1,0 +1,459 @@
+/* sindex_build.c -- building scalar indexes from a column view: collect
+ * (key, row) entries, sort them, group them into keys and postings, and
+ * assemble the image (layout in sindex_int.h).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/alloc.h"
+#include "common/hash.h"
+#include "index/scalar/sindex_int.h"
+
+#define BITMAP_CARD_DEFAULT 500
+#define BITMAP_CARD_MAX     10000
+
+qv_code qv_sindex_type_parse(const char *name, qv_sindex_type *out, qv_err *err)
+{
+    static const struct {
+        const char *n;
+        qv_sindex_type t;
+    } names[] = {{"STL_SORT", QV_SINDEX_STL_SORT},
+                 {"INVERTED", QV_SINDEX_INVERTED},
+                 {"BITMAP", QV_SINDEX_BITMAP},
+                 {"Trie", QV_SINDEX_TRIE},
+                 {"marisa-trie", QV_SINDEX_TRIE}};
+    for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++) {
+        if (strcasecmp(name, names[i].n) == 0) {
+            *out = names[i].t;
+            return QV_OK;
+        }
+    }
+    return qv_fail(err, QV_E_INVALID,
+                   "unknown scalar index type '%s' (want STL_SORT, "
+                   "INVERTED, BITMAP or Trie)",
+                   name ? name : "");
+}
+
+const char *qv_sindex_type_name(qv_sindex_type t)
+{
+    switch (t) {
+    case QV_SINDEX_STL_SORT:
+        return "STL_SORT";
+    case QV_SINDEX_INVERTED:
+        return "INVERTED";
+    case QV_SINDEX_BITMAP:
+        return "BITMAP";
+    case QV_SINDEX_TRIE:
+        return "Trie";
+    }
+    return "?";
+}
+
+static bool is_numeric(qv_dtype t)
+{
+    return qv_dtype_is_integer(t) || t == QV_DT_FLOAT || t == QV_DT_DOUBLE;
+}
+
+bool qv_sindex_type_fits(qv_sindex_type t, qv_dtype col, qv_dtype elem)
+{
+    bool arr = col == QV_DT_ARRAY;
+    qv_dtype k = arr ? elem : col;
+    switch (t) {
+    case QV_SINDEX_STL_SORT:
+        return !arr && is_numeric(k);
+    case QV_SINDEX_INVERTED:
+        return is_numeric(k) || k == QV_DT_BOOL || k == QV_DT_VARCHAR;
+    case QV_SINDEX_BITMAP:
+        return qv_dtype_is_integer(k) || k == QV_DT_BOOL || k == QV_DT_VARCHAR;
+    case QV_SINDEX_TRIE:
+        return !arr && k == QV_DT_VARCHAR;
+    }
+    return false;
+}
+
+static qv_code parse_params(qv_sindex_type t, const qv_sindex_param *p,
+                            size_t n, long *card, qv_err *err)
+{
+    *card = BITMAP_CARD_DEFAULT;
+    for (size_t i = 0; i < n; i++) {
+        const char *k = p[i].key ? p[i].key : "";
+        const char *v = p[i].value ? p[i].value : "";
+        if (strcmp(k, "index_type") == 0)
+            continue;
+        if (t == QV_SINDEX_BITMAP &&
+            strcmp(k, "bitmap_cardinality_limit") == 0) {
+            char *end;
+            long x = strtol(v, &end, 10);
+            if (*v == '\0' || *end != '\0' || x < 1 || x > BITMAP_CARD_MAX)
+                return qv_fail(err, QV_E_INVALID,
+                               "bitmap_cardinality_limit '%s' is not an "
+                               "integer in [1, %d]",
+                               v, BITMAP_CARD_MAX);
+            *card = x;
+            continue;
+        }
+        return qv_fail(err, QV_E_INVALID, "unknown parameter '%s' for index %s",
+                       k, qv_sindex_type_name(t));
+    }
+    return QV_OK;
+}
+
+/* ---- entries --------------------------------------------------------- */
+
+typedef struct ent {
+    union {
+        int64_t i;
+        double f;
+        const uint8_t *p;
+    } k;
+    uint32_t len; /* string keys */
+    uint32_t row;
+} ent;
+
+static int cmp_int(const void *a, const void *b)
+{
+    const ent *x = a, *y = b;
+    if (x->k.i != y->k.i)
+        return x->k.i < y->k.i ? -1 : 1;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    const ent *x = a, *y = b;
+    if (x->k.f != y->k.f)
+        return x->k.f < y->k.f ? -1 : 1;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+static int str_cmp(const uint8_t *a, size_t la, const uint8_t *b, size_t lb)
+{
+    size_t n = la < lb ? la : lb;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c)
+        return c;
+    return (la > lb) - (la < lb);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    const ent *x = a, *y = b;
+    int c = str_cmp(x->k.p, x->len, y->k.p, y->len);
+    if (c)
+        return c;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+static bool same_key(int kind, const ent *a, const ent *b)
+{
+    if (kind == KIND_INT)
+        return a->k.i == b->k.i;
+    if (kind == KIND_FLOAT)
+        return a->k.f == b->k.f;
+    return str_cmp(a->k.p, a->len, b->k.p, b->len) == 0;
+}
+
+typedef struct entries {
+    ent *e;
+    size_t n, cap;
+} entries;
+
+static bool push(entries *es, ent e)
+{
+    if (es->n == es->cap) {
+        size_t nc = es->cap ? es->cap * 2 : 1024;
+        ent *ne = qv_try_realloc(es->e, nc, sizeof(ent));
+        if (!ne)
+            return false;
+        es->e = ne;
+        es->cap = nc;
+    }
+    es->e[es->n++] = e;
+    return true;
+}
+
+static bool add_scalar(entries *es, const qv_col_view *v, int kind, size_t r)
+{
+    ent e = {.row = (uint32_t)r};
+    if (kind == KIND_INT) {
+        e.k.i = qv_col_get_int(v, r);
+    } else if (kind == KIND_FLOAT) {
+        e.k.f = v->type == QV_DT_FLOAT ? qv_col_f32(v, r) : qv_col_f64(v, r);
+        if (isnan(e.k.f))
+            return true; /* NaN equals nothing and orders nowhere */
+        if (e.k.f == 0)
+            e.k.f = 0; /* one zero */
+    } else {
+        size_t len;
+        e.k.p = qv_col_var(v, r, &len);
+        e.len = (uint32_t)len;
+    }
+    return push(es, e);
+}
+
+static bool add_array(entries *es, const qv_col_view *v, int kind, size_t r)
+{
+    size_t n = qv_col_arr_len(v, r);
+    for (size_t j = 0; j < n; j++) {
+        ent e = {.row = (uint32_t)r};
+        if (kind == KIND_INT) {
+            e.k.i = qv_col_arr_int(v, r, j);
+        } else if (kind == KIND_FLOAT) {
+            e.k.f = qv_col_arr_float(v, r, j);
+            if (isnan(e.k.f))
+                continue;
+            if (e.k.f == 0)
+                e.k.f = 0;
+        } else {
+            size_t len;
+            e.k.p = (const uint8_t *)qv_col_arr_str(v, r, j, &len);
+            e.len = (uint32_t)len;
+        }
+        if (!push(es, e))
+            return false;
+    }
+    return true;
+}
+
+static int kind_of(qv_dtype k)
+{
+    if (k == QV_DT_FLOAT || k == QV_DT_DOUBLE)
+        return KIND_FLOAT;
+    if (k == QV_DT_VARCHAR)
+        return KIND_STR;
+    return KIND_INT;
+}
+
+/* Collects, sorts and (for arrays) dedupes (key, row) entries. */
+static qv_code collect(const qv_col_view *v, int kind, entries *es)
+{
+    for (size_t r = 0; r < v->rows; r++) {
+        if (qv_col_is_null(v, r))
+            continue;
+        bool ok = v->type == QV_DT_ARRAY ? add_array(es, v, kind, r)
+                                         : add_scalar(es, v, kind, r);
+        if (!ok)
+            return QV_E_NOMEM;
+    }
+    if (es->n)
+        qsort(es->e, es->n, sizeof(ent),
+              kind == KIND_INT     ? cmp_int
+              : kind == KIND_FLOAT ? cmp_float
+                                   : cmp_str);
+    if (v->type == QV_DT_ARRAY && es->n) {
+        size_t w = 1;
+        for (size_t i = 1; i < es->n; i++)
+            if (es->e[i].row != es->e[w - 1].row ||
+                !same_key(kind, &es->e[i], &es->e[w - 1]))
+                es->e[w++] = es->e[i];
+        es->n = w;
+    }
+    return QV_OK;
+}
+
+/* ---- image assembly -------------------------------------------------- */
+
+typedef struct plan {
+    size_t len[S_COUNT];
+    size_t off[S_COUNT];
+    size_t total;
+} plan;
+
+static bool plan_layout(plan *p)
+{
+    size_t at = SX_HDR;
+    for (int s = 0; s < S_COUNT; s++) {
+        p->off[s] = p->len[s] ? at : 0;
+        if (!qv_add_ok(at, p->len[s], &at) || !qv_add_ok(at, 63, &at))
+            return false;
+        at &= ~(size_t)63;
+    }
+    p->total = at;
+    return true;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+
+/* Counts distinct keys and string bytes. */
+static void count_keys(const entries *es, int kind, size_t *nkeys,
+                       size_t *kbytes)
+{
+    *nkeys = 0;
+    *kbytes = 0;
+    for (size_t i = 0; i < es->n; i++) {
+        if (i && same_key(kind, &es->e[i], &es->e[i - 1]))
+            continue;
+        (*nkeys)++;
+        if (kind == KIND_STR)
+            *kbytes += es->e[i].len;
+    }
+}
+
+/* Writes keys (distinct unless all), string bytes, postings or bitmaps. */
+static void fill_sections(uint8_t *img, const plan *p, const entries *es,
+                          int kind, qv_sindex_type t, size_t words)
+{
+    bool all = t == QV_SINDEX_STL_SORT;
+    uint8_t *keys = img + p->off[S_KEYS];
+    uint8_t *kb = img + p->off[S_KBYTES];
+    uint64_t *poff = (uint64_t *)(void *)(img + p->off[S_POFF]);
+    uint32_t *rows = (uint32_t *)(void *)(img + p->off[S_ROWS]);
+    uint64_t *bm = (uint64_t *)(void *)(img + p->off[S_BITMAPS]);
+    size_t k = 0, sb = 0;
+    for (size_t i = 0; i < es->n; i++) {
+        const ent *e = &es->e[i];
+        bool fresh = all || i == 0 || !same_key(kind, e, &es->e[i - 1]);
+        if (fresh) {
+            if (kind == KIND_STR) {
+                put64(keys + 8 * k, sb);
+                if (e->len)
+                    memcpy(kb + sb, e->k.p, e->len);
+                sb += e->len;
+            } else {
+                memcpy(keys + 8 * k, &e->k, 8);
+            }
+            if (p->len[S_POFF])
+                poff[k] = i;
+            k++;
+        }
+        if (p->len[S_ROWS])
+            rows[i] = e->row;
+        if (p->len[S_BITMAPS])
+            bm[(k - 1) * words + e->row / 64] |= (uint64_t)1 << (e->row % 64);
+    }
+    if (kind == KIND_STR)
+        put64(keys + 8 * k, sb);
+    if (p->len[S_POFF])
+        poff[k] = es->n;
+}
+
+static qv_code assemble(qv_sindex_type t, const qv_col_view *v, int kind,
+                        const entries *es, long card, uint8_t **out,
+                        size_t *out_len, qv_err *err)
+{
+    size_t nkeys, kbytes, words = QV_BITSET_WORDS(v->rows);
+    count_keys(es, kind, &nkeys, &kbytes);
+    if (t == QV_SINDEX_BITMAP && nkeys > (size_t)card)
+        return qv_fail(err, QV_E_INVALID,
+                       "BITMAP index: the column has %zu distinct values, "
+                       "more than bitmap_cardinality_limit %ld",
+                       nkeys, card);
+    if (t == QV_SINDEX_STL_SORT)
+        nkeys = es->n;
+    plan p = {{0}, {0}, 0};
+    p.len[S_KEYS] = (kind == KIND_STR ? nkeys + 1 : nkeys) * 8;
+    p.len[S_KBYTES] = kbytes;
+    if (t == QV_SINDEX_INVERTED || t == QV_SINDEX_TRIE)
+        p.len[S_POFF] = (nkeys + 1) * 8;
+    if (t != QV_SINDEX_BITMAP)
+        p.len[S_ROWS] = es->n * 4;
+    else if (!qv_mul_ok(nkeys, words * 8, &p.len[S_BITMAPS]))
+        return qv_fail(err, QV_E_NOMEM, "BITMAP index too large");
+    uint32_t *nodes = NULL;
+    size_t nnodes = 0;
+    if (!plan_layout(&p))
+        return qv_fail(err, QV_E_NOMEM, "scalar index too large");
+    uint8_t *img = qv_try_aligned_alloc(p.total, 1);
+    if (!img)
+        return qv_fail(err, QV_E_NOMEM,
+                       "cannot allocate %zu bytes for "
+                       "a %s index",
+                       p.total, qv_sindex_type_name(t));
+    memset(img, 0, p.total);
+    fill_sections(img, &p, es, kind, t, words);
+    if (t == QV_SINDEX_TRIE) {
+        nodes = qv__trie_build((const uint64_t *)(void *)(img + p.off[S_KEYS]),
+                               img + p.off[S_KBYTES], nkeys, &nnodes);
+        p.len[S_NODES] = nnodes * TN_FIELDS * 4;
+        uint8_t *bigger =
+            nodes ? qv_try_aligned_alloc(p.total + p.len[S_NODES] + 64, 1)
+                  : NULL;
+        if (!bigger) {
+            free(nodes);
+            qv_aligned_free(img);
+            return qv_fail(err, QV_E_NOMEM, "cannot build the trie");
+        }
+        memset(bigger, 0, p.total + p.len[S_NODES] + 64);
+        memcpy(bigger, img, p.total);
+        qv_aligned_free(img);
+        img = bigger;
+        p.off[S_NODES] = p.total;
+        memcpy(img + p.total, nodes, p.len[S_NODES]);
+        p.total += (p.len[S_NODES] + 63) & ~(size_t)63;
+        free(nodes);
+    }
+    put32(img, SX_MAGIC);
+    put32(img + 4, SX_VERSION);
+    put32(img + 8, (uint32_t)t);
+    put32(img + 12,
+          (uint32_t)(v->type == QV_DT_ARRAY ? v->elem_type : v->type));
+    put32(img + 16, v->type == QV_DT_ARRAY ? SX_FLAG_ARRAY : 0);
+    put32(img + 20, (uint32_t)kind);
+    put64(img + 24, v->rows);
+    put64(img + 32, nkeys);
+    put64(img + 40, t == QV_SINDEX_BITMAP ? 0 : es->n);
+    put64(img + 48, nnodes);
+    for (int s = 0; s < S_COUNT; s++) {
+        put64(img + 64 + 16 * s, p.off[s]);
+        put64(img + 72 + 16 * s, p.len[s]);
+    }
+    uint32_t crc = qv_crc32c(0, img, 56);
+    put32(img + 56, qv_crc32c(crc, img + 64, p.total - 64));
+    *out = img;
+    *out_len = p.total;
+    return QV_OK;
+}
+
+qv_code qv_sindex_build(qv_sindex_type t, const qv_col_view *col,
+                        const qv_sindex_param *params, size_t nparams,
+                        qv_sindex **out, qv_err *err)
+{
+    const char *tn = qv_sindex_type_name(t);
+    if (strcmp(tn, "?") == 0)
+        return qv_fail(err, QV_E_INVALID, "unknown scalar index type %d",
+                       (int)t);
+    if (!qv_sindex_type_fits(t, col->type, col->elem_type))
+        return qv_fail(
+            err, QV_E_INVALID, "index %s does not support %s%s%s columns", tn,
+            qv_dtype_name(col->type), col->type == QV_DT_ARRAY ? " of " : "",
+            col->type == QV_DT_ARRAY ? qv_dtype_name(col->elem_type) : "");
+    if (col->rows > UINT32_MAX)
+        return qv_fail(err, QV_E_INVALID,
+                       "index %s: %zu rows is more than a segment holds", tn,
+                       col->rows);
+    long card;
+    qv_code rc = parse_params(t, params, nparams, &card, err);
+    if (rc)
+        return rc;
+    int kind = kind_of(col->type == QV_DT_ARRAY ? col->elem_type : col->type);
+    entries es = {NULL, 0, 0};
+    rc = collect(col, kind, &es);
+    if (rc) {
+        free(es.e);
+        return qv_fail(err, rc, "index %s: out of memory collecting keys", tn);
+    }
+    uint8_t *img = NULL;
+    size_t len = 0;
+    rc = assemble(t, col, kind, &es, card, &img, &len, err);
+    free(es.e);
+    if (rc)
+        return rc;
+    qv_sindex *ix;
+    rc = qv_sindex_load(img, len, &ix, err);
+    if (rc) {
+        qv_aligned_free(img);
+        return rc;
+    }
+    ix->owned = img;
+    *out = ix;
+    return QV_OK;
+}
