@@ -1,0 +1,528 @@
+/* objstore_fs.c -- the "fs" backend: objects as files in a directory tree.
+ *
+ * Layout: key "a/b/c" is the file <root>/a/b/c.  Writers build the object
+ * in <root>/.qv-tmp/<pid>.<seq>, fsync it, create the parent directories
+ * (fsyncing each new one's parent), rename it over the key and fsync the
+ * key's directory.  rename() is atomic, so readers and a crashed writer
+ * leave either the old object, none, or the whole new one; temp files of
+ * dead processes are removed at open.  Deleting the last object of a
+ * directory removes the empty directories above it.
+ *
+ * A key cannot be both an object and a "directory" of other keys here
+ * ("a" and "a/b"): such a put fails with QV_E_CONFLICT (MinIO's filesystem
+ * mode has the same rule).  Quiver's key layout never does this.
+ *
+ * Threading: no shared mutable state but an atomic counter; the kernel
+ * orders concurrent renames.  Timeouts: calls are plain local syscalls.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/objstore/objstore_int.h"
+
+#define TMP_DIR   ".qv-tmp"
+#define MAX_DEPTH 600
+
+typedef struct fs_store {
+    objstore base;
+    char *root;
+    int rootfd;
+    bool no_fsync;
+    atomic_uint_fast64_t seq;
+} fs_store;
+
+static fs_store *fs_of(objstore *os)
+{
+    return (fs_store *)os;
+}
+
+static int fsync_dirat(fs_store *fs, const char *dir)
+{
+    if (fs->no_fsync)
+        return 0;
+    int fd = openat(fs->rootfd, dir[0] ? dir : ".",
+                    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+/* mkdir -p for absolute path p. */
+static int mkdir_all(const char *p)
+{
+    char *tmp = qv_xstrdup(p);
+    int rc = 0;
+    for (char *s = tmp + 1; rc == 0; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            rc = -1;
+        *s = c;
+        if (c == '\0')
+            break;
+    }
+    free(tmp);
+    return rc;
+}
+
+/* Removes temp files left by processes that no longer run. */
+static void clean_stale_tmp(fs_store *fs)
+{
+    int fd = openat(fs->rootfd, TMP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+        if (end == de->d_name || *end != '.' || pid <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+            (void)unlinkat(dirfd(d), de->d_name, 0);
+    }
+    closedir(d);
+}
+
+static qv_code fs_open(objstore *os, const objstore_config *cfg, qv_err *err)
+{
+    fs_store *fs = fs_of(os);
+    if (!cfg->root || !cfg->root[0])
+        return qv_fail(err, QV_E_INVALID, "fs objstore: root is not set");
+    if (mkdir_all(cfg->root) != 0)
+        return qv_fail_errno(err, QV_E_IO,
+                             "fs objstore: cannot create root '%s'", cfg->root);
+    fs->rootfd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fs->rootfd < 0)
+        return qv_fail_errno(err, QV_E_IO, "fs objstore: cannot open '%s'",
+                             cfg->root);
+    if (mkdirat(fs->rootfd, TMP_DIR, 0755) != 0 && errno != EEXIST) {
+        qv_fail_errno(err, QV_E_IO, "fs objstore: cannot create '%s/%s'",
+                      cfg->root, TMP_DIR);
+        close(fs->rootfd);
+        return QV_E_IO;
+    }
+    fs->root = qv_xstrdup(cfg->root);
+    fs->no_fsync = cfg->no_fsync;
+    atomic_init(&fs->seq, 0);
+    clean_stale_tmp(fs);
+    return QV_OK;
+}
+
+static void fs_close(objstore *os)
+{
+    fs_store *fs = fs_of(os);
+    close(fs->rootfd);
+    free(fs->root);
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Creates the parent directories of key (relative to root).  Each new
+ * directory's parent is fsynced so the directory itself is durable. */
+static int make_parents(fs_store *fs, const char *key)
+{
+    char *p = qv_xstrdup(key);
+    int rc = 0;
+    for (char *s = strchr(p, '/'); s && rc == 0; s = strchr(s + 1, '/')) {
+        *s = '\0';
+        if (mkdirat(fs->rootfd, p, 0755) == 0) {
+            char *slash = strrchr(p, '/');
+            if (slash)
+                *slash = '\0';
+            rc = fsync_dirat(fs, slash ? p : "");
+            if (slash)
+                *slash = '/';
+        } else if (errno != EEXIST) {
+            rc = -1;
+        }
+        *s = '/';
+    }
+    free(p);
+    return rc;
+}
+
+/* The directory part of key ("" for a top-level key), heap-owned. */
+static char *dir_of(const char *key)
+{
+    const char *slash = strrchr(key, '/');
+    return slash ? qv_xstrndup(key, (size_t)(slash - key)) : qv_xstrdup("");
+}
+
+static qv_code put_rename(fs_store *fs, const char *tmp, const char *key,
+                          qv_err *err)
+{
+    for (int attempt = 0;; attempt++) {
+        if (make_parents(fs, key) != 0) {
+            if (errno == ENOTDIR || errno == EEXIST)
+                return qv_fail(err, QV_E_CONFLICT,
+                               "fs put '%s' in '%s': a parent of the key is "
+                               "an object",
+                               key, fs->root);
+            return qv_fail_errno(err, QV_E_IO,
+                                 "fs put '%s' in '%s': cannot create parent "
+                                 "directories",
+                                 key, fs->root);
+        }
+        if (renameat(fs->rootfd, tmp, fs->rootfd, key) == 0)
+            return QV_OK;
+        /* A concurrent delete may remove the new, empty parent before the
+         * rename: create it again. */
+        if (errno == ENOENT && attempt < 8)
+            continue;
+        if (errno == EISDIR || errno == ENOTDIR || errno == ENOTEMPTY ||
+            errno == EEXIST)
+            return qv_fail(err, QV_E_CONFLICT,
+                           "fs put '%s' in '%s': the key is a prefix of "
+                           "other objects",
+                           key, fs->root);
+        return qv_fail_errno(err, QV_E_IO, "fs put '%s' in '%s': rename failed",
+                             key, fs->root);
+    }
+}
+
+static qv_code fs_put(objstore *os, const char *key, const void *buf,
+                      size_t len, qv_err *err)
+{
+    fs_store *fs = fs_of(os);
+    char tmp[64];
+    snprintf(tmp, sizeof(tmp), TMP_DIR "/%ld.%llu", (long)getpid(),
+             (unsigned long long)atomic_fetch_add(&fs->seq, 1));
+    int fd =
+        openat(fs->rootfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return qv_fail_errno(err, QV_E_IO,
+                             "fs put '%s' in '%s': cannot create temp file",
+                             key, fs->root);
+    qv_code rc = QV_OK;
+    if (write_all(fd, buf, len) != 0)
+        rc = qv_fail_errno(err, QV_E_IO, "fs put '%s' in '%s': write failed",
+                           key, fs->root);
+    else if (!fs->no_fsync && fsync(fd) != 0)
+        rc = qv_fail_errno(err, QV_E_IO, "fs put '%s' in '%s': fsync failed",
+                           key, fs->root);
+    if (close(fd) != 0 && rc == QV_OK)
+        rc = qv_fail_errno(err, QV_E_IO, "fs put '%s' in '%s': close failed",
+                           key, fs->root);
+    if (rc == QV_OK)
+        rc = put_rename(fs, tmp, key, err);
+    if (rc) {
+        (void)unlinkat(fs->rootfd, tmp, 0);
+        return rc;
+    }
+    char *dir = dir_of(key);
+    if (fsync_dirat(fs, dir) != 0)
+        rc = qv_fail_errno(err, QV_E_IO,
+                           "fs put '%s' in '%s': fsync of directory failed",
+                           key, fs->root);
+    free(dir);
+    return rc;
+}
+
+/* Opens key for reading; QV_E_NOT_FOUND unless it is a regular file. */
+static qv_code open_object(fs_store *fs, const char *op, const char *key,
+                           int *fd_out, struct stat *st, qv_err *err)
+{
+    int fd = openat(fs->rootfd, key, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return qv_fail(err, QV_E_NOT_FOUND,
+                           "fs %s '%s' in '%s': no such object", op, key,
+                           fs->root);
+        return qv_fail_errno(err, QV_E_IO, "fs %s '%s' in '%s': open failed",
+                             op, key, fs->root);
+    }
+    if (fstat(fd, st) != 0) {
+        qv_fail_errno(err, QV_E_IO, "fs %s '%s' in '%s': stat failed", op, key,
+                      fs->root);
+        close(fd);
+        return QV_E_IO;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(fd);
+        return qv_fail(err, QV_E_NOT_FOUND,
+                       "fs %s '%s' in '%s': no such object", op, key, fs->root);
+    }
+    *fd_out = fd;
+    return QV_OK;
+}
+
+static qv_code read_at(fs_store *fs, int fd, const char *op, const char *key,
+                       uint64_t off, uint64_t len, qv_buf *out, qv_err *err)
+{
+    if (len > SIZE_MAX || qv_buf_reserve(out, (size_t)len) != QV_OK)
+        return qv_fail(err, QV_E_NOMEM,
+                       "fs %s '%s' in '%s': cannot buffer %llu bytes", op, key,
+                       fs->root, (unsigned long long)len);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = pread(fd, out->data + out->len + done, (size_t)len - done,
+                          (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return qv_fail_errno(err, QV_E_IO,
+                                 "fs %s '%s' in '%s': read failed", op, key,
+                                 fs->root);
+        if (r == 0)
+            return qv_fail(err, QV_E_IO_SHORT_READ,
+                           "fs %s '%s' in '%s': object shrank while reading",
+                           op, key, fs->root);
+        done += (size_t)r;
+    }
+    out->len += done;
+    out->data[out->len] = '\0';
+    return QV_OK;
+}
+
+static qv_code fs_get(objstore *os, const char *key, qv_buf *out, qv_err *err)
+{
+    fs_store *fs = fs_of(os);
+    int fd;
+    struct stat st;
+    qv_code rc = open_object(fs, "get", key, &fd, &st, err);
+    if (rc)
+        return rc;
+    rc = read_at(fs, fd, "get", key, 0, (uint64_t)st.st_size, out, err);
+    close(fd);
+    return rc;
+}
+
+static qv_code fs_get_range(objstore *os, const char *key, uint64_t off,
+                            uint64_t len, qv_buf *out, qv_err *err)
+{
+    fs_store *fs = fs_of(os);
+    int fd;
+    struct stat st;
+    qv_code rc = open_object(fs, "get_range", key, &fd, &st, err);
+    if (rc)
+        return rc;
+    uint64_t size = (uint64_t)st.st_size;
+    if (off > size) {
+        close(fd);
+        return qv_fail(err, QV_E_RANGE,
+                       "fs get_range '%s' in '%s': offset %llu is past the "
+                       "end (%llu bytes)",
+                       key, fs->root, (unsigned long long)off,
+                       (unsigned long long)size);
+    }
+    if (len > size - off)
+        len = size - off;
+    rc = read_at(fs, fd, "get_range", key, off, len, out, err);
+    close(fd);
+    return rc;
+}
+
+static int64_t mtime_ms_of(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+}
+
+static qv_code fs_head(objstore *os, const char *key, objstore_stat *out,
+                       qv_err *err)
+{
+    fs_store *fs = fs_of(os);
+    struct stat st;
+    if (fstatat(fs->rootfd, key, &st, 0) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return qv_fail(err, QV_E_NOT_FOUND,
+                           "fs head '%s' in '%s': no such object", key,
+                           fs->root);
+        return qv_fail_errno(err, QV_E_IO, "fs head '%s' in '%s': stat failed",
+                             key, fs->root);
+    }
+    if (!S_ISREG(st.st_mode))
+        return qv_fail(err, QV_E_NOT_FOUND,
+                       "fs head '%s' in '%s': no such object", key, fs->root);
+    out->size = (uint64_t)st.st_size;
+    out->mtime_ms = mtime_ms_of(&st);
+    return QV_OK;
+}
+
+/* ---- listing ---- */
+
+typedef struct walk {
+    fs_store *fs;
+    const char *prefix;
+    size_t prefix_len;
+    objstore_list_page all; /* every matching key, unsorted */
+    size_t cap;
+} walk;
+
+/* Walks directory `dir` (relative path in path[0..path->len), "" = root)
+ * collecting regular files whose key starts with the prefix. */
+static qv_code walk_dir(walk *w, qv_buf *path, int depth, qv_err *err)
+{
+    if (depth > MAX_DEPTH)
+        return QV_OK;
+    const char *rel = path->len ? path->data : ".";
+    int fd = openat(w->fs->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return QV_OK;
+        return qv_fail_errno(err, QV_E_IO,
+                             "fs list '%s' in '%s': cannot open "
+                             "'%s'",
+                             w->prefix, w->fs->root, rel);
+    }
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return qv_fail_errno(err, QV_E_IO, "fs list '%s' in '%s': opendir",
+                             w->prefix, w->fs->root);
+    }
+    size_t base = path->len;
+    qv_code rc = QV_OK;
+    struct dirent *de;
+    while (rc == QV_OK && (de = readdir(d)) != NULL) {
+        const char *name = de->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        if (base == 0 && strncmp(name, ".qv-", 4) == 0)
+            continue;
+        path->len = base;
+        if ((base && qv_buf_append(path, "/", 1)) ||
+            qv_buf_appends(path, name)) {
+            rc = qv_fail(err, QV_E_NOMEM, "fs list: path too long");
+            break;
+        }
+        /* Prune: the key so far must agree with the prefix. */
+        size_t cmp = path->len < w->prefix_len ? path->len : w->prefix_len;
+        if (memcmp(path->data, w->prefix, cmp) != 0)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue; /* deleted meanwhile */
+        if (S_ISDIR(st.st_mode))
+            rc = walk_dir(w, path, depth + 1, err);
+        else if (S_ISREG(st.st_mode) && path->len >= w->prefix_len)
+            objstore__page_add(&w->all, &w->cap, path->data, path->len,
+                               (uint64_t)st.st_size, mtime_ms_of(&st));
+    }
+    closedir(d);
+    path->len = base;
+    if (path->data)
+        path->data[base] = '\0';
+    return rc;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    return strcmp(((const objstore_entry *)a)->key,
+                  ((const objstore_entry *)b)->key);
+}
+
+static qv_code fs_list(objstore *os, const char *prefix, const char *token,
+                       size_t max, objstore_list_page *page, qv_err *err)
+{
+    fs_store *fs = fs_of(os);
+    walk w = {.fs = fs, .prefix = prefix, .prefix_len = strlen(prefix)};
+    qv_buf path = QV_BUF_INIT;
+    /* Start at the deepest directory the prefix names completely. */
+    const char *slash = strrchr(prefix, '/');
+    if (slash && qv_buf_append(&path, prefix, (size_t)(slash - prefix)))
+        return qv_fail(err, QV_E_NOMEM, "fs list: path too long");
+    qv_code rc = walk_dir(&w, &path, 0, err);
+    qv_buf_release(&path);
+    if (rc) {
+        objstore_list_page_release(&w.all);
+        return rc;
+    }
+    if (w.all.count > 1)
+        qsort(w.all.entries, w.all.count, sizeof(w.all.entries[0]), entry_cmp);
+    size_t first = 0;
+    while (token && first < w.all.count &&
+           strcmp(w.all.entries[first].key, token) <= 0)
+        first++;
+    size_t n = w.all.count - first < max ? w.all.count - first : max;
+    objstore_list_page out = {0};
+    size_t cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        objstore_entry *e = &w.all.entries[first + i];
+        objstore__page_add(&out, &cap, e->key, strlen(e->key), e->size,
+                           e->mtime_ms);
+    }
+    if (first + n < w.all.count && n > 0)
+        out.next_token = qv_xstrdup(out.entries[n - 1].key);
+    objstore_list_page_release(&w.all);
+    *page = out;
+    return QV_OK;
+}
+
+/* ---- delete ---- */
+
+static qv_code fs_del(objstore *os, const char *key, qv_err *err)
+{
+    fs_store *fs = fs_of(os);
+    if (unlinkat(fs->rootfd, key, 0) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR)
+            return QV_OK;
+        return qv_fail_errno(err, QV_E_IO,
+                             "fs delete '%s' in '%s': unlink failed", key,
+                             fs->root);
+    }
+    char *dir = dir_of(key);
+    qv_code rc = QV_OK;
+    if (fsync_dirat(fs, dir) != 0)
+        rc = qv_fail_errno(err, QV_E_IO,
+                           "fs delete '%s' in '%s': fsync of directory "
+                           "failed",
+                           key, fs->root);
+    /* Remove now-empty parents, deepest first; stop at the first that is
+     * not empty. */
+    while (dir[0] && unlinkat(fs->rootfd, dir, AT_REMOVEDIR) == 0) {
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            dir[0] = '\0';
+    }
+    free(dir);
+    return rc;
+}
+
+const objstore_ops objstore__fs_ops = {
+    .name = "fs",
+    .caps = OBJSTORE_CAP_RANGE_GET | OBJSTORE_CAP_DURABLE,
+    .impl_size = sizeof(fs_store),
+    .open = fs_open,
+    .close = fs_close,
+    .put = fs_put,
+    .get = fs_get,
+    .get_range = fs_get_range,
+    .head = fs_head,
+    .list = fs_list,
+    .del = fs_del,
+};

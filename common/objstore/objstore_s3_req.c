@@ -1,0 +1,585 @@
+/* objstore_s3_req.c -- the S3 request engine: URL and header building,
+ * one signed curl transfer, retries with backoff, error classification, and
+ * multipart uploads.  See objstore_s3.c for the rules curl 7.88 imposes.
+ *
+ * Threading: see objstore_s3_req.h.
+ */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/objstore/objstore_s3_req.h"
+
+#define ERRBODY_CAP   (64u * 1024u)
+#define BACKOFF_MAXMS 2000u
+#define MAX_PARTS     10000u
+
+static const char empty_sha256[] =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/* ---- handle pool ---- */
+
+static CURL *pool_get(s3_store *s)
+{
+    CURL *h = NULL;
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->pool_n > 0)
+        h = s->pool[--s->pool_n];
+    pthread_mutex_unlock(&s->pool_mu);
+    if (h)
+        curl_easy_reset(h); /* keeps the live connection */
+    else
+        h = curl_easy_init();
+    return h;
+}
+
+static void pool_put(s3_store *s, CURL *h)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->pool_n < s->max_idle) {
+        s->pool[s->pool_n++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&s->pool_mu);
+    if (h)
+        curl_easy_cleanup(h);
+}
+
+/* ---- request building ---- */
+
+static qv_code build_url(s3_store *s, const s3_req *r, qv_buf *url)
+{
+    qv_code rc;
+    if (s->path_style) {
+        rc = qv_buf_printf(url, "%s/%s", s->endpoint, s->bucket);
+        if (rc == QV_OK && r->key)
+            rc = qv_buf_appends(url, "/");
+    } else {
+        const char *host = strstr(s->endpoint, "://") + 3;
+        rc = qv_buf_printf(url, "%.*s%s.%s/", (int)(host - s->endpoint),
+                           s->endpoint, s->bucket, host);
+    }
+    if (rc == QV_OK && r->key)
+        rc = objstore__s3_uri_encode(url, r->key, strlen(r->key), true);
+    if (rc == QV_OK && r->query)
+        rc = qv_buf_printf(url, "?%s", r->query);
+    return rc;
+}
+
+static void sha256_hex(const void *p, size_t n, char hex[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int ml = 0;
+    if (EVP_Digest(p, n, md, &ml, EVP_sha256(), NULL) != 1 || ml != 32) {
+        hex[0] = '\0';
+        return;
+    }
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+static struct curl_slist *add_header(struct curl_slist *l, const char *h,
+                                     bool *ok)
+{
+    struct curl_slist *n = curl_slist_append(l, h);
+    if (!n) {
+        *ok = false;
+        return l;
+    }
+    return n;
+}
+
+static struct curl_slist *build_headers(s3_store *s, const s3_req *r)
+{
+    bool sends_body =
+        strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0;
+    char hash[65 + 32] = "x-amz-content-sha256: ";
+    size_t hl = strlen(hash);
+    if (!sends_body || r->body_len == 0)
+        memcpy(hash + hl, empty_sha256, sizeof(empty_sha256));
+    else if (s->https)
+        memcpy(hash + hl, "UNSIGNED-PAYLOAD", 17);
+    else
+        sha256_hex(r->body, r->body_len, hash + hl);
+    bool ok = true;
+    struct curl_slist *l = add_header(NULL, hash, &ok);
+    l = add_header(l, "Expect:", &ok);
+    if (s->fixed_date) {
+        char d[64];
+        snprintf(d, sizeof(d), "x-amz-date: %s", s->fixed_date);
+        l = add_header(l, d, &ok);
+    }
+    if (s->session_token) {
+        char *t = qv_xasprintf("x-amz-security-token: %s", s->session_token);
+        l = add_header(l, t, &ok);
+        free(t);
+    }
+    if (r->header)
+        l = add_header(l, r->header, &ok);
+    if (!ok) {
+        curl_slist_free_all(l);
+        return NULL;
+    }
+    return l;
+}
+
+/* ---- curl callbacks ---- */
+
+typedef struct xfer {
+    s3_req *r;
+    CURL *h;
+} xfer;
+
+static size_t write_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+    xfer *x = ud;
+    size_t n = size * nmemb;
+    long status = 0;
+    curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300) {
+        if (!x->r->out)
+            return n;
+        if (qv_buf_append(x->r->out, p, n) != QV_OK) {
+            x->r->out_full = true;
+            return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+        }
+        return n;
+    }
+    size_t room = ERRBODY_CAP - x->r->errbody.len;
+    if (qv_buf_append(&x->r->errbody, p, n < room ? n : room))
+        return n; /* keep what fits; the status tells the story */
+    return n;
+}
+
+static size_t read_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+    s3_req *r = ud;
+    size_t room = size * nmemb;
+    size_t left = r->body_len - r->upload_pos;
+    size_t n = left < room ? left : room;
+    if (n)
+        memcpy(p, (const char *)r->body + r->upload_pos, n);
+    r->upload_pos += n;
+    return n;
+}
+
+static int seek_cb(void *ud, curl_off_t off, int origin)
+{
+    s3_req *r = ud;
+    if (origin != SEEK_SET || off < 0 || (uint64_t)off > r->body_len)
+        return CURL_SEEKFUNC_FAIL;
+    r->upload_pos = (size_t)off;
+    return CURL_SEEKFUNC_OK;
+}
+
+/* Content-Range: bytes <start>-<end>/<total>.  A range that cannot be
+ * right (total 0, end past total) stops the transfer: some servers then
+ * announce a body they never send. */
+static bool parse_content_range(s3_req *r, const char *p, size_t n)
+{
+    char line[128];
+    size_t l = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
+    memcpy(line, p, l);
+    line[l] = '\0';
+    long long a, b, t;
+    if (sscanf(line + 14, " bytes %lld-%lld/%lld", &a, &b, &t) != 3) {
+        long long t2;
+        if (sscanf(line + 14, " bytes */%lld", &t2) == 1)
+            r->cr_total = t2;
+        return true;
+    }
+    r->cr_start = a;
+    r->cr_end = b;
+    r->cr_total = t;
+    if (a < 0 || b < a || t <= b) {
+        r->bad_range = true;
+        return false;
+    }
+    return true;
+}
+
+static size_t header_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+    s3_req *r = ud;
+    size_t n = size * nmemb;
+    if (n > 14 && strncasecmp(p, "Content-Range:", 14) == 0 &&
+        !parse_content_range(r, p, n))
+        return 0;
+    if (n > 5 && strncasecmp(p, "ETag:", 5) == 0) {
+        size_t i = 5, e = n;
+        while (i < e && (p[i] == ' ' || p[i] == '\t'))
+            i++;
+        while (e > i &&
+               (p[e - 1] == '\r' || p[e - 1] == '\n' || p[e - 1] == ' '))
+            e--;
+        size_t l = e - i < sizeof(r->etag) - 1 ? e - i : sizeof(r->etag) - 1;
+        memcpy(r->etag, p + i, l);
+        r->etag[l] = '\0';
+    }
+    return n;
+}
+
+static void setup_handle(s3_store *s, s3_req *r, xfer *x, const char *url,
+                         struct curl_slist *hdrs, uint64_t remaining_ms)
+{
+    CURL *h = x->h;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
+    curl_easy_setopt(h, CURLOPT_USERNAME, s->access_key);
+    curl_easy_setopt(h, CURLOPT_PASSWORD, s->secret_key);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)remaining_ms);
+    uint64_t ct = s->connect_timeout_ms < remaining_ms ? s->connect_timeout_ms
+                                                       : remaining_ms;
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)ct);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (s->tls_insecure) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (s->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, s->ca_file);
+    if (s->connect_to)
+        curl_easy_setopt(h, CURLOPT_CONNECT_TO, s->connect_to);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(h, CURLOPT_FILETIME, 1L);
+    if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+        curl_easy_setopt(h, CURLOPT_READDATA, r);
+        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
+        curl_easy_setopt(h, CURLOPT_SEEKDATA, r);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
+        if (strcmp(r->method, "POST") == 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
+    } else if (strcmp(r->method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(r->method, "DELETE") == 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+    }
+}
+
+/* ---- classification ---- */
+
+static bool curl_transient(CURLcode c)
+{
+    switch (c) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool status_transient(long st)
+{
+    return st == 429 || st >= 500;
+}
+
+static qv_code code_of_status(long st, const char *s3code)
+{
+    if (st < 300) /* an error inside a 200 answer */
+        return QV_E_IO;
+    if (st == 404)
+        return QV_E_NOT_FOUND;
+    if (st == 401 || st == 403)
+        return QV_E_PERMISSION;
+    if (st == 416)
+        return QV_E_RANGE;
+    if (st == 409 || st == 412)
+        return QV_E_CONFLICT;
+    if (st == 429 || st >= 500)
+        return QV_E_UNAVAILABLE;
+    if (strcmp(s3code, "EntityTooLarge") == 0)
+        return QV_E_RANGE;
+    return QV_E_INVALID;
+}
+
+/* Fills r->err_code and returns the server's <Message> (heap) or NULL. */
+static char *parse_error_body(s3_req *r)
+{
+    char *code = NULL, *msg = NULL;
+    const char *b = qv_buf_str(&r->errbody);
+    if (objstore__xml_text(b, r->errbody.len, "Code", &code, NULL) == QV_OK) {
+        snprintf(r->err_code, sizeof(r->err_code), "%s", code);
+        free(code);
+    }
+    if (objstore__xml_text(b, r->errbody.len, "Message", &msg, NULL) != QV_OK)
+        msg = NULL;
+    return msg;
+}
+
+static qv_code fail_http(s3_store *s, s3_req *r, int attempts, qv_err *err)
+{
+    char *msg = parse_error_body(r);
+    if (!r->err_code[0] && r->status == 404)
+        snprintf(r->err_code, sizeof(r->err_code), "%s", "NotFound");
+    qv_code c = code_of_status(r->status, r->err_code);
+    const char *name = r->key ? r->key : (r->err_key ? r->err_key : "");
+    qv_fail(err, c, "s3 %s '%s/%s' at %s: http %ld %s%s%s (%d attempt%s)",
+            r->op, s->bucket, name, s->endpoint, r->status,
+            r->err_code[0] ? r->err_code : "error", msg ? ": " : "",
+            msg ? msg : "", attempts, attempts == 1 ? "" : "s");
+    free(msg);
+    return c;
+}
+
+static qv_code fail_curl(s3_store *s, s3_req *r, CURLcode cc, int attempts,
+                         uint64_t elapsed_ms, qv_err *err)
+{
+    qv_code c = cc == CURLE_OPERATION_TIMEDOUT           ? QV_E_TIMEOUT
+                : curl_transient(cc)                     ? QV_E_UNAVAILABLE
+                : cc == CURLE_WRITE_ERROR && r->out_full ? QV_E_NOMEM
+                : cc == CURLE_PEER_FAILED_VERIFICATION   ? QV_E_PERMISSION
+                                                         : QV_E_IO;
+    const char *name = r->key ? r->key : (r->err_key ? r->err_key : "");
+    return qv_fail(err, c,
+                   "s3 %s '%s/%s' at %s: %s (curl %d, no http status) after "
+                   "%d attempt%s in %llu ms",
+                   r->op, s->bucket, name, s->endpoint,
+                   r->out_full ? "answer exceeds the buffer cap"
+                               : curl_easy_strerror(cc),
+                   (int)cc, attempts, attempts == 1 ? "" : "s",
+                   (unsigned long long)elapsed_ms);
+}
+
+static uint64_t backoff_ms(s3_store *s, int attempt)
+{
+    uint64_t b = (uint64_t)s->retry_base_ms << (attempt < 16 ? attempt : 16);
+    if (b > BACKOFF_MAXMS)
+        b = BACKOFF_MAXMS;
+    /* Jitter: between half and all of b (xorshift, shared state). */
+    uint64_t x = atomic_load(&s->rng);
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    atomic_store(&s->rng, x);
+    return b / 2 + (b / 2 ? x % (b / 2 + 1) : 0);
+}
+
+/* One transfer; returns the curl result. */
+static CURLcode transfer(s3_store *s, s3_req *r, const char *url,
+                         struct curl_slist *hdrs, uint64_t remaining_ms)
+{
+    xfer x = {.r = r, .h = pool_get(s)};
+    if (!x.h)
+        return CURLE_OUT_OF_MEMORY;
+    r->status = 0;
+    r->err_code[0] = r->etag[0] = '\0';
+    r->content_length = -1;
+    r->filetime = -1;
+    r->cr_start = r->cr_end = r->cr_total = -1;
+    r->bad_range = false;
+    r->upload_pos = 0;
+    r->out_full = false;
+    qv_buf_reset(&r->errbody);
+    if (r->out) {
+        r->out->len = r->out_before;
+        if (r->out->data)
+            r->out->data[r->out_before] = '\0';
+    }
+    setup_handle(s, r, &x, url, hdrs, remaining_ms);
+    CURLcode cc = curl_easy_perform(x.h);
+    curl_easy_getinfo(x.h, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_off_t cl = -1, ft = -1;
+    curl_easy_getinfo(x.h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+    curl_easy_getinfo(x.h, CURLINFO_FILETIME_T, &ft);
+    r->content_length = cl;
+    r->filetime = ft;
+    if (cc == CURLE_OK)
+        pool_put(s, x.h);
+    else
+        curl_easy_cleanup(x.h); /* drop a possibly broken connection */
+    return cc;
+}
+
+qv_code s3__perform(s3_store *s, s3_req *r, qv_err *err)
+{
+    qv_buf url = QV_BUF_INIT;
+    if (build_url(s, r, &url) != QV_OK)
+        return qv_fail(err, QV_E_NOMEM, "s3 %s: url too long", r->op);
+    struct curl_slist *hdrs = build_headers(s, r);
+    if (!hdrs) {
+        qv_buf_release(&url);
+        return qv_fail(err, QV_E_NOMEM, "s3 %s: cannot build headers", r->op);
+    }
+    qv_buf_init(&r->errbody, ERRBODY_CAP + 1);
+    r->out_before = r->out ? r->out->len : 0;
+    const qv_clock *clk = qv_clock_system();
+    uint64_t start = qv_mono_ms(clk);
+    uint64_t deadline = start + s->base.timeout_ms;
+    qv_code rc = QV_OK;
+    for (int attempt = 0;; attempt++) {
+        uint64_t now = qv_mono_ms(clk);
+        uint64_t remaining = deadline > now ? deadline - now : 1;
+        CURLcode cc = transfer(s, r, qv_buf_str(&url), hdrs, remaining);
+        bool retry;
+        if (cc != CURLE_OK) {
+            retry = curl_transient(cc);
+            rc = fail_curl(s, r, cc, attempt + 1, qv_mono_ms(clk) - start, err);
+        } else if (r->status >= 200 && r->status < 300) {
+            rc = QV_OK;
+            break;
+        } else {
+            retry = status_transient(r->status);
+            rc = fail_http(s, r, attempt + 1, err);
+        }
+        now = qv_mono_ms(clk);
+        uint64_t wait = backoff_ms(s, attempt);
+        if (!retry || (uint32_t)attempt >= s->max_retries ||
+            now + wait >= deadline)
+            break;
+        qv_sleep_ms(wait);
+    }
+    if (rc && r->out) {
+        r->out->len = r->out_before;
+        if (r->out->data)
+            r->out->data[r->out_before] = '\0';
+    }
+    curl_slist_free_all(hdrs);
+    qv_buf_release(&url);
+    return rc;
+}
+
+void s3__req_release(s3_req *r)
+{
+    qv_buf_release(&r->errbody);
+}
+
+/* ---- multipart upload ---- */
+
+static qv_code mp_initiate(s3_store *s, const char *key, char **upload_id,
+                           qv_err *err)
+{
+    qv_buf body = QV_BUF_INIT;
+    s3_req r = {.op = "put (initiate multipart)",
+                .method = "POST",
+                .key = key,
+                .query = "uploads=",
+                .out = &body};
+    qv_code rc = s3__perform(s, &r, err);
+    s3__req_release(&r);
+    if (rc == QV_OK && objstore__xml_text(qv_buf_str(&body), body.len,
+                                          "UploadId", upload_id, NULL) != QV_OK)
+        rc = qv_fail(err, QV_E_CORRUPT,
+                     "s3 put '%s/%s' at %s: no UploadId in the answer",
+                     s->bucket, key, s->endpoint);
+    qv_buf_release(&body);
+    return rc;
+}
+
+static void mp_abort(s3_store *s, const char *key, const char *enc_id)
+{
+    char *q = qv_xasprintf("uploadId=%s", enc_id);
+    s3_req r = {.op = "put (abort multipart)",
+                .method = "DELETE",
+                .key = key,
+                .query = q};
+    if (s3__perform(s, &r, NULL) != QV_OK) {
+        /* Best effort: an unfinished upload costs only storage, and
+         * bucket lifecycle rules remove it. */
+    }
+    s3__req_release(&r);
+    free(q);
+}
+
+static qv_code mp_parts(s3_store *s, const char *key, const char *enc_id,
+                        const char *buf, size_t len, size_t part,
+                        qv_buf *complete, qv_err *err)
+{
+    qv_code rc = qv_buf_appends(complete, "<CompleteMultipartUpload>");
+    unsigned n = 0;
+    for (size_t off = 0; rc == QV_OK && off < len; off += part) {
+        n++;
+        char *q = qv_xasprintf("partNumber=%u&uploadId=%s", n, enc_id);
+        char op[48];
+        snprintf(op, sizeof(op), "put (part %u)", n);
+        s3_req r = {.op = op,
+                    .method = "PUT",
+                    .key = key,
+                    .query = q,
+                    .body = buf + off,
+                    .body_len = len - off < part ? len - off : part};
+        rc = s3__perform(s, &r, err);
+        if (rc == QV_OK && !r.etag[0])
+            rc = qv_fail(err, QV_E_CORRUPT,
+                         "s3 put '%s/%s' at %s: part %u answer has no ETag",
+                         s->bucket, key, s->endpoint, n);
+        if (rc == QV_OK)
+            rc = qv_buf_printf(complete,
+                               "<Part><PartNumber>%u</PartNumber>"
+                               "<ETag>%s</ETag></Part>",
+                               n, r.etag);
+        s3__req_release(&r);
+        free(q);
+    }
+    if (rc == QV_OK)
+        rc = qv_buf_appends(complete, "</CompleteMultipartUpload>");
+    return rc;
+}
+
+qv_code s3__put_multipart(s3_store *s, const char *key, const void *buf,
+                          size_t len, qv_err *err)
+{
+    size_t part = s->part_size;
+    if (len / part >= MAX_PARTS)
+        part = len / (MAX_PARTS - 1) + 1;
+    char *id = NULL;
+    qv_code rc = mp_initiate(s, key, &id, err);
+    if (rc)
+        return rc;
+    qv_buf enc = QV_BUF_INIT;
+    if (objstore__s3_uri_encode(&enc, id, strlen(id), false) != QV_OK) {
+        free(id);
+        return qv_fail(err, QV_E_NOMEM, "s3 put '%s': upload id too long", key);
+    }
+    qv_buf complete = QV_BUF_INIT;
+    rc = mp_parts(s, key, qv_buf_str(&enc), buf, len, part, &complete, err);
+    if (rc == QV_OK) {
+        char *q = qv_xasprintf("uploadId=%s", qv_buf_str(&enc));
+        qv_buf answer = QV_BUF_INIT;
+        s3_req r = {.op = "put (complete multipart)",
+                    .method = "POST",
+                    .key = key,
+                    .query = q,
+                    .body = complete.data,
+                    .body_len = complete.len,
+                    .out = &answer};
+        rc = s3__perform(s, &r, err);
+        /* S3 may answer 200 and still report an error in the body. */
+        if (rc == QV_OK && strstr(qv_buf_str(&answer), "<Error>")) {
+            qv_buf_reset(&r.errbody);
+            size_t n = answer.len < ERRBODY_CAP ? answer.len : ERRBODY_CAP;
+            if (qv_buf_append(&r.errbody, answer.data, n) != QV_OK)
+                qv_buf_reset(&r.errbody);
+            rc = fail_http(s, &r, 1, err);
+        }
+        s3__req_release(&r);
+        qv_buf_release(&answer);
+        free(q);
+    }
+    if (rc)
+        mp_abort(s, key, qv_buf_str(&enc));
+    qv_buf_release(&complete);
+    qv_buf_release(&enc);
+    free(id);
+    return rc;
+}
