@@ -1,0 +1,59 @@
+/* proxy.h -- the proxy role: the public MilvusService on :19530.
+ *
+ * The proxy is stateless (DESIGN §1): it owns an RPC server and answers
+ * MilvusService and ClientTelemetryService calls through one handler per
+ * RPC (rpc_<method>.c, listed in dispatch.c).  Application errors travel in
+ * common.Status with gRPC OK; gRPC status codes are for transport and
+ * authentication failures (notes/sdk-compat.md §1.7).
+ *
+ * Lifecycle: create -> start -> (serve) -> stop -> destroy.  stop is
+ * graceful (in-flight calls finish within a bound); destroy stops first
+ * if needed.
+ *
+ * Threading: create/start/stop/destroy from one thread; handlers run on
+ * the RPC server's worker pool.
+ */
+#ifndef QV_PROXY_H
+#define QV_PROXY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/rpc/rpc_server.h"
+#include "common/status.h"
+
+typedef struct qv_proxy qv_proxy;
+
+/* Optional health probe for CheckHealth: returns QV_OK when healthy, or a
+ * code with err->msg as the reason reported to the client. */
+typedef qv_code (*qv_proxy_health_fn)(void *user_data, qv_err *err);
+
+typedef struct qv_proxy_options {
+    const char *host;          /* listen host; NULL = "0.0.0.0" */
+    int port;                  /* 0 = ephemeral (see qv_proxy_port) */
+    size_t workers;            /* handler threads; 0 = number of CPUs */
+    const char *version;       /* GetVersion; NULL = the build's version */
+    const char *deploy_mode;   /* ServerInfo.deploy_mode; NULL = "STANDALONE" */
+    int64_t max_recv_bytes;    /* 0 = 512 MiB (at least 256 MiB for SDKs) */
+    int64_t shutdown_grace_ms; /* 0 = 5000 */
+    qv_rpc_call_done_fn on_call_done; /* metrics hook, may be NULL */
+    void *on_call_done_data;
+    qv_proxy_health_fn health; /* may be NULL: always healthy */
+    void *health_data;
+} qv_proxy_options;
+
+/* Creates the proxy and registers its handlers (not listening yet).  The
+ * strings in opts are copied. */
+qv_code qv_proxy_create(const qv_proxy_options *opts, qv_proxy **out,
+                        qv_err *err) QV_MUST_USE;
+/* Binds and serves.  A busy port fails with a message naming the
+ * address. */
+qv_code qv_proxy_start(qv_proxy *p, qv_err *err) QV_MUST_USE;
+/* The bound port after a successful start, else 0. */
+int qv_proxy_port(const qv_proxy *p);
+/* Graceful stop; idempotent. */
+void qv_proxy_stop(qv_proxy *p);
+/* Stops if needed and frees.  NULL is a no-op. */
+void qv_proxy_destroy(qv_proxy *p);
+
+#endif
