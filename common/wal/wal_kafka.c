@@ -1,0 +1,940 @@
+/* wal_kafka.c -- the "kafka" write log through librdkafka.
+ *
+ * One topic per channel (topic = options.topic_prefix + channel) with one
+ * partition, created through the admin API when first used, with the
+ * configured replication factor.  One idempotent producer (acks=all) is
+ * shared by all channels; a poller thread serves its delivery reports.
+ * Readers are plain consumers that assign partition 0 at an offset they
+ * choose: positions are stored by callers, never by consumer groups.
+ *
+ * Message value layout (one record may span several messages):
+ *   byte 0      kind: 0 whole record, 1 first part, 2 middle part, 3 last
+ *   bytes 1..   payload bytes (the whole record, or one part of it)
+ * Records larger than max_message_bytes - KMSG_OVERHEAD are split into
+ * parts so every message stays under the broker's message size limit; the
+ * position of a record is the offset of its first message.  The parts of a
+ * record are contiguous because appends to one channel are serialised while
+ * they are handed to the producer (ktopic.produce_mu).  A reader drops an
+ * unfinished part sequence (left by a failed append) when a new record
+ * starts.
+ *
+ * Threading: kw.mu guards the topic list and the last broker error;
+ * kw.plock (a rwlock) guards the producer pointer, which is replaced after a
+ * fatal producer error.  Appends wait on their own tracker.
+ */
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "common/banned.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/wal/wal_internal.h"
+
+#define KMSG_OVERHEAD 512 /* record batch + record framing per message */
+
+enum { KIND_WHOLE = 0, KIND_FIRST = 1, KIND_MIDDLE = 2, KIND_LAST = 3 };
+
+typedef struct ktopic {
+    struct ktopic *next;
+    char *channel;
+    char *topic;
+    pthread_mutex_t produce_mu;
+    int created; /* guarded by kafka_wal.mu */
+} ktopic;
+
+typedef struct kafka_wal {
+    wal base;
+    char *bootstrap;
+    char *prefix;
+    int rf;
+    uint32_t timeout_ms;
+    size_t max_record;
+    size_t max_msg;
+    size_t chunk;
+    pthread_rwlock_t plock;
+    rd_kafka_t *prod;
+    pthread_mutex_t mu;
+    ktopic *topics;
+    char last_error[256];
+    pthread_t poller;
+    atomic_int stop;
+} kafka_wal;
+
+/* One append's progress; freed when the caller and every message it
+ * produced have let go of it. */
+typedef struct ktrack ktrack;
+typedef struct kmsg_ctx {
+    ktrack *t;
+    size_t rec;
+    int first;
+} kmsg_ctx;
+struct ktrack {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t refs;
+    size_t pending;
+    rd_kafka_resp_err_t err;
+    char errstr[200];
+    wal_pos *first_off;
+    kmsg_ctx *ctx;
+};
+
+typedef struct kafka_reader {
+    wal_reader base;
+    kafka_wal *kw;
+    char *channel;
+    char *topic;
+    rd_kafka_t *c;
+    rd_kafka_message_t *held;
+    qv_buf part;
+    wal_pos part_pos;
+    int assembling;
+} kafka_reader;
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void last_error(kafka_wal *kw, char *out, size_t n)
+{
+    pthread_mutex_lock(&kw->mu);
+    snprintf(out, n, "%s", kw->last_error[0] ? kw->last_error : "none");
+    pthread_mutex_unlock(&kw->mu);
+}
+
+static qv_code map_err(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+        return QV_E_TIMEOUT;
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+        return QV_E_INVALID;
+    case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
+        return QV_E_COMPACTED;
+    default:
+        return QV_E_UNAVAILABLE;
+    }
+}
+
+static int set_conf(rd_kafka_conf_t *conf, const char *k, const char *v,
+                    qv_err *err)
+{
+    char es[256];
+    if (rd_kafka_conf_set(conf, k, v, es, sizeof(es)) == RD_KAFKA_CONF_OK)
+        return 0;
+    qv_fail(err, QV_E_INVALID, "wal open (kafka): bad setting %s=%s: %s", k, v,
+            es);
+    return -1;
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf)
+{
+    (void)rk;
+    QV_LOG(level <= 3 ? QV_LOG_WARN : QV_LOG_DEBUG, "wal.kafka", "%s: %s", fac,
+           buf);
+}
+
+static void error_cb(rd_kafka_t *rk, int e, const char *reason, void *opaque)
+{
+    (void)rk;
+    kafka_wal *kw = opaque;
+    pthread_mutex_lock(&kw->mu);
+    snprintf(kw->last_error, sizeof(kw->last_error), "%s: %s",
+             rd_kafka_err2name((rd_kafka_resp_err_t)e), reason);
+    pthread_mutex_unlock(&kw->mu);
+}
+
+static void track_unref_locked(ktrack *t, size_t n)
+{
+    t->refs -= n;
+    int done = t->refs == 0;
+    pthread_mutex_unlock(&t->mu);
+    if (done) {
+        pthread_mutex_destroy(&t->mu);
+        pthread_cond_destroy(&t->cv);
+        free(t->first_off);
+        free(t->ctx);
+        free(t);
+    }
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    kmsg_ctx *ctx = m->_private;
+    ktrack *t = ctx->t;
+    pthread_mutex_lock(&t->mu);
+    if (m->err && !t->err) {
+        t->err = m->err;
+        snprintf(t->errstr, sizeof(t->errstr), "%s",
+                 rd_kafka_message_errstr(m));
+    } else if (!m->err && ctx->first) {
+        t->first_off[ctx->rec] = (wal_pos)m->offset;
+    }
+    t->pending--;
+    pthread_cond_broadcast(&t->cv);
+    track_unref_locked(t, 1);
+}
+
+/* Common client settings of producers and consumers. */
+static rd_kafka_conf_t *base_conf(kafka_wal *kw, qv_err *err)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char v[32];
+    snprintf(v, sizeof(v), "%zu", kw->max_msg + 65536);
+    if (set_conf(conf, "bootstrap.servers", kw->bootstrap, err) ||
+        set_conf(conf, "reconnect.backoff.ms", "50", err) ||
+        set_conf(conf, "reconnect.backoff.max.ms", "500", err) ||
+        set_conf(conf, "message.max.bytes", v, err) ||
+        set_conf(conf, "receive.message.max.bytes", "104857600", err)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    /* QV_WAL_KAFKA_DEBUG=<librdkafka debug contexts> traces the client. */
+    const char *dbg = getenv("QV_WAL_KAFKA_DEBUG");
+    if (dbg && *dbg && set_conf(conf, "debug", dbg, err)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_opaque(conf, kw);
+    return conf;
+}
+
+static qv_code make_producer(kafka_wal *kw, rd_kafka_t **out, qv_err *err)
+{
+    rd_kafka_conf_t *conf = base_conf(kw, err);
+    if (!conf)
+        return QV_E_INVALID;
+    char mto[32], bs[32];
+    uint32_t t = kw->timeout_ms > 400 ? kw->timeout_ms - 200 : 200;
+    snprintf(mto, sizeof(mto), "%u", t);
+    snprintf(bs, sizeof(bs), "%zu", kw->max_msg);
+    if (set_conf(conf, "enable.idempotence", "true", err) ||
+        set_conf(conf, "acks", "all", err) ||
+        set_conf(conf, "linger.ms", "1", err) ||
+        set_conf(conf, "batch.size", bs, err) ||
+        set_conf(conf, "message.timeout.ms", mto, err)) {
+        rd_kafka_conf_destroy(conf);
+        return QV_E_INVALID;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    char es[256];
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, es, sizeof(es));
+    if (!p) {
+        rd_kafka_conf_destroy(conf);
+        return qv_fail(err, QV_E_INVALID,
+                       "wal open (kafka at %s): cannot create producer: %s",
+                       kw->bootstrap, es);
+    }
+    *out = p;
+    return QV_OK;
+}
+
+static void *poller_main(void *arg)
+{
+    kafka_wal *kw = arg;
+    while (!atomic_load(&kw->stop)) {
+        pthread_rwlock_rdlock(&kw->plock);
+        rd_kafka_poll(kw->prod, 50);
+        pthread_rwlock_unlock(&kw->plock);
+    }
+    return NULL;
+}
+
+/* Takes the producer lock for reading, first replacing a producer that hit
+ * a fatal error (the idempotent producer's state is then unusable). */
+static qv_code producer_acquire(kafka_wal *kw, const char *channel, qv_err *err)
+{
+    char fe[256];
+    pthread_rwlock_rdlock(&kw->plock);
+    if (rd_kafka_fatal_error(kw->prod, fe, sizeof(fe)) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+        return QV_OK;
+    pthread_rwlock_unlock(&kw->plock);
+    pthread_rwlock_wrlock(&kw->plock);
+    qv_code rc = QV_OK;
+    if (rd_kafka_fatal_error(kw->prod, fe, sizeof(fe))) {
+        rd_kafka_t *np;
+        rc = make_producer(kw, &np, err);
+        if (rc == QV_OK) {
+            QV_LOG(QV_LOG_WARN, "wal.kafka",
+                   "replacing producer after "
+                   "fatal error: %s",
+                   fe);
+            rd_kafka_purge(kw->prod,
+                           RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            rd_kafka_poll(kw->prod, 0);
+            rd_kafka_destroy(kw->prod);
+            kw->prod = np;
+        }
+    }
+    pthread_rwlock_unlock(&kw->plock);
+    if (rc != QV_OK)
+        return qv_err_prefix(err, "wal channel '%s'", channel);
+    pthread_rwlock_rdlock(&kw->plock);
+    return QV_OK;
+}
+
+/* ---- topics ------------------------------------------------------------- */
+
+static qv_code create_topic(kafka_wal *kw, rd_kafka_t *rk, const char *topic,
+                            const char *channel, qv_err *err)
+{
+    char es[512];
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(topic, 1, kw->rf, es, sizeof(es));
+    if (!nt)
+        return qv_fail(err, QV_E_INVALID,
+                       "wal create topic '%s' for channel "
+                       "'%s' (kafka at %s): %s",
+                       topic, channel, kw->bootstrap, es);
+    rd_kafka_AdminOptions_t *ao =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(ao, (int)kw->timeout_ms, es,
+                                              sizeof(es));
+    rd_kafka_AdminOptions_set_operation_timeout(ao, (int)kw->timeout_ms, es,
+                                                sizeof(es));
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)kw->timeout_ms + 500);
+    qv_code rc = QV_OK;
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    const char *why = "no answer in time";
+    if (ev && rd_kafka_event_error(ev)) {
+        e = rd_kafka_event_error(ev);
+        why = rd_kafka_event_error_string(ev);
+    } else if (ev) {
+        const rd_kafka_CreateTopics_result_t *res =
+            rd_kafka_event_CreateTopics_result(ev);
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t **tr =
+            res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
+        e = cnt ? rd_kafka_topic_result_error(tr[0])
+                : RD_KAFKA_RESP_ERR__BAD_MSG;
+        why = cnt ? rd_kafka_topic_result_error_string(tr[0]) : "empty result";
+        if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+            e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        char le[256];
+        last_error(kw, le, sizeof(le));
+        rc = qv_fail(err, map_err(e),
+                     "wal create topic '%s' for channel "
+                     "'%s' (kafka at %s): %s: %s (last broker error: %s)",
+                     topic, channel, kw->bootstrap, rd_kafka_err2name(e),
+                     why ? why : "", le);
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(ao);
+    rd_kafka_NewTopic_destroy(nt);
+    return rc;
+}
+
+static ktopic *find_topic(kafka_wal *kw, const char *channel)
+{
+    pthread_mutex_lock(&kw->mu);
+    ktopic *t;
+    for (t = kw->topics; t; t = t->next) {
+        if (strcmp(t->channel, channel) == 0)
+            break;
+    }
+    if (!t) {
+        t = QV_NEW(ktopic);
+        t->channel = qv_xstrdup(channel);
+        t->topic = qv_xasprintf("%s%s", kw->prefix, channel);
+        pthread_mutex_init(&t->produce_mu, NULL);
+        t->next = kw->topics;
+        kw->topics = t;
+    }
+    pthread_mutex_unlock(&kw->mu);
+    return t;
+}
+
+static void set_created(kafka_wal *kw, ktopic *t, int v)
+{
+    pthread_mutex_lock(&kw->mu);
+    t->created = v;
+    pthread_mutex_unlock(&kw->mu);
+}
+
+/* True if the cluster's controller is one of its brokers, so the admin API
+ * can create topics.  (librdkafka's mock cluster reports controller 0,
+ * which is no broker: there topics are created by a metadata request.) */
+static int controller_known(kafka_wal *kw)
+{
+    int32_t ctl = rd_kafka_controllerid(kw->prod, (int)kw->timeout_ms);
+    const struct rd_kafka_metadata *md = NULL;
+    if (ctl < 0 ||
+        rd_kafka_metadata(kw->prod, 0, NULL, &md, (int)kw->timeout_ms) != 0)
+        return 0;
+    int found = 0;
+    for (int i = 0; i < md->broker_cnt; i++)
+        found |= md->brokers[i].id == ctl;
+    rd_kafka_metadata_destroy(md);
+    return found;
+}
+
+/* Asks for the topic's metadata (brokers that allow it create the topic
+ * then) and checks that partition 0 exists. */
+static qv_code topic_by_metadata(kafka_wal *kw, const char *topic,
+                                 const char *channel, qv_err *err)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(kw->prod, topic, NULL);
+    if (!rkt)
+        return qv_fail(err, QV_E_INVALID,
+                       "wal channel '%s' (kafka at %s): "
+                       "bad topic name '%s'",
+                       channel, kw->bootstrap, topic);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    uint64_t deadline = mono_ms() + kw->timeout_ms;
+    for (;;) {
+        uint64_t now = mono_ms();
+        int left = now >= deadline ? 1 : (int)(deadline - now);
+        e = rd_kafka_metadata(kw->prod, 0, rkt, &md, left);
+        if (!e && md->topic_cnt == 1) {
+            e = md->topics[0].err;
+            if (!e && md->topics[0].partition_cnt < 1)
+                e = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+        }
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        md = NULL;
+        /* A freshly created topic can take a moment to have a leader. */
+        if (e != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+            e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+            break;
+        if (mono_ms() >= deadline)
+            break;
+        qv_sleep_ms(20);
+    }
+    rd_kafka_topic_destroy(rkt);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return QV_OK;
+    char le[256];
+    last_error(kw, le, sizeof(le));
+    return qv_fail(err, map_err(e),
+                   "wal channel '%s' (kafka topic '%s' at "
+                   "%s): topic metadata: %s (last broker error: %s)",
+                   channel, topic, kw->bootstrap, rd_kafka_err2str(e), le);
+}
+
+/* Finds the channel's topic, creating it on the broker if this process has
+ * not yet.  Call with the producer lock held. */
+static qv_code ensure_topic(kafka_wal *kw, const char *channel, ktopic **out,
+                            qv_err *err)
+{
+    ktopic *t = find_topic(kw, channel);
+    pthread_mutex_lock(&kw->mu);
+    int created = t->created;
+    pthread_mutex_unlock(&kw->mu);
+    if (!created) {
+        qv_code rc = QV_OK;
+        if (controller_known(kw))
+            rc = create_topic(kw, kw->prod, t->topic, channel, err);
+        if (rc == QV_OK)
+            rc = topic_by_metadata(kw, t->topic, channel, err);
+        if (rc != QV_OK)
+            return rc;
+        set_created(kw, t, 1);
+    }
+    *out = t;
+    return QV_OK;
+}
+
+/* ---- open / close ---------------------------------------------------------
+ */
+
+static qv_code kafka_open(wal *w, const wal_options *opt, qv_err *err)
+{
+    kafka_wal *kw = (kafka_wal *)w;
+    if (!opt->bootstrap || !*opt->bootstrap)
+        return qv_fail(err, QV_E_INVALID,
+                       "wal open (kafka): options.bootstrap is not set");
+    kw->max_msg = opt->max_message_bytes ? opt->max_message_bytes : 1000000;
+    if (kw->max_msg < 2 * KMSG_OVERHEAD)
+        return qv_fail(err, QV_E_INVALID,
+                       "wal open (kafka at %s): "
+                       "max_message_bytes %zu is below %d",
+                       opt->bootstrap, kw->max_msg, 2 * KMSG_OVERHEAD);
+    kw->chunk = kw->max_msg - KMSG_OVERHEAD;
+    kw->bootstrap = qv_xstrdup(opt->bootstrap);
+    kw->prefix = qv_xstrdup(opt->topic_prefix ? opt->topic_prefix : "");
+    kw->rf = opt->replication_factor > 0 ? opt->replication_factor : 1;
+    kw->timeout_ms = wal__timeout_ms(opt);
+    kw->max_record = wal__max_record(opt);
+    pthread_mutex_init(&kw->mu, NULL);
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&kw->plock, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    qv_code rc = make_producer(kw, &kw->prod, err);
+    if (rc == QV_OK && pthread_create(&kw->poller, NULL, poller_main, kw)) {
+        rd_kafka_destroy(kw->prod);
+        rc = qv_fail(err, QV_E_INTERNAL,
+                     "wal open (kafka): cannot start the poller");
+    }
+    if (rc != QV_OK) {
+        pthread_rwlock_destroy(&kw->plock);
+        pthread_mutex_destroy(&kw->mu);
+        free(kw->bootstrap);
+        free(kw->prefix);
+    }
+    return rc;
+}
+
+static void kafka_close(wal *w)
+{
+    kafka_wal *kw = (kafka_wal *)w;
+    atomic_store(&kw->stop, 1);
+    pthread_join(kw->poller, NULL);
+    /* Appends have all returned; whatever is still queued failed already
+     * from the caller's point of view. */
+    rd_kafka_purge(kw->prod,
+                   RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(kw->prod, 1000);
+    rd_kafka_destroy(kw->prod);
+    ktopic *t = kw->topics;
+    while (t) {
+        ktopic *n = t->next;
+        pthread_mutex_destroy(&t->produce_mu);
+        free(t->channel);
+        free(t->topic);
+        free(t);
+        t = n;
+    }
+    pthread_rwlock_destroy(&kw->plock);
+    pthread_mutex_destroy(&kw->mu);
+    free(kw->bootstrap);
+    free(kw->prefix);
+}
+
+/* ---- append ------------------------------------------------------------- */
+
+static size_t parts_of(const kafka_wal *kw, size_t len)
+{
+    return len <= kw->chunk ? 1 : (len + kw->chunk - 1) / kw->chunk;
+}
+
+static ktrack *track_new(size_t nrec, size_t nmsg)
+{
+    ktrack *t = QV_NEW(ktrack);
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    t->first_off = QV_NEW_ARRAY(wal_pos, nrec);
+    t->ctx = QV_NEW_ARRAY(kmsg_ctx, nmsg);
+    t->refs = 1 + nmsg;
+    t->pending = nmsg;
+    return t;
+}
+
+/* Hands one message to the producer, retrying while its queue is full. */
+static rd_kafka_resp_err_t produce_one(kafka_wal *kw, ktopic *tp, int kind,
+                                       const uint8_t *p, size_t n,
+                                       kmsg_ctx *ctx, uint64_t deadline)
+{
+    uint8_t *v = qv_try_alloc(n + 1, 1);
+    if (!v)
+        return RD_KAFKA_RESP_ERR__NOENT;
+    v[0] = (uint8_t)kind;
+    if (n)
+        memcpy(v + 1, p, n);
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            kw->prod, RD_KAFKA_V_TOPIC(tp->topic), RD_KAFKA_V_PARTITION(0),
+            RD_KAFKA_V_VALUE(v, n + 1),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_OPAQUE(ctx),
+            RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && mono_ms() < deadline) {
+            qv_sleep_ms(1);
+            continue;
+        }
+        if (e)
+            free(v);
+        return e;
+    }
+}
+
+/* Produces every part of every record; returns how many were handed over
+ * and the error that stopped it. */
+static size_t produce_batch(kafka_wal *kw, ktopic *tp, const wal_record *recs,
+                            size_t n, ktrack *t, uint64_t deadline,
+                            rd_kafka_resp_err_t *e)
+{
+    size_t m = 0;
+    *e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    pthread_mutex_lock(&tp->produce_mu);
+    for (size_t i = 0; i < n && !*e; i++) {
+        size_t parts = parts_of(kw, recs[i].len);
+        const uint8_t *p = recs[i].data;
+        for (size_t k = 0; k < parts && !*e; k++) {
+            size_t off = k * kw->chunk;
+            size_t len = recs[i].len - off;
+            if (len > kw->chunk)
+                len = kw->chunk;
+            int kind = parts == 1       ? KIND_WHOLE
+                       : k == 0         ? KIND_FIRST
+                       : k + 1 == parts ? KIND_LAST
+                                        : KIND_MIDDLE;
+            t->ctx[m] = (kmsg_ctx){t, i, k == 0};
+            *e = produce_one(kw, tp, kind, p ? p + off : NULL, len, &t->ctx[m],
+                             deadline);
+            if (!*e)
+                m++;
+        }
+    }
+    pthread_mutex_unlock(&tp->produce_mu);
+    return m;
+}
+
+static qv_code kafka_append(wal *w, const char *channel, const wal_record *recs,
+                            size_t n, wal_pos *positions, qv_err *err)
+{
+    kafka_wal *kw = (kafka_wal *)w;
+    uint64_t deadline = mono_ms() + kw->timeout_ms;
+    size_t nmsg = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].len > kw->max_record)
+            return qv_fail(err, QV_E_INVALID,
+                           "wal append to channel '%s' (kafka at %s): record "
+                           "%zu has %zu bytes, over the limit of %zu",
+                           channel, kw->bootstrap, i, recs[i].len,
+                           kw->max_record);
+        nmsg += parts_of(kw, recs[i].len);
+    }
+    qv_code rc = producer_acquire(kw, channel, err);
+    if (rc != QV_OK)
+        return rc;
+    ktopic *tp;
+    rc = ensure_topic(kw, channel, &tp, err);
+    if (rc != QV_OK) {
+        pthread_rwlock_unlock(&kw->plock);
+        return rc;
+    }
+    ktrack *t = track_new(n, nmsg);
+    rd_kafka_resp_err_t pe;
+    size_t m = produce_batch(kw, tp, recs, n, t, deadline, &pe);
+    pthread_mutex_lock(&t->mu);
+    t->refs -= nmsg - m;
+    t->pending -= nmsg - m;
+    while (t->pending > 0) {
+        uint64_t now = mono_ms();
+        if (now >= deadline)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t left = deadline - now;
+        ts.tv_sec += (time_t)(left / 1000);
+        ts.tv_nsec += (long)(left % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&t->cv, &t->mu, &ts);
+    }
+    rd_kafka_resp_err_t e = pe ? pe : t->err;
+    if (!e && t->pending > 0)
+        e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    char why[200];
+    snprintf(why, sizeof(why), "%s",
+             pe             ? rd_kafka_err2str(pe)
+             : t->errstr[0] ? t->errstr
+                            : rd_kafka_err2str(e));
+    if (!e && positions)
+        memcpy(positions, t->first_off, n * sizeof(wal_pos));
+    track_unref_locked(t, 1);
+    pthread_rwlock_unlock(&kw->plock);
+    if (!e)
+        return QV_OK;
+    if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+        set_created(kw, tp, 0); /* the broker lost it: create it again */
+    char le[256];
+    last_error(kw, le, sizeof(le));
+    return qv_fail(err, map_err(e),
+                   "wal append to channel '%s' (kafka topic "
+                   "'%s' at %s): %s: %s after %u ms limit (last broker error: "
+                   "%s)",
+                   channel, tp->topic, kw->bootstrap, rd_kafka_err2name(e), why,
+                   kw->timeout_ms, le);
+}
+
+static qv_code watermarks(kafka_wal *kw, const char *channel, ktopic *tp,
+                          int64_t *lo, int64_t *hi, const char *op, qv_err *err)
+{
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+        kw->prod, tp->topic, 0, lo, hi, (int)kw->timeout_ms);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return QV_OK;
+    if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+        set_created(kw, tp, 0);
+    char le[256];
+    last_error(kw, le, sizeof(le));
+    return qv_fail(err, map_err(e),
+                   "wal %s on channel '%s' (kafka topic "
+                   "'%s' at %s): cannot query offsets: %s (last broker "
+                   "error: %s)",
+                   op, channel, tp->topic, kw->bootstrap, rd_kafka_err2str(e),
+                   le);
+}
+
+static qv_code kafka_bounds(wal *w, const char *channel, wal_pos *earliest,
+                            wal_pos *end, qv_err *err)
+{
+    kafka_wal *kw = (kafka_wal *)w;
+    qv_code rc = producer_acquire(kw, channel, err);
+    if (rc != QV_OK)
+        return rc;
+    ktopic *tp;
+    int64_t lo = 0, hi = 0;
+    rc = ensure_topic(kw, channel, &tp, err);
+    if (rc == QV_OK)
+        rc = watermarks(kw, channel, tp, &lo, &hi, "bounds", err);
+    pthread_rwlock_unlock(&kw->plock);
+    if (rc == QV_OK) {
+        *earliest = (wal_pos)lo;
+        *end = (wal_pos)hi;
+    }
+    return rc;
+}
+
+/* ---- readers --------------------------------------------------------------
+ */
+
+static qv_code make_consumer(kafka_reader *r, wal_pos from, qv_err *err)
+{
+    kafka_wal *kw = r->kw;
+    rd_kafka_conf_t *conf = base_conf(kw, err);
+    if (!conf)
+        return QV_E_INVALID;
+    char fmb[32];
+    snprintf(fmb, sizeof(fmb), "%zu", kw->max_msg + 65536);
+    if (set_conf(conf, "group.id", "quiver-wal-reader", err) ||
+        set_conf(conf, "enable.auto.commit", "false", err) ||
+        set_conf(conf, "enable.auto.offset.store", "false", err) ||
+        set_conf(conf, "auto.offset.reset", "error", err) ||
+        set_conf(conf, "fetch.wait.max.ms", "10", err) ||
+        set_conf(conf, "fetch.error.backoff.ms", "50", err) ||
+        set_conf(conf, "fetch.message.max.bytes", fmb, err)) {
+        rd_kafka_conf_destroy(conf);
+        return QV_E_INVALID;
+    }
+    char es[256];
+    r->c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, es, sizeof(es));
+    if (!r->c) {
+        rd_kafka_conf_destroy(conf);
+        return qv_fail(err, QV_E_INVALID,
+                       "wal reader open on channel '%s' "
+                       "(kafka at %s): cannot create consumer: %s",
+                       r->channel, kw->bootstrap, es);
+    }
+    rd_kafka_poll_set_consumer(r->c);
+    rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(tl, r->topic, 0)->offset = (int64_t)from;
+    rd_kafka_resp_err_t e = rd_kafka_assign(r->c, tl);
+    rd_kafka_topic_partition_list_destroy(tl);
+    if (e)
+        return qv_fail(err, map_err(e),
+                       "wal reader open on channel '%s' "
+                       "(kafka at %s): assign failed: %s",
+                       r->channel, kw->bootstrap, rd_kafka_err2str(e));
+    return QV_OK;
+}
+
+static void kafka_reader_close(wal_reader *base)
+{
+    kafka_reader *r = (kafka_reader *)base;
+    if (r->held)
+        rd_kafka_message_destroy(r->held);
+    if (r->c) {
+        rd_kafka_assign(r->c, NULL);
+        rd_kafka_destroy(r->c);
+    }
+    qv_buf_release(&r->part);
+    free(r->channel);
+    free(r->topic);
+    free(r);
+}
+
+static qv_code kafka_reader_open(wal *w, const char *channel, wal_pos from,
+                                 wal_reader **out, qv_err *err)
+{
+    kafka_wal *kw = (kafka_wal *)w;
+    qv_code rc = producer_acquire(kw, channel, err);
+    if (rc != QV_OK)
+        return rc;
+    ktopic *tp;
+    int64_t lo = 0, hi = 0;
+    rc = ensure_topic(kw, channel, &tp, err);
+    if (rc == QV_OK)
+        rc = watermarks(kw, channel, tp, &lo, &hi, "reader open", err);
+    pthread_rwlock_unlock(&kw->plock);
+    if (rc != QV_OK)
+        return rc;
+    if (from == WAL_EARLIEST)
+        from = (wal_pos)lo;
+    else if (from == WAL_LATEST)
+        from = (wal_pos)hi;
+    if (from < (wal_pos)lo || from > (wal_pos)hi)
+        return qv_fail(err, from < (wal_pos)lo ? QV_E_COMPACTED : QV_E_RANGE,
+                       "wal reader open on channel '%s' (kafka topic '%s' at "
+                       "%s): position %llu is outside the retained range "
+                       "[%lld, %lld]",
+                       channel, tp->topic, kw->bootstrap,
+                       (unsigned long long)from, (long long)lo, (long long)hi);
+    kafka_reader *r = QV_NEW(kafka_reader);
+    r->base.ops = w->ops;
+    r->kw = kw;
+    r->channel = qv_xstrdup(channel);
+    r->topic = qv_xstrdup(tp->topic);
+    qv_buf_init(&r->part, kw->max_record);
+    rc = make_consumer(r, from, err);
+    if (rc != QV_OK) {
+        kafka_reader_close(&r->base);
+        return rc;
+    }
+    *out = &r->base;
+    return QV_OK;
+}
+
+/* Feeds one message to the record assembler.  Returns 1 when *out holds a
+ * record, 0 when more messages are needed, or -1 with *rc and err set. */
+static int assemble(kafka_reader *r, rd_kafka_message_t *m, wal_entry *out,
+                    qv_code *rc, qv_err *err)
+{
+    const uint8_t *v = m->payload;
+    if (!v || m->len < 1 || v[0] > KIND_LAST) {
+        *rc = qv_fail(err, QV_E_CORRUPT,
+                      "wal read channel '%s' (kafka "
+                      "topic '%s' at %s): message at offset %lld is not a "
+                      "wal record",
+                      r->channel, r->topic, r->kw->bootstrap,
+                      (long long)m->offset);
+        rd_kafka_message_destroy(m);
+        return -1;
+    }
+    int kind = v[0];
+    if (kind == KIND_WHOLE || kind == KIND_FIRST) {
+        r->assembling = 0; /* an unfinished record was abandoned */
+        qv_buf_reset(&r->part);
+    }
+    if (kind == KIND_WHOLE) {
+        r->held = m;
+        out->pos = (wal_pos)m->offset;
+        out->data = v + 1;
+        out->len = m->len - 1;
+        return 1;
+    }
+    if (kind != KIND_FIRST && !r->assembling) {
+        rd_kafka_message_destroy(m); /* started in the middle of a record */
+        return 0;
+    }
+    if (kind == KIND_FIRST) {
+        r->assembling = 1;
+        r->part_pos = (wal_pos)m->offset;
+    }
+    qv_code ac = qv_buf_append(&r->part, v + 1, m->len - 1);
+    rd_kafka_message_destroy(m);
+    if (ac != QV_OK) {
+        *rc = qv_fail(err, QV_E_CORRUPT,
+                      "wal read channel '%s' (kafka topic '%s' "
+                      "at %s): record at offset %llu exceeds %zu bytes",
+                      r->channel, r->topic, r->kw->bootstrap,
+                      (unsigned long long)r->part_pos, r->kw->max_record);
+        r->assembling = 0;
+        qv_buf_reset(&r->part);
+        return -1;
+    }
+    if (kind != KIND_LAST)
+        return 0;
+    r->assembling = 0;
+    out->pos = r->part_pos;
+    out->data = qv_buf_str(&r->part);
+    out->len = r->part.len;
+    return 1;
+}
+
+static qv_code kafka_reader_next(wal_reader *base, uint32_t wait_ms,
+                                 wal_entry *out, qv_err *err)
+{
+    kafka_reader *r = (kafka_reader *)base;
+    if (r->held) {
+        rd_kafka_message_destroy(r->held);
+        r->held = NULL;
+    }
+    uint64_t deadline = mono_ms() + wait_ms;
+    for (;;) {
+        uint64_t now = mono_ms();
+        int left = now >= deadline ? 0 : (int)(deadline - now);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->c, left);
+        if (!m) {
+            if (left == 0)
+                return qv_fail(err, QV_E_TIMEOUT,
+                               "wal read channel '%s' "
+                               "(kafka topic '%s' at %s): no record within "
+                               "%u ms",
+                               r->channel, r->topic, r->kw->bootstrap, wait_ms);
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (m->err) {
+            rd_kafka_resp_err_t e = m->err;
+            qv_code rc =
+                qv_fail(err, map_err(e),
+                        "wal read channel '%s' "
+                        "(kafka topic '%s' at %s): %s: %s",
+                        r->channel, r->topic, r->kw->bootstrap,
+                        rd_kafka_err2name(e), rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            return rc;
+        }
+        qv_code rc = QV_OK;
+        int got = assemble(r, m, out, &rc, err);
+        if (got < 0)
+            return rc;
+        if (got > 0)
+            return QV_OK;
+    }
+}
+
+const wal_ops wal__kafka_ops = {
+    .name = "kafka",
+    .caps = 0,
+    .impl_size = sizeof(kafka_wal) - sizeof(wal),
+    .open = kafka_open,
+    .close = kafka_close,
+    .append = kafka_append,
+    .bounds = kafka_bounds,
+    .reader_open = kafka_reader_open,
+    .reader_next = kafka_reader_next,
+    .reader_close = kafka_reader_close,
+};

@@ -1,0 +1,956 @@
+/* wal_local.c -- the "local" write log: one directory per channel holding
+ * segment files of framed records (layout: common/wal/README.md).
+ *
+ *   <dir>/<channel>/<base position, 20 digits>.seg
+ *
+ * Invariants (per channel, guarded by lchan.mu):
+ *   - segs[] is sorted by base; segs[i+1].base == segs[i].base + records
+ *     in segs[i]; the last segment is the active one, open for writing as
+ *     `fd`, and segs[last].bytes is its committed size.
+ *   - Bytes below a segment's committed size never change, so readers read
+ *     them without the lock; they take it only to learn the committed size
+ *     and to wait for more.
+ *   - The last record of every append batch carries WAL__REC_BATCH_END.  On
+ *     open, the active segment is scanned and cut back to just after the
+ *     last complete batch, so a torn or corrupted tail is never served.
+ *
+ * Threading: appends to one channel are serialised by lchan.mu (taken with
+ * a deadline); encoding happens before it is taken.  Lock order: lw.mu, then
+ * lchan.mu.  With WAL_SYNC_INTERVAL a flusher thread fdatasyncs dirty
+ * channels every sync_interval_ms.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/banned.h"
+#include "common/wal/wal_internal.h"
+
+typedef struct lseg {
+    wal_pos base;
+    uint64_t bytes;
+} lseg;
+
+typedef struct lchan {
+    struct lchan *next;
+    char *name;
+    char *dir;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* broadcast when end grows (CLOCK_MONOTONIC) */
+    lseg *segs;
+    size_t nseg, cap;
+    int fd;      /* active segment */
+    wal_pos end; /* next position */
+    int dirty;   /* written since the last fdatasync */
+    int failed;  /* a write or sync failed: appends are refused */
+} lchan;
+
+typedef struct local_wal {
+    wal base;
+    char *root;
+    wal_options opt;
+    const qv_clock *clock;
+    uint32_t timeout_ms;
+    size_t max_record;
+    pthread_mutex_t mu; /* guards chans and stopping */
+    pthread_cond_t fcv;
+    lchan *chans;
+    int stopping;
+    int flusher_on;
+    pthread_t flusher;
+} local_wal;
+
+typedef struct local_reader {
+    wal_reader base;
+    local_wal *lw;
+    lchan *ch;
+    int fd;
+    wal_pos seg_base;
+    uint64_t off;
+    wal_pos next;
+    uint8_t *buf;
+    size_t cap;
+} local_reader;
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void deadline_in(struct timespec *ts, uint32_t ms, clockid_t clk)
+{
+    clock_gettime(clk, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static qv_code lock_chan(local_wal *lw, lchan *ch, const char *op, qv_err *err)
+{
+    struct timespec ts;
+    deadline_in(&ts, lw->timeout_ms, CLOCK_REALTIME);
+    int e = pthread_mutex_timedlock(&ch->mu, &ts);
+    if (e == 0)
+        return QV_OK;
+    return qv_fail(err, QV_E_TIMEOUT,
+                   "wal %s on channel '%s' (local): channel busy for %u ms", op,
+                   ch->name, lw->timeout_ms);
+}
+
+static char *seg_path(const lchan *ch, wal_pos base)
+{
+    return qv_xasprintf("%s/%020llu.seg", ch->dir, (unsigned long long)base);
+}
+
+static qv_code pread_all(int fd, void *buf, size_t n, uint64_t off)
+{
+    uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t k = pread(fd, p, n, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return QV_E_IO;
+        if (k == 0)
+            return QV_E_IO_SHORT_READ;
+        p += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
+    }
+    return QV_OK;
+}
+
+static qv_code pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
+{
+    const uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t k = pwrite(fd, p, n, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return QV_E_IO;
+        p += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
+    }
+    return QV_OK;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static int ensure_buf(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (need == 0)
+        need = 1;
+    if (*cap >= need)
+        return 0;
+    uint8_t *p = qv_try_realloc(*buf, need, 1);
+    if (!p)
+        return -1;
+    *buf = p;
+    *cap = need;
+    return 0;
+}
+
+/* ---- channel recovery ------------------------------------------------- */
+
+static int parse_seg_name(const char *name, wal_pos *base)
+{
+    size_t n = strlen(name);
+    if (n != 24 || strcmp(name + 20, ".seg") != 0)
+        return 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < 20; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
+        uint64_t d = (uint64_t)(name[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    *base = v;
+    return 1;
+}
+
+static int cmp_seg(const void *a, const void *b)
+{
+    const lseg *x = a, *y = b;
+    return x->base < y->base ? -1 : x->base > y->base;
+}
+
+static void push_seg(lchan *ch, wal_pos base, uint64_t bytes)
+{
+    if (ch->nseg == ch->cap) {
+        ch->cap = ch->cap ? ch->cap * 2 : 8;
+        ch->segs = qv_xrealloc(ch->segs, ch->cap * sizeof(lseg));
+    }
+    ch->segs[ch->nseg].base = base;
+    ch->segs[ch->nseg].bytes = bytes;
+    ch->nseg++;
+}
+
+static qv_code list_segments(lchan *ch, qv_err *err)
+{
+    DIR *d = opendir(ch->dir);
+    if (!d)
+        return qv_fail_errno(err, QV_E_IO,
+                             "wal open channel '%s' (local): "
+                             "cannot list '%s'",
+                             ch->name, ch->dir);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        wal_pos base;
+        if (parse_seg_name(de->d_name, &base))
+            push_seg(ch, base, 0);
+    }
+    closedir(d);
+    if (ch->nseg > 1)
+        qsort(ch->segs, ch->nseg, sizeof(lseg), cmp_seg);
+    for (size_t i = 0; i + 1 < ch->nseg; i++) {
+        char *p = seg_path(ch, ch->segs[i].base);
+        struct stat st;
+        int rc = stat(p, &st);
+        free(p);
+        if (rc != 0)
+            return qv_fail_errno(err, QV_E_IO,
+                                 "wal open channel '%s' (local): cannot "
+                                 "stat a segment",
+                                 ch->name);
+        ch->segs[i].bytes = (uint64_t)st.st_size;
+    }
+    return QV_OK;
+}
+
+/* Scans records of fd from the segment header to size; returns the record
+ * count and end offset of the last complete batch. */
+static qv_code scan_fd(int fd, uint64_t size, size_t max_len, uint64_t *records,
+                       uint64_t *valid_end)
+{
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    uint64_t off = WAL__SEG_HDR_BYTES, n = 0;
+    *records = 0;
+    *valid_end = off;
+    while (size - off >= WAL__REC_HDR_BYTES) {
+        uint8_t hdr[WAL__REC_HDR_BYTES];
+        wal__rec_head h;
+        if (pread_all(fd, hdr, sizeof(hdr), off) != QV_OK ||
+            wal__rec_head_decode(hdr, max_len, &h) != QV_OK ||
+            h.len > size - off - WAL__REC_HDR_BYTES)
+            break;
+        if (ensure_buf(&buf, &cap, h.len) != 0) {
+            free(buf);
+            return QV_E_NOMEM;
+        }
+        if (pread_all(fd, buf, h.len, off + WAL__REC_HDR_BYTES) != QV_OK ||
+            !wal__rec_check(&h, hdr, buf))
+            break;
+        off += WAL__REC_HDR_BYTES + (uint64_t)h.len;
+        n++;
+        if (h.flags & WAL__REC_BATCH_END) {
+            *records = n;
+            *valid_end = off;
+        }
+    }
+    free(buf);
+    return QV_OK;
+}
+
+static qv_code create_segment(local_wal *lw, lchan *ch, wal_pos base,
+                              int *fd_out, qv_err *err)
+{
+    char *p = seg_path(ch, base);
+    int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        qv_code rc = qv_fail_errno(err, QV_E_IO,
+                                   "wal channel '%s' (local): "
+                                   "cannot create segment '%s'",
+                                   ch->name, p);
+        free(p);
+        return rc;
+    }
+    uint8_t hdr[WAL__SEG_HDR_BYTES];
+    wal__seg_header_encode(hdr, base);
+    int sync = lw->opt.sync != WAL_SYNC_NEVER;
+    if (pwrite_all(fd, hdr, sizeof(hdr), 0) != QV_OK ||
+        (sync && fdatasync(fd) != 0) || (sync && fsync_dir(ch->dir) != 0)) {
+        qv_code rc = qv_fail_errno(err, QV_E_IO,
+                                   "wal channel '%s' (local): "
+                                   "cannot write segment '%s'",
+                                   ch->name, p);
+        close(fd);
+        unlink(p);
+        free(p);
+        return rc;
+    }
+    free(p);
+    *fd_out = fd;
+    return QV_OK;
+}
+
+/* Opens the active segment, checks its header and cuts a torn tail. */
+static qv_code recover_active(local_wal *lw, lchan *ch, qv_err *err)
+{
+    lseg *s = &ch->segs[ch->nseg - 1];
+    char *p = seg_path(ch, s->base);
+    qv_code rc = QV_OK;
+    int fd = open(p, O_RDWR | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        rc = qv_fail_errno(err, QV_E_IO,
+                           "wal open channel '%s' (local): "
+                           "cannot open segment '%s'",
+                           ch->name, p);
+        goto out;
+    }
+    uint8_t hdr[WAL__SEG_HDR_BYTES];
+    wal_pos base = 0;
+    uint64_t size = (uint64_t)st.st_size, records = 0;
+    uint64_t valid_end = WAL__SEG_HDR_BYTES;
+    if (size < WAL__SEG_HDR_BYTES ||
+        pread_all(fd, hdr, sizeof(hdr), 0) != QV_OK ||
+        wal__seg_header_decode(hdr, sizeof(hdr), &base, NULL) != QV_OK ||
+        base != s->base) {
+        /* A crash while the segment was being created: no record can be in
+         * it yet (records follow a synced header), so write it afresh. */
+        wal__seg_header_encode(hdr, s->base);
+        if (pwrite_all(fd, hdr, sizeof(hdr), 0) != QV_OK)
+            rc = QV_E_IO;
+    } else if (scan_fd(fd, size, lw->max_record, &records, &valid_end) !=
+               QV_OK) {
+        rc = qv_fail(err, QV_E_NOMEM,
+                     "wal open channel '%s' (local): out "
+                     "of memory scanning '%s'",
+                     ch->name, p);
+        goto out;
+    }
+    if (rc == QV_OK && valid_end != size &&
+        (ftruncate(fd, (off_t)valid_end) != 0 || fdatasync(fd) != 0))
+        rc = QV_E_IO;
+    if (rc != QV_OK) {
+        rc = qv_fail_errno(err, QV_E_IO,
+                           "wal open channel '%s' (local): "
+                           "cannot repair the tail of '%s'",
+                           ch->name, p);
+        goto out;
+    }
+    s->bytes = valid_end;
+    ch->end = s->base + records;
+    ch->fd = fd;
+    fd = -1;
+out:
+    if (fd >= 0)
+        close(fd);
+    free(p);
+    return rc;
+}
+
+static void enforce_retention(local_wal *lw, lchan *ch)
+{
+    if (!lw->opt.retention_bytes && !lw->opt.retention_ms)
+        return;
+    uint64_t total = 0;
+    for (size_t i = 0; i < ch->nseg; i++)
+        total += ch->segs[i].bytes;
+    uint64_t now = qv_wall_ms(lw->clock);
+    while (ch->nseg > 1) {
+        char *p = seg_path(ch, ch->segs[0].base);
+        int drop = lw->opt.retention_bytes && total > lw->opt.retention_bytes;
+        struct stat st;
+        if (!drop && lw->opt.retention_ms && stat(p, &st) == 0) {
+            uint64_t mtime = (uint64_t)st.st_mtim.tv_sec * 1000u +
+                             (uint64_t)st.st_mtim.tv_nsec / 1000000u;
+            drop = mtime + lw->opt.retention_ms < now;
+        }
+        if (!drop || unlink(p) != 0) {
+            free(p);
+            break;
+        }
+        free(p);
+        total -= ch->segs[0].bytes;
+        memmove(ch->segs, ch->segs + 1, (ch->nseg - 1) * sizeof(lseg));
+        ch->nseg--;
+    }
+}
+
+static void free_chan(lchan *ch)
+{
+    if (ch->fd >= 0)
+        close(ch->fd);
+    pthread_mutex_destroy(&ch->mu);
+    pthread_cond_destroy(&ch->cv);
+    free(ch->segs);
+    free(ch->name);
+    free(ch->dir);
+    free(ch);
+}
+
+static qv_code open_chan(local_wal *lw, const char *name, lchan **out,
+                         qv_err *err)
+{
+    lchan *ch = QV_NEW(lchan);
+    ch->fd = -1;
+    ch->name = qv_xstrdup(name);
+    ch->dir = qv_xasprintf("%s/%s", lw->root, name);
+    pthread_mutex_init(&ch->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ch->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    qv_code rc = QV_OK;
+    if (mkdir(ch->dir, 0755) != 0 && errno != EEXIST) {
+        rc = qv_fail_errno(err, QV_E_IO,
+                           "wal open channel '%s' (local): "
+                           "cannot create '%s'",
+                           name, ch->dir);
+        goto fail;
+    }
+    rc = list_segments(ch, err);
+    if (rc != QV_OK)
+        goto fail;
+    if (ch->nseg == 0) {
+        rc = create_segment(lw, ch, 0, &ch->fd, err);
+        if (rc != QV_OK)
+            goto fail;
+        push_seg(ch, 0, WAL__SEG_HDR_BYTES);
+    } else {
+        rc = recover_active(lw, ch, err);
+        if (rc != QV_OK)
+            goto fail;
+        enforce_retention(lw, ch);
+    }
+    *out = ch;
+    return QV_OK;
+fail:
+    free_chan(ch);
+    return rc;
+}
+
+static qv_code get_chan(local_wal *lw, const char *name, lchan **out,
+                        qv_err *err)
+{
+    pthread_mutex_lock(&lw->mu);
+    lchan *ch;
+    for (ch = lw->chans; ch; ch = ch->next) {
+        if (strcmp(ch->name, name) == 0)
+            break;
+    }
+    qv_code rc = QV_OK;
+    if (!ch) {
+        rc = open_chan(lw, name, &ch, err);
+        if (rc == QV_OK) {
+            ch->next = lw->chans;
+            lw->chans = ch;
+        }
+    }
+    pthread_mutex_unlock(&lw->mu);
+    if (rc == QV_OK)
+        *out = ch;
+    return rc;
+}
+
+/* ---- open / close / flusher ------------------------------------------ */
+
+/* Opens (and so recovers) every channel directory under the root. */
+static qv_code recover_all(local_wal *lw, qv_err *err)
+{
+    DIR *d = opendir(lw->root);
+    if (!d)
+        return qv_fail_errno(err, QV_E_IO,
+                             "wal open (local): cannot list "
+                             "'%s'",
+                             lw->root);
+    qv_code rc = QV_OK;
+    struct dirent *de;
+    while (rc == QV_OK && (de = readdir(d)) != NULL) {
+        if (!wal_channel_valid(de->d_name))
+            continue;
+        char *p = qv_xasprintf("%s/%s", lw->root, de->d_name);
+        struct stat st;
+        int is_dir = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+        free(p);
+        lchan *ch;
+        if (is_dir)
+            rc = get_chan(lw, de->d_name, &ch, err);
+    }
+    closedir(d);
+    return rc;
+}
+
+static void sync_chan_locked(lchan *ch)
+{
+    if (ch->dirty && ch->fd >= 0) {
+        if (fdatasync(ch->fd) != 0)
+            ch->failed = 1;
+        ch->dirty = 0;
+    }
+}
+
+static void *flusher_main(void *arg)
+{
+    local_wal *lw = arg;
+    pthread_mutex_lock(&lw->mu);
+    while (!lw->stopping) {
+        struct timespec ts;
+        deadline_in(&ts, lw->opt.sync_interval_ms, CLOCK_MONOTONIC);
+        pthread_cond_timedwait(&lw->fcv, &lw->mu, &ts);
+        for (lchan *ch = lw->chans; ch; ch = ch->next) {
+            pthread_mutex_lock(&ch->mu);
+            sync_chan_locked(ch);
+            pthread_mutex_unlock(&ch->mu);
+        }
+    }
+    pthread_mutex_unlock(&lw->mu);
+    return NULL;
+}
+
+static void local_close(wal *w);
+
+static qv_code local_open(wal *w, const wal_options *opt, qv_err *err)
+{
+    local_wal *lw = (local_wal *)w;
+    if (!opt->dir || !*opt->dir)
+        return qv_fail(err, QV_E_INVALID,
+                       "wal open (local): options.dir is not set");
+    if (opt->sync > WAL_SYNC_NEVER)
+        return qv_fail(err, QV_E_INVALID,
+                       "wal open (local): unknown sync policy %d",
+                       (int)opt->sync);
+    if (mkdir(opt->dir, 0755) != 0 && errno != EEXIST)
+        return qv_fail_errno(err, QV_E_IO,
+                             "wal open (local): cannot create '%s'", opt->dir);
+    lw->opt = *opt;
+    lw->root = qv_xstrdup(opt->dir);
+    lw->opt.dir = lw->root;
+    lw->opt.inner = NULL;
+    lw->opt.bootstrap = NULL;
+    lw->opt.topic_prefix = NULL;
+    if (!lw->opt.sync_interval_ms)
+        lw->opt.sync_interval_ms = 200;
+    if (!lw->opt.segment_bytes)
+        lw->opt.segment_bytes = (uint64_t)64 << 20;
+    lw->clock = opt->clock ? opt->clock : qv_clock_system();
+    lw->timeout_ms = wal__timeout_ms(opt);
+    lw->max_record = wal__max_record(opt);
+    pthread_mutex_init(&lw->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&lw->fcv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (lw->opt.sync == WAL_SYNC_INTERVAL) {
+        if (pthread_create(&lw->flusher, NULL, flusher_main, lw) != 0) {
+            pthread_cond_destroy(&lw->fcv);
+            pthread_mutex_destroy(&lw->mu);
+            free(lw->root);
+            return qv_fail(err, QV_E_INTERNAL,
+                           "wal open (local): cannot start the flusher");
+        }
+        lw->flusher_on = 1;
+    }
+    qv_code rc = recover_all(lw, err);
+    if (rc != QV_OK)
+        local_close(w);
+    return rc;
+}
+
+static void local_close(wal *w)
+{
+    local_wal *lw = (local_wal *)w;
+    if (lw->flusher_on) {
+        pthread_mutex_lock(&lw->mu);
+        lw->stopping = 1;
+        pthread_cond_broadcast(&lw->fcv);
+        pthread_mutex_unlock(&lw->mu);
+        pthread_join(lw->flusher, NULL);
+    }
+    lchan *ch = lw->chans;
+    while (ch) {
+        lchan *next = ch->next;
+        if (lw->opt.sync != WAL_SYNC_NEVER)
+            sync_chan_locked(ch);
+        free_chan(ch);
+        ch = next;
+    }
+    pthread_cond_destroy(&lw->fcv);
+    pthread_mutex_destroy(&lw->mu);
+    free(lw->root);
+}
+
+/* ---- append ------------------------------------------------------------ */
+
+static qv_code roll_locked(local_wal *lw, lchan *ch, qv_err *err)
+{
+    int fd;
+    if (lw->opt.sync != WAL_SYNC_NEVER && ch->dirty && fdatasync(ch->fd) != 0) {
+        ch->failed = 1;
+        return qv_fail_errno(err, QV_E_IO,
+                             "wal append to channel '%s' "
+                             "(local): cannot sync the full segment",
+                             ch->name);
+    }
+    ch->dirty = 0;
+    qv_code rc = create_segment(lw, ch, ch->end, &fd, err);
+    if (rc != QV_OK)
+        return rc;
+    close(ch->fd);
+    ch->fd = fd;
+    push_seg(ch, ch->end, WAL__SEG_HDR_BYTES);
+    enforce_retention(lw, ch);
+    return QV_OK;
+}
+
+static qv_code write_batch_locked(local_wal *lw, lchan *ch, const uint8_t *buf,
+                                  size_t total, qv_err *err)
+{
+    lseg *act = &ch->segs[ch->nseg - 1];
+    if (act->bytes > WAL__SEG_HDR_BYTES &&
+        act->bytes + total > lw->opt.segment_bytes) {
+        qv_code rc = roll_locked(lw, ch, err);
+        if (rc != QV_OK)
+            return rc;
+        act = &ch->segs[ch->nseg - 1];
+    }
+    if (pwrite_all(ch->fd, buf, total, act->bytes) != QV_OK) {
+        int e = errno;
+        if (ftruncate(ch->fd, (off_t)act->bytes) != 0)
+            ch->failed = 1;
+        errno = e;
+        return qv_fail_errno(err, QV_E_IO,
+                             "wal append to channel '%s' "
+                             "(local): write failed",
+                             ch->name);
+    }
+    ch->dirty = 1;
+    if (lw->opt.sync == WAL_SYNC_ALWAYS) {
+        if (fdatasync(ch->fd) != 0) {
+            ch->failed = 1;
+            return qv_fail_errno(err, QV_E_IO,
+                                 "wal append to channel '%s' "
+                                 "(local): fdatasync failed",
+                                 ch->name);
+        }
+        ch->dirty = 0;
+    }
+    act->bytes += total;
+    return QV_OK;
+}
+
+static qv_code local_append(wal *w, const char *channel, const wal_record *recs,
+                            size_t n, wal_pos *positions, qv_err *err)
+{
+    local_wal *lw = (local_wal *)w;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].len > lw->max_record || recs[i].len > WAL__REC_MAX_LEN)
+            return qv_fail(err, QV_E_INVALID,
+                           "wal append to channel '%s' (local): record %zu "
+                           "has %zu bytes, over the limit of %zu",
+                           channel, i, recs[i].len, lw->max_record);
+        if (!qv_add_ok(total, WAL__REC_HDR_BYTES + recs[i].len, &total))
+            return qv_fail(err, QV_E_INVALID,
+                           "wal append to channel '%s' "
+                           "(local): batch too large",
+                           channel);
+    }
+    uint8_t *buf = qv_try_alloc(total, 1);
+    if (!buf)
+        return qv_fail(err, QV_E_NOMEM,
+                       "wal append to channel '%s' (local): "
+                       "cannot allocate %zu bytes",
+                       channel, total);
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++)
+        off += wal__rec_encode(buf + off, recs[i].data, (uint32_t)recs[i].len,
+                               i + 1 == n ? WAL__REC_BATCH_END : 0);
+    lchan *ch;
+    qv_code rc = get_chan(lw, channel, &ch, err);
+    if (rc == QV_OK)
+        rc = lock_chan(lw, ch, "append", err);
+    if (rc != QV_OK) {
+        free(buf);
+        return rc;
+    }
+    if (ch->failed)
+        rc = qv_fail(err, QV_E_IO,
+                     "wal append to channel '%s' (local): an "
+                     "earlier write or sync failed; reopen the log",
+                     channel);
+    else
+        rc = write_batch_locked(lw, ch, buf, total, err);
+    if (rc == QV_OK) {
+        for (size_t i = 0; positions && i < n; i++)
+            positions[i] = ch->end + i;
+        ch->end += n;
+        pthread_cond_broadcast(&ch->cv);
+    }
+    pthread_mutex_unlock(&ch->mu);
+    free(buf);
+    return rc;
+}
+
+static qv_code local_bounds(wal *w, const char *channel, wal_pos *earliest,
+                            wal_pos *end, qv_err *err)
+{
+    local_wal *lw = (local_wal *)w;
+    lchan *ch;
+    qv_code rc = get_chan(lw, channel, &ch, err);
+    if (rc == QV_OK)
+        rc = lock_chan(lw, ch, "bounds", err);
+    if (rc != QV_OK)
+        return rc;
+    *earliest = ch->segs[0].base;
+    *end = ch->end;
+    pthread_mutex_unlock(&ch->mu);
+    return QV_OK;
+}
+
+/* ---- readers ------------------------------------------------------------ */
+
+/* Opens the segment at base for r and checks its header.  Called with
+ * ch->mu held so retention cannot remove the file meanwhile. */
+static qv_code reader_open_seg(local_reader *r, wal_pos base, qv_err *err)
+{
+    char *p = seg_path(r->ch, base);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    qv_code rc = QV_OK;
+    uint8_t hdr[WAL__SEG_HDR_BYTES];
+    wal_pos got;
+    if (fd < 0) {
+        rc = qv_fail_errno(err, QV_E_IO,
+                           "wal read channel '%s' (local): "
+                           "cannot open segment '%s'",
+                           r->ch->name, p);
+    } else if (pread_all(fd, hdr, sizeof(hdr), 0) != QV_OK ||
+               wal__seg_header_decode(hdr, sizeof(hdr), &got, err) != QV_OK ||
+               got != base) {
+        rc = qv_fail(err, QV_E_CORRUPT,
+                     "wal read channel '%s' (local): "
+                     "segment '%s' has a bad header",
+                     r->ch->name, p);
+    }
+    free(p);
+    if (rc != QV_OK) {
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = fd;
+    r->seg_base = base;
+    r->off = WAL__SEG_HDR_BYTES;
+    return QV_OK;
+}
+
+/* Reads the record at r->off (below limit) into r->buf. */
+static qv_code read_record(local_reader *r, uint64_t limit, wal__rec_head *h,
+                           qv_err *err)
+{
+    uint8_t hdr[WAL__REC_HDR_BYTES];
+    const char *why = NULL;
+    if (limit - r->off < WAL__REC_HDR_BYTES ||
+        pread_all(r->fd, hdr, sizeof(hdr), r->off) != QV_OK)
+        why = "is cut short";
+    else if (wal__rec_head_decode(hdr, r->lw->max_record, h) != QV_OK ||
+             h->len > limit - r->off - WAL__REC_HDR_BYTES)
+        why = "has a bad header";
+    else if (ensure_buf(&r->buf, &r->cap, h->len) != 0)
+        return qv_fail(err, QV_E_NOMEM,
+                       "wal read channel '%s' (local): "
+                       "cannot allocate %u bytes",
+                       r->ch->name, h->len);
+    else if (pread_all(r->fd, r->buf, h->len, r->off + WAL__REC_HDR_BYTES) !=
+             QV_OK)
+        why = "is cut short";
+    else if (!wal__rec_check(h, hdr, r->buf))
+        why = "fails its checksum";
+    if (why)
+        return qv_fail(err, QV_E_CORRUPT,
+                       "wal read channel '%s' (local): "
+                       "record at position %llu (segment %020llu, offset "
+                       "%llu) %s",
+                       r->ch->name, (unsigned long long)r->next,
+                       (unsigned long long)r->seg_base,
+                       (unsigned long long)r->off, why);
+    return QV_OK;
+}
+
+/* The committed size of r's segment, or 0 when r must move on.  Sets
+ * *active when r is in the active segment. */
+static uint64_t seg_limit_locked(local_reader *r, int *active)
+{
+    lchan *ch = r->ch;
+    *active = 0;
+    for (size_t i = 0; i < ch->nseg; i++) {
+        if (ch->segs[i].base == r->seg_base) {
+            *active = i + 1 == ch->nseg;
+            return ch->segs[i].bytes;
+        }
+    }
+    struct stat st; /* removed by retention: its size is final */
+    return fstat(r->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+static qv_code local_reader_next(wal_reader *base, uint32_t wait_ms,
+                                 wal_entry *out, qv_err *err)
+{
+    local_reader *r = (local_reader *)base;
+    lchan *ch = r->ch;
+    struct timespec ts;
+    deadline_in(&ts, wait_ms, CLOCK_MONOTONIC);
+    qv_code rc = lock_chan(r->lw, ch, "read", err);
+    if (rc != QV_OK)
+        return rc;
+    uint64_t limit;
+    for (;;) {
+        int active;
+        limit = seg_limit_locked(r, &active);
+        if (r->off < limit)
+            break;
+        if (!active && r->next < ch->end) {
+            size_t i = 0;
+            while (i < ch->nseg && ch->segs[i].base <= r->seg_base)
+                i++;
+            if (i == ch->nseg || ch->segs[i].base != r->next) {
+                rc = qv_fail(err, QV_E_COMPACTED,
+                             "wal read channel '%s' "
+                             "(local): position %llu was removed by "
+                             "retention",
+                             ch->name, (unsigned long long)r->next);
+                break;
+            }
+            rc = reader_open_seg(r, ch->segs[i].base, err);
+            if (rc != QV_OK)
+                break;
+            continue;
+        }
+        if (pthread_cond_timedwait(&ch->cv, &ch->mu, &ts) == ETIMEDOUT &&
+            r->next >= ch->end) {
+            rc = qv_fail(err, QV_E_TIMEOUT,
+                         "wal read channel '%s' (local): "
+                         "no record at position %llu within %u ms",
+                         ch->name, (unsigned long long)r->next, wait_ms);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ch->mu);
+    if (rc != QV_OK)
+        return rc;
+    wal__rec_head h;
+    rc = read_record(r, limit, &h, err);
+    if (rc != QV_OK)
+        return rc;
+    out->pos = r->next;
+    out->data = r->buf;
+    out->len = h.len;
+    r->off += WAL__REC_HDR_BYTES + (uint64_t)h.len;
+    r->next++;
+    return QV_OK;
+}
+
+static void local_reader_close(wal_reader *base)
+{
+    local_reader *r = (local_reader *)base;
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->buf);
+    free(r);
+}
+
+/* Skips records until r->next == from; the bytes are below limit. */
+static qv_code reader_skip(local_reader *r, wal_pos from, uint64_t limit,
+                           qv_err *err)
+{
+    while (r->next < from) {
+        uint8_t hdr[WAL__REC_HDR_BYTES];
+        wal__rec_head h;
+        if (limit - r->off < WAL__REC_HDR_BYTES ||
+            pread_all(r->fd, hdr, sizeof(hdr), r->off) != QV_OK ||
+            wal__rec_head_decode(hdr, r->lw->max_record, &h) != QV_OK ||
+            h.len > limit - r->off - WAL__REC_HDR_BYTES)
+            return qv_fail(err, QV_E_CORRUPT,
+                           "wal reader open on channel "
+                           "'%s' (local): bad record header at position %llu",
+                           r->ch->name, (unsigned long long)r->next);
+        r->off += WAL__REC_HDR_BYTES + (uint64_t)h.len;
+        r->next++;
+    }
+    return QV_OK;
+}
+
+static qv_code local_reader_open(wal *w, const char *channel, wal_pos from,
+                                 wal_reader **out, qv_err *err)
+{
+    local_wal *lw = (local_wal *)w;
+    lchan *ch;
+    qv_code rc = get_chan(lw, channel, &ch, err);
+    if (rc == QV_OK)
+        rc = lock_chan(lw, ch, "reader open", err);
+    if (rc != QV_OK)
+        return rc;
+    wal_pos earliest = ch->segs[0].base;
+    if (from == WAL_EARLIEST)
+        from = earliest;
+    else if (from == WAL_LATEST)
+        from = ch->end;
+    if (from < earliest || from > ch->end) {
+        pthread_mutex_unlock(&ch->mu);
+        return qv_fail(err, from < earliest ? QV_E_COMPACTED : QV_E_RANGE,
+                       "wal reader open on channel '%s' (local): position "
+                       "%llu is outside the retained range [%llu, %llu]",
+                       channel, (unsigned long long)from,
+                       (unsigned long long)earliest,
+                       (unsigned long long)ch->end);
+    }
+    size_t i = ch->nseg - 1;
+    while (ch->segs[i].base > from)
+        i--;
+    local_reader *r = QV_NEW(local_reader);
+    r->base.ops = w->ops;
+    r->lw = lw;
+    r->ch = ch;
+    r->fd = -1;
+    rc = reader_open_seg(r, ch->segs[i].base, err);
+    uint64_t limit = ch->segs[i].bytes;
+    r->next = ch->segs[i].base;
+    pthread_mutex_unlock(&ch->mu);
+    if (rc == QV_OK)
+        rc = reader_skip(r, from, limit, err);
+    if (rc != QV_OK) {
+        local_reader_close(&r->base);
+        return rc;
+    }
+    *out = &r->base;
+    return QV_OK;
+}
+
+const wal_ops wal__local_ops = {
+    .name = "local",
+    .caps = WAL_CAP_DENSE_POSITIONS | WAL_CAP_PERSISTENT | WAL_CAP_RETENTION,
+    .impl_size = sizeof(local_wal) - sizeof(wal),
+    .open = local_open,
+    .close = local_close,
+    .append = local_append,
+    .bounds = local_bounds,
+    .reader_open = local_reader_open,
+    .reader_next = local_reader_next,
+    .reader_close = local_reader_close,
+};
