@@ -21,13 +21,11 @@ extern const qv_index_ops qv_index_hnsw_ops;
 
 static const qv_index_ops *const registry[QV_INDEX_TYPE_COUNT] = {
     [QV_INDEX_FLAT] = &qv__flat_ops,
-#ifdef QV_HAVE_IVF
     [QV_INDEX_IVF_FLAT] = &qv__ivf_flat_ops,
     [QV_INDEX_IVF_SQ8] = &qv__ivf_sq8_ops,
     [QV_INDEX_IVF_PQ] = &qv__ivf_pq_ops,
     [QV_INDEX_BIN_FLAT] = &qv__bin_flat_ops,
     [QV_INDEX_BIN_IVF_FLAT] = &qv__bin_ivf_flat_ops,
-#endif
     [QV_INDEX_HNSW] = QV_HNSW_OPS,
 };
 
