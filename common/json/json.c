@@ -343,6 +343,18 @@ qv_json_val qv_json_root(const char *s, size_t n)
         return v;
     const char *end = s + n;
     const char *p = skip_ws(s, end);
+    /* containers: the span up to the last non-space byte, without
+     * scanning the inside (accessors stay inside the span anyway) */
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
+                       end[-1] == '\r'))
+        end--;
+    if (end - p >= 2 &&
+        ((*p == '{' && end[-1] == '}') || (*p == '[' && end[-1] == ']'))) {
+        v.type = *p == '{' ? QV_JSON_OBJECT : QV_JSON_ARRAY;
+        v.p = p;
+        v.len = (size_t)(end - p);
+        return v;
+    }
     if (!read_value(p, end, &v))
         v.type = QV_JSON_INVALID;
     return v;

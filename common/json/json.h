@@ -48,7 +48,8 @@ typedef struct qv_json_val {
 qv_code qv_json_validate(const char *s, size_t n, qv_err *err) QV_MUST_USE;
 
 /* The root value of a document; type QV_JSON_INVALID if the text does not
- * start with a value.  Only the root's extent is checked, not its inside. */
+ * start with a value.  An object or array root spans to the last
+ * non-space byte, which must close it; its inside is not scanned here. */
 qv_json_val qv_json_root(const char *s, size_t n);
 
 /* Member `key` (raw, unescaped bytes) of an object; false if v is not an
