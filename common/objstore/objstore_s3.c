@@ -268,7 +268,7 @@ static qv_code s3_get_range(objstore *os, const char *key, uint64_t off,
                 .method = "GET",
                 .key = key,
                 .out = out,
-                .header = range};
+                .header = {range}};
     qv_code rc = s3__perform(s3_of(os), &r, err);
     if (rc && r.bad_range && r.cr_total >= 0 && off >= (uint64_t)r.cr_total) {
         /* The server described an empty or shorter object. */

@@ -106,8 +106,10 @@ static struct curl_slist *build_headers(s3_store *s, const s3_req *r)
     else
         sha256_hex(r->body, r->body_len, hash + hl);
     bool ok = true;
+    /* No "Expect:" line to suppress 100-continue: curl 7.88 would sign it
+     * as an empty header that is never sent.  curl adds its own unsigned
+     * "Expect: 100-continue" to big uploads, which S3 supports. */
     struct curl_slist *l = add_header(NULL, hash, &ok);
-    l = add_header(l, "Expect:", &ok);
     if (s->fixed_date) {
         char d[64];
         snprintf(d, sizeof(d), "x-amz-date: %s", s->fixed_date);
@@ -118,8 +120,8 @@ static struct curl_slist *build_headers(s3_store *s, const s3_req *r)
         l = add_header(l, t, &ok);
         free(t);
     }
-    if (r->header)
-        l = add_header(l, r->header, &ok);
+    for (size_t i = 0; i < 3 && r->header[i]; i++)
+        l = add_header(l, r->header[i], &ok);
     if (!ok) {
         curl_slist_free_all(l);
         return NULL;

@@ -42,9 +42,9 @@ typedef struct s3_req {
     const char *query;  /* sorted and encoded, without '?', or NULL */
     const void *body;   /* request body (PUT/POST) */
     size_t body_len;
-    const char *header;  /* one extra header line, e.g. "Range: ...", or NULL */
-    qv_buf *out;         /* 2xx body is appended here (NULL: dropped) */
-    const char *err_key; /* name used in messages when key is NULL */
+    const char *header[3]; /* extra header lines ("Range: ..."), NULL ends */
+    qv_buf *out;           /* 2xx body is appended here (NULL: dropped) */
+    const char *err_key;   /* name used in messages when key is NULL */
     /* results */
     long status;       /* last HTTP status, 0 if none */
     char err_code[64]; /* S3 <Code> of an error answer, or "" */
