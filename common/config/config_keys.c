@@ -18,8 +18,6 @@ const qv_config_key qv_config_keys[] = {
      "threads that run RPC handlers (0 = number of CPUs)"},
     {"proxy.maxRecvMsgSize", QV_CFG_SIZE, "256MiB", 4096, 2147483647.0, NULL,
      "largest request message accepted"},
-    {"proxy.maxSendMsgSize", QV_CFG_SIZE, "256MiB", 4096, 2147483647.0, NULL,
-     "largest response message sent"},
     {"proxy.shutdownTimeout", QV_CFG_DURATION, "10s", 0, 3600000, NULL,
      "how long in-flight calls may finish at shutdown before they are "
      "cancelled"},

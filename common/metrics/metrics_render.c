@@ -69,7 +69,7 @@ static qv_code render_histogram(qv_buf *out, const qv_metric_family *f,
     for (size_t b = 0; !rc && b <= f->nbounds; b++) {
         cum += s->counts[b];
         if (b < f->nbounds)
-            snprintf(le, sizeof(le), "%.17g", f->bounds[b]);
+            snprintf(le, sizeof(le), "%.15g", f->bounds[b]);
         else
             snprintf(le, sizeof(le), "+Inf");
         rc = qv_buf_printf(out, "%s_bucket", f->name);

@@ -1,0 +1,40 @@
+/* cli.h -- pieces of the `quiver` command shared by its source files.
+ *
+ * main.c parses the command line and loads the configuration; each
+ * subcommand (standalone.c, ...) runs with the loaded config and returns the
+ * process exit status.  Threading: called on the main thread only.
+ */
+#ifndef QV_CLI_H
+#define QV_CLI_H
+
+#include <stdint.h>
+
+#include "common/config/config.h"
+#include "common/status.h"
+
+/* Exit statuses. */
+enum { QV_EXIT_OK = 0, QV_EXIT_FAILURE = 1, QV_EXIT_USAGE = 2 };
+
+/* Runs `quiver standalone` (role == NULL) or `quiver run <role>`. */
+int qv_cli_serve(const qv_config *cfg, const char *role);
+
+/* The data directory lock: creates the directory if missing, checks that it
+ * is writable and takes an exclusive lock on <dir>/LOCK so that a second
+ * process on the same directory fails at once.  Returns the lock fd. */
+qv_code qv_datadir_lock(const char *dir, int *lock_fd, qv_err *err);
+void qv_datadir_unlock(int lock_fd);
+
+/* Observability wiring: registers the process metrics, starts the HTTP
+ * server with /healthz and /metrics when http.enabled. */
+typedef struct qv_observe qv_observe;
+qv_code qv_observe_start(const qv_config *cfg, const char *role,
+                         qv_observe **out, qv_err *err);
+int qv_observe_http_port(const qv_observe *o);
+/* Marks the process healthy (/healthz returns 200 OK) or not (503). */
+void qv_observe_set_healthy(qv_observe *o, int healthy);
+/* Records one finished RPC (the proxy's call-done hook). */
+void qv_observe_rpc_done(const char *method, int grpc_code, int64_t duration_ns,
+                         void *ud);
+void qv_observe_stop(qv_observe *o);
+
+#endif

@@ -1,0 +1,149 @@
+/* serve.c -- `quiver standalone` and `quiver run <role>`: start the
+ * process's services, wait for SIGINT/SIGTERM, shut down cleanly.
+ *
+ * Order at start: logging, data directory lock (standalone), metrics and
+ * HTTP, then the gRPC services; the process reports healthy only when all
+ * of them serve.  Shutdown runs in reverse.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/quiver/cli.h"
+#include "common/log.h"
+#include "proxy/build_info.h"
+#include "proxy/proxy.h"
+
+static qv_code setup_logging(const qv_config *cfg, qv_err *err)
+{
+    qv_log_level level = QV_LOG_INFO;
+    if (!qv_log_level_parse(qv_config_str(cfg, "log.level"), &level))
+        return qv_fail(err, QV_E_INVALID, "bad log.level");
+    qv_log_set_level(level);
+    qv_log_set_json(strcmp(qv_config_str(cfg, "log.format"), "json") == 0);
+    const char *file = qv_config_str(cfg, "log.file");
+    if (file[0]) {
+        int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return qv_fail_errno(err, QV_E_IO, "cannot open log file '%s'",
+                                 file);
+        qv_log_set_fd(fd);
+    }
+    return QV_OK;
+}
+
+/* Blocks the shutdown signals in every thread created from now on, so that
+ * only sigwait() in the main thread sees them. */
+static void block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static qv_code start_proxy(const qv_config *cfg, const char *deploy_mode,
+                           qv_proxy **out, qv_err *err)
+{
+    qv_proxy_options opts = {
+        .host = qv_config_str(cfg, "proxy.listenAddress"),
+        .port = (int)qv_config_int(cfg, "proxy.port"),
+        .workers = (size_t)qv_config_int(cfg, "proxy.workerThreads"),
+        .deploy_mode = deploy_mode,
+        .max_recv_bytes = (int64_t)qv_config_size(cfg, "proxy.maxRecvMsgSize"),
+        .shutdown_grace_ms =
+            (int64_t)qv_config_duration_ms(cfg, "proxy.shutdownTimeout"),
+        .on_call_done = qv_observe_rpc_done,
+    };
+    qv_proxy *p;
+    qv_code rc = qv_proxy_create(&opts, &p, err);
+    if (rc)
+        return rc;
+    rc = qv_proxy_start(p, err);
+    if (rc) {
+        qv_proxy_destroy(p);
+        return rc;
+    }
+    *out = p;
+    return QV_OK;
+}
+
+typedef struct services {
+    int lock_fd;
+    qv_observe *observe;
+    qv_proxy *proxy;
+} services;
+
+static void stop_services(services *s)
+{
+    if (s->observe)
+        qv_observe_set_healthy(s->observe, 0);
+    if (s->proxy) {
+        qv_proxy_stop(s->proxy);
+        qv_proxy_destroy(s->proxy);
+    }
+    qv_observe_stop(s->observe);
+    qv_datadir_unlock(s->lock_fd);
+}
+
+static qv_code start_services(const qv_config *cfg, const char *role,
+                              services *s, qv_err *err)
+{
+    qv_code rc = QV_OK;
+    bool standalone = role == NULL;
+    if (standalone)
+        rc = qv_datadir_lock(qv_config_str(cfg, "localStorage.path"),
+                             &s->lock_fd, err);
+    if (!rc)
+        rc = qv_observe_start(cfg, standalone ? "standalone" : role,
+                              &s->observe, err);
+    if (!rc && (standalone || strcmp(role, "proxy") == 0))
+        rc = start_proxy(cfg, standalone ? "STANDALONE" : "CLUSTER", &s->proxy,
+                         err);
+    return rc;
+}
+
+int qv_cli_serve(const qv_config *cfg, const char *role)
+{
+    qv_err err = {0};
+    if (setup_logging(cfg, &err) != QV_OK) {
+        fprintf(stderr, "quiver: %s\n", err.msg);
+        return QV_EXIT_FAILURE;
+    }
+    if (role && strcmp(role, "proxy") != 0) {
+        fprintf(stderr,
+                "quiver: role '%s' cannot run as its own process in this "
+                "version; use 'quiver standalone' or 'quiver run proxy'\n",
+                role);
+        return QV_EXIT_FAILURE;
+    }
+    sigset_t sigs;
+    block_signals(&sigs);
+
+    services s = {.lock_fd = -1};
+    if (start_services(cfg, role, &s, &err) != QV_OK) {
+        fprintf(stderr, "quiver: %s\n", err.msg);
+        stop_services(&s);
+        return QV_EXIT_FAILURE;
+    }
+    qv_observe_set_healthy(s.observe, 1);
+    QV_LOG(QV_LOG_INFO, "quiver",
+           "quiver %s %s serving: grpc %s:%d, http port %d%s%s",
+           qv_build_info_get()->version, role ? role : "standalone",
+           qv_config_str(cfg, "proxy.listenAddress"),
+           s.proxy ? qv_proxy_port(s.proxy) : 0,
+           qv_observe_http_port(s.observe), role ? "" : ", data ",
+           role ? "" : qv_config_str(cfg, "localStorage.path"));
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    QV_LOG(QV_LOG_INFO, "quiver", "received %s, shutting down",
+           sig == SIGINT ? "SIGINT" : "SIGTERM");
+    stop_services(&s);
+    QV_LOG(QV_LOG_INFO, "quiver", "stopped");
+    return QV_EXIT_OK;
+}
