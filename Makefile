@@ -2,8 +2,10 @@
 #   make run    install dependencies, build, start `quiver standalone`
 #   make test   install dependencies, build, run every test suite
 # Other targets: build, asan, bench, format, format-check, lint, clean.
+# `make build`/`run`/`bench` use the Release build in build-release/;
+# `make test` uses build/ (RelWithDebInfo) and build-asan/.
 
-BUILD      ?= build
+BUILD      ?= build-release
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 DATA_DIR   ?= ./quiver-data
@@ -31,7 +33,8 @@ test: deps
 	@scripts/test.sh
 
 bench: build
-	@scripts/bench.sh
+	@scripts/install-deps.sh --bench
+	@BUILD=$(BUILD) scripts/bench.sh
 
 format:
 	@scripts/format.sh fix
@@ -43,4 +46,4 @@ lint: format-check
 	@scripts/lint.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build build-fuzz
