@@ -176,7 +176,10 @@ static qv_code index_query(ectx *x, enode *e)
 static qv_code try_index(ectx *x, enode *e)
 {
     int op = index_op(e->n);
+    qv_dtype vt =
+        e->n->col.type == QV_DT_ARRAY ? e->n->col.elem_type : e->n->col.type;
     if (op < 0 || !e->ix || qv_sindex_rows(e->ix) < x->rows ||
+        qv_sindex_column_type(e->ix) != vt ||
         !qv_sindex_supports(e->ix, (qv_sindex_op)op))
         return QV_OK;
     if (qv_bitset_init(&e->idx, qv_sindex_rows(e->ix)) != QV_OK)

@@ -551,8 +551,10 @@ static sv node_sv(const enode *e, const qv_expr_value *v, int k, bool second)
 /* Three-way compare of same-kind svs; 2 = unordered (NaN). */
 static int sv_cmp(const sv *a, const sv *b)
 {
-    if (a->k == QV_EXPR_STR)
-        return bytes_cmp(a->s, a->len, b->s, b->len);
+    if (a->k == QV_EXPR_STR) {
+        int c = bytes_cmp(a->s, a->len, b->s, b->len);
+        return (c > 0) - (c < 0); /* 2 means unordered */
+    }
     if (a->k == QV_EXPR_INT && b->k == QV_EXPR_INT)
         return (a->i > b->i) - (a->i < b->i);
     double x = a->k == QV_EXPR_INT ? (double)a->i : a->f;

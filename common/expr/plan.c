@@ -460,42 +460,48 @@ bool qv_expr_plan_always_true(const qv_expr_plan *plan)
     return plan->root->kind == QV_XN_TRUE;
 }
 
-static void add_id(int64_t id, int64_t *ids, size_t cap, size_t *n)
+typedef struct idlist {
+    int64_t *ids;
+    size_t n, cap;
+} idlist;
+
+static void add_id(idlist *l, int64_t id)
 {
-    size_t m = *n < cap ? *n : cap;
-    for (size_t i = 0; i < m; i++)
-        if (ids[i] == id)
+    for (size_t i = 0; i < l->n; i++)
+        if (l->ids[i] == id)
             return;
-    /* insertion keeps the written prefix sorted */
-    if (*n < cap) {
-        size_t j = *n;
-        while (j > 0 && ids[j - 1] > id) {
-            ids[j] = ids[j - 1];
-            j--;
-        }
-        ids[j] = id;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        l->ids = qv_xrealloc(l->ids, l->cap * sizeof(int64_t));
     }
-    (*n)++;
+    size_t j = l->n++;
+    while (j > 0 && l->ids[j - 1] > id) { /* keep ascending */
+        l->ids[j] = l->ids[j - 1];
+        j--;
+    }
+    l->ids[j] = id;
 }
 
-static void collect(const qv_expr_node *n, int64_t *ids, size_t cap,
-                    size_t *cnt)
+static void collect(const qv_expr_node *n, idlist *l)
 {
     if (n->kind == QV_XN_AND || n->kind == QV_XN_OR || n->kind == QV_XN_NOT) {
         for (uint32_t i = 0; i < n->nkids; i++)
-            collect(n->kids[i], ids, cap, cnt);
+            collect(n->kids[i], l);
         return;
     }
     if (n->kind == QV_XN_TRUE || n->kind == QV_XN_FALSE)
         return;
-    add_id(n->col.field_id, ids, cap, cnt);
+    add_id(l, n->col.field_id);
     if (n->kind == QV_XN_CMP_COLS)
-        add_id(n->col2.field_id, ids, cap, cnt);
+        add_id(l, n->col2.field_id);
 }
 
 size_t qv_expr_plan_fields(const qv_expr_plan *plan, int64_t *ids, size_t cap)
 {
-    size_t n = 0;
-    collect(plan->root, ids, cap, &n);
-    return n;
+    idlist l = {0};
+    collect(plan->root, &l);
+    for (size_t i = 0; i < l.n && i < cap; i++)
+        ids[i] = l.ids[i];
+    free(l.ids);
+    return l.n;
 }
