@@ -9,13 +9,28 @@
 
 #include "common/alloc.h"
 
-#ifndef QV_SOURCE_DIR
-#error "QV_SOURCE_DIR must name the repository root"
-#endif
-
-#define S3RVER_JS   QV_SOURCE_DIR "/tests/e2e/node_modules/s3rver/bin/s3rver.js"
-#define VERIFIER_PY QV_SOURCE_DIR "/tests/lib/s3_sigv4_verifier.py"
+#define S3RVER_JS   "/tests/e2e/node_modules/s3rver/bin/s3rver.js"
+#define VERIFIER_PY "/tests/lib/s3_sigv4_verifier.py"
 #define START_MS    20000
+
+/* The repository root: $QV_SOURCE_DIR, else the one this file was built
+ * from (tests), else the working directory. */
+static const char *source_dir(void)
+{
+    const char *d = getenv("QV_SOURCE_DIR");
+    if (d && d[0])
+        return d;
+#ifdef QV_SOURCE_DIR
+    return QV_SOURCE_DIR;
+#else
+    return ".";
+#endif
+}
+
+static char *repo_path(const char *rel)
+{
+    return qv_xasprintf("%s%s", source_dir(), rel);
+}
 
 static bool in_path(const char *prog)
 {
@@ -37,12 +52,14 @@ static bool in_path(const char *prog)
 bool qv_s3_server_available(const char **why)
 {
     const char *w = NULL;
+    char *js = repo_path(S3RVER_JS);
     if (!in_path("node"))
         w = "node is not installed";
-    else if (access(S3RVER_JS, R_OK) != 0)
+    else if (access(js, R_OK) != 0)
         w = "s3rver is not installed (run npm ci in tests/e2e)";
     else if (!in_path("python3"))
         w = "python3 is not installed";
+    free(js);
     if (why)
         *why = w;
     return w == NULL;
@@ -64,9 +81,10 @@ static qv_code spawn_all(qv_s3_server *s, qv_err *err)
     snprintf(port, sizeof(port), "%d", s->s3rver_port);
     char *data = qv_xasprintf("%s/data", s->dir);
     char *log = qv_xasprintf("%s/s3rver.log", s->dir);
+    char *js = repo_path(S3RVER_JS);
     const char *argv[] = {"node",
                           "--openssl-legacy-provider",
-                          S3RVER_JS,
+                          js,
                           "-d",
                           data,
                           "-a",
@@ -86,13 +104,15 @@ static qv_code spawn_all(qv_s3_server *s, qv_err *err)
     }
     free(data);
     free(log);
+    free(js);
     if (rc || !s->strict)
         return rc;
     snprintf(vport, sizeof(vport), "%d", s->port);
     snprintf(uport, sizeof(uport), "%d", s->s3rver_port);
     char *vlog = qv_xasprintf("%s/verifier.log", s->dir);
-    const char *vargv[] = {"python3",        VERIFIER_PY,      vport, uport,
-                           QV_S3_SERVER_KEY, QV_S3_SERVER_KEY, NULL};
+    char *py = repo_path(VERIFIER_PY);
+    const char *vargv[] = {
+        "python3", py, vport, uport, QV_S3_SERVER_KEY, QV_S3_SERVER_KEY, NULL};
     rc = qv_proc_spawn(&s->verifier, vargv, vlog, err);
     if (rc == QV_OK) {
         rc = qv_proc_wait_port(&s->verifier, s->port, START_MS, err);
@@ -100,6 +120,7 @@ static qv_code spawn_all(qv_s3_server *s, qv_err *err)
             fail_with_log(rc, vlog, err);
     }
     free(vlog);
+    free(py);
     return rc;
 }
 

@@ -2,12 +2,13 @@
  * 127.0.0.1, optionally behind a strict SigV4 verifier.
  *
  * s3rver comes from tests/e2e/node_modules (run `npm ci` in tests/e2e, or
- * scripts/install-deps.sh).  It keeps its objects in a fresh temporary
- * directory, answers path-style requests for one bucket created at start,
- * and accepts the key pair S3RVER / S3RVER.  It does not check SigV4
- * signatures, so with opts.strict the endpoint is a Python verifier
- * (tests/lib/s3_sigv4_verifier.py) that rejects any request whose signature,
- * payload hash or credentials are wrong and forwards the rest.
+ * scripts/install-deps.sh) under the repository root: $QV_SOURCE_DIR, else
+ * the QV_SOURCE_DIR the file was compiled with, else the working directory.  It
+ * keeps its objects in a fresh temporary directory, answers path-style requests
+ * for one bucket created at start, and accepts the key pair S3RVER / S3RVER. It
+ * does not check SigV4 signatures, so with opts.strict the endpoint is a Python
+ * verifier (tests/lib/s3_sigv4_verifier.py) that rejects any request whose
+ * signature, payload hash or credentials are wrong and forwards the rest.
  *
  * The server can be stopped and restarted on the same port and directory
  * (failure tests); objects survive a restart.
