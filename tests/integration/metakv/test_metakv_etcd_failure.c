@@ -1,0 +1,253 @@
+/* Failure tests of the etcd meta KV against a real etcd on 127.0.0.1:
+ * stop or kill etcd mid-use (calls fail with clear errors within their
+ * timeouts, nothing crashes), restart it (calls work again, no acknowledged
+ * write is lost, watches resume without missing or repeating events),
+ * endpoint failover, and username/password auth with token renewal. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/metakv/metakv.h"
+#include "tests/lib/etcd_server.h"
+
+#define S(x)       (x), strlen(x)
+#define TIMEOUT_MS 1000
+
+static qv_etcd_server srv;
+
+static void stop_server(void)
+{
+    qv_etcd_server_destroy(&srv);
+}
+
+TestSuite(metakv_etcd_failure, .fini = stop_server, .timeout = 120);
+
+static metakv *open_etcd(const char *endpoints, const char *user,
+                         const char *pw)
+{
+    metakv_config cfg = {.endpoints = endpoints,
+                         .timeout_ms = TIMEOUT_MS,
+                         .username = user,
+                         .password = pw};
+    metakv *kv = NULL;
+    qv_err err = {0};
+    cr_assert_eq(metakv_open("etcd", &cfg, &kv, &err), QV_OK, "%s", err.msg);
+    return kv;
+}
+
+static uint64_t now_ms(void)
+{
+    return qv_mono_ms(qv_clock_system());
+}
+
+/* Asserts a failure that says etcd is unreachable, names the endpoint and
+ * the operation, and came within the timeout (plus slack). */
+static void assert_down(qv_code rc, const qv_err *err, uint64_t t0,
+                        const char *op)
+{
+    uint64_t took = now_ms() - t0;
+    cr_assert(rc == QV_E_UNAVAILABLE || rc == QV_E_TIMEOUT, "%s: %s (%s)", op,
+              qv_code_name(rc), err->msg);
+    cr_assert(strstr(err->msg, srv.endpoint) != NULL, "%s", err->msg);
+    cr_assert(strstr(err->msg, op) != NULL, "%s", err->msg);
+    cr_assert_lt(took, TIMEOUT_MS + 2000, "%s took %llu ms", op,
+                 (unsigned long long)took);
+}
+
+/* Waits (bounded) until a get succeeds again after a restart. */
+static void wait_back(metakv *kv)
+{
+    uint64_t end = now_ms() + 15000;
+    qv_code rc;
+    qv_err err = {0};
+    do {
+        metakv_kvs out = METAKV_KVS_INIT;
+        rc = metakv_range(kv, S("acked/"), NULL, &out, &err);
+        metakv_kvs_release(&out);
+    } while (rc != QV_OK && now_ms() < end);
+    cr_assert_eq(rc, QV_OK, "not back after restart: %s", err.msg);
+}
+
+static void stop_and_restart(bool crash)
+{
+    metakv *kv;
+    qv_err err = {0};
+    cr_assert_eq(qv_etcd_server_start(&srv, NULL, &err), QV_OK, "%s", err.msg);
+    kv = open_etcd(srv.endpoint, NULL, NULL);
+    int acked = 0;
+    for (int i = 0; i < 50; i++) {
+        char k[32];
+        int n = snprintf(k, sizeof k, "acked/%03d", i);
+        if (metakv_put(kv, k, (size_t)n, k, (size_t)n, 0, NULL, &err) == QV_OK)
+            acked++;
+    }
+    cr_assert_eq(acked, 50);
+    if (crash)
+        qv_etcd_server_kill(&srv);
+    else
+        cr_assert_eq(qv_etcd_server_stop(&srv, &err), QV_OK, "%s", err.msg);
+
+    uint64_t t0 = now_ms();
+    metakv_kvs out = METAKV_KVS_INIT;
+    assert_down(metakv_get(kv, S("acked/000"), &out, &err), &err, t0, "get");
+    t0 = now_ms();
+    assert_down(metakv_put(kv, S("x"), S("y"), 0, NULL, &err), &err, t0, "put");
+    t0 = now_ms();
+    metakv_txn *t = metakv_txn_begin(kv);
+    metakv_txn_put(t, METAKV_THEN, S("x"), S("y"), 0);
+    assert_down(metakv_txn_commit(t, NULL, NULL, &err), &err, t0, "txn");
+    t0 = now_ms();
+    int64_t id;
+    assert_down(metakv_lease_grant(kv, 5, &id, &err), &err, t0, "lease grant");
+    t0 = now_ms();
+    assert_down(metakv_range(kv, S("acked/"), NULL, &out, &err), &err, t0,
+                "range");
+
+    cr_assert_eq(qv_etcd_server_restart(&srv, &err), QV_OK, "%s", err.msg);
+    wait_back(kv);
+    cr_assert_eq(metakv_range(kv, S("acked/"), NULL, &out, &err), QV_OK);
+    cr_assert_eq(out.n, 50, "acknowledged writes lost: %zu of 50", out.n);
+    for (size_t i = 0; i < out.n; i++)
+        cr_assert_eq(memcmp(out.kvs[i].key, out.kvs[i].value, 9), 0);
+    t = metakv_txn_begin(kv);
+    metakv_txn_cmp_num(t, S("new"), METAKV_CMP_VERSION, METAKV_EQ, 0);
+    metakv_txn_put(t, METAKV_THEN, S("new"), S("1"), 0);
+    bool ok = false;
+    cr_assert_eq(metakv_txn_commit(t, &ok, NULL, &err), QV_OK, "%s", err.msg);
+    cr_assert(ok);
+    metakv_kvs_release(&out);
+    metakv_close(kv);
+}
+
+Test(metakv_etcd_failure, stopped_etcd_fails_clearly_and_recovers)
+{
+    stop_and_restart(false);
+}
+
+Test(metakv_etcd_failure, killed_etcd_keeps_acknowledged_writes)
+{
+    stop_and_restart(true);
+}
+
+Test(metakv_etcd_failure, watch_survives_an_etcd_restart)
+{
+    qv_err err = {0};
+    cr_assert_eq(qv_etcd_server_start(&srv, NULL, &err), QV_OK, "%s", err.msg);
+    metakv *kv = open_etcd(srv.endpoint, NULL, NULL);
+    metakv_watch *w = NULL;
+    cr_assert_eq(metakv_watch_open(kv, S("w/"), 0, &w, &err), QV_OK, "%s",
+                 err.msg);
+    cr_assert_eq(metakv_put(kv, S("w/a"), S("1"), 0, NULL, &err), QV_OK);
+    cr_assert_eq(metakv_put(kv, S("w/b"), S("2"), 0, NULL, &err), QV_OK);
+    metakv_events ev = METAKV_EVENTS_INIT;
+    for (int i = 0; i < 50 && ev.n < 2; i++)
+        cr_assert_eq(metakv_watch_next(w, 100, &ev, &err), QV_OK, "%s",
+                     err.msg);
+    cr_assert_eq(ev.n, 2);
+    metakv_events_release(&ev);
+
+    cr_assert_eq(qv_etcd_server_stop(&srv, &err), QV_OK, "%s", err.msg);
+    uint64_t t0 = now_ms();
+    qv_code rc = metakv_watch_next(w, 500, &ev, &err);
+    cr_assert(rc == QV_OK || rc == QV_E_UNAVAILABLE || rc == QV_E_TIMEOUT, "%s",
+              err.msg);
+    cr_assert_lt(now_ms() - t0, 3000);
+    cr_assert_eq(ev.n, 0);
+    if (rc != QV_OK)
+        cr_assert(strstr(err.msg, "watch") != NULL, "%s", err.msg);
+
+    cr_assert_eq(qv_etcd_server_restart(&srv, &err), QV_OK, "%s", err.msg);
+    /* Changes made before the watcher notices the restart still arrive,
+     * exactly once and in order. */
+    uint64_t end = now_ms() + 15000;
+    while (metakv_put(kv, S("w/c"), S("3"), 0, NULL, &err) != QV_OK &&
+           now_ms() < end)
+        ;
+    cr_assert_eq(metakv_put(kv, S("w/d"), S("4"), 0, NULL, &err), QV_OK, "%s",
+                 err.msg);
+    int64_t d;
+    cr_assert_eq(metakv_delete(kv, S("w/a"), false, &d, &err), QV_OK);
+    end = now_ms() + 15000;
+    while (ev.n < 3 && now_ms() < end) {
+        rc = metakv_watch_next(w, 200, &ev, &err);
+        cr_assert(rc == QV_OK || rc == QV_E_UNAVAILABLE, "%s", err.msg);
+    }
+    cr_assert_eq(ev.n, 3, "events after restart: %zu", ev.n);
+    cr_assert_str_eq((char *)ev.ev[0].kv.value, "3");
+    cr_assert_str_eq((char *)ev.ev[1].kv.value, "4");
+    cr_assert_eq(ev.ev[2].type, METAKV_EV_DELETE);
+    cr_assert_eq(ev.ev[0].kv.mod_rev + 1, ev.ev[1].kv.mod_rev);
+    metakv_events_release(&ev);
+    cr_assert_eq(metakv_watch_next(w, 200, &ev, &err), QV_OK);
+    cr_assert_eq(ev.n, 0, "no event is repeated");
+    metakv_watch_close(w);
+    metakv_close(kv);
+}
+
+Test(metakv_etcd_failure, dead_endpoint_fails_over_to_a_live_one)
+{
+    qv_err err = {0};
+    cr_assert_eq(qv_etcd_server_start(&srv, NULL, &err), QV_OK, "%s", err.msg);
+    int dead = qv_test_free_port();
+    char eps[128];
+    snprintf(eps, sizeof eps, "127.0.0.1:%d,%s", dead, srv.endpoint);
+    metakv *kv = open_etcd(eps, NULL, NULL);
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(metakv_put(kv, S("fo"), S("v"), 0, NULL, &err), QV_OK,
+                     "%s", err.msg);
+        metakv_txn *t = metakv_txn_begin(kv);
+        metakv_txn_put(t, METAKV_THEN, S("fo2"), S("v"), 0);
+        cr_assert_eq(metakv_txn_commit(t, NULL, NULL, &err), QV_OK, "%s",
+                     err.msg);
+    }
+    metakv_close(kv);
+    /* Only dead endpoints: open fails clearly within the timeout. */
+    snprintf(eps, sizeof eps, "127.0.0.1:%d", dead);
+    metakv_config cfg = {.endpoints = eps, .timeout_ms = TIMEOUT_MS};
+    uint64_t t0 = now_ms();
+    cr_assert_eq(metakv_open("etcd", &cfg, &kv, &err), QV_E_UNAVAILABLE, "%s",
+                 err.msg);
+    cr_assert(strstr(err.msg, eps) != NULL, "%s", err.msg);
+    cr_assert_lt(now_ms() - t0, TIMEOUT_MS + 2000);
+}
+
+Test(metakv_etcd_failure, auth_needs_the_password_and_renews_its_token)
+{
+    qv_err err = {0};
+    qv_etcd_server_opts o = {.user = "root", .password = "s3cret"};
+    cr_assert_eq(qv_etcd_server_start(&srv, &o, &err), QV_OK, "%s", err.msg);
+    metakv_config cfg = {.endpoints = srv.endpoint,
+                         .timeout_ms = TIMEOUT_MS,
+                         .username = "root",
+                         .password = "wrong"};
+    metakv *kv = NULL;
+    cr_assert_eq(metakv_open("etcd", &cfg, &kv, &err), QV_E_PERMISSION, "%s",
+                 err.msg);
+    cfg.username = NULL;
+    cr_assert_eq(metakv_open("etcd", &cfg, &kv, &err), QV_E_PERMISSION, "%s",
+                 err.msg);
+    kv = open_etcd(srv.endpoint, "root", "s3cret");
+    cr_assert_eq(metakv_put(kv, S("sec"), S("1"), 0, NULL, &err), QV_OK, "%s",
+                 err.msg);
+    /* etcd forgets simple tokens on restart: the client re-authenticates. */
+    cr_assert_eq(qv_etcd_server_restart(&srv, &err), QV_OK, "%s", err.msg);
+    uint64_t end = now_ms() + 15000;
+    qv_code rc;
+    do {
+        rc = metakv_put(kv, S("sec"), S("2"), 0, NULL, &err);
+    } while (rc != QV_OK && now_ms() < end);
+    cr_assert_eq(rc, QV_OK, "%s", err.msg);
+    metakv_watch *w = NULL;
+    cr_assert_eq(metakv_watch_open(kv, S("sec"), 1, &w, &err), QV_OK, "%s",
+                 err.msg);
+    metakv_events ev = METAKV_EVENTS_INIT;
+    for (int i = 0; i < 20 && ev.n < 2; i++)
+        cr_assert_eq(metakv_watch_next(w, 100, &ev, &err), QV_OK, "%s",
+                     err.msg);
+    cr_assert_eq(ev.n, 2);
+    metakv_events_release(&ev);
+    metakv_watch_close(w);
+    metakv_close(kv);
+}
