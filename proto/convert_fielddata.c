@@ -615,6 +615,9 @@ qv_code qv_fielddata_to_column(const FieldData *fd, const qv_field_spec *spec,
     conv c = {spec,        fd, NULL, qv_dtype_width(spec->type, spec->dim),
               QV_BUF_INIT, err};
     const char *n = spec->name ? spec->name : "?";
+    qv_code rc = qv_field_spec_check(spec, err);
+    if (rc)
+        return rc;
     if (fd->type != MILVUS__PROTO__SCHEMA__DATA_TYPE__None &&
         (qv_dtype)fd->type != spec->type)
         return qv_fail(err, QV_E_INVALID,
@@ -623,7 +626,7 @@ qv_code qv_fielddata_to_column(const FieldData *fd, const qv_field_spec *spec,
                        n, (int)fd->type, qv_dtype_name(spec->type));
     size_t count = 0, rows = 0;
     bool compact = false;
-    qv_code rc = payload_count(&c, &count);
+    rc = payload_count(&c, &count);
     if (!rc)
         rc = plan_rows(&c, count, num_rows, &rows, &compact);
     if (!rc)

@@ -411,13 +411,16 @@ qv_col_view qv_column_view(const qv_column *c)
     v.data = atomic_load_explicit(&c->data, memory_order_acquire);
     v.offsets = atomic_load_explicit(&c->offsets, memory_order_acquire);
     v.valid = atomic_load_explicit(&c->valid, memory_order_acquire);
-    /* An empty variable-width column still has offsets[0] == 0. */
+    /* An empty variable-width column still has offsets[0] == 0, and data
+     * is never NULL (pointer arithmetic on NULL is undefined). */
     if (c->var && !v.offsets)
         v.offsets = qv__zero_offsets;
+    if (!v.data)
+        v.data = (const uint8_t *)qv__zero_offsets;
     return v;
 }
 
-const uint64_t qv__zero_offsets[1] = {0};
+_Alignas(64) const uint64_t qv__zero_offsets[1] = {0};
 
 size_t qv_column_rows(const qv_column *c)
 {

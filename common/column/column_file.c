@@ -259,7 +259,8 @@ static qv_code parse_header(const uint8_t *f, size_t len, unsigned flags,
                                : v->elem_type != 0)
         return qv_fail(err, QV_E_CORRUPT, "column file: bad element type %d",
                        (int)v->elem_type);
-    if (var ? v->width != 0 : v->width != qv_dtype_width(v->type, v->dim))
+    if (var ? v->width != 0
+            : v->width == 0 || v->width != qv_dtype_width(v->type, v->dim))
         return qv_fail(err, QV_E_CORRUPT,
                        "column file: width %u does not match %s dim %u",
                        v->width, qv_dtype_name(v->type), v->dim);
@@ -326,7 +327,7 @@ qv_code qv_column_load(const void *bytes, size_t len, unsigned flags,
     bool var = qv_dtype_is_varwidth(v.type);
     v.valid = sv.len ? (const uint64_t *)(const void *)(f + sv.off) : NULL;
     v.offsets = var ? (const uint64_t *)(const void *)(f + so.off) : NULL;
-    v.data = sd.len ? f + sd.off : f + HDR_SIZE;
+    v.data = sd.len ? f + sd.off : f; /* empty: any aligned pointer */
     if (var && (rc = check_rows(&v, sd.len, err)))
         return rc;
     if (v.valid && v.rows % 64 && (v.valid[v.rows / 64] >> (v.rows % 64)) != 0)
