@@ -242,9 +242,12 @@ qv_code metakv_watch_open(metakv *kv, const void *prefix, size_t prefix_len,
                           qv_err *err) QV_MUST_USE;
 /* Waits up to wait_ms (0 = poll) for events and appends them to out in
  * revision order (all events of one revision arrive in the same call).
- * QV_OK with nothing appended when the wait passed.  A backend that is down
- * is retried until it is back (the watch resumes where it stopped);
- * QV_E_COMPACTED when events it still had to deliver were compacted away. */
+ * QV_OK with nothing appended when the wait passed.  While the backend is
+ * unreachable it returns QV_E_UNAVAILABLE or QV_E_TIMEOUT (after at most
+ * about wait_ms) and stays usable: a later call reconnects and resumes at
+ * metakv_watch_next_rev(), so no event is missed or repeated.
+ * QV_E_COMPACTED when events it still had to deliver were compacted away
+ * (reopen from a fresh revision and re-read the state). */
 qv_code metakv_watch_next(metakv_watch *w, uint32_t wait_ms, metakv_events *out,
                           qv_err *err) QV_MUST_USE;
 /* The revision the watch will deliver next (reopen from it to resume). */
