@@ -81,6 +81,7 @@ void qv_sindex_free(qv_sindex *ix);
 qv_sindex_type qv_sindex_kind(const qv_sindex *ix);
 qv_dtype qv_sindex_column_type(const qv_sindex *ix); /* elem for arrays */
 size_t qv_sindex_rows(const qv_sindex *ix);
+bool qv_sindex_is_array(const qv_sindex *ix); /* built over an Array */
 bool qv_sindex_supports(const qv_sindex *ix, qv_sindex_op op);
 size_t qv_sindex_memory_size(const qv_sindex *ix);
 
@@ -113,5 +114,8 @@ qv_code qv_sindex_encode(const qv_sindex *ix, qv_buf *out,
  * bytes must be 8-byte aligned.  Damaged input gives QV_E_CORRUPT. */
 qv_code qv_sindex_load(const void *bytes, size_t len, qv_sindex **out,
                        qv_err *err) QV_MUST_USE;
+/* Maps path read-only and loads it; the index owns the mapping. */
+qv_code qv_sindex_open_file(const char *path, qv_sindex **out,
+                            qv_err *err) QV_MUST_USE;
 
 #endif

@@ -70,6 +70,8 @@ struct qv_sindex {
     const uint8_t *image;
     size_t image_len;
     void *owned; /* image allocated by build, freed with the index */
+    void *map;   /* mapping owned by the index (qv_sindex_open_file) */
+    size_t map_len;
 };
 
 /* Key k of a string index. */

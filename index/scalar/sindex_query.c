@@ -1,9 +1,13 @@
 /* sindex_query.c -- loading and validating scalar index images, and the
  * queries (terms, ranges, prefix) over them.  Layout in sindex_int.h.
  */
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/hash.h"
@@ -193,10 +197,47 @@ qv_code qv_sindex_load(const void *bytes, size_t len, qv_sindex **out,
     return QV_OK;
 }
 
+qv_code qv_sindex_open_file(const char *path, qv_sindex **out, qv_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return qv_fail_errno(err, QV_E_IO, "cannot open scalar index '%s'",
+                             path);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < SX_HDR) {
+        close(fd);
+        return qv_fail(err, QV_E_CORRUPT,
+                       "scalar index '%s' is shorter than its header", path);
+    }
+    size_t len = (size_t)st.st_size;
+    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return qv_fail_errno(err, QV_E_IO, "cannot map '%s'", path);
+    qv_sindex *ix;
+    qv_code rc = qv_sindex_load(m, len, &ix, err);
+    if (rc) {
+        munmap(m, len);
+        (void)qv_err_prefix(err, "'%s'", path);
+        return rc;
+    }
+    ix->map = m;
+    ix->map_len = len;
+    *out = ix;
+    return QV_OK;
+}
+
+bool qv_sindex_is_array(const qv_sindex *ix)
+{
+    return ix->is_array;
+}
+
 void qv_sindex_free(qv_sindex *ix)
 {
     if (!ix)
         return;
+    if (ix->map)
+        munmap(ix->map, ix->map_len);
     qv_aligned_free(ix->owned);
     free(ix);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/column/column.h"
@@ -496,5 +497,38 @@ Test(scalar_index, empty_and_all_null_columns)
         qv_bitset_release(&out);
         qv_sindex_free(ix);
     }
+    qv_column_free(c);
+}
+
+Test(scalar_index, mapped_file_answers_like_the_built_index)
+{
+    rng_state = 77;
+    qv_column *c = gen(QV_DT_VARCHAR, 0, true);
+    qv_col_view v = qv_column_view(c);
+    qv_sindex *ix;
+    cr_assert_eq(qv_sindex_build(QV_SINDEX_TRIE, &v, NULL, 0, &ix, NULL),
+                 QV_OK);
+    cr_assert(!qv_sindex_is_array(ix));
+    qv_buf b = QV_BUF_INIT;
+    cr_assert_eq(qv_sindex_encode(ix, &b, NULL), QV_OK);
+    char path[] = "/tmp/qvsxXXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, b.data, b.len), (ssize_t)b.len);
+    close(fd);
+    qv_sindex *m;
+    qv_err err = {0};
+    cr_assert_eq(qv_sindex_open_file(path, &m, &err), QV_OK, "%s", err.msg);
+    check_prefix(m, &v, "mapped trie");
+    check_scalar_queries(m, &v, "mapped trie");
+    qv_sindex_free(m);
+    /* A truncated file is refused with the path in the message. */
+    cr_assert_eq(truncate(path, (off_t)(b.len - 64)), 0);
+    cr_assert_neq(qv_sindex_open_file(path, &m, &err), QV_OK);
+    cr_assert(strstr(err.msg, path), "%s", err.msg);
+    unlink(path);
+    cr_assert_eq(qv_sindex_open_file(path, &m, &err), QV_E_IO);
+    qv_buf_release(&b);
+    qv_sindex_free(ix);
     qv_column_free(c);
 }
