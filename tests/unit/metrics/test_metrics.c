@@ -57,8 +57,7 @@ Test(metrics, histogram_buckets_are_cumulative)
     qv_buf out = QV_BUF_INIT;
     cr_assert_eq(qv_metrics_render(&out), QV_OK);
     const char *s = qv_buf_str(&out);
-    cr_assert(strstr(s, "qv_lat_seconds_bucket{le=\"0.1\"} 1\n"),
-        "%s", s);
+    cr_assert(strstr(s, "qv_lat_seconds_bucket{le=\"0.1\"} 1\n"), "%s", s);
     cr_assert(strstr(s, "qv_lat_seconds_bucket{le=\"1\"} 3\n"), "%s", s);
     cr_assert(strstr(s, "qv_lat_seconds_bucket{le=\"10\"} 3\n"), "%s", s);
     cr_assert(strstr(s, "qv_lat_seconds_bucket{le=\"+Inf\"} 4\n"), "%s", s);
