@@ -28,6 +28,8 @@
 
 int storage_bench_objstore(int argc, char **argv);
 
+#define MIB ((size_t)1 << 20)
+
 typedef struct ob_opts {
     char backends[64];
     int reps;
@@ -133,9 +135,9 @@ static int bench_store(const char *backend, objstore *os, const ob_opts *o)
     static const struct {
         const char *label;
         size_t len;
-    } sizes[] = {{"1KiB", 1024}, {"1MiB", 1024 * 1024}};
-    char *data = qv_xmalloc(1024 * 1024);
-    for (size_t i = 0; i < 1024 * 1024; i++)
+    } sizes[] = {{"1KiB", 1024}, {"1MiB", MIB}};
+    char *data = qv_xmalloc(MIB);
+    for (size_t i = 0; i < MIB; i++)
         data[i] = (char)(i * 131 + 7);
     int rc = 0;
     for (size_t s = 0; s < 2 && rc == 0; s++) {

@@ -294,13 +294,23 @@ qv_code objstore_delete_prefix(objstore *os, const char *prefix,
     char *token = NULL;
     qv_code rc;
     do {
-        objstore_list_page page;
+        objstore_list_page page = {0};
         rc = objstore_list(os, prefix, token, OBJSTORE_LIST_MAX, &page, err);
         free(token);
         token = NULL;
         if (rc)
             break;
-        for (size_t i = 0; i < page.count && rc == QV_OK; i++) {
+        if (os->ops->del_many && page.count > 0) {
+            const char **keys = qv_xmalloc(page.count * sizeof(*keys));
+            for (size_t i = 0; i < page.count; i++)
+                keys[i] = page.entries[i].key;
+            rc = os->ops->del_many(os, keys, page.count, err);
+            free(keys);
+            if (rc == QV_OK)
+                n += page.count;
+        }
+        for (size_t i = 0; i < page.count && !os->ops->del_many && rc == QV_OK;
+             i++) {
             rc = os->ops->del(os, page.entries[i].key, err);
             if (rc == QV_OK)
                 n++;

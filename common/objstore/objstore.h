@@ -48,9 +48,10 @@
 #define OBJSTORE_DEFAULT_TIMEOUT 30000u
 
 enum objstore_caps {
-    OBJSTORE_CAP_MULTIPART = 1 << 0, /* big puts are sent in parts */
-    OBJSTORE_CAP_RANGE_GET = 1 << 1, /* get_range reads only the range */
-    OBJSTORE_CAP_DURABLE = 1 << 2,   /* a finished put survives a crash */
+    OBJSTORE_CAP_MULTIPART = 1 << 0,    /* big puts are sent in parts */
+    OBJSTORE_CAP_RANGE_GET = 1 << 1,    /* get_range reads only the range */
+    OBJSTORE_CAP_DURABLE = 1 << 2,      /* a finished put survives a crash */
+    OBJSTORE_CAP_BATCH_DELETE = 1 << 3, /* del_many: many keys per request */
 };
 
 /* Settings for every backend; each backend reads the fields it knows and
@@ -130,6 +131,10 @@ typedef struct objstore_ops {
     qv_code (*list)(objstore *os, const char *prefix, const char *token,
                     size_t max, objstore_list_page *page, qv_err *err);
     qv_code (*del)(objstore *os, const char *key, qv_err *err);
+    /* Optional (OBJSTORE_CAP_BATCH_DELETE): deletes n (1..OBJSTORE_LIST_MAX)
+     * keys; missing keys count as deleted.  NULL: del is called per key. */
+    qv_code (*del_many)(objstore *os, const char *const *keys, size_t n,
+                        qv_err *err);
 } objstore_ops;
 
 /* Every backend's state starts with this base. */

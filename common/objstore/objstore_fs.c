@@ -310,8 +310,8 @@ static qv_code read_at(fs_store *fs, int fd, const char *op, const char *key,
 static qv_code fs_get(objstore *os, const char *key, qv_buf *out, qv_err *err)
 {
     fs_store *fs = fs_of(os);
-    int fd;
-    struct stat st;
+    int fd = -1;
+    struct stat st = {0};
     qv_code rc = open_object(fs, "get", key, &fd, &st, err);
     if (rc)
         return rc;
@@ -324,8 +324,8 @@ static qv_code fs_get_range(objstore *os, const char *key, uint64_t off,
                             uint64_t len, qv_buf *out, qv_err *err)
 {
     fs_store *fs = fs_of(os);
-    int fd;
-    struct stat st;
+    int fd = -1;
+    struct stat st = {0};
     qv_code rc = open_object(fs, "get_range", key, &fd, &st, err);
     if (rc)
         return rc;

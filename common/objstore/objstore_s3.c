@@ -353,10 +353,16 @@ static qv_code s3_del(objstore *os, const char *key, qv_err *err)
     return rc;
 }
 
+static qv_code s3_del_many(objstore *os, const char *const *keys, size_t n,
+                           qv_err *err)
+{
+    return s3__delete_many(s3_of(os), keys, n, err);
+}
+
 const objstore_ops objstore__s3_ops = {
     .name = "s3",
-    .caps =
-        OBJSTORE_CAP_MULTIPART | OBJSTORE_CAP_RANGE_GET | OBJSTORE_CAP_DURABLE,
+    .caps = OBJSTORE_CAP_MULTIPART | OBJSTORE_CAP_RANGE_GET |
+            OBJSTORE_CAP_DURABLE | OBJSTORE_CAP_BATCH_DELETE,
     .impl_size = sizeof(s3_store),
     .open = s3_open,
     .close = s3_close,
@@ -366,4 +372,5 @@ const objstore_ops objstore__s3_ops = {
     .head = s3_head,
     .list = s3_list,
     .del = s3_del,
+    .del_many = s3_del_many,
 };

@@ -14,7 +14,7 @@
 #include "common/clock.h"
 #include "common/objstore/objstore_s3_req.h"
 
-#define ERRBODY_CAP   (64u * 1024u)
+#define ERRBODY_CAP   ((size_t)64 * 1024)
 #define BACKOFF_MAXMS 2000u
 #define MAX_PARTS     10000u
 
@@ -79,7 +79,7 @@ static void sha256_hex(const void *p, size_t n, char hex[65])
         return;
     }
     for (unsigned i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        snprintf(hex + (size_t)2 * i, 3, "%02x", md[i]);
 }
 
 static struct curl_slist *add_header(struct curl_slist *l, const char *h,
@@ -583,5 +583,96 @@ qv_code s3__put_multipart(s3_store *s, const char *key, const void *buf,
     qv_buf_release(&complete);
     qv_buf_release(&enc);
     free(id);
+    return rc;
+}
+
+/* ---- multi-object delete ---- */
+
+static qv_code xml_escape(qv_buf *b, const char *s)
+{
+    qv_code rc = QV_OK;
+    for (; *s && rc == QV_OK; s++) {
+        switch (*s) {
+        case '&':
+            rc = qv_buf_appends(b, "&amp;");
+            break;
+        case '<':
+            rc = qv_buf_appends(b, "&lt;");
+            break;
+        case '>':
+            rc = qv_buf_appends(b, "&gt;");
+            break;
+        case '"':
+            rc = qv_buf_appends(b, "&quot;");
+            break;
+        case '\'':
+            rc = qv_buf_appends(b, "&apos;");
+            break;
+        default:
+            rc = qv_buf_append(b, s, 1);
+        }
+    }
+    return rc;
+}
+
+/* "Content-MD5: <base64 of md5(p)>" into out. */
+static void content_md5(const void *p, size_t n, char out[64])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int ml = 0;
+    int l = snprintf(out, 64, "Content-MD5: ");
+    if (EVP_Digest(p, n, md, &ml, EVP_md5(), NULL) == 1 && ml == 16)
+        EVP_EncodeBlock((unsigned char *)out + l, md, 16);
+}
+
+qv_code s3__delete_many(s3_store *s, const char *const *keys, size_t n,
+                        qv_err *err)
+{
+    qv_buf body = QV_BUF_INIT;
+    qv_code rc = qv_buf_appends(&body, "<Delete><Quiet>true</Quiet>");
+    for (size_t i = 0; i < n && rc == QV_OK; i++) {
+        rc = qv_buf_appends(&body, "<Object><Key>");
+        if (rc == QV_OK)
+            rc = xml_escape(&body, keys[i]);
+        if (rc == QV_OK)
+            rc = qv_buf_appends(&body, "</Key></Object>");
+    }
+    if (rc == QV_OK)
+        rc = qv_buf_appends(&body, "</Delete>");
+    if (rc) {
+        qv_buf_release(&body);
+        return qv_fail(err, QV_E_NOMEM, "s3 delete: request too large");
+    }
+    char md5[64];
+    content_md5(body.data, body.len, md5);
+    qv_buf answer = QV_BUF_INIT;
+    s3_req r = {.op = "delete (batch)",
+                .method = "POST",
+                .query = "delete=",
+                .body = body.data,
+                .body_len = body.len,
+                .header = {md5, "Content-Type: application/xml"},
+                .out = &answer,
+                .err_key = keys[0]};
+    rc = s3__perform(s, &r, err);
+    /* With <Quiet>, only the keys that could not be deleted are listed. */
+    const char *e = rc == QV_OK ? strstr(qv_buf_str(&answer), "<Error>") : NULL;
+    if (e) {
+        size_t off = (size_t)(e - answer.data);
+        char *key = NULL;
+        qv_buf_reset(&r.errbody);
+        if (qv_buf_append(&r.errbody, e, answer.len - off) != QV_OK)
+            qv_buf_reset(&r.errbody);
+        if (objstore__xml_text(e, answer.len - off, "Key", &key, NULL) ==
+            QV_OK) {
+            r.err_key = key;
+        }
+        r.status = 200;
+        rc = fail_http(s, &r, 1, err);
+        free(key);
+    }
+    s3__req_release(&r);
+    qv_buf_release(&answer);
+    qv_buf_release(&body);
     return rc;
 }

@@ -66,6 +66,10 @@ typedef struct s3_req {
 qv_code s3__perform(s3_store *s, s3_req *r, qv_err *err) QV_MUST_USE;
 void s3__req_release(s3_req *r);
 
+/* DeleteObjects for n (<= 1000) keys in one request. */
+qv_code s3__delete_many(s3_store *s, const char *const *keys, size_t n,
+                        qv_err *err) QV_MUST_USE;
+
 /* Multipart upload of buf in part_size parts (aborted on failure). */
 qv_code s3__put_multipart(s3_store *s, const char *key, const void *buf,
                           size_t len, qv_err *err) QV_MUST_USE;

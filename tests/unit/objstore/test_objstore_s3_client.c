@@ -328,3 +328,47 @@ Test(objstore_s3_client, bad_configurations_are_refused)
         cr_assert(strncmp(err.msg, "s3 objstore:", 12) == 0, "%s", err.msg);
     }
 }
+
+static const char two_keys[] =
+    "<ListBucketResult><IsTruncated>false</IsTruncated>"
+    "<Contents><Key>gc/a&amp;1</Key><Size>1</Size></Contents>"
+    "<Contents><Key>gc/b</Key><Size>1</Size></Contents></ListBucketResult>";
+
+Test(objstore_s3_client, delete_prefix_sends_one_batch_per_page)
+{
+    static const fake_http_resp s[] = {
+        {200, NULL, two_keys}, {200, NULL, "<DeleteResult></DeleteResult>"}};
+    open_store(s, 2, NULL);
+    cr_assert(objstore_caps(os) & OBJSTORE_CAP_BATCH_DELETE);
+    uint64_t n = 0;
+    qv_err err = {0};
+    cr_assert_eq(objstore_delete_prefix(os, "gc/", &n, &err), QV_OK, "%s",
+                 err.msg);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(fake_http_count(&srv), 2);
+    cr_assert(strncmp(srv.reqs[1].head, "POST /bkt?delete= HTTP/1.1", 26) == 0);
+    cr_assert_str_eq(srv.reqs[1].body,
+                     "<Delete><Quiet>true</Quiet>"
+                     "<Object><Key>gc/a&amp;1</Key></Object>"
+                     "<Object><Key>gc/b</Key></Object></Delete>");
+    char *md5 = fake_http_header(&srv, 1, "Content-MD5");
+    cr_assert_not_null(md5);
+    cr_assert_eq(strlen(md5), 24, "%s", md5);
+    free(md5);
+}
+
+Test(objstore_s3_client, a_key_the_batch_could_not_delete_is_reported)
+{
+    static const fake_http_resp s[] = {
+        {200, NULL, two_keys},
+        {200, NULL,
+         "<DeleteResult><Error><Key>gc/b</Key><Code>AccessDenied</Code>"
+         "<Message>Access Denied</Message></Error></DeleteResult>"}};
+    open_store(s, 2, NULL);
+    uint64_t n = 7;
+    qv_err err = {0};
+    cr_assert_eq(objstore_delete_prefix(os, "gc/", &n, &err), QV_E_IO);
+    cr_assert_eq(n, 0);
+    cr_assert(strstr(err.msg, "'bkt/gc/b'"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "AccessDenied: Access Denied"), "%s", err.msg);
+}
