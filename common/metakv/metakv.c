@@ -417,8 +417,9 @@ static void txn_bad(metakv_txn *t, const char *what, size_t key_len,
     if (t->bad != QV_OK)
         return;
     t->bad = QV_E_INVALID;
-    snprintf(t->bad_msg, sizeof t->bad_msg,
-             "%s (key %zu bytes, value %zu bytes)", what, key_len, value_len);
+    (void)snprintf(t->bad_msg, sizeof t->bad_msg,
+                   "%s (key %zu bytes, value %zu bytes)", what, key_len,
+                   value_len);
 }
 
 static bool txn_key_ok(metakv_txn *t, const char *what, const void *key,
@@ -429,7 +430,7 @@ static bool txn_key_ok(metakv_txn *t, const char *what, const void *key,
         txn_bad(t, what, key_len, value_len);
         return false;
     }
-    if (t->n_cmps + t->n_ops >= 2 * METAKV_MAX_TXN_OPS) {
+    if (t->n_cmps + t->n_ops >= 2 * (size_t)METAKV_MAX_TXN_OPS) {
         txn_bad(t, "too many operations", key_len, value_len);
         return false;
     }

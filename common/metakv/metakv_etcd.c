@@ -70,7 +70,7 @@ size_t metakv__etcd_auth_md(etcd_kv *ek, qv_rpc_md *md, char *tokbuf,
     size_t n = 0;
     pthread_mutex_lock(&ek->mu);
     if (ek->token && strlen(ek->token) < cap) {
-        snprintf(tokbuf, cap, "%s", ek->token);
+        (void)snprintf(tokbuf, cap, "%s", ek->token);
         md[0].key = "token";
         md[0].value = tokbuf;
         n = 1;
@@ -86,8 +86,6 @@ static qv_code map_etcd_error(qv_code rc, qv_err *err)
     qv_code c = rc;
     if (strstr(m, "required revision has been compacted"))
         c = QV_E_COMPACTED;
-    else if (strstr(m, "required revision is a future revision"))
-        c = QV_E_INVALID;
     else if (strstr(m, "requested lease not found") ||
              strstr(m, "lease not found"))
         c = QV_E_NOT_FOUND;
@@ -95,7 +93,8 @@ static qv_code map_etcd_error(qv_code rc, qv_err *err)
              strstr(m, "permission denied") ||
              strstr(m, "user name is empty") || strstr(m, "invalid auth token"))
         c = QV_E_PERMISSION;
-    else if (strstr(m, "too many operations") ||
+    else if (strstr(m, "required revision is a future revision") ||
+             strstr(m, "too many operations") ||
              strstr(m, "request is too large") ||
              strstr(m, "key is not provided"))
         c = QV_E_INVALID;
@@ -456,7 +455,7 @@ static qv_code etcd_compact(metakv *kv, int64_t rev, qv_err *err)
     unary_ctx u = {"/etcdserverpb.KV/Compact", &req.base,
                    &etcdserverpb__compaction_response__descriptor, &a, NULL};
     char subj[32];
-    snprintf(subj, sizeof subj, "%lld", (long long)rev);
+    (void)snprintf(subj, sizeof subj, "%lld", (long long)rev);
     qv_code rc =
         metakv__etcd_run(E(kv), "compact", subj, false, unary_attempt, &u, err);
     qv_arena_release(&a);
@@ -532,15 +531,21 @@ static Etcdserverpb__RequestOp *build_op(qv_arena *a, const metakv__op *o)
     return r;
 }
 
+/* An arena array of n pointers (zeroed). */
+static void **ptr_array(qv_arena *a, size_t n)
+{
+    return qv_arena_calloc(a, n, sizeof(void *));
+}
+
 static qv_code etcd_txn(metakv *kv, const metakv_txn *t, bool *succeeded,
                         int64_t *rev, qv_err *err)
 {
     qv_arena a;
     qv_arena_init(&a, 0);
     Etcdserverpb__TxnRequest req = ETCDSERVERPB__TXN_REQUEST__INIT;
-    req.compare = qv_arena_calloc(&a, t->n_cmps + 1, sizeof *req.compare);
-    req.success = qv_arena_calloc(&a, t->n_ops + 1, sizeof *req.success);
-    req.failure = qv_arena_calloc(&a, t->n_ops + 1, sizeof *req.failure);
+    req.compare = (Etcdserverpb__Compare **)ptr_array(&a, t->n_cmps + 1);
+    req.success = (Etcdserverpb__RequestOp **)ptr_array(&a, t->n_ops + 1);
+    req.failure = (Etcdserverpb__RequestOp **)ptr_array(&a, t->n_ops + 1);
     for (size_t i = 0; i < t->n_cmps; i++)
         req.compare[req.n_compare++] = build_cmp(&a, &t->cmps[i]);
     for (size_t i = 0; i < t->n_ops; i++) {
@@ -579,7 +584,7 @@ static qv_code etcd_lease_grant(metakv *kv, int64_t ttl_s, int64_t *id,
     unary_ctx u = {"/etcdserverpb.Lease/LeaseGrant", &req.base,
                    &etcdserverpb__lease_grant_response__descriptor, &a, NULL};
     char subj[32];
-    snprintf(subj, sizeof subj, "ttl %lld s", (long long)ttl_s);
+    (void)snprintf(subj, sizeof subj, "ttl %lld s", (long long)ttl_s);
     qv_code rc = metakv__etcd_run(E(kv), "lease grant", subj, false,
                                   unary_attempt, &u, err);
     if (rc == QV_OK) {
@@ -630,7 +635,7 @@ static qv_code keepalive_attempt(etcd_kv *ek, etcd_ep *ep, const qv_rpc_md *md,
             timeout_ms, err);
     if (rc == QV_OK && !m)
         rc = qv_fail(err, QV_E_UNAVAILABLE, "keepalive stream ended early");
-    if (rc == QV_OK) {
+    if (rc == QV_OK && m) {
         Etcdserverpb__LeaseKeepAliveResponse *r = (void *)m;
         k->ttl = r->ttl;
         if (r->ttl <= 0)
@@ -651,7 +656,7 @@ static qv_code etcd_lease_keepalive(metakv *kv, int64_t id, int64_t *ttl_s,
 {
     keepalive_ctx k = {.id = id};
     char subj[32];
-    snprintf(subj, sizeof subj, "%lld", (long long)id);
+    (void)snprintf(subj, sizeof subj, "%lld", (long long)id);
     qv_code rc = metakv__etcd_run(E(kv), "lease keepalive", subj, true,
                                   keepalive_attempt, &k, err);
     if (rc == QV_OK)
@@ -669,7 +674,7 @@ static qv_code etcd_lease_revoke(metakv *kv, int64_t id, qv_err *err)
     unary_ctx u = {"/etcdserverpb.Lease/LeaseRevoke", &req.base,
                    &etcdserverpb__lease_revoke_response__descriptor, &a, NULL};
     char subj[32];
-    snprintf(subj, sizeof subj, "%lld", (long long)id);
+    (void)snprintf(subj, sizeof subj, "%lld", (long long)id);
     qv_code rc = metakv__etcd_run(E(kv), "lease revoke", subj, true,
                                   unary_attempt, &u, err);
     qv_arena_release(&a);

@@ -27,9 +27,9 @@ typedef struct etcd_watch {
     metakv_watch base;
     uint8_t *prefix;
     size_t prefix_len;
-    qv_rpc_stream *s; /* NULL while disconnected */
-    char target[128]; /* endpoint of s, for messages */
-    int failures;     /* reconnects failed in a row */
+    qv_rpc_stream *s;  /* NULL while disconnected */
+    char target[128];  /* endpoint of s, for messages */
+    unsigned failures; /* reconnects failed in a row */
 } etcd_watch;
 
 static const uint8_t zero_byte[1] = {0};
@@ -74,7 +74,7 @@ static qv_code connect_watch(etcd_watch *w, int64_t timeout_ms, qv_err *err)
     pthread_mutex_lock(&ek->mu);
     etcd_ep *ep = &ek->eps[ek->cur];
     pthread_mutex_unlock(&ek->mu);
-    snprintf(w->target, sizeof w->target, "%s", ep->target);
+    (void)snprintf(w->target, sizeof w->target, "%s", ep->target);
     char tok[1024];
     qv_rpc_md md[1];
     size_t n_md = metakv__etcd_auth_md(ek, md, tok, sizeof tok);
@@ -112,7 +112,7 @@ static qv_code connect_watch(etcd_watch *w, int64_t timeout_ms, qv_err *err)
     if (rc == QV_OK && !m)
         rc = qv_fail(err, QV_E_UNAVAILABLE, "etcd %s: watch stream ended",
                      w->target);
-    if (rc == QV_OK) {
+    if (rc == QV_OK && m) {
         Etcdserverpb__WatchResponse *r = (void *)m;
         if (r->canceled)
             rc = canceled(w, r, err);
@@ -252,7 +252,6 @@ qv_code metakv__etcd_watch_next(metakv_watch *base, uint32_t wait_ms,
         }
         if (rc != QV_OK || !m) {
             drop_stream(w); /* broken: resume from next_rev */
-            rc = QV_OK;
             continue;
         }
         Etcdserverpb__WatchResponse *r = (void *)m;

@@ -166,7 +166,8 @@ static void pick_ports(qv_etcd_server *s)
         s->metrics_port = qv_test_free_port();
     } while (s->metrics_port == s->client_port ||
              s->metrics_port == s->peer_port);
-    snprintf(s->endpoint, sizeof s->endpoint, "127.0.0.1:%d", s->client_port);
+    (void)snprintf(s->endpoint, sizeof s->endpoint, "127.0.0.1:%d",
+                   s->client_port);
 }
 
 qv_code qv_etcd_server_start(qv_etcd_server *s, const qv_etcd_server_opts *opts,

@@ -51,7 +51,7 @@ static void live_add(pid_t pid)
     pthread_mutex_lock(&live_mu);
     if (!atexit_set) {
         atexit_set = true;
-        atexit(live_kill_all);
+        (void)atexit(live_kill_all);
     }
     for (int i = 0; i < LIVE_MAX; i++) {
         if (live[i] == 0) {
@@ -76,7 +76,7 @@ static void live_remove(pid_t pid)
 static void set_name(qv_proc *p, const char *argv0)
 {
     const char *slash = strrchr(argv0, '/');
-    snprintf(p->name, sizeof p->name, "%s", slash ? slash + 1 : argv0);
+    (void)snprintf(p->name, sizeof p->name, "%s", slash ? slash + 1 : argv0);
 }
 
 /* Runs in the child between fork and exec: async-signal-safe calls only. */
