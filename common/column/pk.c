@@ -297,6 +297,51 @@ static int perm_cmp(const void *a, const void *b, void *ctx)
     return c ? c : (x > y) - (x < y);
 }
 
+typedef struct kr {
+    uint64_t key; /* int64 key with the sign bit flipped: unsigned order */
+    uint64_t row;
+} kr;
+
+/* Sorts the rows of an Int64 column into s->perm by a stable LSD radix
+ * sort of (key, row) pairs; passes over bytes all keys share are skipped.
+ * False if out of memory. */
+static bool radix_perm(qv_pk_sorted *s)
+{
+    size_t n = s->v.rows;
+    kr *a = qv_try_alloc(n, sizeof(kr)), *b = qv_try_alloc(n, sizeof(kr));
+    size_t(*hist)[256] = qv_try_calloc(8, sizeof *hist);
+    bool ok = a && b && hist;
+    for (size_t i = 0; ok && i < n; i++) {
+        a[i].key = (uint64_t)qv_col_i64(&s->v, i) ^ ((uint64_t)1 << 63);
+        a[i].row = i;
+        for (int d = 0; d < 8; d++)
+            hist[d][(a[i].key >> (8 * d)) & 0xff]++;
+    }
+    for (int d = 0; ok && d < 8; d++) {
+        size_t pos = 0;
+        bool trivial = false;
+        for (int x = 0; x < 256; x++) {
+            size_t c = hist[d][x];
+            trivial |= c == n;
+            hist[d][x] = pos;
+            pos += c;
+        }
+        if (trivial)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            b[hist[d][(a[i].key >> (8 * d)) & 0xff]++] = a[i];
+        kr *t = a;
+        a = b;
+        b = t;
+    }
+    for (size_t i = 0; ok && i < n; i++)
+        s->perm[i] = (uint32_t)a[i].row;
+    free(a);
+    free(b);
+    free(hist);
+    return ok;
+}
+
 qv_code qv_pk_sorted_build(const qv_col_view *v, qv_pk_sorted **out,
                            qv_err *err)
 {
@@ -322,9 +367,11 @@ qv_code qv_pk_sorted_build(const qv_col_view *v, qv_pk_sorted **out,
             return qv_fail(err, QV_E_NOMEM, "cannot sort %zu primary keys",
                            v->rows);
         }
-        for (size_t r = 0; r < v->rows; r++)
-            s->perm[r] = (uint32_t)r;
-        qsort_r(s->perm, v->rows, sizeof(uint32_t), perm_cmp, &s->v);
+        if (v->type != QV_DT_INT64 || !radix_perm(s)) {
+            for (size_t r = 0; r < v->rows; r++)
+                s->perm[r] = (uint32_t)r;
+            qsort_r(s->perm, v->rows, sizeof(uint32_t), perm_cmp, &s->v);
+        }
     }
     *out = s;
     return QV_OK;

@@ -217,6 +217,61 @@ static bool add_array(entries *es, const qv_col_view *v, int kind, size_t r)
     return true;
 }
 
+/* An order-preserving map of a key to uint64. */
+static uint64_t radix_key(int kind, const ent *e)
+{
+    uint64_t u;
+    memcpy(&u, &e->k, 8);
+    if (kind == KIND_INT)
+        return u ^ ((uint64_t)1 << 63);
+    return (u >> 63) ? ~u : u | ((uint64_t)1 << 63); /* IEEE total order */
+}
+
+/* Stable LSD radix sort by key.  Entries arrive in row order, so the
+ * result is ordered by (key, row), as the comparators order it.  Passes
+ * over bytes every key shares are skipped.  False if out of memory (the
+ * caller falls back to qsort). */
+static bool radix_sort(entries *es, int kind)
+{
+    size_t(*hist)[256] = qv_try_calloc(8, sizeof *hist);
+    ent *tmp = qv_try_alloc(es->n, sizeof(ent));
+    if (!hist || !tmp) {
+        free(hist);
+        free(tmp);
+        return false;
+    }
+    for (size_t i = 0; i < es->n; i++) {
+        uint64_t k = radix_key(kind, &es->e[i]);
+        for (int b = 0; b < 8; b++)
+            hist[b][(k >> (8 * b)) & 0xff]++;
+    }
+    ent *src = es->e, *dst = tmp;
+    for (int b = 0; b < 8; b++) {
+        size_t pos = 0;
+        bool trivial = false;
+        for (int d = 0; d < 256; d++) {
+            size_t c = hist[b][d];
+            trivial |= c == es->n;
+            hist[b][d] = pos;
+            pos += c;
+        }
+        if (trivial)
+            continue;
+        for (size_t i = 0; i < es->n; i++) {
+            uint64_t k = radix_key(kind, &src[i]);
+            dst[hist[b][(k >> (8 * b)) & 0xff]++] = src[i];
+        }
+        ent *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != es->e)
+        memcpy(es->e, src, es->n * sizeof(ent));
+    free(tmp);
+    free(hist);
+    return true;
+}
+
 static int kind_of(qv_dtype k)
 {
     if (k == QV_DT_FLOAT || k == QV_DT_DOUBLE)
@@ -237,7 +292,7 @@ static qv_code collect(const qv_col_view *v, int kind, entries *es)
         if (!ok)
             return QV_E_NOMEM;
     }
-    if (es->n)
+    if (es->n && (kind == KIND_STR || !radix_sort(es, kind)))
         qsort(es->e, es->n, sizeof(ent),
               kind == KIND_INT     ? cmp_int
               : kind == KIND_FLOAT ? cmp_float
