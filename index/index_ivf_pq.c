@@ -50,8 +50,35 @@ qv_code qv__ivf_pq_init(ivf_index *ivf, const qv_params *build, qv_err *err)
     return QV_OK;
 }
 
+/* Transposed codebook and sub-centroid norms, so that per-query and
+ * per-vector tables are SIMD madds over ksub contiguous floats. */
+static qv_code derive(ivf_index *ivf, qv_err *err)
+{
+    size_t m = ivf->pq_m, ks = ivf->pq_ksub, ds = ivf->pq_dsub;
+    free(ivf->pq_centT);
+    free(ivf->pq_cnorm);
+    ivf->pq_centT = qv_try_alloc(m * ks, ds * sizeof(float));
+    ivf->pq_cnorm = qv_try_alloc(m * ks, sizeof(float));
+    if (!ivf->pq_centT || !ivf->pq_cnorm)
+        return qv_fail(err, QV_E_NOMEM, "cannot allocate pq tables");
+    for (size_t j = 0; j < m; j++)
+        for (size_t c = 0; c < ks; c++) {
+            const float *r = ivf->pq_cent + (j * ks + c) * ds;
+            float nr = 0;
+            for (size_t i = 0; i < ds; i++) {
+                ivf->pq_centT[(j * ds + i) * ks + c] = r[i];
+                nr += r[i] * r[i];
+            }
+            ivf->pq_cnorm[j * ks + c] = nr;
+        }
+    return QV_OK;
+}
+
 static qv_code precompute(ivf_index *ivf, qv_err *err)
 {
+    qv_code rc = derive(ivf, err);
+    if (rc)
+        return rc;
     free(ivf->pq_precomp);
     ivf->pq_precomp = NULL;
     if (ivf->base.metric != QV_METRIC_L2)
@@ -60,19 +87,15 @@ static qv_code precompute(ivf_index *ivf, qv_err *err)
     float *t = qv_try_alloc(ivf->nlist * m, ks * sizeof(float));
     if (!t)
         return qv_fail(err, QV_E_NOMEM, "cannot allocate pq tables");
+    const qv_distance_kernels *k = ivf->base.kern;
     for (size_t l = 0; l < ivf->nlist; l++) {
         const float *c = ivf->centroids + l * ivf->base.dim;
         for (size_t j = 0; j < m; j++) {
-            const float *cj = c + j * ds;
-            for (size_t s = 0; s < ks; s++) {
-                const float *r = ivf->pq_cent + (j * ks + s) * ds;
-                float nr = 0, cr = 0;
-                for (size_t i = 0; i < ds; i++) {
-                    nr += r[i] * r[i];
-                    cr += cj[i] * r[i];
-                }
-                t[(l * m + j) * ks + s] = nr + 2.0f * cr;
-            }
+            float *row = t + (l * m + j) * ks;
+            memcpy(row, ivf->pq_cnorm + j * ks, ks * sizeof(float));
+            for (size_t i = 0; i < ds; i++)
+                k->madd(ks, row, 2.0f * c[j * ds + i],
+                        ivf->pq_centT + (j * ds + i) * ks, row);
         }
     }
     ivf->pq_precomp = t;
@@ -124,24 +147,18 @@ static void pq_encode(const ivf_index *ivf, size_t list, const float *x,
                       uint8_t *code, float *tmp)
 {
     size_t m = ivf->pq_m, ks = ivf->pq_ksub, ds = ivf->pq_dsub;
+    const qv_distance_kernels *k = ivf->base.kern;
+    float dist[256];
     qv__ivf_residual(ivf, list, x, tmp);
     for (size_t j = 0; j < m; j++) {
+        /* |r - c|^2 - |r|^2 = |c|^2 - 2 r.c over all ksub at once */
         const float *r = tmp + j * ds;
-        const float *cb = ivf->pq_cent + j * ks * ds;
-        float best = INFINITY;
-        size_t bi = 0;
-        for (size_t s = 0; s < ks; s++) {
-            float dd = 0;
-            for (size_t i = 0; i < ds; i++) {
-                float t = r[i] - cb[s * ds + i];
-                dd += t * t;
-            }
-            if (dd < best) {
-                best = dd;
-                bi = s;
-            }
-        }
-        code[j] = (uint8_t)bi;
+        memcpy(dist, ivf->pq_cnorm + j * ks, ks * sizeof(float));
+        for (size_t i = 0; i < ds; i++)
+            k->madd(ks, dist, -2.0f * r[i], ivf->pq_centT + (j * ds + i) * ks,
+                    dist);
+        float best;
+        code[j] = (uint8_t)k->argmin(dist, ks, &best);
     }
 }
 
@@ -155,17 +172,13 @@ static void pq_set_query(const ivf_index *ivf, ivf_scan *s)
 {
     size_t m = ivf->pq_m, ks = ivf->pq_ksub, ds = ivf->pq_dsub;
     float f = ivf->base.metric == QV_METRIC_L2 ? -2.0f : 1.0f;
+    const qv_distance_kernels *k = ivf->base.kern;
     float *qt = s->scratch;
-    for (size_t j = 0; j < m; j++) {
-        const float *qj = s->q + j * ds;
-        const float *cb = ivf->pq_cent + j * ks * ds;
-        for (size_t c = 0; c < ks; c++) {
-            float dot = 0;
-            for (size_t i = 0; i < ds; i++)
-                dot += qj[i] * cb[c * ds + i];
-            qt[j * ks + c] = f * dot;
-        }
-    }
+    memset(qt, 0, m * ks * sizeof(float));
+    for (size_t j = 0; j < m; j++)
+        for (size_t i = 0; i < ds; i++)
+            k->madd(ks, qt + j * ks, f * s->q[j * ds + i],
+                    ivf->pq_centT + (j * ds + i) * ks, qt + j * ks);
 }
 
 static inline float pq_sum(const float *tab, const uint8_t *code, size_t m,
@@ -244,7 +257,8 @@ static size_t pq_memory(const ivf_index *ivf)
     return (ivf->pq_borrowed || !ivf->pq_cent
                 ? 0
                 : m * ivf->pq_dsub * sizeof(float)) +
-           (ivf->pq_precomp ? ivf->nlist * m * sizeof(float) : 0);
+           (ivf->pq_precomp ? ivf->nlist * m * sizeof(float) : 0) +
+           (ivf->pq_centT ? m * (ivf->pq_dsub + 1) * sizeof(float) : 0);
 }
 
 static void pq_release(ivf_index *ivf)
@@ -252,6 +266,8 @@ static void pq_release(ivf_index *ivf)
     if (!ivf->pq_borrowed)
         free(ivf->pq_cent);
     free(ivf->pq_precomp);
+    free(ivf->pq_centT);
+    free(ivf->pq_cnorm);
 }
 
 const ivf_codec qv__ivf_codec_pq = {

@@ -72,6 +72,8 @@ struct ivf_index {
     /* PQ */
     size_t pq_m, pq_nbits, pq_ksub, pq_dsub;
     float *pq_cent;    /* m * ksub * dsub */
+    float *pq_centT;   /* derived: m * dsub * ksub (transposed per j) */
+    float *pq_cnorm;   /* derived: m * ksub, squared norms */
     float *pq_precomp; /* L2: nlist * m * ksub (|r|^2 + 2 c.r) */
     bool pq_borrowed;
 };

@@ -32,13 +32,16 @@ static void assign_chunk(void *arg, size_t b, size_t e, size_t w)
 {
     (void)w;
     assign_job *j = arg;
+    const qv_distance_kernels *kern = qv_distance_kernels_get();
     size_t kb = j->k < CENT_BLOCK ? j->k : CENT_BLOCK;
-    float *dots = qv_try_alloc((e - b) * kb, sizeof(float));
+    size_t qn = e - b;
+    float *dots = qv_try_alloc(qn * kb + 2 * kb, sizeof(float));
     if (!dots) {
         __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
         return;
     }
-    size_t qn = e - b;
+    float *s = dots + qn * kb, *zero = s + kb;
+    memset(zero, 0, kb * sizeof(float));
     for (size_t i = 0; i < qn; i++) {
         j->score[b + i] = INFINITY;
         j->assign[b + i] = 0;
@@ -48,18 +51,17 @@ static void assign_chunk(void *arg, size_t b, size_t e, size_t w)
         qv__sgemm_nt(qn, cn, j->d, 1.0f, j->x + b * j->d, j->d,
                      j->cent + c0 * j->d, j->d, 0.0f, dots, cn);
         for (size_t i = 0; i < qn; i++) {
-            const float *dr = dots + i * cn;
-            float best = j->score[b + i];
-            int64_t bi = j->assign[b + i];
-            for (size_t c = 0; c < cn; c++) {
-                float s = j->ip ? -dr[c] : j->cnorm[c0 + c] - 2.0f * dr[c];
-                if (s < best) {
-                    best = s;
-                    bi = (int64_t)(c0 + c);
-                }
+            /* L2: |c|^2 - 2 x.c; IP: -x.c */
+            if (j->ip)
+                kern->madd(cn, zero, -1.0f, dots + i * cn, s);
+            else
+                kern->madd(cn, j->cnorm + c0, -2.0f, dots + i * cn, s);
+            float best;
+            size_t c = kern->argmin(s, cn, &best);
+            if (best < j->score[b + i]) {
+                j->score[b + i] = best;
+                j->assign[b + i] = (int64_t)(c0 + c);
             }
-            j->score[b + i] = best;
-            j->assign[b + i] = bi;
         }
     }
     free(dots);

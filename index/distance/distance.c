@@ -124,6 +124,19 @@ static void madd_scalar(size_t n, const float *a, float s, const float *b,
         out[i] = a[i] + s * b[i];
 }
 
+size_t qv__argmin_scalar(const float *v, size_t n, float *min)
+{
+    size_t bi = 0;
+    float best = n ? v[0] : INFINITY;
+    for (size_t i = 1; i < n; i++)
+        if (v[i] < best) {
+            best = v[i];
+            bi = i;
+        }
+    *min = best;
+    return bi;
+}
+
 const qv_distance_kernels qv__kernels_scalar = {
     .level = QV_SIMD_SCALAR,
     .l2sqr = l2sqr_scalar,
@@ -135,6 +148,7 @@ const qv_distance_kernels qv__kernels_scalar = {
     .sq8_l2 = sq8_l2_scalar,
     .sq8_ip = sq8_ip_scalar,
     .madd = madd_scalar,
+    .argmin = qv__argmin_scalar,
 };
 
 static qv_simd_level cpu_level;
@@ -149,7 +163,8 @@ static void probe(void)
         lv = QV_SIMD_AVX2;
     if (lv == QV_SIMD_AVX2 && __builtin_cpu_supports("avx512f") &&
         __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl"))
+        __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq"))
         lv = QV_SIMD_AVX512;
     const char *cap = getenv("QUIVER_SIMD");
     if (cap) {

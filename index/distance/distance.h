@@ -57,6 +57,9 @@ typedef struct qv_distance_kernels {
     float (*sq8_ip)(const float *qw, const uint8_t *code, size_t dim);
     /* out[i] = a[i] + s * b[i] for i < n (PQ lookup tables). */
     void (*madd)(size_t n, const float *a, float s, const float *b, float *out);
+    /* Index of the smallest of v[0..n) (the first on ties; n < 2^31) and
+     * its value in *min; 0 and +inf when n == 0. */
+    size_t (*argmin)(const float *v, size_t n, float *min);
 } qv_distance_kernels;
 
 /* The best kernels this CPU supports (respecting QUIVER_SIMD). */
@@ -74,6 +77,7 @@ void qv_normalize(float *a, size_t dim);
 extern const qv_distance_kernels qv__kernels_scalar;
 extern const qv_distance_kernels qv__kernels_avx2;
 extern const qv_distance_kernels qv__kernels_avx512;
+size_t qv__argmin_scalar(const float *v, size_t n, float *min);
 /* POPCNT kernels shared by the AVX2 and AVX-512 levels (internal). */
 uint32_t qv__hamming_popcnt(const uint8_t *a, const uint8_t *b, size_t n);
 void qv__and_or_popcnt(const uint8_t *a, const uint8_t *b, size_t n,

@@ -229,4 +229,5 @@ const qv_distance_kernels qv__kernels_avx2 = {
     .sq8_l2 = sq8_l2_avx2,
     .sq8_ip = sq8_ip_avx2,
     .madd = madd_avx2,
+    .argmin = qv__argmin_scalar,
 };

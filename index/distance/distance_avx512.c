@@ -6,7 +6,28 @@
 
 #include <immintrin.h>
 
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+#define AVX512                                                                 \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
+
+/* out[i] = horizontal sum of s_i, for four accumulators at once. */
+AVX512 static inline void hsum4(__m512 s0, __m512 s1, __m512 s2, __m512 s3,
+                                float out[4])
+{
+    __m256 a0 = _mm256_add_ps(_mm512_castps512_ps256(s0),
+                              _mm512_extractf32x8_ps(s0, 1));
+    __m256 a1 = _mm256_add_ps(_mm512_castps512_ps256(s1),
+                              _mm512_extractf32x8_ps(s1, 1));
+    __m256 a2 = _mm256_add_ps(_mm512_castps512_ps256(s2),
+                              _mm512_extractf32x8_ps(s2, 1));
+    __m256 a3 = _mm256_add_ps(_mm512_castps512_ps256(s3),
+                              _mm512_extractf32x8_ps(s3, 1));
+    __m256 t0 = _mm256_hadd_ps(a0, a1); /* a0 a0 a1 a1 | a0 a0 a1 a1 */
+    __m256 t1 = _mm256_hadd_ps(a2, a3);
+    __m256 t = _mm256_hadd_ps(t0, t1); /* a0 a1 a2 a3 | a0 a1 a2 a3 */
+    __m128 r =
+        _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+    _mm_storeu_ps(out, r);
+}
 
 AVX512 static inline __mmask16 tail_mask(size_t left)
 {
@@ -90,10 +111,7 @@ AVX512 static void l2sqr4_avx512(const float *q, const float *b0,
         s2 = _mm512_fmadd_ps(t2, t2, s2);
         s3 = _mm512_fmadd_ps(t3, t3, s3);
     }
-    out[0] = _mm512_reduce_add_ps(s0);
-    out[1] = _mm512_reduce_add_ps(s1);
-    out[2] = _mm512_reduce_add_ps(s2);
-    out[3] = _mm512_reduce_add_ps(s3);
+    hsum4(s0, s1, s2, s3, out);
 }
 
 AVX512 static void ip4_avx512(const float *q, const float *b0, const float *b1,
@@ -118,10 +136,7 @@ AVX512 static void ip4_avx512(const float *q, const float *b0, const float *b1,
         s2 = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, b2 + i), s2);
         s3 = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, b3 + i), s3);
     }
-    out[0] = _mm512_reduce_add_ps(s0);
-    out[1] = _mm512_reduce_add_ps(s1);
-    out[2] = _mm512_reduce_add_ps(s2);
-    out[3] = _mm512_reduce_add_ps(s3);
+    hsum4(s0, s1, s2, s3, out);
 }
 
 AVX512 static inline __m512 load16_u8(const uint8_t *p)
@@ -182,6 +197,41 @@ AVX512 static void madd_avx512(size_t n, const float *a, float s,
         out[i] = a[i] + s * b[i];
 }
 
+AVX512 static size_t argmin_avx512(const float *v, size_t n, float *min)
+{
+    if (n < 16)
+        return qv__argmin_scalar(v, n, min);
+    __m512 best = _mm512_loadu_ps(v);
+    __m512i bidx =
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    __m512i idx = bidx, step = _mm512_set1_epi32(16);
+    size_t i = 16;
+    for (; i + 16 <= n; i += 16) {
+        idx = _mm512_add_epi32(idx, step);
+        __m512 x = _mm512_loadu_ps(v + i);
+        __mmask16 lt = _mm512_cmp_ps_mask(x, best, _CMP_LT_OQ);
+        best = _mm512_mask_mov_ps(best, lt, x);
+        bidx = _mm512_mask_mov_epi32(bidx, lt, idx);
+    }
+    float m = _mm512_reduce_min_ps(best);
+    __mmask16 eq = _mm512_cmp_ps_mask(best, _mm512_set1_ps(m), _CMP_EQ_OQ);
+    /* the smallest index among lanes holding the minimum */
+    __m512i cand =
+        _mm512_mask_mov_epi32(_mm512_set1_epi32(INT32_MAX), eq, bidx);
+    size_t bi = (size_t)_mm512_reduce_min_epi32(cand);
+    if (eq == 0) { /* all NaN so far */
+        bi = 0;
+        m = v[0];
+    }
+    for (; i < n; i++)
+        if (v[i] < m) {
+            m = v[i];
+            bi = i;
+        }
+    *min = m;
+    return bi;
+}
+
 const qv_distance_kernels qv__kernels_avx512 = {
     .level = QV_SIMD_AVX512,
     .l2sqr = l2sqr_avx512,
@@ -193,4 +243,5 @@ const qv_distance_kernels qv__kernels_avx512 = {
     .sq8_l2 = sq8_l2_avx512,
     .sq8_ip = sq8_ip_avx512,
     .madd = madd_avx512,
+    .argmin = argmin_avx512,
 };

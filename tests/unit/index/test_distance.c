@@ -61,6 +61,29 @@ static void check_level(const qv_distance_kernels *k)
     }
 }
 
+static void check_argmin(const qv_distance_kernels *k)
+{
+    unsigned seed = 3;
+    float v[300];
+    for (size_t n = 1; n < 300; n += 13) {
+        for (size_t i = 0; i < n; i++)
+            v[i] = frand(&seed);
+        size_t want = 0;
+        for (size_t i = 1; i < n; i++)
+            if (v[i] < v[want])
+                want = i;
+        float m;
+        cr_assert_eq(k->argmin(v, n, &m), want, "n=%zu", n);
+        cr_assert_eq(m, v[want]);
+        /* ties: the first index wins */
+        if (n > 20) {
+            v[n - 1] = v[want];
+            v[17] = v[want];
+            cr_assert_eq(k->argmin(v, n, &m), want < 17 ? want : 17);
+        }
+    }
+}
+
 static void check_bits(const qv_distance_kernels *k)
 {
     unsigned seed = 11;
@@ -99,6 +122,7 @@ Test(distance, every_available_level_matches_reference)
         cr_assert_eq(k->level, lv);
         check_level(k);
         check_bits(k);
+        check_argmin(k);
         levels++;
     }
     cr_assert_geq(levels, 1);
