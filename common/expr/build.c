@@ -375,8 +375,8 @@ static bool cmp_col_col(pstate *ps, int op, term *l, term *r, size_t pos,
         return qv_expr__perr(ps, pos,
                              "comparing two fields is not "
                              "supported for JSON");
-    if (!cl || cl != cr || (l->col.type == QV_DT_ARRAY && l->col.npath == 0) ||
-        (r->col.type == QV_DT_ARRAY && r->col.npath == 0))
+    if (!cl || cl != cr || l->col.type == QV_DT_ARRAY ||
+        r->col.type == QV_DT_ARRAY)
         return qv_expr__perr(ps, pos, "cannot compare %s with %s",
                              qv_expr__describe(l, b1, sizeof(b1)),
                              qv_expr__describe(r, b2, sizeof(b2)));

@@ -293,7 +293,8 @@ qv_code qv_expr__check(const qv_expr_node *n, int depth, qv_err *err)
     if (!col_ok(&n->col, &dt))
         return bad(err, "bad column reference");
     if (n->kind == QV_XN_CMP_COLS) {
-        if (!col_ok(&n->col2, &dt2) || n->op < QV_CMP_EQ || n->op > QV_CMP_GE)
+        if (!col_ok(&n->col2, &dt2) || n->op < QV_CMP_EQ || n->op > QV_CMP_GE ||
+            n->col.type == QV_DT_ARRAY || n->col2.type == QV_DT_ARRAY)
             return bad(err, "bad column comparison");
         int k1 = kind_for(dt), k2 = kind_for(dt2);
         bool num1 = k1 == QV_EXPR_INT || k1 == QV_EXPR_FLOAT;

@@ -173,6 +173,7 @@ static const struct {
     {"i64 > 1 And i32 > 1", 9, "unexpected field name after the end"},
     {"f % 2 == 0", 3, "'%' needs integer operands"},
     {"ai > 1", 4, "can only be compared with == or != to an array"},
+    {"ai[0] < i64", 7, "cannot compare Int64 field 'ai' with Int64 field"},
     {"s in [1, 2]", 6, "element 1 is an integer, expected a VarChar"},
     {"j[\"a\" > 1", 7, "expected ']'"},
     {"$x == 1", 1, "'$') are not supported"},
