@@ -368,3 +368,35 @@ Test(types, untrained_and_empty_indexes_round_trip)
     qv_index_free(ix);
     qv_buf_release(&b);
 }
+
+/* AUTOINDEX is HNSW with Milvus's defaults (M=18, efConstruction=240);
+ * the caller's params override them.  Without HNSW built in, it is
+ * refused with a clear error. */
+Test(types, autoindex_is_hnsw_with_milvus_defaults)
+{
+    qv_index *ix;
+    qv_err err;
+    qv_code rc = qv_index_create(QV_INDEX_AUTOINDEX, QV_METRIC_COSINE, 8, NULL,
+                                 &ix, &err);
+    if (rc == QV_E_UNSUPPORTED) {
+        cr_assert(strstr(err.msg, "HNSW"), "%s", err.msg);
+        return;
+    }
+    cr_assert_eq(rc, QV_OK, "%s", err.msg);
+    cr_assert_eq(qv_index_type_of(ix), QV_INDEX_HNSW);
+    qv_buf b = QV_BUF_INIT;
+    cr_assert_eq(qv_index_serialize(ix, &b, &err), QV_OK, "%s", err.msg);
+    cr_assert_not_null(memmem(b.data, b.len, "M=18\n", 5));
+    cr_assert_not_null(memmem(b.data, b.len, "efConstruction=240\n", 19));
+    qv_index_free(ix);
+    qv_buf_reset(&b);
+    qv_kv kv[] = {{"M", "8"}};
+    qv_params p = {kv, 1};
+    cr_assert_eq(
+        qv_index_create(QV_INDEX_AUTOINDEX, QV_METRIC_L2, 8, &p, &ix, &err),
+        QV_OK, "%s", err.msg);
+    cr_assert_eq(qv_index_serialize(ix, &b, &err), QV_OK, "%s", err.msg);
+    cr_assert_not_null(memmem(b.data, b.len, "M=8\n", 4));
+    qv_index_free(ix);
+    qv_buf_release(&b);
+}
