@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 
@@ -613,6 +614,51 @@ static int open_dbs(local_kv *lk, int64_t *rev)
     return e;
 }
 
+/* ---- preallocation ------------------------------------------------------
+ * A commit that writes into a hole of the sparse data file makes the
+ * filesystem allocate blocks, and fdatasync then has to commit filesystem
+ * metadata too: ~4 ms per commit here instead of ~0.6 ms.  So the file is
+ * kept PREALLOC_MIN bytes of written zeros ahead of the last used page
+ * (as etcd preallocates its WAL).  The extension runs inside a write txn:
+ * no other writer can touch pages past the last used one meanwhile, and
+ * LMDB ignores file bytes past its last page. */
+
+#define PREALLOC_STEP (32u << 20)
+#define PREALLOC_MIN  (8u << 20)
+
+void metakv__local_prealloc(local_kv *lk)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(lk->env, NULL, 0, &txn) != 0)
+        return;
+    MDB_envinfo info;
+    MDB_stat st;
+    int fd = -1;
+    struct stat fs;
+    if (mdb_env_info(lk->env, &info) == 0 && mdb_env_stat(lk->env, &st) == 0 &&
+        mdb_env_get_fd(lk->env, &fd) == 0 && fstat(fd, &fs) == 0) {
+        uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+        uint64_t size =
+            (uint64_t)fs.st_size > used ? (uint64_t)fs.st_size : used;
+        uint64_t want = used + PREALLOC_STEP;
+        if (want > info.me_mapsize)
+            want = info.me_mapsize;
+        if (size < used + PREALLOC_MIN && size < want) {
+            static const uint8_t zeros[1 << 16];
+            bool ok = true;
+            for (uint64_t off = size; off < want && ok;) {
+                size_t n = want - off < sizeof zeros ? (size_t)(want - off)
+                                                     : sizeof zeros;
+                ssize_t w = pwrite(fd, zeros, n, (off_t)off);
+                ok = w > 0;
+                off += ok ? (uint64_t)w : 0;
+            }
+            (void)fdatasync(fd);
+        }
+    }
+    mdb_txn_abort(txn);
+}
+
 static qv_code env_open(local_kv *lk, const metakv_config *cfg, qv_err *err)
 {
     int e = mdb_env_create(&lk->env);
@@ -676,6 +722,7 @@ static qv_code local_open(metakv *kv, const metakv_config *cfg, qv_err *err)
     pthread_cond_init(&lk->changed, &ca);
     pthread_cond_init(&lk->stop_cv, &ca);
     pthread_condattr_destroy(&ca);
+    metakv__local_prealloc(lk);
     metakv__local_sweep(lk); /* leases that ran out while we were down */
     lk->timer_started =
         pthread_create(&lk->timer, NULL, metakv__local_timer_main, lk) == 0;

@@ -135,6 +135,8 @@ qv_code metakv__local_write_end(wctx *w, int64_t *rev, qv_err *err);
 int metakv__local_delete_one(wctx *w, const void *key, size_t key_len);
 qv_code metakv__local_read_begin(local_kv *lk, const char *op, MDB_txn **txn,
                                  qv_err *err);
+/* Keeps written zeros ahead of the last used page (metakv_local.c). */
+void metakv__local_prealloc(local_kv *lk);
 /* metakv_local_lw.c */
 void metakv__local_sweep(local_kv *lk);
 void *metakv__local_timer_main(void *arg);

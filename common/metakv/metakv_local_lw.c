@@ -205,6 +205,7 @@ void *metakv__local_timer_main(void *arg)
             break;
         pthread_mutex_unlock(&lk->mu);
         metakv__local_sweep(lk);
+        metakv__local_prealloc(lk);
         pthread_mutex_lock(&lk->mu);
     }
     pthread_mutex_unlock(&lk->mu);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -249,4 +250,31 @@ Test(metakv_helpers, keys_order_and_print_safely)
     const char *s = metakv__key_str(longk, sizeof longk, buf, sizeof buf);
     cr_assert_lt(strlen(s), sizeof buf);
     cr_assert(strstr(s, "...") != NULL);
+}
+
+Test(metakv_local, data_file_is_preallocated_ahead_of_use)
+{
+    metakv_config cfg = {.dir = dir};
+    metakv *kv = open_local(&cfg);
+    char *path = qv_xasprintf("%s/data.mdb", dir);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_geq(st.st_size, 32 << 20);
+    /* Written zeros, not a hole: the blocks are allocated. */
+    cr_assert_geq((long long)st.st_blocks * 512, 32LL << 20);
+    /* Growing past the preallocated part extends it again. */
+    static char big[METAKV_MAX_VALUE_LEN];
+    memset(big, 'x', sizeof big);
+    for (int i = 0; i < 40; i++) {
+        char k[16];
+        int n = snprintf(k, sizeof k, "big/%d", i);
+        cr_assert_eq(
+            metakv_put(kv, k, (size_t)n, big, sizeof big, 0, NULL, NULL),
+            QV_OK);
+    }
+    qv_sleep_ms(300); /* the timer thread extends the file */
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_geq(st.st_size, 72LL << 20, "size %lld", (long long)st.st_size);
+    free(path);
+    metakv_close(kv);
 }
