@@ -73,7 +73,7 @@ typedef struct qv_rpc_call_opts {
     int64_t timeout_ms;
     unsigned flags;      /* enum qv_rpc_call_flags */
     int max_attempts;    /* idempotent calls; 0 = default (5) */
-    const qv_rpc_md *md; /* request metadata, may be NULL */
+    const qv_rpc_md *md; /* request metadata (at most 16), may be NULL */
     size_t n_md;
     int *status_out; /* if not NULL: the final gRPC status code (0 = OK) */
 } qv_rpc_call_opts;

@@ -71,8 +71,9 @@ typedef struct qv_rpc_method {
     void *user_data;
 } qv_rpc_method;
 
-/* Observability hook, called once per finished call on the completion-queue
- * thread (keep it short and non-blocking).  method is the registered name,
+/* Observability hook, called once per finished call on a server thread
+ * (the completion-queue thread or a worker; keep it short, non-blocking and
+ * thread-safe).  method is the registered name,
  * or "unknown" for unregistered methods (bounded label cardinality);
  * grpc_status is the status the client saw (CANCELLED if it went away,
  * DEADLINE_EXCEEDED if the deadline passed). */

@@ -401,3 +401,80 @@ Test(rpc_server, register_rejects_bad_and_duplicate_methods)
     qv_rpc_server_opts bad = {.port = 70000};
     cr_assert_eq(qv_rpc_server_create(&bad, &s, &err), QV_E_INVALID);
 }
+
+Test(rpc_server, full_worker_queue_answers_busy_instead_of_waiting)
+{
+    echo_server e;
+    qv_rpc_server_opts o = {.host = "127.0.0.1", .workers = 1, .queue_cap = 1};
+    echo_start(&e, &o);
+    enum { N = 4 };
+    slow_call sc[N];
+    pthread_t t[N];
+    for (int i = 0; i < N; i++) {
+        sc[i] = (slow_call){.target = e.target, .sleep_ms = 1500};
+        pthread_create(&t[i], NULL, run_slow, &sc[i]);
+    }
+    int ok = 0, busy = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        if (sc[i].rc == QV_OK)
+            ok++;
+        else if (sc[i].rc == QV_E_RANGE && strstr(sc[i].msg, "server busy"))
+            busy++;
+    }
+    /* One runs, one waits in the queue, the rest are refused at once. */
+    cr_assert_geq(ok, 1);
+    cr_assert_geq(busy, 1);
+    cr_assert_eq(ok + busy, N);
+    echo_stop(&e);
+    cr_assert_eq(
+        atomic_load(&e.stats.by_status[GRPC_STATUS_RESOURCE_EXHAUSTED]), busy);
+}
+
+typedef struct stream_reader {
+    const char *target;
+    int got;
+    qv_code rc;
+} stream_reader;
+
+static void *read_stream(void *arg)
+{
+    stream_reader *r = arg;
+    qv_rpc_channel *ch;
+    qv_err err;
+    r->rc = qv_rpc_channel_open(r->target, &ch, &err);
+    if (r->rc != QV_OK)
+        return NULL;
+    Qvtest__EchoRequest rq = QVTEST__ECHO_REQUEST__INIT;
+    rq.count = 10;
+    rq.gap_ms = 30;
+    qv_rpc_stream *s;
+    r->rc = qv_rpc_stream_open(ch, ECHO_STREAM, &rq.base, NULL, &s, &err);
+    if (r->rc == QV_OK) {
+        ProtobufCMessage *m;
+        while ((r->rc = qv_rpc_stream_recv(s, &qvtest__echo_reply__descriptor,
+                                           NULL, &m, 5000, &err)) == QV_OK &&
+               m) {
+            protobuf_c_message_free_unpacked(m, NULL);
+            r->got++;
+        }
+        qv_rpc_stream_close(s);
+    }
+    qv_rpc_channel_close(ch);
+    return NULL;
+}
+
+Test(rpc_server, shutdown_lets_a_running_stream_finish)
+{
+    echo_server e;
+    echo_start(&e, NULL);
+    stream_reader r = {.target = e.target};
+    pthread_t t;
+    pthread_create(&t, NULL, read_stream, &r);
+    wait_inflight(&e);
+    qv_rpc_server_shutdown(e.srv);
+    pthread_join(t, NULL);
+    cr_assert_eq(r.rc, QV_OK);
+    cr_assert_eq(r.got, 10);
+    echo_stop(&e);
+}
