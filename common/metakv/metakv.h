@@ -65,7 +65,8 @@ typedef struct metakv_config {
     const char *endpoints; /* "host:port[,host:port...]" */
     const char *username;  /* NULL = no auth */
     const char *password;
-    bool tls;            /* TLS to every endpoint */
+    bool tls;            /* TLS: not available yet (the RPC client is
+                          * plaintext only): open fails QV_E_UNSUPPORTED */
     const char *ca_file; /* PEM roots for tls; NULL = system roots */
 } metakv_config;
 

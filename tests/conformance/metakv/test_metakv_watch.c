@@ -3,6 +3,8 @@
  * etcd).  Lease tests use real time (TTL 1-2 s). */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -269,5 +271,58 @@ CONF_TEST(fault_decorator_fails_the_nth_call_and_adds_latency)
     cr_assert_eq(metakv_get(f, S("f/1"), &out, &err), QV_OK);
     cr_assert_geq(qv_mono_ms(qv_clock_system()) - t0, 100);
     metakv_kvs_release(&out);
+    CONF_TEARDOWN();
+}
+
+/* ---- concurrent writers seen by a watch --------------------------------- */
+
+struct writer_arg {
+    metakv *kv;
+    int id;
+    qv_code rc;
+};
+
+static void *writer_main(void *p)
+{
+    struct writer_arg *a = p;
+    for (int i = 0; i < 25 && a->rc == QV_OK; i++) {
+        char k[32];
+        int n = snprintf(k, sizeof k, "cw/%d/%02d", a->id, i);
+        a->rc = metakv_put(a->kv, k, (size_t)n, k, (size_t)n, 0, NULL, NULL);
+    }
+    return NULL;
+}
+
+CONF_TEST(watch_sees_concurrent_writers_once_in_revision_order)
+{
+    CONF_SETUP();
+    metakv_watch *w = NULL;
+    cr_assert_eq(metakv_watch_open(kv, S("cw/"), 0, &w, &err), QV_OK);
+    struct writer_arg args[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (struct writer_arg){.kv = kv, .id = i};
+        cr_assert_eq(pthread_create(&th[i], NULL, writer_main, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(args[i].rc, QV_OK);
+    }
+    metakv_events ev = METAKV_EVENTS_INIT;
+    collect(w, &ev, 100, 10000);
+    cr_assert_eq(ev.n, 100);
+    int seen[4] = {0};
+    for (size_t i = 0; i < ev.n; i++) {
+        if (i)
+            cr_assert_gt(ev.ev[i].kv.mod_rev, ev.ev[i - 1].kv.mod_rev);
+        int id = ev.ev[i].kv.key[3] - '0';
+        int idx = atoi((char *)ev.ev[i].kv.key + 5);
+        cr_assert_eq(idx, seen[id], "writer %d's puts arrive in order", id);
+        seen[id]++;
+    }
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(seen[i], 25);
+    metakv_events_release(&ev);
+    metakv_watch_close(w);
     CONF_TEARDOWN();
 }
