@@ -690,15 +690,11 @@ static char *astrn(qv_arena *a, const uint8_t *p, size_t len)
     return s;
 }
 
-/* One array row as a ScalarField of its element type. */
-static ScalarField *array_row(const outc *o, size_t r)
+/* Integer and Bool elements of array row r into sf. */
+static void array_row_int(const outc *o, size_t r, size_t n, ScalarField *sf)
 {
     const qv_col_view *v = o->v;
-    ScalarField *sf = acalloc(o->a, 1, sizeof *sf);
-    milvus__proto__schema__scalar_field__init(sf);
-    size_t n = qv_col_is_null(v, r) ? 0 : qv_col_arr_len(v, r);
-    switch (v->elem_type) {
-    case QV_DT_BOOL: {
+    if (v->elem_type == QV_DT_BOOL) {
         Milvus__Proto__Schema__BoolArray *x = acalloc(o->a, 1, sizeof *x);
         milvus__proto__schema__bool_array__init(x);
         x->n_data = n;
@@ -707,22 +703,7 @@ static ScalarField *array_row(const outc *o, size_t r)
             x->data[j] = qv_col_arr_int(v, r, j) != 0;
         sf->data_case = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_BOOL_DATA;
         sf->bool_data = x;
-        break;
-    }
-    case QV_DT_INT8:
-    case QV_DT_INT16:
-    case QV_DT_INT32: {
-        Milvus__Proto__Schema__IntArray *x = acalloc(o->a, 1, sizeof *x);
-        milvus__proto__schema__int_array__init(x);
-        x->n_data = n;
-        x->data = acalloc(o->a, n, sizeof *x->data);
-        for (size_t j = 0; j < n; j++)
-            x->data[j] = (int32_t)qv_col_arr_int(v, r, j);
-        sf->data_case = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_INT_DATA;
-        sf->int_data = x;
-        break;
-    }
-    case QV_DT_INT64: {
+    } else if (v->elem_type == QV_DT_INT64) {
         Milvus__Proto__Schema__LongArray *x = acalloc(o->a, 1, sizeof *x);
         milvus__proto__schema__long_array__init(x);
         x->n_data = n;
@@ -731,9 +712,23 @@ static ScalarField *array_row(const outc *o, size_t r)
             x->data[j] = qv_col_arr_int(v, r, j);
         sf->data_case = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_LONG_DATA;
         sf->long_data = x;
-        break;
+    } else {
+        Milvus__Proto__Schema__IntArray *x = acalloc(o->a, 1, sizeof *x);
+        milvus__proto__schema__int_array__init(x);
+        x->n_data = n;
+        x->data = acalloc(o->a, n, sizeof *x->data);
+        for (size_t j = 0; j < n; j++)
+            x->data[j] = (int32_t)qv_col_arr_int(v, r, j);
+        sf->data_case = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_INT_DATA;
+        sf->int_data = x;
     }
-    case QV_DT_FLOAT: {
+}
+
+/* Float, Double and VarChar elements of array row r into sf. */
+static void array_row_other(const outc *o, size_t r, size_t n, ScalarField *sf)
+{
+    const qv_col_view *v = o->v;
+    if (v->elem_type == QV_DT_FLOAT) {
         Milvus__Proto__Schema__FloatArray *x = acalloc(o->a, 1, sizeof *x);
         milvus__proto__schema__float_array__init(x);
         x->n_data = n;
@@ -742,9 +737,7 @@ static ScalarField *array_row(const outc *o, size_t r)
             x->data[j] = (float)qv_col_arr_float(v, r, j);
         sf->data_case = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_FLOAT_DATA;
         sf->float_data = x;
-        break;
-    }
-    case QV_DT_DOUBLE: {
+    } else if (v->elem_type == QV_DT_DOUBLE) {
         Milvus__Proto__Schema__DoubleArray *x = acalloc(o->a, 1, sizeof *x);
         milvus__proto__schema__double_array__init(x);
         x->n_data = n;
@@ -753,13 +746,11 @@ static ScalarField *array_row(const outc *o, size_t r)
             x->data[j] = qv_col_arr_float(v, r, j);
         sf->data_case = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_DOUBLE_DATA;
         sf->double_data = x;
-        break;
-    }
-    default: {
+    } else {
         Milvus__Proto__Schema__StringArray *x = acalloc(o->a, 1, sizeof *x);
         milvus__proto__schema__string_array__init(x);
         x->n_data = n;
-        x->data = acalloc(o->a, n, sizeof *x->data);
+        x->data = acalloc(o->a, n, sizeof(char *));
         for (size_t j = 0; j < n; j++) {
             size_t len;
             const char *s = qv_col_arr_str(v, r, j, &len);
@@ -767,9 +758,20 @@ static ScalarField *array_row(const outc *o, size_t r)
         }
         sf->data_case = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_STRING_DATA;
         sf->string_data = x;
-        break;
     }
-    }
+}
+
+/* One array row as a ScalarField of its element type. */
+static ScalarField *array_row(const outc *o, size_t r)
+{
+    const qv_col_view *v = o->v;
+    ScalarField *sf = acalloc(o->a, 1, sizeof *sf);
+    milvus__proto__schema__scalar_field__init(sf);
+    size_t n = qv_col_is_null(v, r) ? 0 : qv_col_arr_len(v, r);
+    if (qv_dtype_is_integer(v->elem_type) || v->elem_type == QV_DT_BOOL)
+        array_row_int(o, r, n, sf);
+    else
+        array_row_other(o, r, n, sf);
     return sf;
 }
 
@@ -778,6 +780,8 @@ static void out_fixed_scalar(const outc *o, ScalarField *sf)
 {
     const qv_col_view *v = o->v;
     size_t n = o->n;
+/* ARR is a type and MEMBER a field name: they cannot be parenthesized.
+ * NOLINTBEGIN(bugprone-macro-parentheses) */
 #define FILL(ARR, INIT, CASE, MEMBER, EXPR)                                    \
     do {                                                                       \
         ARR *x = acalloc(o->a, 1, sizeof *x);                                  \
@@ -791,6 +795,7 @@ static void out_fixed_scalar(const outc *o, ScalarField *sf)
         sf->data_case = CASE;                                                  \
         sf->MEMBER = x;                                                        \
     } while (0)
+    /* NOLINTEND(bugprone-macro-parentheses) */
     switch (v->type) {
     case QV_DT_BOOL:
         FILL(Milvus__Proto__Schema__BoolArray,
@@ -834,7 +839,7 @@ static void out_var_scalar(const outc *o, ScalarField *sf)
         Milvus__Proto__Schema__StringArray *x = acalloc(o->a, 1, sizeof *x);
         milvus__proto__schema__string_array__init(x);
         x->n_data = n;
-        x->data = acalloc(o->a, n, sizeof *x->data);
+        x->data = acalloc(o->a, n, sizeof(char *));
         for (size_t i = 0; i < n; i++) {
             size_t len;
             const uint8_t *p = qv_col_var(v, out_row(o, i), &len);
@@ -859,7 +864,7 @@ static void out_var_scalar(const outc *o, ScalarField *sf)
         Milvus__Proto__Schema__ArrayArray *x = acalloc(o->a, 1, sizeof *x);
         milvus__proto__schema__array_array__init(x);
         x->n_data = n;
-        x->data = acalloc(o->a, n, sizeof *x->data);
+        x->data = acalloc(o->a, n, sizeof(ScalarField *));
         x->element_type = (Milvus__Proto__Schema__DataType)v->elem_type;
         for (size_t i = 0; i < n; i++)
             x->data[i] = array_row(o, out_row(o, i));

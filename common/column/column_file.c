@@ -319,6 +319,7 @@ qv_code qv_column_load(const void *bytes, size_t len, unsigned flags,
         return qv_fail(err, QV_E_INVALID,
                        "column file: image is not 8-byte aligned");
     qv_col_view v;
+    memset(&v, 0, sizeof v);
     int64_t fid = 0;
     sect sv = {0, 0}, so = {0, 0}, sd = {0, 0};
     qv_code rc = parse_header(f, len, flags, &v, &fid, &sv, &so, &sd, err);
@@ -382,12 +383,12 @@ qv_code qv_column_open_file(const char *path, unsigned flags, qv_column **out,
     close(fd);
     if (m == MAP_FAILED)
         return qv_fail_errno(err, QV_E_IO, "cannot map '%s'", path);
-    qv_column *c;
+    qv_column *c = NULL;
     qv_code rc = qv_column_load(m, len, flags, &c, err);
-    if (rc) {
+    if (rc || !c) {
         munmap(m, len);
         (void)qv_err_prefix(err, "'%s'", path);
-        return rc;
+        return rc ? rc : QV_E_INTERNAL;
     }
     c->map = m;
     c->map_len = len;

@@ -458,8 +458,8 @@ static qv_code assemble(qv_sindex_type t, const qv_col_view *v, int kind,
     put64(img + 40, t == QV_SINDEX_BITMAP ? 0 : es->n);
     put64(img + 48, nnodes);
     for (int s = 0; s < S_COUNT; s++) {
-        put64(img + 64 + 16 * s, p.off[s]);
-        put64(img + 72 + 16 * s, p.len[s]);
+        put64(img + 64 + (size_t)16 * s, p.off[s]);
+        put64(img + 72 + (size_t)16 * s, p.len[s]);
     }
     uint32_t crc = qv_crc32c(0, img, 56);
     put32(img + 56, qv_crc32c(crc, img + 64, p.total - 64));

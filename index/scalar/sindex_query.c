@@ -75,8 +75,8 @@ static qv_code parse_header(const uint8_t *f, size_t len, qv_sindex *ix,
     ix->nnodes = nnodes;
     ix->words = QV_BITSET_WORDS(ix->rows);
     for (int s = 0; s < S_COUNT; s++) {
-        off[s] = get64(f + 64 + 16 * s);
-        sl[s] = get64(f + 72 + 16 * s);
+        off[s] = get64(f + 64 + (size_t)16 * s);
+        sl[s] = get64(f + 72 + (size_t)16 * s);
         if (sl[s] && (off[s] < SX_HDR || off[s] % 64 || off[s] > len ||
                       sl[s] > len - off[s]))
             return bad(err, "a section lies outside the image");
@@ -164,7 +164,7 @@ qv_code qv_sindex_load(const void *bytes, size_t len, qv_sindex **out,
                        "scalar index image is not 8-byte aligned");
     qv_sindex tmp;
     memset(&tmp, 0, sizeof tmp);
-    uint64_t off[S_COUNT], sl[S_COUNT];
+    uint64_t off[S_COUNT] = {0}, sl[S_COUNT] = {0};
     qv_code rc = parse_header(f, len, &tmp, off, sl, err);
     if (rc)
         return rc;
@@ -214,12 +214,12 @@ qv_code qv_sindex_open_file(const char *path, qv_sindex **out, qv_err *err)
     close(fd);
     if (m == MAP_FAILED)
         return qv_fail_errno(err, QV_E_IO, "cannot map '%s'", path);
-    qv_sindex *ix;
+    qv_sindex *ix = NULL;
     qv_code rc = qv_sindex_load(m, len, &ix, err);
-    if (rc) {
+    if (rc || !ix) {
         munmap(m, len);
         (void)qv_err_prefix(err, "'%s'", path);
-        return rc;
+        return rc ? rc : QV_E_INTERNAL;
     }
     ix->map = m;
     ix->map_len = len;
@@ -272,7 +272,6 @@ bool qv_sindex_supports(const qv_sindex *ix, qv_sindex_op op)
 {
     switch (op) {
     case QV_SOP_TERMS:
-        return true;
     case QV_SOP_RANGE:
         return true;
     case QV_SOP_PREFIX:

@@ -26,7 +26,7 @@ static bool tb_add(tb *t, uint32_t loff, uint32_t llen, uint32_t lo,
 {
     if (t->count == t->cap) {
         size_t nc = t->cap ? t->cap * 2 : 64;
-        uint32_t *nn = qv_try_realloc(t->n, nc, TN_FIELDS * 4);
+        uint32_t *nn = qv_try_realloc(t->n, nc, (size_t)TN_FIELDS * 4);
         if (!nn)
             return false;
         t->n = nn;

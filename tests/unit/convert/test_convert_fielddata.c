@@ -72,7 +72,7 @@ static qv_field_spec spec_of(const tcase *t, bool nullable)
 /* A generated row value of any type, valid for the spec above. */
 static void append_row(qv_column *c, const tcase *t, size_t i)
 {
-    uint8_t tmp[512];
+    uint8_t tmp[512] = {0};
     size_t w = qv_dtype_width(t->type, t->dim);
     if (w && t->type != QV_DT_FLOAT && t->type != QV_DT_DOUBLE &&
         t->type != QV_DT_FLOAT_VECTOR) {
@@ -218,10 +218,10 @@ Test(convert, every_type_round_trips_through_the_wire)
             qv_column *back = wire_round_trip(&v, &s, NULL, 0);
             qv_col_view bv = qv_column_view(back);
             char what[64];
-            snprintf(what, sizeof what, "%s%s%s",
-                     qv_dtype_name(all_types[t].type),
-                     all_types[t].elem ? " of " : "",
-                     all_types[t].elem ? qv_dtype_name(all_types[t].elem) : "");
+            (void)snprintf(
+                what, sizeof what, "%s%s%s", qv_dtype_name(all_types[t].type),
+                all_types[t].elem ? " of " : "",
+                all_types[t].elem ? qv_dtype_name(all_types[t].elem) : "");
             assert_views_equal(&v, &bv, what);
             qv_column_free(back);
             qv_column_free(c);

@@ -304,8 +304,9 @@ Test(scalar_index, scalar_columns_match_brute_force)
             cr_assert_eq(qv_sindex_build(cs[i].t, &v, NULL, 0, &ix, &err),
                          QV_OK, "%s", err.msg);
             char name[64];
-            snprintf(name, sizeof name, "%s/%s", qv_sindex_type_name(cs[i].t),
-                     qv_dtype_name(cs[i].type));
+            (void)snprintf(name, sizeof name, "%s/%s",
+                           qv_sindex_type_name(cs[i].t),
+                           qv_dtype_name(cs[i].type));
             check_scalar_queries(ix, &v, name);
             if (cs[i].type == QV_DT_VARCHAR)
                 check_prefix(ix, &v, name);
