@@ -98,6 +98,9 @@ static qv_code connect_watch(etcd_watch *w, int64_t timeout_ms, qv_err *err)
     c.range_end.data = end_len ? end : (uint8_t *)zero_byte;
     c.range_end.len = end_len ? end_len : 1;
     c.start_revision = w->base.next_rev;
+    /* Progress notifications move next_rev forward on a quiet prefix, so a
+     * later compaction does not strand an idle watch. */
+    c.progress_notify = true;
     Etcdserverpb__WatchRequest req = ETCDSERVERPB__WATCH_REQUEST__INIT;
     req.request_union_case =
         ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST;
@@ -261,6 +264,9 @@ qv_code metakv__etcd_watch_next(metakv_watch *base, uint32_t wait_ms,
         }
         size_t before = out->n;
         push_events(w, r, out);
+        if (r->n_events == 0 && !r->created && r->header &&
+            r->header->revision >= base->next_rev)
+            base->next_rev = r->header->revision + 1; /* progress notify */
         qv_arena_release(&a);
         if (out->n > before)
             break;

@@ -134,6 +134,13 @@ static qv_code launch(qv_etcd_server *s, qv_err *err)
         argv[n++] = "--key-file";
         argv[n++] = key;
     }
+    char *progress = NULL;
+    if (s->opts.progress_notify) {
+        progress =
+            qv_xasprintf("--experimental-watch-progress-notify-interval=%s",
+                         s->opts.progress_notify);
+        argv[n++] = progress;
+    }
     argv[n] = NULL;
     qv_code rc = qv_proc_spawn(&s->proc, argv, log, err);
     if (rc == QV_OK)
@@ -153,6 +160,7 @@ static qv_code launch(qv_etcd_server *s, qv_err *err)
     free(murl);
     free(cluster);
     free(key);
+    free(progress);
     return rc;
 }
 

@@ -23,6 +23,7 @@ typedef struct qv_etcd_server_opts {
     const char *user;     /* non-NULL: create it (root role), enable auth */
     const char *password; /* with user */
     bool tls;             /* serve clients over TLS (self-signed cert) */
+    const char *progress_notify; /* watch progress interval, e.g. "200ms" */
 } qv_etcd_server_opts;
 
 typedef struct qv_etcd_server {

@@ -251,3 +251,42 @@ Test(metakv_etcd_failure, auth_needs_the_password_and_renews_its_token)
     metakv_watch_close(w);
     metakv_close(kv);
 }
+
+/* An idle watch follows etcd's progress notifications, so compacting
+ * history it has no events in does not fail it, even across a restart. */
+Test(metakv_etcd_failure, idle_watch_survives_compaction_and_restart)
+{
+    qv_err err = {0};
+    qv_etcd_server_opts o = {.progress_notify = "100ms"};
+    cr_assert_eq(qv_etcd_server_start(&srv, &o, &err), QV_OK, "%s", err.msg);
+    metakv *kv = open_etcd(srv.endpoint, NULL, NULL);
+    metakv_watch *w = NULL;
+    cr_assert_eq(metakv_watch_open(kv, S("idle/"), 0, &w, &err), QV_OK);
+    int64_t start = metakv_watch_next_rev(w), rev = 0;
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(metakv_put(kv, S("busy"), S("x"), 0, &rev, &err), QV_OK);
+    metakv_events ev = METAKV_EVENTS_INIT;
+    uint64_t end = now_ms() + 5000;
+    while (metakv_watch_next_rev(w) <= rev && now_ms() < end)
+        cr_assert_eq(metakv_watch_next(w, 100, &ev, &err), QV_OK, "%s",
+                     err.msg);
+    cr_assert_eq(ev.n, 0);
+    cr_assert_gt(metakv_watch_next_rev(w), rev, "start %lld", (long long)start);
+    cr_assert_eq(metakv_compact(kv, rev, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(qv_etcd_server_restart(&srv, &err), QV_OK, "%s", err.msg);
+    end = now_ms() + 15000;
+    while (metakv_put(kv, S("idle/k"), S("v"), 0, NULL, &err) != QV_OK &&
+           now_ms() < end)
+        ;
+    end = now_ms() + 10000;
+    while (ev.n == 0 && now_ms() < end) {
+        qv_code rc = metakv_watch_next(w, 200, &ev, &err);
+        cr_assert(rc == QV_OK || rc == QV_E_UNAVAILABLE, "%s: %s",
+                  qv_code_name(rc), err.msg);
+    }
+    cr_assert_eq(ev.n, 1);
+    cr_assert_str_eq((char *)ev.ev[0].kv.value, "v");
+    metakv_events_release(&ev);
+    metakv_watch_close(w);
+    metakv_close(kv);
+}
