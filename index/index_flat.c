@@ -172,25 +172,30 @@ static void flat_kernel_chunk(void *arg, size_t b, size_t e, size_t w)
     }
 }
 
-/* Scans one block of sgemm dot products into the heaps. */
-static void blas_scan_block(const flat_index *f, const float *dots, size_t qn,
+/* Scans one block of sgemm dot products into the heaps: scores are
+ * formed in place with a SIMD madd, and only the entries below each
+ * heap's current worst (a SIMD compare) reach the heap. */
+static void blas_scan_block(const flat_index *f, float *dots, size_t qn,
                             size_t r0, size_t rn, const qv_bitset *filter,
-                            qv__topk *heaps)
+                            qv__topk *heaps, uint32_t *cand)
 {
+    const qv_distance_kernels *k = f->base.kern;
     const bool l2 = f->base.metric == QV_METRIC_L2;
-    const float *nb = l2 ? f->norms + r0 : NULL;
     for (size_t i = 0; i < qn; i++) {
         qv__topk *h = &heaps[i];
-        const float *dr = dots + i * rn;
-        float worst = qv__topk_worst(h);
-        for (size_t j = 0; j < rn; j++) {
-            float s = l2 ? nb[j] - 2.0f * dr[j] : -dr[j];
-            if (s < worst) {
+        float *dr = dots + i * rn;
+        if (l2) /* |x|^2 - 2 q.x */
+            k->madd(rn, f->norms + r0, -2.0f, dr, dr);
+        else /* -q.x */
+            k->madd(rn, dr, -2.0f, dr, dr);
+        size_t nc = k->select_lt(dr, rn, qv__topk_worst(h), cand);
+        for (size_t c = 0; c < nc; c++) {
+            size_t j = cand[c];
+            if (dr[j] < qv__topk_worst(h)) {
                 int64_t lab = qv__rows_label(&f->rows, r0 + j);
                 if (qv__excluded(filter, lab))
                     continue;
-                qv__topk_push(h, s, lab);
-                worst = qv__topk_worst(h);
+                qv__topk_push(h, dr[j], lab);
             }
         }
     }
@@ -206,9 +211,11 @@ static void flat_blas_chunk(void *arg, size_t b, size_t e, size_t w)
     size_t k = j->ctx->k, d = ix->dim, qn = e - b, n = f->rows.n;
     float *dots = qv_try_alloc(qn * FLAT_BB, sizeof(float));
     qv__topk *heaps = qv_try_alloc(qn, sizeof(qv__topk));
-    if (!dots || !heaps) {
+    uint32_t *cand = qv_try_alloc(FLAT_BB, sizeof(uint32_t));
+    if (!dots || !heaps || !cand) {
         free(dots);
         free(heaps);
+        free(cand);
         /* fall back to the kernel plan, which needs no scratch */
         flat_kernel_chunk(arg, b, e, w);
         return;
@@ -220,7 +227,7 @@ static void flat_blas_chunk(void *arg, size_t b, size_t e, size_t w)
     for (size_t r0 = 0; r0 < n; r0 += FLAT_BB) {
         size_t rn = n - r0 < FLAT_BB ? n - r0 : FLAT_BB;
         qv__sgemm_nt(qn, rn, d, 1.0f, q, d, x + r0 * d, d, 0.0f, dots, rn);
-        blas_scan_block(f, dots, qn, r0, rn, j->ctx->filter, heaps);
+        blas_scan_block(f, dots, qn, r0, rn, j->ctx->filter, heaps, cand);
     }
     for (size_t i = 0; i < qn; i++) {
         if (ix->metric == QV_METRIC_L2) {
@@ -235,6 +242,7 @@ static void flat_blas_chunk(void *arg, size_t b, size_t e, size_t w)
     }
     free(dots);
     free(heaps);
+    free(cand);
 }
 
 /* The gather plan's row list, or NULL when the filter passes many rows. */

@@ -325,12 +325,13 @@ typedef struct ivf_job {
 
 /* Scratch of one chunk of queries. */
 typedef struct ivf_scratch {
-    float *coarse; /* qn * nlist */
-    float *pd;     /* nprobe probe scores */
-    int64_t *pl;   /* nprobe probe lists */
-    float *out;    /* max_list scores */
-    uint32_t *sel; /* max_list positions */
-    float *codec;  /* codec scratch */
+    float *coarse;  /* qn * nlist */
+    float *pd;      /* nprobe probe scores */
+    int64_t *pl;    /* nprobe probe lists */
+    float *out;     /* max_list scores */
+    uint32_t *sel;  /* max_list positions */
+    uint32_t *cand; /* max_list top-k candidates */
+    float *codec;   /* codec scratch */
 } ivf_scratch;
 
 static void scratch_free(ivf_scratch *s)
@@ -340,6 +341,7 @@ static void scratch_free(ivf_scratch *s)
     free(s->pl);
     free(s->out);
     free(s->sel);
+    free(s->cand);
     free(s->codec);
 }
 
@@ -353,8 +355,9 @@ static bool scratch_alloc(const ivf_job *j, size_t qn, ivf_scratch *s)
     s->pl = qv_try_alloc(j->nprobe, sizeof(int64_t));
     s->out = qv_try_alloc(ml, sizeof(float));
     s->sel = qv_try_alloc(ml, sizeof(uint32_t));
+    s->cand = qv_try_alloc(ml, sizeof(uint32_t));
     s->codec = qv_try_alloc(cs ? cs : 1, sizeof(float));
-    if (s->coarse && s->pd && s->pl && s->out && s->sel && s->codec)
+    if (s->coarse && s->pd && s->pl && s->out && s->sel && s->cand && s->codec)
         return true;
     scratch_free(s);
     return false;
@@ -384,12 +387,12 @@ static void scan_list(const ivf_job *j, ivf_scratch *s, ivf_scan *sc, size_t li,
     }
     ivf->codec->score(ivf, sc, li, coarse, l->codes, l->n, sel, cnt, s->out);
     if (h) {
-        float worst = qv__topk_worst(h);
-        for (size_t t = 0; t < cnt; t++) {
-            if (s->out[t] < worst) {
+        size_t nc =
+            ivf->base.kern->select_lt(s->out, cnt, qv__topk_worst(h), s->cand);
+        for (size_t c = 0; c < nc; c++) {
+            size_t t = s->cand[c];
+            if (s->out[t] < qv__topk_worst(h))
                 qv__topk_push(h, s->out[t], l->ids[sel ? sel[t] : t]);
-                worst = qv__topk_worst(h);
-            }
         }
     } else {
         float lo = j->ctx->range_lo, hi = j->ctx->range_hi;

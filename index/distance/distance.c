@@ -137,6 +137,16 @@ size_t qv__argmin_scalar(const float *v, size_t n, float *min)
     return bi;
 }
 
+size_t qv__select_lt_scalar(const float *v, size_t n, float thr, uint32_t *out)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        out[m] = (uint32_t)i;
+        m += v[i] < thr;
+    }
+    return m;
+}
+
 const qv_distance_kernels qv__kernels_scalar = {
     .level = QV_SIMD_SCALAR,
     .l2sqr = l2sqr_scalar,
@@ -149,6 +159,7 @@ const qv_distance_kernels qv__kernels_scalar = {
     .sq8_ip = sq8_ip_scalar,
     .madd = madd_scalar,
     .argmin = qv__argmin_scalar,
+    .select_lt = qv__select_lt_scalar,
 };
 
 static qv_simd_level cpu_level;

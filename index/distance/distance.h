@@ -60,6 +60,9 @@ typedef struct qv_distance_kernels {
     /* Index of the smallest of v[0..n) (the first on ties; n < 2^31) and
      * its value in *min; 0 and +inf when n == 0. */
     size_t (*argmin)(const float *v, size_t n, float *min);
+    /* Writes the indices i < n with v[i] < thr, ascending, to out (room
+     * for n) and returns their count (top-k candidate filtering). */
+    size_t (*select_lt)(const float *v, size_t n, float thr, uint32_t *out);
 } qv_distance_kernels;
 
 /* The best kernels this CPU supports (respecting QUIVER_SIMD). */
@@ -78,6 +81,7 @@ extern const qv_distance_kernels qv__kernels_scalar;
 extern const qv_distance_kernels qv__kernels_avx2;
 extern const qv_distance_kernels qv__kernels_avx512;
 size_t qv__argmin_scalar(const float *v, size_t n, float *min);
+size_t qv__select_lt_scalar(const float *v, size_t n, float thr, uint32_t *out);
 /* POPCNT kernels shared by the AVX2 and AVX-512 levels (internal). */
 uint32_t qv__hamming_popcnt(const uint8_t *a, const uint8_t *b, size_t n);
 void qv__and_or_popcnt(const uint8_t *a, const uint8_t *b, size_t n,

@@ -230,4 +230,5 @@ const qv_distance_kernels qv__kernels_avx2 = {
     .sq8_ip = sq8_ip_avx2,
     .madd = madd_avx2,
     .argmin = qv__argmin_scalar,
+    .select_lt = qv__select_lt_scalar,
 };

@@ -232,6 +232,29 @@ AVX512 static size_t argmin_avx512(const float *v, size_t n, float *min)
     return bi;
 }
 
+AVX512 static size_t select_lt_avx512(const float *v, size_t n, float thr,
+                                      uint32_t *out)
+{
+    __m512 t = _mm512_set1_ps(thr);
+    __m512i idx =
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i step = _mm512_set1_epi32(16);
+    size_t m = 0, i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __mmask16 lt =
+            _mm512_cmp_ps_mask(_mm512_loadu_ps(v + i), t, _CMP_LT_OQ);
+        if (lt) {
+            _mm512_mask_compressstoreu_epi32(out + m, lt, idx);
+            m += (size_t)__builtin_popcount(lt);
+        }
+        idx = _mm512_add_epi32(idx, step);
+    }
+    for (; i < n; i++)
+        if (v[i] < thr)
+            out[m++] = (uint32_t)i;
+    return m;
+}
+
 const qv_distance_kernels qv__kernels_avx512 = {
     .level = QV_SIMD_AVX512,
     .l2sqr = l2sqr_avx512,
@@ -244,4 +267,5 @@ const qv_distance_kernels qv__kernels_avx512 = {
     .sq8_ip = sq8_ip_avx512,
     .madd = madd_avx512,
     .argmin = argmin_avx512,
+    .select_lt = select_lt_avx512,
 };
