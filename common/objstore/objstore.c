@@ -75,6 +75,7 @@ qv_code objstore__alloc(const objstore_ops *ops, uint32_t timeout_ms,
     objstore *os = qv_xcalloc(1, ops->impl_size);
     os->ops = ops;
     os->timeout_ms = timeout_ms ? timeout_ms : OBJSTORE_DEFAULT_TIMEOUT;
+    os->caps = ops->caps;
     *out = os;
     return QV_OK;
 }
@@ -120,7 +121,7 @@ const char *objstore_name(const objstore *os)
 
 uint32_t objstore_caps(const objstore *os)
 {
-    return os->ops->caps;
+    return os->caps;
 }
 
 /* Checks one '/'-separated segment [s, s+n). */

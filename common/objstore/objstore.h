@@ -141,6 +141,7 @@ typedef struct objstore_ops {
 struct objstore {
     const objstore_ops *ops;
     uint32_t timeout_ms; /* resolved default */
+    uint32_t caps;       /* ops->caps, or what a decorator passes on */
 };
 
 /* Registers a backend (the built-in ones are registered on first use).

@@ -147,6 +147,8 @@ qv_code objstore_fault_wrap(objstore *inner, const objstore_fault_config *fc,
     }
     fault_store *f = fault_of(os);
     f->inner = inner;
+    /* Deletes go key by key through the decorator, so that each counts. */
+    os->caps = inner->caps & ~(uint32_t)OBJSTORE_CAP_BATCH_DELETE;
     pthread_mutex_init(&f->mu, NULL);
     if (fc)
         f->fc = *fc;

@@ -371,18 +371,113 @@ static qv_code fs_head(objstore *os, const char *key, objstore_stat *out,
     return QV_OK;
 }
 
-/* ---- listing ---- */
+/* ---- listing ----
+ *
+ * A depth-first walk that visits keys in byte order: each directory's
+ * entries are sorted by their key form (a directory "d" sorts as "d/"), so
+ * the walk can skip whole subtrees that lie before the page token and stop
+ * as soon as the page is full.  A page costs O(page + depth * dir size),
+ * not a walk of the whole tree. */
 
 typedef struct walk {
     fs_store *fs;
     const char *prefix;
     size_t prefix_len;
-    objstore_list_page all; /* every matching key, unsorted */
+    const char *token; /* keys must sort after it (NULL: none) */
+    size_t want;       /* stop after this many keys */
+    objstore_list_page out;
     size_t cap;
 } walk;
 
-/* Walks directory `dir` (relative path in path[0..path->len), "" = root)
- * collecting regular files whose key starts with the prefix. */
+typedef struct dent {
+    char *form; /* name, plus '/' for a directory */
+    bool dir;
+} dent;
+
+static int dent_cmp(const void *a, const void *b)
+{
+    return strcmp(((const dent *)a)->form, ((const dent *)b)->form);
+}
+
+/* Reads the entries of an open directory that can hold keys. */
+static dent *read_entries(DIR *d, bool at_root, size_t *n_out)
+{
+    dent *v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *name = de->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        if (at_root && strncmp(name, ".qv-", 4) == 0)
+            continue;
+        unsigned char type = de->d_type;
+        if (type == DT_UNKNOWN) {
+            struct stat st;
+            if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+                continue;
+            type = S_ISDIR(st.st_mode)   ? DT_DIR
+                   : S_ISREG(st.st_mode) ? DT_REG
+                                         : DT_UNKNOWN;
+        }
+        if (type != DT_DIR && type != DT_REG)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            v = qv_xrealloc(v, cap * sizeof(*v));
+        }
+        v[n].dir = type == DT_DIR;
+        v[n].form = v[n].dir ? qv_xasprintf("%s/", name) : qv_xstrdup(name);
+        n++;
+    }
+    if (n > 1)
+        qsort(v, n, sizeof(*v), dent_cmp);
+    *n_out = n;
+    return v;
+}
+
+/* True when no key under directory key form D (ending in '/') can match
+ * the prefix or sort after the token. */
+static bool skip_subtree(const walk *w, const char *d, size_t dl)
+{
+    size_t cmp = dl < w->prefix_len ? dl : w->prefix_len;
+    if (memcmp(d, w->prefix, cmp) != 0)
+        return true;
+    /* Every key under D starts with D: if D sorts before the token without
+     * being its prefix, so do they all. */
+    return w->token && strncmp(d, w->token, dl) < 0;
+}
+
+static qv_code walk_dir(walk *w, qv_buf *path, int depth, qv_err *err);
+
+static qv_code walk_entry(walk *w, qv_buf *path, int dfd, const dent *e,
+                          int depth, qv_err *err)
+{
+    size_t base = path->len;
+    if (qv_buf_appends(path, e->form))
+        return qv_fail(err, QV_E_NOMEM, "fs list: path too long");
+    qv_code rc = QV_OK;
+    if (e->dir) {
+        if (!skip_subtree(w, path->data, path->len)) {
+            path->len--; /* drop the '/' */
+            path->data[path->len] = '\0';
+            rc = walk_dir(w, path, depth + 1, err);
+        }
+    } else if (path->len >= w->prefix_len &&
+               memcmp(path->data, w->prefix, w->prefix_len) == 0 &&
+               (!w->token || strcmp(path->data, w->token) > 0)) {
+        struct stat st; /* a file's form is its name */
+        if (fstatat(dfd, e->form, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(st.st_mode))
+            objstore__page_add(&w->out, &w->cap, path->data, path->len,
+                               (uint64_t)st.st_size, mtime_ms_of(&st));
+    }
+    path->len = base;
+    path->data[base] = '\0';
+    return rc;
+}
+
+/* Walks directory `path` (relative to the root; "" = the root). */
 static qv_code walk_dir(walk *w, qv_buf *path, int depth, qv_err *err)
 {
     if (depth > MAX_DEPTH)
@@ -391,10 +486,9 @@ static qv_code walk_dir(walk *w, qv_buf *path, int depth, qv_err *err)
     int fd = openat(w->fs->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
-            return QV_OK;
+            return QV_OK; /* removed meanwhile, or not a directory */
         return qv_fail_errno(err, QV_E_IO,
-                             "fs list '%s' in '%s': cannot open "
-                             "'%s'",
+                             "fs list '%s' in '%s': cannot open '%s'",
                              w->prefix, w->fs->root, rel);
     }
     DIR *d = fdopendir(fd);
@@ -403,34 +497,17 @@ static qv_code walk_dir(walk *w, qv_buf *path, int depth, qv_err *err)
         return qv_fail_errno(err, QV_E_IO, "fs list '%s' in '%s': opendir",
                              w->prefix, w->fs->root);
     }
+    size_t n;
+    dent *v = read_entries(d, path->len == 0, &n);
     size_t base = path->len;
     qv_code rc = QV_OK;
-    struct dirent *de;
-    while (rc == QV_OK && (de = readdir(d)) != NULL) {
-        const char *name = de->d_name;
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-            continue;
-        if (base == 0 && strncmp(name, ".qv-", 4) == 0)
-            continue;
-        path->len = base;
-        if ((base && qv_buf_append(path, "/", 1)) ||
-            qv_buf_appends(path, name)) {
-            rc = qv_fail(err, QV_E_NOMEM, "fs list: path too long");
-            break;
-        }
-        /* Prune: the key so far must agree with the prefix. */
-        size_t cmp = path->len < w->prefix_len ? path->len : w->prefix_len;
-        if (memcmp(path->data, w->prefix, cmp) != 0)
-            continue;
-        struct stat st;
-        if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-            continue; /* deleted meanwhile */
-        if (S_ISDIR(st.st_mode))
-            rc = walk_dir(w, path, depth + 1, err);
-        else if (S_ISREG(st.st_mode) && path->len >= w->prefix_len)
-            objstore__page_add(&w->all, &w->cap, path->data, path->len,
-                               (uint64_t)st.st_size, mtime_ms_of(&st));
-    }
+    if (base && qv_buf_append(path, "/", 1))
+        rc = qv_fail(err, QV_E_NOMEM, "fs list: path too long");
+    for (size_t i = 0; i < n && rc == QV_OK && w->out.count < w->want; i++)
+        rc = walk_entry(w, path, dirfd(d), &v[i], depth, err);
+    for (size_t i = 0; i < n; i++)
+        free(v[i].form);
+    free(v);
     closedir(d);
     path->len = base;
     if (path->data)
@@ -438,17 +515,15 @@ static qv_code walk_dir(walk *w, qv_buf *path, int depth, qv_err *err)
     return rc;
 }
 
-static int entry_cmp(const void *a, const void *b)
-{
-    return strcmp(((const objstore_entry *)a)->key,
-                  ((const objstore_entry *)b)->key);
-}
-
 static qv_code fs_list(objstore *os, const char *prefix, const char *token,
                        size_t max, objstore_list_page *page, qv_err *err)
 {
     fs_store *fs = fs_of(os);
-    walk w = {.fs = fs, .prefix = prefix, .prefix_len = strlen(prefix)};
+    walk w = {.fs = fs,
+              .prefix = prefix,
+              .prefix_len = strlen(prefix),
+              .token = token,
+              .want = max + 1};
     qv_buf path = QV_BUF_INIT;
     /* Start at the deepest directory the prefix names completely. */
     const char *slash = strrchr(prefix, '/');
@@ -457,27 +532,15 @@ static qv_code fs_list(objstore *os, const char *prefix, const char *token,
     qv_code rc = walk_dir(&w, &path, 0, err);
     qv_buf_release(&path);
     if (rc) {
-        objstore_list_page_release(&w.all);
+        objstore_list_page_release(&w.out);
         return rc;
     }
-    if (w.all.count > 1)
-        qsort(w.all.entries, w.all.count, sizeof(w.all.entries[0]), entry_cmp);
-    size_t first = 0;
-    while (token && first < w.all.count &&
-           strcmp(w.all.entries[first].key, token) <= 0)
-        first++;
-    size_t n = w.all.count - first < max ? w.all.count - first : max;
-    objstore_list_page out = {0};
-    size_t cap = 0;
-    for (size_t i = 0; i < n; i++) {
-        objstore_entry *e = &w.all.entries[first + i];
-        objstore__page_add(&out, &cap, e->key, strlen(e->key), e->size,
-                           e->mtime_ms);
+    if (w.out.count > max) { /* one more exists: this page is not the last */
+        free(w.out.entries[max].key);
+        w.out.count = max;
+        w.out.next_token = qv_xstrdup(w.out.entries[max - 1].key);
     }
-    if (first + n < w.all.count && n > 0)
-        out.next_token = qv_xstrdup(out.entries[n - 1].key);
-    objstore_list_page_release(&w.all);
-    *page = out;
+    *page = w.out;
     return QV_OK;
 }
 

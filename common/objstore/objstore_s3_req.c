@@ -14,9 +14,10 @@
 #include "common/clock.h"
 #include "common/objstore/objstore_s3_req.h"
 
-#define ERRBODY_CAP   ((size_t)64 * 1024)
-#define BACKOFF_MAXMS 2000u
-#define MAX_PARTS     10000u
+#define ERRBODY_CAP     ((size_t)64 * 1024)
+#define BACKOFF_MAXMS   2000u
+#define MAX_PARTS       10000u
+#define EXPECT_MIN_BODY ((size_t)1 << 20)
 
 static const char empty_sha256[] =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -261,6 +262,12 @@ static void setup_handle(s3_store *s, s3_req *r, xfer *x, const char *url,
         curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
         curl_easy_setopt(h, CURLOPT_SEEKDATA, r);
         curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
+        /* curl asks "Expect: 100-continue" before sending a body.  For
+         * small bodies the round trip costs more than it could save, so
+         * send them at once (the header itself cannot be removed: a blank
+         * "Expect:" line would be signed, see build_headers). */
+        if (r->body_len < EXPECT_MIN_BODY)
+            curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
         if (strcmp(r->method, "POST") == 0)
             curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
     } else if (strcmp(r->method, "HEAD") == 0) {

@@ -542,7 +542,10 @@ BACKEND_PARAMS(fault_decorator_fails_the_nth_call_and_adds_latency)
     objstore *f;
     qv_err err = {0};
     cr_assert_eq(objstore_fault_wrap(fx.os, &fc, &f, &err), QV_OK);
+    uint32_t inner_caps = objstore_caps(fx.os);
     fx.os = f; /* closed by teardown, inner with it */
+    cr_assert_eq(objstore_caps(f),
+                 inner_caps & ~(uint32_t)OBJSTORE_CAP_BATCH_DELETE);
     put_ok(f, "f/1", "a", 1);
     cr_assert_eq(objstore_put(f, "f/2", "b", 1, &err), QV_E_UNAVAILABLE);
     cr_assert(strstr(err.msg, "injected"), "%s", err.msg);
@@ -563,4 +566,40 @@ BACKEND_PARAMS(fault_decorator_fails_the_nth_call_and_adds_latency)
     cr_assert_eq(objstore_get(f, "f/1", &b, NULL), QV_E_IO);
     cr_assert_eq(objstore_delete(f, "f/1", NULL), QV_E_IO);
     qv_buf_release(&b);
+}
+
+BACKEND_PARAMS(list_order_is_byte_order_across_directories)
+{
+    /* S3 lists in UTF-8 byte order, but s3rver 3.7.1 (a directory walk)
+     * lists "d/..." before "d!a" and "d-x", and its continuation then
+     * skips them; the fs backend must get this right. */
+    if (*backend_id != 0)
+        cr_skip_test("s3rver does not list in byte order around '/'");
+    objstore_fixture_open(&fx, backends[*backend_id], NULL);
+    /* '!' < '-' < '/' < '0' < '~': "d/..." sorts between "d-x" and "d0" */
+    const char *keys[] = {"d!a", "d-x", "d/y", "d/z/1", "d/z/2", "d0", "d~"};
+    size_t nk = sizeof(keys) / sizeof(keys[0]);
+    for (size_t i = nk; i-- > 0;)
+        put_ok(fx.os, keys[i], "v", 1);
+    for (size_t max = 1; max <= 3; max++) {
+        char **got;
+        size_t n;
+        list_all(fx.os, "d", max, &got, &n);
+        cr_assert_eq(n, nk, "%s: page size %zu: %zu keys", fx.backend, max, n);
+        for (size_t i = 0; i < nk; i++)
+            cr_assert_str_eq(got[i], keys[i], "page size %zu", max);
+        free_keys(got, n);
+    }
+    /* a token inside a directory resumes inside it */
+    objstore_list_page page;
+    cr_assert_eq(objstore_list(fx.os, "d", NULL, 4, &page, NULL), QV_OK);
+    cr_assert_str_eq(page.next_token ? page.entries[3].key : "", "d/z/1");
+    objstore_list_page p2;
+    cr_assert_eq(objstore_list(fx.os, "d", page.next_token, 2, &p2, NULL),
+                 QV_OK);
+    cr_assert_eq(p2.count, 2);
+    cr_assert_str_eq(p2.entries[0].key, "d/z/2");
+    cr_assert_str_eq(p2.entries[1].key, "d0");
+    objstore_list_page_release(&page);
+    objstore_list_page_release(&p2);
 }

@@ -155,3 +155,26 @@ Test(objstore_fs, a_file_in_the_way_of_the_root_fails_open)
     cr_assert(strstr(err.msg, p), "%s", err.msg);
     free(p);
 }
+
+Test(objstore_fs, delete_prefix_reports_progress_when_a_delete_fails)
+{
+    char key[32];
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof(key), "gc/%d", i);
+        cr_assert_eq(objstore_put(os, key, "x", 1, NULL), QV_OK);
+    }
+    objstore_fault_config fc = {.ops = OBJSTORE_FAULT_DEL, .fail_nth = 3};
+    objstore *f;
+    cr_assert_eq(objstore_fault_wrap(os, &fc, &f, NULL), QV_OK);
+    os = f; /* teardown closes the decorator and the fs store */
+    uint64_t n = 99;
+    qv_err err = {0};
+    cr_assert_eq(objstore_delete_prefix(os, "gc/", &n, &err), QV_E_IO);
+    cr_assert_eq(n, 2, "two deletes happened before the fault");
+    cr_assert(strstr(err.msg, "fs delete 'gc/2': injected fault"), "%s",
+              err.msg);
+    cr_assert_eq(objstore_delete_prefix(os, "gc/", &n, &err), QV_OK, "%s",
+                 err.msg);
+    cr_assert_eq(n, 3);
+    cr_assert(!exists("gc"));
+}
