@@ -538,13 +538,23 @@ qv_code qv_column_reserve(qv_column *c, size_t n, size_t var_bytes)
     return grow_bytes(c, need);
 }
 
+/* Sets the validity bits of rows [from, from + n).  A word may straddle
+ * the published row count while readers load it, so words are updated
+ * with atomic read-modify-writes (relaxed: publication orders them). */
 static void set_valid(qv_column *c, size_t from, size_t n)
 {
     uint64_t *v = atomic_load_explicit(&c->valid, memory_order_relaxed);
-    if (!v)
+    if (!v || !n)
         return;
-    for (size_t i = from; i < from + n; i++)
-        v[i >> 6] |= (uint64_t)1 << (i & 63);
+    size_t i = from, end = from + n;
+    while (i < end) {
+        size_t w = i >> 6, b = i & 63;
+        size_t take = 64 - b < end - i ? 64 - b : end - i;
+        uint64_t bits =
+            take == 64 ? ~(uint64_t)0 : (((uint64_t)1 << take) - 1) << b;
+        __atomic_fetch_or(&v[w], bits, __ATOMIC_RELAXED);
+        i += take;
+    }
 }
 
 qv_code qv_column_append_fixed(qv_column *c, const void *vals, size_t n)
@@ -641,7 +651,9 @@ static qv_code append_view_rows(qv_column *c, const qv_col_view *s)
         uint64_t *v = atomic_load_explicit(&c->valid, memory_order_relaxed);
         for (size_t i = 0; i < s->rows; i++)
             if (qv_col_is_null(s, i))
-                v[(base + i) >> 6] &= ~((uint64_t)1 << ((base + i) & 63));
+                __atomic_fetch_and(&v[(base + i) >> 6],
+                                   ~((uint64_t)1 << ((base + i) & 63)),
+                                   __ATOMIC_RELAXED);
     }
     return QV_OK;
 }

@@ -186,9 +186,17 @@ typedef struct qv_col_view {
     const uint64_t *valid;   /* NULL = all rows valid; bit SET = valid */
 } qv_col_view;
 
+/* The validity word of a growing column that holds the last published
+ * rows may be updated by the writer while it is read, so loads of `valid`
+ * words are relaxed atomics (plain loads on x86-64 and arm64); code that
+ * reads `valid` words itself should use qv_col_valid_word(). */
+static inline uint64_t qv_col_valid_word(const qv_col_view *v, size_t w)
+{
+    return __atomic_load_n(&v->valid[w], __ATOMIC_RELAXED);
+}
 static inline bool qv_col_is_valid(const qv_col_view *v, size_t row)
 {
-    return !v->valid || ((v->valid[row >> 6] >> (row & 63)) & 1);
+    return !v->valid || ((qv_col_valid_word(v, row >> 6) >> (row & 63)) & 1);
 }
 static inline bool qv_col_is_null(const qv_col_view *v, size_t row)
 {

@@ -146,7 +146,8 @@ qv_code qv_column_file_encode(const qv_col_view *v, int64_t field_id,
     put64(f + 88, dlen);
     put64(f + 96, flen);
     if (vlen) {
-        memcpy(f + voff, v->valid, vlen);
+        for (size_t w = 0; w < vlen / 8; w++)
+            put64(f + voff + 8 * w, qv_col_valid_word(v, w));
         size_t r = v->rows & 63; /* keep bits past the last row zero */
         if (r)
             put64(f + voff + vlen - 8,

@@ -347,6 +347,51 @@ Test(column, concurrent_readers_see_consistent_snapshots)
     qv_column_free(r.c);
 }
 
+static void *null_reader(void *arg)
+{
+    race *r = arg;
+    for (int it = 0; it < 20000; it++) {
+        qv_col_view v = qv_column_view(r->c);
+        size_t from = v.rows > 70 ? v.rows - 70 : 0;
+        for (size_t i = from; i < v.rows; i++) {
+            bool want_null = i % 3 == 0;
+            if (qv_col_is_null(&v, i) != want_null)
+                r->bad++;
+            if (!want_null && qv_col_i32(&v, i) != (int32_t)i)
+                r->bad++;
+        }
+    }
+    return NULL;
+}
+
+Test(column, concurrent_readers_see_published_nulls)
+{
+    qv_field_spec spec = {
+        .id = 100, .name = "n", .type = QV_DT_INT32, .nullable = true};
+    race r = {0};
+    cr_assert_eq(qv_column_create(&spec, &r.c, NULL), QV_OK);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, null_reader, &r);
+    for (int32_t i = 0; i < 60000; i++) {
+        if (i % 3 == 0)
+            cr_assert_eq(qv_column_append_null(r.c, 1), QV_OK);
+        else
+            cr_assert_eq(qv_column_append_fixed(r.c, &i, 1), QV_OK);
+        qv_column_publish(r.c);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    cr_assert_eq(r.bad, 0);
+    qv_col_view v = qv_column_view(r.c);
+    cr_assert_eq(v.rows, 60000);
+    size_t nulls = 0;
+    for (size_t i = 0; i < v.rows; i++)
+        nulls += qv_col_is_null(&v, i);
+    cr_assert_eq(nulls, 20000);
+    qv_column_free(r.c);
+}
+
 Test(column, append_view_copies_rows_and_nulls)
 {
     tcase t = {QV_DT_VARCHAR, 0, 0};
