@@ -22,14 +22,16 @@
 
 #define RECONNECT_FIRST_MS 50
 #define RECONNECT_MAX_MS   500
+#define PROGRESS_EVERY_MS  1000
 
 typedef struct etcd_watch {
     metakv_watch base;
     uint8_t *prefix;
     size_t prefix_len;
-    qv_rpc_stream *s;  /* NULL while disconnected */
-    char target[128];  /* endpoint of s, for messages */
-    unsigned failures; /* reconnects failed in a row */
+    qv_rpc_stream *s;     /* NULL while disconnected */
+    char target[128];     /* endpoint of s, for messages */
+    unsigned failures;    /* reconnects failed in a row */
+    uint64_t progress_ms; /* when progress was last requested (mono ms) */
 } etcd_watch;
 
 static const uint8_t zero_byte[1] = {0};
@@ -220,6 +222,24 @@ static qv_code reconnect(etcd_watch *w, uint64_t deadline, qv_err *err)
     return rc;
 }
 
+/* On a quiet watch, asks etcd (at most once a second) to confirm how far
+ * it is; the answer moves next_rev past revisions without our events. */
+static void request_progress(etcd_watch *w)
+{
+    uint64_t now = qv_mono_ms(qv_clock_system());
+    if (!w->s || now - w->progress_ms < PROGRESS_EVERY_MS)
+        return;
+    w->progress_ms = now;
+    Etcdserverpb__WatchProgressRequest p =
+        ETCDSERVERPB__WATCH_PROGRESS_REQUEST__INIT;
+    Etcdserverpb__WatchRequest req = ETCDSERVERPB__WATCH_REQUEST__INIT;
+    req.request_union_case =
+        ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_PROGRESS_REQUEST;
+    req.progress_request = &p;
+    qv_code rc = qv_rpc_stream_send(w->s, &req.base, NULL);
+    (void)rc; /* a broken stream shows up on the next receive */
+}
+
 qv_code metakv__etcd_watch_next(metakv_watch *base, uint32_t wait_ms,
                                 metakv_events *out, qv_err *err)
 {
@@ -251,6 +271,7 @@ qv_code metakv__etcd_watch_next(metakv_watch *base, uint32_t wait_ms,
                                 &a, &m, metakv__etcd_left_ms(deadline), &e);
         if (rc == QV_E_TIMEOUT && strstr(e.msg, "wait")) {
             rc = QV_OK; /* nothing within the wait */
+            request_progress(w);
             break;
         }
         if (rc != QV_OK || !m) {
