@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# bench.sh -- build and run Quiver's benchmarks (what `make bench` runs).
+# Benchmarks are not tests: they print tables (Markdown) to stdout and to
+# $BENCH_OUT (default build/bench-results/<section>.md).
+#
+# Sections run in the order of SECTIONS below; each is a function
+# section_<name> that builds its binary in $BUILD and runs it.  Add a
+# benchmark by adding a function and its name to SECTIONS.
+#   scripts/bench.sh                 all sections
+#   scripts/bench.sh index           only the named sections
+# Environment: BUILD (default build), BENCH_DATA (default ../shared/data),
+# BENCH_REPS (default 3), BENCH_THREADS (default 2),
+# BENCH_SETS (index sets, default "siftsmall localsift").
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+BUILD=${BUILD:-build}
+BENCH_DATA=${BENCH_DATA:-$root/../shared/data}
+BENCH_REPS=${BENCH_REPS:-3}
+BENCH_THREADS=${BENCH_THREADS:-2}
+BENCH_SETS=${BENCH_SETS:-"siftsmall localsift"}
+out_dir=${BENCH_OUT:-$root/$BUILD/bench-results}
+mkdir -p "$out_dir"
+
+# Benchmark environment (bench/README.md): OpenBLAS misdetects this CPU,
+# and OpenMP/OpenBLAS threads must not fight over the cores.
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$(scripts/openblas-coretype.sh)}
+export OPENBLAS_NUM_THREADS=1
+export OMP_WAIT_POLICY=PASSIVE
+
+SECTIONS=(index filter)
+
+step() { printf '\n==== %s ====\n' "$*"; }
+
+# Configures $BUILD once (Release), with extra -D options.
+configure() {
+    cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" \
+        >"$out_dir/cmake.log" 2>&1 || {
+        echo "bench: cmake failed (see $out_dir/cmake.log)"
+        return 1
+    }
+}
+
+# index: Quiver's vector indexes vs FAISS (AVX2 build) and hnswlib.
+section_index() {
+    local faiss_dir=${QV_FAISS_DIR:-/tmp/quiver-faiss}
+    step "FAISS reference (scripts/build-faiss-avx2.sh)"
+    FAISS_JOBS=${FAISS_JOBS:-$(nproc)} scripts/build-faiss-avx2.sh "$faiss_dir" ||
+        echo "bench: using Debian's libfaiss-dev instead (SSE-only; the" \
+             "FAISS figures are then NOT a fair reference)"
+    configure -DQV_FAISS_DIR="$faiss_dir" || return 1
+    cmake --build "$BUILD" --target index_bench -j "$(nproc)" || return 1
+    local set
+    for set in $BENCH_SETS; do
+        step "index_bench $set"
+        local extra=()
+        [ "$set" = siftsmall ] && extra=(--filter)
+        "$BUILD/bench/index/index_bench" --data "$BENCH_DATA" --set "$set" \
+            --threads "$BENCH_THREADS" --reps "$BENCH_REPS" "${extra[@]}" |
+            tee "$out_dir/index-$set.md"
+    done
+}
+
+# filter: filter expression evaluation over 10M rows, scan vs scalar
+# indexes (BENCH_FILTER_ROWS to change the row count).
+section_filter() {
+    configure || return 1
+    cmake --build "$BUILD" --target filter_bench -j "$(nproc)" || return 1
+    step "filter_bench"
+    "$BUILD/bench/filter/filter_bench" --rows "${BENCH_FILTER_ROWS:-10000000}" \
+        --reps "$BENCH_REPS" | tee "$out_dir/filter.md"
+}
+
+want=("$@")
+[ ${#want[@]} -eq 0 ] && want=("${SECTIONS[@]}")
+status=0
+for s in "${want[@]}"; do
+    if ! declare -F "section_$s" >/dev/null; then
+        echo "bench: unknown section '$s' (have: ${SECTIONS[*]})"
+        status=1
+        continue
+    fi
+    "section_$s" || status=1
+done
+echo
+echo "bench: results in $out_dir"
+exit $status
