@@ -34,7 +34,9 @@ static Milvus__Proto__Common__ServerInfo *server_info(qv_proxy *p, qv_arena *a)
         ENTRY("server", "quiver"), ENTRY("build_type", b->build_type)};
     e[0] = init[0];
     e[1] = init[1];
-    si->reserved = qv_arena_alloc(a, 2 * sizeof *si->reserved);
+    /* An array of two entry pointers. */
+    si->reserved = qv_arena_calloc(
+        a, 2, sizeof(si->reserved[0])); // NOLINT(bugprone-sizeof-expression)
     si->reserved[0] = &e[0];
     si->reserved[1] = &e[1];
     si->n_reserved = 2;

@@ -22,7 +22,7 @@
 #include "common/rpc/rpc_server_int.h"
 #include "proto/rpc_status.h"
 
-#define CALL_ARENA_BLOCK (16 * 1024)
+#define CALL_ARENA_BLOCK ((size_t)16 * 1024)
 
 static int64_t now_ns(void)
 {
@@ -68,7 +68,9 @@ static void call_unref(qv_rpc_call *c)
     atomic_fetch_sub(&s->inflight, 1);
 }
 
-/* Starts a batch holding one reference; drops it if the start fails. */
+/* Starts a batch holding one reference.  The caller always holds a
+ * reference of its own, so a failed start only gives the batch's back
+ * (never the last one). */
 static bool start_batch(qv_rpc_call *c, const grpc_op *ops, size_t n,
                         call_tag *t)
 {
@@ -79,7 +81,7 @@ static bool start_batch(qv_rpc_call *c, const grpc_op *ops, size_t n,
     QV_LOG(QV_LOG_ERROR, "rpc", "cannot start batch on '%s': call error %d",
            c->m ? c->m->name : "unknown", (int)e);
     grpc_call_cancel(c->call, NULL);
-    call_unref(c);
+    atomic_fetch_sub(&c->refs, 1);
     return false;
 }
 
@@ -132,10 +134,10 @@ static void run_handler(void *arg)
         status = GRPC_STATUS_DEADLINE_EXCEEDED;
         qv_fail(&err, QV_E_TIMEOUT, "deadline exceeded before '%s' ran",
                 c->m->name);
-    } else if ((rc = qv_rpc__unpack(m->req_desc, c->in, &c->arena, &req,
-                                    &err)) != QV_OK) {
+    } else if (qv_rpc__unpack(m->req_desc, c->in, &c->arena, &req, &err) !=
+               QV_OK) {
         status = GRPC_STATUS_INVALID_ARGUMENT;
-        qv_err_prefix(&err, "bad request to '%s'", c->m->name);
+        (void)qv_err_prefix(&err, "bad request to '%s'", c->m->name);
     } else if (m->kind == QV_RPC_UNARY) {
         ProtobufCMessage *resp = NULL;
         rc = m->unary(c, req, &resp, m->user_data, &err);
@@ -222,7 +224,7 @@ static void on_new(qv_rpc_call *c, bool ok)
     if (!c->m) {
         char *name = grpc_slice_to_c_string(c->details.method);
         char msg[512];
-        snprintf(msg, sizeof(msg), "unknown method '%s'", name);
+        (void)snprintf(msg, sizeof(msg), "unknown method '%s'", name);
         gpr_free(name);
         send_final(c, NULL, GRPC_STATUS_UNIMPLEMENTED, msg);
     } else {
@@ -245,7 +247,7 @@ static void on_read(qv_rpc_call *c, bool ok)
         if (qv_pool_submit(s->pool, run_handler, c, QV_POOL_NOWAIT) != QV_OK) {
             send_final(c, NULL, GRPC_STATUS_RESOURCE_EXHAUSTED,
                        "server busy: too many calls waiting for a worker");
-            call_unref(c);
+            atomic_fetch_sub(&c->refs, 1); /* not the last: read ref held */
         }
     }
     call_unref(c); /* the read batch's reference */

@@ -103,10 +103,10 @@ static qv_code probe_bind(const char *host, int port, const char *addr,
         memcpy(h, host + 1, hl - 2);
         h[hl - 2] = '\0';
     } else {
-        snprintf(h, sizeof h, "%s", host);
+        (void)snprintf(h, sizeof h, "%s", host);
     }
     char ps[16];
-    snprintf(ps, sizeof ps, "%d", port);
+    (void)snprintf(ps, sizeof ps, "%d", port);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
@@ -166,8 +166,8 @@ qv_code qv_rpc_server_start(qv_rpc_server *s, qv_err *err)
                        "started",
                        s->addr);
     bool v6 = strchr(s->host, ':') && s->host[0] != '[';
-    snprintf(s->addr, sizeof s->addr, v6 ? "[%s]:%d" : "%s:%d", s->host,
-             s->opts.port);
+    (void)snprintf(s->addr, sizeof s->addr, v6 ? "[%s]:%d" : "%s:%d", s->host,
+                   s->opts.port);
     qv_code rc = probe_bind(s->host, s->opts.port, s->addr, err);
     if (rc != QV_OK)
         return rc;
@@ -201,8 +201,8 @@ qv_code qv_rpc_server_start(qv_rpc_server *s, qv_err *err)
                        "available",
                        s->addr);
     }
-    snprintf(s->addr, sizeof s->addr, v6 ? "[%s]:%d" : "%s:%d", s->host,
-             s->port);
+    (void)snprintf(s->addr, sizeof s->addr, v6 ? "[%s]:%d" : "%s:%d", s->host,
+                   s->port);
     qsort(s->methods, s->n_methods, sizeof(*s->methods), cmp_method);
     grpc_server_start(s->server);
     s->started = true;

@@ -61,8 +61,8 @@ static bool pluck_or_cancel(qv_rpc_stream *s, void *tag, gpr_timespec until)
     if (ev.type == GRPC_OP_COMPLETE)
         return ev.success != 0;
     grpc_call_cancel(s->call, NULL);
-    ev = grpc_completion_queue_pluck(s->cq, tag,
-                                     gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    (void)grpc_completion_queue_pluck(s->cq, tag,
+                                      gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     return false;
 }
 

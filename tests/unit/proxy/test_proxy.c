@@ -52,7 +52,7 @@ static void start(fixture *f, qv_proxy_health_fn health)
     cr_assert_eq(qv_proxy_start(f->p, &err), QV_OK, "%s", err.msg);
     cr_assert_gt(qv_proxy_port(f->p), 0);
     char target[64];
-    snprintf(target, sizeof target, "127.0.0.1:%d", qv_proxy_port(f->p));
+    (void)snprintf(target, sizeof target, "127.0.0.1:%d", qv_proxy_port(f->p));
     cr_assert_eq(qv_rpc_channel_open(target, &f->ch, &err), QV_OK);
     qv_arena_init(&f->a, 4096);
 }
@@ -197,7 +197,7 @@ Test(proxy, second_proxy_on_the_same_port_fails_clearly)
     cr_assert_eq(qv_proxy_create(&o, &p2, &err), QV_OK);
     cr_assert_neq(qv_proxy_start(p2, &err), QV_OK);
     char want[64];
-    snprintf(want, sizeof want, "127.0.0.1:%d", qv_proxy_port(f.p));
+    (void)snprintf(want, sizeof want, "127.0.0.1:%d", qv_proxy_port(f.p));
     cr_assert(strstr(err.msg, want) && strstr(err.msg, "in use"), "%s",
               err.msg);
     qv_proxy_destroy(p2);

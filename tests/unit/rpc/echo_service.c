@@ -23,7 +23,7 @@ static bool nap(qv_rpc_call *call, int64_t ms, echo_stats *st)
             atomic_fetch_add(&st->handler_saw_expiry, 1);
             return true;
         }
-        struct timespec ts = {0, 5 * 1000000};
+        struct timespec ts = {0, 5L * 1000000};
         nanosleep(&ts, NULL);
     }
     return false;
@@ -37,7 +37,7 @@ static Qvtest__EchoReply *make_reply(qv_rpc_call *call,
     qvtest__echo_reply__init(r);
     size_t n = strlen(rq->text) + 8;
     r->text = qv_arena_alloc(a, n);
-    snprintf(r->text, n, "echo:%s", rq->text);
+    (void)snprintf(r->text, n, "echo:%s", rq->text);
     r->seq = seq;
     r->payload = rq->payload;
     if (*rq->md_key) {
@@ -124,7 +124,7 @@ void echo_start(echo_server *e, const qv_rpc_server_opts *opts)
     cr_assert_eq(qv_rpc_server_start(e->srv, &err), QV_OK, "%s", err.msg);
     e->port = qv_rpc_server_port(e->srv);
     cr_assert_gt(e->port, 0);
-    snprintf(e->target, sizeof e->target, "127.0.0.1:%d", e->port);
+    (void)snprintf(e->target, sizeof e->target, "127.0.0.1:%d", e->port);
 }
 
 void echo_stop(echo_server *e)

@@ -44,7 +44,7 @@ Test(rpc_client, channels_are_shared_by_target)
 Test(rpc_client, unreachable_target_fails_with_unavailable_after_retries)
 {
     char target[64];
-    snprintf(target, sizeof target, "127.0.0.1:%d", dead_port());
+    (void)snprintf(target, sizeof target, "127.0.0.1:%d", dead_port());
     qv_rpc_channel *ch;
     qv_err err;
     cr_assert_eq(qv_rpc_channel_open(target, &ch, &err), QV_OK);
@@ -98,7 +98,7 @@ Test(rpc_client, idempotent_call_rides_out_a_server_that_starts_late)
 {
     late_server ls = {.port = dead_port()};
     char target[64];
-    snprintf(target, sizeof target, "127.0.0.1:%d", ls.port);
+    (void)snprintf(target, sizeof target, "127.0.0.1:%d", ls.port);
     pthread_t t;
     pthread_create(&t, NULL, start_late, &ls);
     qv_rpc_channel *ch;

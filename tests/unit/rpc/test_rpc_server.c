@@ -152,7 +152,7 @@ Test(rpc_server, deadline_exceeded_is_reported_and_seen_by_the_handler)
     cr_assert_lt(took, 2000);
     /* The handler noticed the expiry and stopped early. */
     for (int i = 0; i < 200 && !atomic_load(&e.stats.handlers_finished); i++)
-        nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
+        nanosleep(&(struct timespec){0, 10L * 1000000}, NULL);
     cr_assert_eq(atomic_load(&e.stats.handler_saw_expiry), 1);
     echo_stop(&e);
     cr_assert_eq(atomic_load(&e.stats.by_status[GRPC_STATUS_DEADLINE_EXCEEDED]),
@@ -290,7 +290,7 @@ static void *run_slow(void *arg)
     qv_arena a;
     qv_arena_init(&a, 1024);
     sc->rc = say(sc->target, &rq, &o, &a, &r, &err);
-    snprintf(sc->msg, sizeof sc->msg, "%s", err.msg);
+    (void)snprintf(sc->msg, sizeof sc->msg, "%s", err.msg);
     qv_arena_release(&a);
     return NULL;
 }
@@ -298,7 +298,7 @@ static void *run_slow(void *arg)
 static void wait_inflight(echo_server *e)
 {
     (void)e;
-    nanosleep(&(struct timespec){0, 150 * 1000000}, NULL);
+    nanosleep(&(struct timespec){0, 150L * 1000000}, NULL);
 }
 
 Test(rpc_server, shutdown_lets_in_flight_calls_finish)
