@@ -28,6 +28,7 @@ typedef struct ev_sset {
     const qv_expr_value **slots;
     uint64_t *hashes;
     size_t mask;
+    size_t minlen, maxlen; /* of the members: a cheap first test */
 } ev_sset;
 
 typedef struct enode {

@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "common/expr/eval_int.h"
-#include "common/hash.h"
 #include "common/banned.h"
 
 #define SMALL_LIST 8
@@ -61,17 +60,42 @@ static inline bool iset_has(const ev_iset *s, int64_t v)
     return false;
 }
 
+/* A word-at-a-time string hash (the sets live only for one evaluation). */
+static inline uint64_t str_hash(const char *p, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)(unsigned char)p[i] << (8 * i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
+
 void qv_expr__sset_build(qv_arena *a, ev_sset *s, const qv_expr_value *list)
 {
     size_t n = list->u.a.n, cap = pow2_at_least(n);
     s->slots = qv_arena_calloc(a, cap, sizeof(*s->slots));
     s->hashes = qv_arena_calloc(a, cap, sizeof(uint64_t));
     s->mask = cap - 1;
+    s->minlen = SIZE_MAX;
+    s->maxlen = 0;
     for (size_t i = 0; i < n; i++) {
         const qv_expr_value *v = &list->u.a.items[i];
         if (v->kind != QV_EXPR_STR)
             continue;
-        uint64_t hv = qv_hash64(v->u.s.ptr, v->u.s.len);
+        if (v->u.s.len < s->minlen)
+            s->minlen = v->u.s.len;
+        if (v->u.s.len > s->maxlen)
+            s->maxlen = v->u.s.len;
+        uint64_t hv = str_hash(v->u.s.ptr, v->u.s.len);
         size_t h = (size_t)hv & s->mask;
         while (s->slots[h])
             h = (h + 1) & s->mask;
@@ -82,7 +106,9 @@ void qv_expr__sset_build(qv_arena *a, ev_sset *s, const qv_expr_value *list)
 
 bool qv_expr__sset_has(const ev_sset *s, const char *p, size_t len)
 {
-    uint64_t hv = qv_hash64(p, len);
+    if (len < s->minlen || len > s->maxlen)
+        return false;
+    uint64_t hv = str_hash(p, len);
     size_t h = (size_t)hv & s->mask;
     while (s->slots[h]) {
         const qv_expr_value *v = s->slots[h];
@@ -663,6 +689,76 @@ static bool array_row(const enode *e, size_t r)
     return true;
 }
 
+/* Element j of a fixed-width integer (or Bool) array row at p. */
+static inline int64_t load_int(const uint8_t *p, size_t w, size_t j)
+{
+    switch (w) {
+    case 1: {
+        int8_t v;
+        memcpy(&v, p + j, 1);
+        return v;
+    }
+    case 2: {
+        int16_t v;
+        memcpy(&v, p + 2 * j, 2);
+        return v;
+    }
+    case 4: {
+        int32_t v;
+        memcpy(&v, p + 4 * j, 4);
+        return v;
+    }
+    default: {
+        int64_t v;
+        memcpy(&v, p + 8 * j, 8);
+        return v;
+    }
+    }
+}
+
+/* Whole-array leaves on integer/Bool elements: contains (one, any, all)
+ * and array_length, straight over the row bytes. */
+static bool scan_int_array(const enode *e, size_t row0, size_t n, uint64_t *t)
+{
+    const qv_expr_node *nd = e->n;
+    const qv_col_view *c = e->c;
+    qv_dtype et = c->elem_type;
+    if (!(qv_expr__is_int_type(et) || et == QV_DT_BOOL) ||
+        !(nd->kind == QV_XN_CONTAINS ||
+          (nd->kind == QV_XN_ARITH && nd->aop == QV_AR_ARRAY_LEN)))
+        return false;
+    size_t w = qv_dtype_elem_width(et);
+    const uint64_t *off = c->offsets;
+    int64_t v = nd->kind == QV_XN_CONTAINS && nd->flags == QV_CONTAINS_ONE
+                    ? (nd->v.kind == QV_EXPR_BOOL ? nd->v.u.b : nd->v.u.i)
+                    : 0;
+    for (size_t j = 0; j < n; j++) {
+        size_t r = row0 + j;
+        const uint8_t *p = c->data + off[r];
+        size_t len = (size_t)(off[r + 1] - off[r]) / w;
+        bool b = false;
+        if (nd->kind == QV_XN_ARITH) {
+            b = cmp_i(nd->op, (int64_t)len, e->iv);
+        } else if (nd->flags == QV_CONTAINS_ONE) {
+            for (size_t k = 0; k < len && !b; k++)
+                b = load_int(p, w, k) == v;
+        } else if (nd->flags == QV_CONTAINS_ANY) {
+            for (size_t k = 0; k < len && !b; k++)
+                b = in_int(e, load_int(p, w, k));
+        } else {
+            b = true;
+            for (size_t i = 0; i < e->nlist && b; i++) {
+                bool found = false;
+                for (size_t k = 0; k < len && !found; k++)
+                    found = load_int(p, w, k) == e->ilist[i];
+                b = found;
+            }
+        }
+        ev_setbit(t, j, b);
+    }
+    return true;
+}
+
 static void scan_generic(const enode *e, size_t row0, size_t n, uint64_t *t)
 {
     const qv_expr_node *nd = e->n;
@@ -707,6 +803,9 @@ void qv_expr__scan_leaf(enode *e, size_t row0, size_t n, uint64_t *t)
         return;
     }
     if (nd->kind == QV_XN_CMP_COLS || c->type == QV_DT_ARRAY) {
+        if (c->type == QV_DT_ARRAY && nd->col.npath == 0 &&
+            scan_int_array(e, row0, n, t))
+            return;
         scan_generic(e, row0, n, t);
         return;
     }

@@ -86,10 +86,10 @@ enum qv_expr_contains {
 #define QV_RANGE_HI_INCL 2
 
 /* Limits that keep parsing, decoding and evaluation bounded. */
-#define QV_EXPR_MAX_DEPTH      200     /* nesting of parentheses/operators */
-#define QV_EXPR_MAX_PATH       64      /* JSON path elements */
-#define QV_EXPR_MAX_TEXT       1048576 /* bytes of filter text */
-#define QV_EXPR_MAX_ARRAY_NEST 16      /* nested array literals */
+#define QV_EXPR_MAX_DEPTH      200 /* nesting of parentheses/operators */
+#define QV_EXPR_MAX_PATH       64  /* JSON path elements */
+#define QV_EXPR_MAX_TEXT       (64u << 20) /* bytes of filter text */
+#define QV_EXPR_MAX_ARRAY_NEST 16          /* nested array literals */
 
 typedef struct qv_expr_str {
     const char *ptr;

@@ -426,7 +426,7 @@ qv_code qv_expr_parse(const char *text, size_t len,
 {
     if (len > QV_EXPR_MAX_TEXT)
         return qv_fail(err, QV_E_INVALID,
-                       "invalid filter: longer than %d "
+                       "invalid filter: longer than %u "
                        "bytes",
                        QV_EXPR_MAX_TEXT);
     if (!text && len)

@@ -404,3 +404,27 @@ Test(expr_plan, decoder_rejects_truncation_and_damage)
         QV_E_CORRUPT_VERSION);
     qv_buf_release(&b);
 }
+
+Test(expr_parse, large_in_lists_parse_quickly)
+{
+    /* delete by primary keys sends `pk in [...]` with many ids */
+    size_t n = 200000, cap = n * 12 + 32, o = 0;
+    char *text = malloc(cap);
+    o += (size_t)snprintf(text, cap, "id in [");
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(text + o, cap - o, "%s%zu", i ? "," : "",
+                              (i * 7919) % n);
+    o += (size_t)snprintf(text + o, cap - o, "]");
+    qv_expr_plan *plan = NULL;
+    qv_err err = {0};
+    cr_assert_eq(qv_expr_parse(text, o, &test_schema, NULL, 0, &plan, &err),
+                 QV_OK, "%s", err.msg);
+    qv_buf b = QV_BUF_INIT;
+    cr_assert_eq(qv_expr_plan_encode(plan, &b, &err), QV_OK);
+    /* 200000 distinct ints: 9 bytes each plus the node */
+    cr_assert_gt(b.len, n * 9);
+    cr_assert_lt(b.len, n * 9 + 100);
+    qv_buf_release(&b);
+    qv_expr_plan_free(plan);
+    free(text);
+}
