@@ -658,18 +658,14 @@ static qv_code append_view_rows(qv_column *c, const qv_col_view *s)
     return QV_OK;
 }
 
+static qv_code check_source(qv_column *c, const qv_col_view *s, qv_err *err);
+
 qv_code qv_column_append_view(qv_column *c, const qv_col_view *s, qv_err *err)
 {
     const char *n = spec_name(&c->spec);
-    if (c->file)
-        return qv_fail(err, QV_E_INVALID,
-                       "field '%s': cannot append to a file column", n);
-    if (s->type != c->spec.type ||
-        (s->type == QV_DT_ARRAY && s->elem_type != c->spec.elem_type) ||
-        (!c->var && s->width != c->width))
-        return qv_fail(err, QV_E_INVALID,
-                       "field '%s': cannot append %s rows to a %s column", n,
-                       qv_dtype_name(s->type), qv_dtype_name(c->spec.type));
+    qv_code rc0 = check_source(c, s, err);
+    if (rc0)
+        return rc0;
     if (s->valid && !c->spec.nullable) {
         for (size_t i = 0; i < s->rows; i++)
             if (qv_col_is_null(s, i))
@@ -683,6 +679,62 @@ qv_code qv_column_append_view(qv_column *c, const qv_col_view *s, qv_err *err)
         return qv_fail(err, rc, "field '%s': cannot append %zu rows", n,
                        s->rows);
     return QV_OK;
+}
+
+/* Type and nullability of src rows against the column. */
+static qv_code check_source(qv_column *c, const qv_col_view *s, qv_err *err)
+{
+    const char *n = spec_name(&c->spec);
+    if (c->file)
+        return qv_fail(err, QV_E_INVALID,
+                       "field '%s': cannot append to a file column", n);
+    if (s->type != c->spec.type ||
+        (s->type == QV_DT_ARRAY && s->elem_type != c->spec.elem_type) ||
+        (!c->var && s->width != c->width))
+        return qv_fail(err, QV_E_INVALID,
+                       "field '%s': cannot append %s rows to a %s column", n,
+                       qv_dtype_name(s->type), qv_dtype_name(c->spec.type));
+    return QV_OK;
+}
+
+qv_code qv_column_append_rows(qv_column *c, const qv_col_view *s,
+                              const int64_t *rows, size_t n, qv_err *err)
+{
+    const char *name = spec_name(&c->spec);
+    qv_code rc = check_source(c, s, err);
+    if (rc)
+        return rc;
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i] < 0 || (uint64_t)rows[i] >= s->rows)
+            return qv_fail(err, QV_E_INVALID,
+                           "field '%s': row %lld is outside the %zu source "
+                           "rows",
+                           name, (long long)rows[i], s->rows);
+        size_t r = (size_t)rows[i];
+        if (qv_col_is_null(s, r) && !c->spec.nullable)
+            return qv_fail(err, QV_E_INVALID,
+                           "field '%s': row %zu is null but the field is "
+                           "not nullable",
+                           name, r);
+        if (c->var)
+            bytes += (size_t)(s->offsets[r + 1] - s->offsets[r]);
+    }
+    if (qv_column_reserve(c, n, bytes))
+        return qv_fail(err, QV_E_NOMEM, "field '%s': cannot append %zu rows",
+                       name, n);
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t r = (size_t)rows[i], len = 0;
+        if (qv_col_is_null(s, r)) {
+            rc = qv_column_append_null(c, 1);
+        } else if (c->var) {
+            const uint8_t *p = qv_col_var(s, r, &len);
+            rc = qv_column_append_var(c, p, len);
+        } else
+            rc = qv_column_append_fixed(c, qv_col_fixed(s, r), 1);
+    }
+    return rc ? qv_fail(err, rc, "field '%s': cannot append rows", name)
+              : QV_OK;
 }
 
 void qv_column_publish(qv_column *c)

@@ -307,6 +307,12 @@ qv_code qv_column_append_var(qv_column *c, const void *bytes,
 qv_code qv_column_append_null(qv_column *c, size_t n) QV_MUST_USE;
 qv_code qv_column_append_view(qv_column *c, const qv_col_view *src,
                               qv_err *err) QV_MUST_USE;
+/* Appends rows[0..n) of src, in that order (rows may repeat); for
+ * compaction and result assembly.  Same type rules as append_view; a row
+ * outside src is QV_E_INVALID. */
+qv_code qv_column_append_rows(qv_column *c, const qv_col_view *src,
+                              const int64_t *rows, size_t n,
+                              qv_err *err) QV_MUST_USE;
 /* Reserves room for n more rows (and var_bytes payload bytes). */
 qv_code qv_column_reserve(qv_column *c, size_t n, size_t var_bytes) QV_MUST_USE;
 /* Makes every appended row visible to readers. */

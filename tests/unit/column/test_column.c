@@ -431,6 +431,49 @@ Test(column, append_view_copies_rows_and_nulls)
     qv_column_free(src);
 }
 
+Test(column, append_rows_picks_rows_in_order)
+{
+    const tcase ts[] = {{QV_DT_INT64, 0, 0},
+                        {QV_DT_ARRAY, QV_DT_VARCHAR, 0},
+                        {QV_DT_FLOAT_VECTOR, 0, 5}};
+    int64_t rows[] = {9, 0, 0, 4, 7, 1};
+    for (size_t t = 0; t < 3; t++) {
+        rng_state = 40 + t;
+        qv_column *src = make_column(&ts[t], 10, true);
+        qv_col_view sv = qv_column_view(src);
+        qv_field_spec spec = *qv_column_spec(src);
+        qv_column *dst;
+        cr_assert_eq(qv_column_create(&spec, &dst, NULL), QV_OK);
+        qv_err err = {0};
+        cr_assert_eq(qv_column_append_rows(dst, &sv, rows, 6, &err), QV_OK,
+                     "%s", err.msg);
+        qv_column_publish(dst);
+        qv_col_view dv = qv_column_view(dst);
+        cr_assert_eq(dv.rows, 6);
+        for (size_t i = 0; i < 6; i++) {
+            size_t r = (size_t)rows[i];
+            cr_assert_eq(qv_col_is_null(&dv, i), qv_col_is_null(&sv, r));
+            if (dv.width) {
+                cr_assert_eq(memcmp(qv_col_fixed(&dv, i), qv_col_fixed(&sv, r),
+                                    dv.width),
+                             0);
+            } else {
+                size_t la, lb;
+                const uint8_t *a = qv_col_var(&dv, i, &la);
+                const uint8_t *b = qv_col_var(&sv, r, &lb);
+                cr_assert_eq(la, lb);
+                cr_assert(la == 0 || memcmp(a, b, la) == 0);
+            }
+        }
+        int64_t bad = 10;
+        cr_assert_eq(qv_column_append_rows(dst, &sv, &bad, 1, &err),
+                     QV_E_INVALID);
+        cr_assert(strstr(err.msg, "row 10 is outside"), "%s", err.msg);
+        qv_column_free(dst);
+        qv_column_free(src);
+    }
+}
+
 Test(column, spec_check_names_the_problem)
 {
     qv_err err = {0};
