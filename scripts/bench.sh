@@ -28,7 +28,7 @@ export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$(scripts/openblas-coretype.sh)}
 export OPENBLAS_NUM_THREADS=1
 export OMP_WAIT_POLICY=PASSIVE
 
-SECTIONS=(index filter)
+SECTIONS=(index filter rpc)
 
 step() { printf '\n==== %s ====\n' "$*"; }
 
@@ -69,6 +69,16 @@ section_filter() {
     step "filter_bench"
     "$BUILD/bench/filter/filter_bench" --rows "${BENCH_FILTER_ROWS:-10000000}" \
         --reps "$BENCH_REPS" | tee "$out_dir/filter.md"
+}
+
+# rpc: the RPC layer (common/rpc) over loopback: unary latency and
+# throughput, server streaming, 8 MiB messages.
+section_rpc() {
+    configure || return 1
+    cmake --build "$BUILD" --target rpc_bench -j "$(nproc)" || return 1
+    step "rpc_bench"
+    "$BUILD/bench/rpc/rpc_bench" --threads "$BENCH_THREADS" \
+        --reps "$BENCH_REPS" | tee "$out_dir/rpc.md"
 }
 
 want=("$@")
