@@ -8,8 +8,9 @@
  *     in parallel on the pool.
  *   - kernels: smaller batches scan the rows with the SIMD kernels, four
  *     rows per call, one query per pool task.
- *   - gather: with a filter that passes at most FLAT_GATHER_PCT percent of
- *     the rows, the passing rows are listed once and only they are scored.
+ *   - gather: with a filter that passes few rows (at most 8 % next to the
+ *     BLAS plan, 90 % next to the kernel plan: the measured crossovers),
+ *     the passing rows are listed once and only they are scored.
  *
  * Threading: immutable after add; searches share nothing but the index.
  */
@@ -23,8 +24,15 @@
 #define FLAT_BLAS_MIN_NQ 20
 #define FLAT_QB          256
 #define FLAT_BB          1024
-#define FLAT_GATHER_PCT  5
-#define TAG_NORM         QV_FOURCC('N', 'O', 'R', 'M')
+/* Gather when at most this percentage of rows passes the filter, for the
+ * BLAS plan and the kernel plan (measured crossovers, see README). */
+#ifndef FLAT_GATHER_PCT
+#define FLAT_GATHER_PCT 8
+#endif
+#ifndef FLAT_GATHER_PCT_KERNELS
+#define FLAT_GATHER_PCT_KERNELS 90
+#endif
+#define TAG_NORM QV_FOURCC('N', 'O', 'R', 'M')
 
 typedef struct flat_index {
     qv_index base;
@@ -142,6 +150,34 @@ typedef struct flat_job {
     int failed;        /* atomic: a worker ran out of memory */
 } flat_job;
 
+/* Scores q against the listed rows only, four at a time. */
+static void scan_selected(const flat_index *f, const float *q,
+                          const uint32_t *sel, size_t nsel, qv__topk *h)
+{
+    const qv_index *ix = &f->base;
+    const float *x = (const float *)(const void *)f->rows.data;
+    const size_t d = ix->dim;
+    const bool l2 = ix->metric == QV_METRIC_L2;
+    qv_fdist4_fn f4 = l2 ? ix->kern->l2sqr_batch4 : ix->kern->ip_batch4;
+    qv_fdist_fn f1 = l2 ? ix->kern->l2sqr : ix->kern->ip;
+    const float sign = l2 ? 1.0f : -1.0f;
+    size_t s = 0;
+    for (; s + 4 <= nsel; s += 4) {
+        float v[4];
+        f4(q, x + (size_t)sel[s] * d, x + (size_t)sel[s + 1] * d,
+           x + (size_t)sel[s + 2] * d, x + (size_t)sel[s + 3] * d, d, v);
+        for (int t = 0; t < 4; t++)
+            if (sign * v[t] < qv__topk_worst(h))
+                qv__topk_push(h, sign * v[t],
+                              qv__rows_label(&f->rows, sel[s + t]));
+    }
+    for (; s < nsel; s++) {
+        float v = sign * f1(q, x + (size_t)sel[s] * d, d);
+        if (v < qv__topk_worst(h))
+            qv__topk_push(h, v, qv__rows_label(&f->rows, sel[s]));
+    }
+}
+
 static void flat_kernel_chunk(void *arg, size_t b, size_t e, size_t w)
 {
     (void)w;
@@ -150,7 +186,6 @@ static void flat_kernel_chunk(void *arg, size_t b, size_t e, size_t w)
     const qv_index *ix = &f->base;
     const float *x = (const float *)(const void *)f->rows.data;
     size_t k = j->ctx->k, d = ix->dim;
-    const bool l2 = ix->metric == QV_METRIC_L2;
     for (size_t i = b; i < e; i++) {
         const float *q = j->q + i * d;
         qv__topk h;
@@ -159,14 +194,7 @@ static void flat_kernel_chunk(void *arg, size_t b, size_t e, size_t w)
             qv__scan_topk(ix, q, x, f->rows.n, f->rows.ids, 0, j->ctx->filter,
                           &h);
         } else {
-            qv_fdist_fn f1 = l2 ? ix->kern->l2sqr : ix->kern->ip;
-            for (size_t s = 0; s < j->nsel; s++) {
-                size_t r = j->sel[s];
-                float v = f1(q, x + r * d, d);
-                v = l2 ? v : -v;
-                if (v < qv__topk_worst(&h))
-                    qv__topk_push(&h, v, qv__rows_label(&f->rows, r));
-            }
+            scan_selected(f, q, j->sel, j->nsel, &h);
         }
         qv__topk_finish(&h, ix->metric);
     }
@@ -247,14 +275,14 @@ static void flat_blas_chunk(void *arg, size_t b, size_t e, size_t w)
 
 /* The gather plan's row list, or NULL when the filter passes many rows. */
 static uint32_t *gather_rows(const flat_index *f, const qv_bitset *filter,
-                             size_t *nsel)
+                             size_t pct, size_t *nsel)
 {
     size_t n = f->rows.n;
     if (!filter || n > UINT32_MAX)
         return NULL;
     if (!f->rows.ids) {
         size_t pass = qv__filter_pass_count(filter, n);
-        if (pass * 100 > n * FLAT_GATHER_PCT)
+        if (pass * 100 > n * pct)
             return NULL;
     }
     uint32_t *sel = qv_try_alloc(n, sizeof(uint32_t));
@@ -264,7 +292,7 @@ static uint32_t *gather_rows(const flat_index *f, const qv_bitset *filter,
     for (size_t r = 0; r < n; r++)
         if (!qv__excluded(filter, qv__rows_label(&f->rows, r)))
             sel[m++] = (uint32_t)r;
-    if (f->rows.ids && m * 100 > n * FLAT_GATHER_PCT) {
+    if (f->rows.ids && m * 100 > n * pct) {
         free(sel);
         return NULL;
     }
@@ -279,9 +307,12 @@ static qv_code flat_search(const qv_index *ix, size_t nq, const void *q,
     (void)err;
     const flat_index *f = (const flat_index *)ix;
     flat_job j = {.f = f, .q = q, .ctx = ctx, .dist = dist, .lab = lab};
-    uint32_t *sel = gather_rows(f, ctx->filter, &j.nsel);
+    bool blas = nq >= FLAT_BLAS_MIN_NQ;
+    uint32_t *sel =
+        gather_rows(f, ctx->filter,
+                    blas ? FLAT_GATHER_PCT : FLAT_GATHER_PCT_KERNELS, &j.nsel);
     j.sel = sel;
-    if (!sel && nq >= FLAT_BLAS_MIN_NQ) {
+    if (!sel && blas) {
         size_t grain = (nq + 1) / 2 < FLAT_QB ? (nq + 1) / 2 : FLAT_QB;
         qv_pool_parallel_for(ctx->pool, nq, grain, flat_blas_chunk, &j);
     } else {

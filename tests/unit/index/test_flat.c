@@ -72,6 +72,11 @@ static void exact_for(qv_metric m)
         if (i % 3)
             qv_bitset_set(&f, i);
     check_exact(ix, m, x, q, 60, 10, &f, pool); /* filtered BLAS */
+    check_exact(ix, m, x, q, 5, 10, &f, pool);  /* kernels, gather */
+    qv_bitset_clear_all(&f);
+    for (size_t i = 0; i < N; i += 20)
+        qv_bitset_set(&f, i);
+    check_exact(ix, m, x, q, 5, 10, &f, pool); /* kernels, 95 % pass */
     qv_bitset_set_all(&f);
     for (size_t i = 0; i < N; i += 101)
         qv_bitset_clear(&f, i);
