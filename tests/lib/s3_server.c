@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 
 #define S3RVER_JS   "/tests/e2e/node_modules/s3rver/bin/s3rver.js"
 #define VERIFIER_PY "/tests/lib/s3_sigv4_verifier.py"
@@ -75,6 +77,51 @@ static qv_code fail_with_log(qv_code rc, const char *log, qv_err *err)
     return rc;
 }
 
+/* A self-signed certificate for 127.0.0.1 (openssl, bounded). */
+static qv_code make_cert(qv_s3_server *s, qv_err *err)
+{
+    char *key = qv_xasprintf("%s/key.pem", s->dir);
+    char *log = qv_xasprintf("%s/openssl.log", s->dir);
+    s->ca_file = qv_xasprintf("%s/cert.pem", s->dir);
+    const char *argv[] = {"openssl",
+                          "req",
+                          "-x509",
+                          "-newkey",
+                          "ec",
+                          "-pkeyopt",
+                          "ec_paramgen_curve:prime256v1",
+                          "-nodes",
+                          "-keyout",
+                          key,
+                          "-out",
+                          s->ca_file,
+                          "-days",
+                          "2",
+                          "-subj",
+                          "/CN=127.0.0.1",
+                          "-addext",
+                          "subjectAltName=IP:127.0.0.1",
+                          NULL};
+    qv_proc tool = {0};
+    qv_code rc = qv_proc_spawn(&tool, argv, log, err);
+    if (rc == QV_OK) {
+        uint64_t end = qv_mono_ms(qv_clock_system()) + START_MS;
+        while (qv_proc_alive(&tool) && qv_mono_ms(qv_clock_system()) < end)
+            qv_sleep_ms(5);
+        int st = 0;
+        bool late = qv_proc_alive(&tool);
+        (void)qv_proc_stop(&tool, 0, &st, NULL);
+        if (late || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            rc = fail_with_log(qv_fail(err, QV_E_INTERNAL,
+                                       "openssl could not make a certificate"),
+                               log, err);
+    }
+    qv_proc_release(&tool);
+    free(key);
+    free(log);
+    return rc;
+}
+
 static qv_code spawn_all(qv_s3_server *s, qv_err *err)
 {
     char port[16], vport[16], uport[16];
@@ -94,14 +141,28 @@ static qv_code spawn_all(qv_s3_server *s, qv_err *err)
                           "--silent",
                           "--configure-bucket",
                           s->bucket,
+                          NULL,
+                          NULL,
+                          NULL,
+                          NULL,
                           NULL};
+    char *key = qv_xasprintf("%s/key.pem", s->dir);
+    if (s->tls) {
+        argv[12] = "--key";
+        argv[13] = key;
+        argv[14] = "--cert";
+        argv[15] = s->ca_file;
+    }
     qv_code rc = qv_proc_spawn(&s->s3rver, argv, log, err);
     if (rc == QV_OK) {
-        rc = qv_proc_wait_http(&s->s3rver, s->s3rver_port, "/", NULL, START_MS,
-                               err);
+        rc = s->tls
+                 ? qv_proc_wait_port(&s->s3rver, s->s3rver_port, START_MS, err)
+                 : qv_proc_wait_http(&s->s3rver, s->s3rver_port, "/", NULL,
+                                     START_MS, err);
         if (rc)
             fail_with_log(rc, log, err);
     }
+    free(key);
     free(data);
     free(log);
     free(js);
@@ -138,12 +199,17 @@ qv_code qv_s3_server_start(qv_s3_server *s, const qv_s3_server_opts *opts,
     const char *why;
     if (!qv_s3_server_available(&why))
         return qv_fail(err, QV_E_UNSUPPORTED, "cannot start s3rver: %s", why);
-    s->strict = opts && opts->strict;
+    s->tls = opts && opts->tls;
+    s->strict = opts && opts->strict && !s->tls;
     snprintf(s->bucket, sizeof(s->bucket), "%s",
              opts && opts->bucket ? opts->bucket : "quiver-test");
     qv_code rc = qv_test_mkdtemp("qv-s3-", &s->dir, err);
-    if (rc)
+    if (rc == QV_OK && s->tls)
+        rc = make_cert(s, err);
+    if (rc) {
+        qv_s3_server_destroy(s);
         return rc;
+    }
     for (int attempt = 0; attempt < 3; attempt++) {
         s->s3rver_port = qv_test_free_port();
         s->port = s->strict ? qv_test_free_port() : s->s3rver_port;
@@ -153,8 +219,8 @@ qv_code qv_s3_server_start(qv_s3_server *s, const qv_s3_server_opts *opts,
                 continue;
             }
         }
-        snprintf(s->endpoint, sizeof(s->endpoint), "http://127.0.0.1:%d",
-                 s->port);
+        snprintf(s->endpoint, sizeof(s->endpoint), "%s://127.0.0.1:%d",
+                 s->tls ? "https" : "http", s->port);
         rc = spawn_all(s, err);
         if (rc == QV_OK) {
             s->running = true;
@@ -197,5 +263,6 @@ void qv_s3_server_destroy(qv_s3_server *s)
         (void)qv_test_rmtree(s->dir, NULL);
         free(s->dir);
     }
+    free(s->ca_file);
     memset(s, 0, sizeof(*s));
 }

@@ -28,17 +28,21 @@
 typedef struct qv_s3_server_opts {
     const char *bucket; /* default "quiver-test" */
     bool strict;        /* put the SigV4 verifier in front */
+    bool tls;           /* serve https with a fresh self-signed certificate
+                           (for 127.0.0.1); no verifier then */
 } qv_s3_server_opts;
 
 typedef struct qv_s3_server {
     qv_proc s3rver;
     qv_proc verifier; /* with strict */
     bool strict;
+    bool tls;
     bool running;
     char *dir; /* temp dir: data/, s3rver.log, verifier.log (owned) */
     int s3rver_port;
     int port;          /* what clients use (the verifier's with strict) */
-    char endpoint[64]; /* "http://127.0.0.1:<port>" */
+    char endpoint[64]; /* "http[s]://127.0.0.1:<port>" */
+    char *ca_file;     /* with tls: the certificate to trust (owned) */
     char bucket[64];
 } qv_s3_server;
 
