@@ -20,9 +20,11 @@
  *     missing key succeeds (deletes are idempotent);
  *   - a put is atomic: readers see the old object, or none, or the whole new
  *     object, never a part of it, also across a crash of the writer;
- *   - every call finishes within its timeout (objstore_config.timeout_ms per
- *     backend request; retries included) and fails with QV_E_TIMEOUT or
- *     QV_E_UNAVAILABLE when the backend does not answer;
+ *   - every call to a remote backend finishes within its timeout
+ *     (objstore_config.timeout_ms per backend request, retries included)
+ *     and fails with QV_E_TIMEOUT or QV_E_UNAVAILABLE when the backend does
+ *     not answer; fs calls are local syscalls and have no timeout of their
+ *     own;
  *   - out-params are written only on success.
  *
  * Threading: an objstore is usable from any number of threads at once;

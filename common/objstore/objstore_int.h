@@ -39,8 +39,8 @@ qv_code objstore__s3_parse_list(const char *xml, size_t n,
                                 objstore_list_page *page,
                                 qv_err *err) QV_MUST_USE;
 
-/* Parses an ISO-8601 UTC time ("2026-11-22T10:00:00.123Z") or an HTTP date
- * is not needed: returns Unix ms, or 0 when unparsable. */
+/* Parses an ISO-8601 UTC time ("2026-11-22T10:00:00.123Z", as in S3
+ * listings) into Unix ms; 0 when it cannot be parsed. */
 int64_t objstore__parse_iso8601_ms(const char *s);
 
 /* Test hooks of the S3 backend: a fixed x-amz-date ("20130524T000000Z", or
