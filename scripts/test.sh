@@ -21,7 +21,7 @@ failed=0
 log_dir=${TEST_LOG_DIR:-$root/build/test-logs}
 mkdir -p "$log_dir"
 
-step() { printf '\n==== %s ====\n' "$*"; }
+step() { printf "\n==== %s (at %ds) ====\n" "$*" "$SECONDS"; }
 
 # Adds ctest's counts from a log to the totals.
 count_ctest() {
@@ -98,5 +98,6 @@ if [ -d tests/e2e ] && ls tests/e2e/*.test.mjs >/dev/null 2>&1; then
 fi
 
 echo
+echo "test.sh: finished in ${SECONDS}s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
