@@ -83,6 +83,14 @@ static void serve_conn(fake_http *f, int fd)
         char *head = qv_xstrndup(in.data, head_len);
         size_t bl = content_length(head);
         bool head_only = strncmp(head, "HEAD ", 5) == 0;
+        if (bl > 0 && in.len < head_len + bl &&
+            strcasestr(head, "\nExpect: 100-continue")) {
+            static const char go[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            if (write(fd, go, sizeof(go) - 1) != (ssize_t)(sizeof(go) - 1)) {
+                free(head);
+                goto out;
+            }
+        }
         while (in.len < head_len + bl)
             if (!read_more(f, fd, &in)) {
                 free(head);

@@ -372,3 +372,26 @@ Test(objstore_s3_client, a_key_the_batch_could_not_delete_is_reported)
     cr_assert(strstr(err.msg, "'bkt/gc/b'"), "%s", err.msg);
     cr_assert(strstr(err.msg, "AccessDenied: Access Denied"), "%s", err.msg);
 }
+
+Test(objstore_s3_client, big_bodies_wait_for_100_continue)
+{
+    static const fake_http_resp s[] = {{200, NULL, NULL}};
+    open_store(s, 1, NULL);
+    size_t n = (size_t)2 << 20;
+    char *d = qv_xcalloc(1, n);
+    const qv_clock *c = qv_clock_system();
+    uint64_t t0 = qv_mono_ms(c);
+    qv_err err = {0};
+    cr_assert_eq(objstore_put(os, "big", d, n, &err), QV_OK, "%s", err.msg);
+    free(d);
+    char *e = fake_http_header(&srv, 0, "Expect");
+    cr_assert_str_eq(e, "100-continue");
+    free(e);
+    cr_assert_eq(srv.reqs[0].body_len, n);
+    cr_assert_lt(qv_mono_ms(c) - t0, 900, "the server's 100 was not used");
+    /* a small body is sent at once, whether curl asks or not */
+    t0 = qv_mono_ms(c);
+    cr_assert_eq(objstore_put(os, "small", "x", 1, &err), QV_OK);
+    cr_assert_lt(qv_mono_ms(c) - t0, 900);
+    cr_assert_eq(srv.reqs[1].body_len, 1);
+}
