@@ -48,10 +48,11 @@ static inline float bin_score(const qv_index *ix, const uint8_t *a,
 }
 
 /* Scores q against n rows; pushes to h or (h NULL) collects the range. */
-static void bin_scan(const qv_index *ix, const uint8_t *q, const uint8_t *x,
-                     size_t n, const int64_t *ids, const qv__search_ctx *ctx,
-                     qv__topk *h, qv__rlist *rl)
+static size_t bin_scan(const qv_index *ix, const uint8_t *q, const uint8_t *x,
+                       size_t n, const int64_t *ids, const qv__search_ctx *ctx,
+                       qv__topk *h, qv__rlist *rl)
 {
+    size_t hits = 0;
     size_t rb = ix->row_bytes;
     for (size_t i = 0; i < n; i++) {
         int64_t lab = ids ? ids[i] : (int64_t)i;
@@ -63,8 +64,10 @@ static void bin_scan(const qv_index *ix, const uint8_t *q, const uint8_t *x,
                 qv__topk_push(h, s, lab);
         } else if (s >= ctx->range_lo && s < ctx->range_hi) {
             qv__rlist_push(rl, s, lab);
+            hits++;
         }
     }
+    return hits;
 }
 
 /* ---- common ----------------------------------------------------------- */
@@ -74,6 +77,8 @@ typedef struct bin_job {
     const uint8_t *q;
     const qv__search_ctx *ctx;
     size_t nprobe;
+    size_t nsel;      /* lists ranked per query (nlist for range) */
+    size_t max_empty; /* range: stop after this many empty lists */
     float *dist;
     int64_t *lab;
     qv__rlist *ranges;
@@ -95,7 +100,7 @@ static void bin_query(const bin_job *j, size_t i, float *pd, int64_t *pl)
         bin_scan(ix, q, b->rows.data, b->rows.n, b->rows.ids, j->ctx, hp, rl);
     } else {
         qv__topk probes;
-        qv__topk_init(&probes, j->nprobe, pd, pl);
+        qv__topk_init(&probes, j->nsel, pd, pl);
         for (size_t c = 0; c < b->nlist; c++) {
             float s = (float)ix->kern->hamming(q, b->cent + c * ix->row_bytes,
                                                ix->row_bytes);
@@ -103,9 +108,14 @@ static void bin_query(const bin_job *j, size_t i, float *pd, int64_t *pl)
                 qv__topk_push(&probes, s, (int64_t)c);
         }
         qv__topk_finish(&probes, QV_METRIC_HAMMING);
-        for (size_t p = 0; p < j->nprobe && pl[p] >= 0; p++) {
+        size_t empty_run = 0;
+        for (size_t p = 0; p < j->nsel && pl[p] >= 0; p++) {
+            if (p >= j->nprobe && empty_run >= j->max_empty)
+                break;
             const ivf_list *l = &b->lists[pl[p]];
-            bin_scan(ix, q, l->codes, l->n, l->ids, j->ctx, hp, rl);
+            size_t hits =
+                bin_scan(ix, q, l->codes, l->n, l->ids, j->ctx, hp, rl);
+            empty_run = hits ? 0 : empty_run + 1;
         }
     }
     if (hp)
@@ -116,7 +126,7 @@ static void bin_chunk(void *arg, size_t s, size_t e, size_t w)
 {
     (void)w;
     bin_job *j = arg;
-    size_t np = j->nprobe ? j->nprobe : 1;
+    size_t np = j->nsel ? j->nsel : 1;
     float *pd = qv_try_alloc(np, sizeof(float));
     int64_t *pl = qv_try_alloc(np, sizeof(int64_t));
     if (!pd || !pl) {
@@ -132,7 +142,10 @@ static void bin_chunk(void *arg, size_t s, size_t e, size_t w)
 static qv_code bin_check_search(const qv_params *p, qv_err *err)
 {
     int64_t v;
-    return qv__param_int(p, "nprobe", BIN_DEF_NP, 1, BIN_MAX_NL, &v, err);
+    qv_code rc = qv__param_int(p, "nprobe", BIN_DEF_NP, 1, BIN_MAX_NL, &v, err);
+    if (!rc)
+        rc = qv__param_int(p, "max_empty_result_buckets", 2, 1, 65535, &v, err);
+    return rc;
 }
 
 static qv_code bin_run(const qv_index *ix, size_t nq, const void *q,
@@ -155,6 +168,16 @@ static qv_code bin_run(const qv_index *ix, size_t nq, const void *q,
                         : (double)b->nlist;
         }
         j->nprobe = want >= (double)b->nlist ? b->nlist : (size_t)want;
+        j->nsel = j->nprobe;
+        if (j->ranges) {
+            int64_t me;
+            rc = qv__param_int(ctx->params, "max_empty_result_buckets", 2, 1,
+                               65535, &me, err);
+            if (rc)
+                return rc;
+            j->max_empty = (size_t)me;
+            j->nsel = b->nlist;
+        }
     }
     qv_pool_parallel_for(ctx->pool, nq, 1, bin_chunk, j);
     if (j->failed)

@@ -168,8 +168,11 @@ static qv_code ivf_init(qv_index *ix, const qv_params *build, qv_err *err)
 static qv_code ivf_check_search(const qv_params *p, qv_err *err)
 {
     int64_t v;
-    return qv__param_int(p, "nprobe", IVF_DEF_NPROBE, 1, IVF_MAX_NLIST, &v,
-                         err);
+    qv_code rc =
+        qv__param_int(p, "nprobe", IVF_DEF_NPROBE, 1, IVF_MAX_NLIST, &v, err);
+    if (!rc)
+        rc = qv__param_int(p, "max_empty_result_buckets", 2, 1, 65535, &v, err);
+    return rc;
 }
 
 static qv_code ivf_train(qv_index *ix, size_t n, const void *x, qv_err *err)
@@ -317,7 +320,9 @@ typedef struct ivf_job {
     const float *q;
     const qv__search_ctx *ctx;
     size_t nprobe;
-    float *dist; /* top-k */
+    size_t nsel;      /* lists ranked per query (nlist for range) */
+    size_t max_empty; /* range: stop after this many empty lists */
+    float *dist;      /* top-k */
     int64_t *lab;
     qv__rlist *ranges; /* range search */
     int failed;
@@ -326,8 +331,8 @@ typedef struct ivf_job {
 /* Scratch of one chunk of queries. */
 typedef struct ivf_scratch {
     float *coarse;  /* qn * nlist */
-    float *pd;      /* nprobe probe scores */
-    int64_t *pl;    /* nprobe probe lists */
+    float *pd;      /* nsel probe scores */
+    int64_t *pl;    /* nsel probe lists, closest first */
     float *out;     /* max_list scores */
     uint32_t *sel;  /* max_list positions */
     uint32_t *cand; /* max_list top-k candidates */
@@ -351,8 +356,8 @@ static bool scratch_alloc(const ivf_job *j, size_t qn, ivf_scratch *s)
     size_t ml = ivf->max_list ? ivf->max_list : 1;
     size_t cs = ivf->codec->scratch(ivf);
     s->coarse = qv_try_alloc(qn * ivf->nlist, sizeof(float));
-    s->pd = qv_try_alloc(j->nprobe, sizeof(float));
-    s->pl = qv_try_alloc(j->nprobe, sizeof(int64_t));
+    s->pd = qv_try_alloc(j->nsel, sizeof(float));
+    s->pl = qv_try_alloc(j->nsel, sizeof(int64_t));
     s->out = qv_try_alloc(ml, sizeof(float));
     s->sel = qv_try_alloc(ml, sizeof(uint32_t));
     s->cand = qv_try_alloc(ml, sizeof(uint32_t));
@@ -365,14 +370,14 @@ static bool scratch_alloc(const ivf_job *j, size_t qn, ivf_scratch *s)
 
 /* Scores one list for query scan state sc; calls back per surviving
  * entry through either the heap or the range list. */
-static void scan_list(const ivf_job *j, ivf_scratch *s, ivf_scan *sc, size_t li,
-                      float coarse, qv__topk *h, qv__rlist *rl)
+static size_t scan_list(const ivf_job *j, ivf_scratch *s, ivf_scan *sc,
+                        size_t li, float coarse, qv__topk *h, qv__rlist *rl)
 {
     const ivf_index *ivf = j->ivf;
     const ivf_list *l = &ivf->lists[li];
     const qv_bitset *f = j->ctx->filter;
     if (!l->n)
-        return;
+        return 0;
     const uint32_t *sel = NULL;
     size_t cnt = l->n;
     if (f) {
@@ -381,7 +386,7 @@ static void scan_list(const ivf_job *j, ivf_scratch *s, ivf_scan *sc, size_t li,
             if (!qv__excluded(f, l->ids[p]))
                 s->sel[m++] = (uint32_t)p;
         if (!m)
-            return;
+            return 0;
         sel = s->sel;
         cnt = m;
     }
@@ -394,12 +399,16 @@ static void scan_list(const ivf_job *j, ivf_scratch *s, ivf_scan *sc, size_t li,
             if (s->out[t] < qv__topk_worst(h))
                 qv__topk_push(h, s->out[t], l->ids[sel ? sel[t] : t]);
         }
-    } else {
-        float lo = j->ctx->range_lo, hi = j->ctx->range_hi;
-        for (size_t t = 0; t < cnt; t++)
-            if (s->out[t] >= lo && s->out[t] < hi)
-                qv__rlist_push(rl, s->out[t], l->ids[sel ? sel[t] : t]);
+        return 0;
     }
+    float lo = j->ctx->range_lo, hi = j->ctx->range_hi;
+    size_t hits = 0;
+    for (size_t t = 0; t < cnt; t++)
+        if (s->out[t] >= lo && s->out[t] < hi) {
+            qv__rlist_push(rl, s->out[t], l->ids[sel ? sel[t] : t]);
+            hits++;
+        }
+    return hits;
 }
 
 static void ivf_chunk(void *arg, size_t b, size_t e, size_t w)
@@ -421,7 +430,7 @@ static void ivf_chunk(void *arg, size_t b, size_t e, size_t w)
         for (size_t c = 0; c < nl; c++)
             cs[c] = ip ? -cs[c] : ivf->cnorms[c] - 2.0f * cs[c];
         qv__topk probes;
-        qv__topk_init(&probes, j->nprobe, s.pd, s.pl);
+        qv__topk_init(&probes, j->nsel, s.pd, s.pl);
         for (size_t c = 0; c < nl; c++)
             if (cs[c] < qv__topk_worst(&probes))
                 qv__topk_push(&probes, cs[c], (int64_t)c);
@@ -433,9 +442,17 @@ static void ivf_chunk(void *arg, size_t b, size_t e, size_t w)
         size_t k = j->ctx->k;
         if (j->dist)
             qv__topk_init(&h, k, j->dist + (b + i) * k, j->lab + (b + i) * k);
-        for (size_t p = 0; p < j->nprobe && s.pl[p] >= 0; p++)
-            scan_list(j, &s, &sc, (size_t)s.pl[p], cs[s.pl[p]],
-                      j->dist ? &h : NULL, j->dist ? NULL : &j->ranges[b + i]);
+        /* Range search goes on past nprobe lists until max_empty lists in
+         * a row added nothing (Milvus's max_empty_result_buckets). */
+        size_t empty_run = 0;
+        for (size_t p = 0; p < j->nsel && s.pl[p] >= 0; p++) {
+            if (p >= j->nprobe && empty_run >= j->max_empty)
+                break;
+            size_t hits = scan_list(j, &s, &sc, (size_t)s.pl[p], cs[s.pl[p]],
+                                    j->dist ? &h : NULL,
+                                    j->dist ? NULL : &j->ranges[b + i]);
+            empty_run = hits ? 0 : empty_run + 1;
+        }
         if (j->dist)
             qv__topk_finish(&h, ivf->base.metric);
     }
@@ -467,6 +484,16 @@ static qv_code ivf_run(const qv_index *ix, size_t nq, const void *q,
     j->q = q;
     j->ctx = ctx;
     j->nprobe = np;
+    j->nsel = np;
+    if (j->ranges) {
+        int64_t me;
+        rc = qv__param_int(ctx->params, "max_empty_result_buckets", 2, 1, 65535,
+                           &me, err);
+        if (rc)
+            return rc;
+        j->max_empty = (size_t)me;
+        j->nsel = ivf->nlist;
+    }
     size_t threads = ctx->pool ? qv_pool_threads(ctx->pool) + 1 : 1;
     size_t grain = nq / (threads * 4);
     grain = grain < 1 ? 1 : grain > 32 ? 32 : grain;

@@ -400,3 +400,45 @@ Test(types, autoindex_is_hnsw_with_milvus_defaults)
     qv_index_free(ix);
     qv_buf_release(&b);
 }
+
+/* IVF range search probes nprobe lists, then keeps going through the next
+ * closest lists until max_empty_result_buckets in a row add nothing. */
+Test(types, ivf_range_search_goes_past_nprobe)
+{
+    tcase c = {QV_INDEX_IVF_FLAT, QV_METRIC_L2, 24, 0};
+    fixture f;
+    fx_build(&f, &c);
+    float d[30];
+    int64_t l[30];
+    qv_kv kv0[] = {{"nprobe", "32"}};
+    qv_params p0 = {kv0, 1};
+    qv_search_args a0 = {.params = &p0};
+    cr_assert_eq(qv_index_search(f.ix, 1, f.q, 30, &a0, d, l, NULL), QV_OK);
+    char rs[32];
+    snprintf(rs, sizeof(rs), "%.6f", d[29] + 1e-3);
+    size_t got[3];
+    const char *me[] = {"1", "2", "64"};
+    for (int i = 0; i < 3; i++) {
+        qv_kv kv[] = {{"radius", rs},
+                      {"nprobe", "1"},
+                      {"max_empty_result_buckets", me[i]}};
+        qv_params p = {kv, 3};
+        qv_search_args a = {.params = &p};
+        qv_range_result r;
+        qv_err err;
+        cr_assert_eq(qv_index_range_search(f.ix, 1, f.q, &a, &r, &err), QV_OK,
+                     "%s", err.msg);
+        got[i] = r.lims[1];
+        qv_range_result_release(&r);
+    }
+    cr_assert_leq(got[0], got[1]);
+    cr_assert_leq(got[1], got[2]);
+    cr_assert_eq(got[2], 30, "with a large max_empty every row in range");
+    qv_kv bad[] = {{"max_empty_result_buckets", "0"}};
+    qv_params pb = {bad, 1};
+    qv_err err;
+    cr_assert_eq(qv_index_check_search_params(QV_INDEX_IVF_FLAT, &pb, &err),
+                 QV_E_INVALID);
+    cr_assert(strstr(err.msg, "max_empty_result_buckets"), "%s", err.msg);
+    fx_free(&f);
+}
