@@ -45,8 +45,14 @@ qv_code qv_proxy_create(const qv_proxy_options *opts, qv_proxy **out,
         .shutdown_grace_ms = opts->shutdown_grace_ms,
         .on_call_done = opts->on_call_done,
         .on_call_done_data = opts->on_call_done_data,
+        .tls_cert_file = opts->tls_cert_file,
+        .tls_key_file = opts->tls_key_file,
+        .tls_client_ca_file = opts->tls_client_ca_file,
     };
     qv_code rc = qv_rpc_server_create(&so, &p->srv, err);
+    /* The RPC server keeps its own copies of the TLS paths. */
+    p->opts.tls_cert_file = p->opts.tls_key_file = NULL;
+    p->opts.tls_client_ca_file = NULL;
     for (size_t i = 0; rc == QV_OK && i < qv_proxy__n_rpcs; i++) {
         qv_rpc_method m = {.name = qv_proxy__rpcs[i].name,
                            .kind = QV_RPC_UNARY,

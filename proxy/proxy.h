@@ -40,6 +40,12 @@ typedef struct qv_proxy_options {
     void *on_call_done_data;
     qv_proxy_health_fn health; /* may be NULL: always healthy */
     void *health_data;
+    /* TLS on the public port (off when NULL): PEM certificate chain and
+     * key; with tls_client_ca_file, clients must present a certificate
+     * signed by it (mutual TLS).  Files are read at start. */
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    const char *tls_client_ca_file;
 } qv_proxy_options;
 
 /* Creates the proxy and registers its handlers (not listening yet).  The

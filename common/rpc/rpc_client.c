@@ -26,47 +26,66 @@
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static qv_rpc_channel *cache_head;
 
-static grpc_channel *make_channel(const char *target)
+static grpc_channel *make_channel(const char *target,
+                                  grpc_channel_credentials *cc,
+                                  const char *server_name)
 {
-    grpc_arg a[6];
+    grpc_arg a[8];
     memset(a, 0, sizeof a);
-    const char *keys[6] = {GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+    const char *keys[7] = {GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                            GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
                            GRPC_ARG_KEEPALIVE_TIME_MS,
                            GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
                            GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-                           GRPC_ARG_MAX_RECONNECT_BACKOFF_MS};
-    int vals[6] = {-1, -1, 30000, 1, 100, 2000};
-    for (int i = 0; i < 6; i++) {
-        a[i].type = GRPC_ARG_INTEGER;
-        a[i].key = (char *)keys[i];
-        a[i].value.integer = vals[i];
+                           GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+                           GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS};
+    int vals[7] = {-1, -1, 30000, 1, 100, 2000, 1000};
+    size_t n = 0;
+    for (; n < 7; n++) {
+        a[n].type = GRPC_ARG_INTEGER;
+        a[n].key = (char *)keys[n];
+        a[n].value.integer = vals[n];
     }
-    grpc_channel_args args = {.num_args = 6, .args = a};
-    grpc_channel_credentials *cc = grpc_insecure_credentials_create();
-    grpc_channel *ch = grpc_channel_create(target, cc, &args);
-    grpc_channel_credentials_release(cc);
-    return ch;
+    if (server_name) {
+        a[n].type = GRPC_ARG_STRING;
+        a[n].key = (char *)GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
+        a[n].value.string = (char *)server_name;
+        n++;
+    }
+    grpc_channel_args args = {.num_args = n, .args = a};
+    return grpc_channel_create(target, cc, &args);
 }
 
-qv_code qv_rpc_channel_open(const char *target, qv_rpc_channel **out,
-                            qv_err *err)
+static bool bad_target(const char *target)
 {
-    if (!target || !*target || !strchr(target, ':'))
-        return qv_fail(err, QV_E_INVALID,
-                       "bad rpc target '%s': want 'host:port'",
-                       target ? target : "(null)");
+    return !target || !*target || !strchr(target, ':');
+}
+
+/* Finds the cached channel for key or creates it (TLS when tls). */
+static qv_code channel_get(const char *target, const char *key,
+                           const qv_rpc_tls *tls, qv_rpc_channel **out,
+                           qv_err *err)
+{
     pthread_mutex_lock(&cache_mu);
     for (qv_rpc_channel *c = cache_head; c; c = c->next) {
-        if (strcmp(c->target, target) == 0) {
+        if (strcmp(c->key, key) == 0) {
             c->refs++;
             pthread_mutex_unlock(&cache_mu);
             *out = c;
             return QV_OK;
         }
     }
+    grpc_channel_credentials *cc = NULL;
+    qv_code rc = tls ? qv_rpc__channel_creds(tls, &cc, err) : QV_OK;
+    if (rc != QV_OK) {
+        pthread_mutex_unlock(&cache_mu);
+        return qv_err_prefix(err, "channel to '%s'", target);
+    }
     grpc_init();
-    grpc_channel *gc = make_channel(target);
+    if (!cc)
+        cc = grpc_insecure_credentials_create();
+    grpc_channel *gc = make_channel(target, cc, tls ? tls->server_name : NULL);
+    grpc_channel_credentials_release(cc);
     if (!gc) {
         pthread_mutex_unlock(&cache_mu);
         grpc_shutdown();
@@ -75,6 +94,7 @@ qv_code qv_rpc_channel_open(const char *target, qv_rpc_channel **out,
     }
     qv_rpc_channel *c = QV_NEW(qv_rpc_channel);
     c->target = qv_xstrdup(target);
+    c->key = qv_xstrdup(key);
     c->ch = gc;
     c->refs = 1;
     c->next = cache_head;
@@ -82,6 +102,35 @@ qv_code qv_rpc_channel_open(const char *target, qv_rpc_channel **out,
     pthread_mutex_unlock(&cache_mu);
     *out = c;
     return QV_OK;
+}
+
+qv_code qv_rpc_channel_open(const char *target, qv_rpc_channel **out,
+                            qv_err *err)
+{
+    if (bad_target(target))
+        return qv_fail(err, QV_E_INVALID,
+                       "bad rpc target '%s': want 'host:port'",
+                       target ? target : "(null)");
+    return channel_get(target, target, NULL, out, err);
+}
+
+qv_code qv_rpc_channel_open_tls(const char *target, const qv_rpc_tls *tls,
+                                qv_rpc_channel **out, qv_err *err)
+{
+    if (bad_target(target))
+        return qv_fail(err, QV_E_INVALID,
+                       "bad rpc target '%s': want 'host:port'",
+                       target ? target : "(null)");
+    if (!tls)
+        return qv_rpc_channel_open(target, out, err);
+#define S(x) ((x) ? (x) : "")
+    char *key =
+        qv_xasprintf("tls|%s|%s|%s|%s|%s", S(tls->ca_file), S(tls->cert_file),
+                     S(tls->key_file), S(tls->server_name), target);
+#undef S
+    qv_code rc = channel_get(target, key, tls, out, err);
+    free(key);
+    return rc;
 }
 
 void qv_rpc__channel_ref(qv_rpc_channel *ch)
@@ -109,6 +158,7 @@ void qv_rpc_channel_close(qv_rpc_channel *ch)
     pthread_mutex_unlock(&cache_mu);
     grpc_channel_destroy(ch->ch);
     free(ch->target);
+    free(ch->key);
     free(ch);
     grpc_shutdown();
 }

@@ -78,11 +78,29 @@ typedef struct qv_rpc_call_opts {
     int *status_out; /* if not NULL: the final gRPC status code (0 = OK) */
 } qv_rpc_call_opts;
 
-/* Opens (or shares) the channel to target ("host:port").  The channel keeps
- * gRPC core initialised while it exists.  Receive and send limits are
- * unlimited; keepalive pings every 30 s are allowed without calls. */
+/* Opens (or shares) the channel to target ("host:port", or gRPC's
+ * "ipv4:host:port" to skip name resolution).  The channel keeps gRPC core
+ * initialised while it exists.  Receive and send limits are unlimited;
+ * keepalive pings every 30 s are allowed without calls; host names are
+ * re-resolved at most every second after a failure. */
 qv_code qv_rpc_channel_open(const char *target, qv_rpc_channel **out,
                             qv_err *err) QV_MUST_USE;
+
+/* TLS settings of a channel; paths of PEM files, read at open. */
+typedef struct qv_rpc_tls {
+    const char *ca_file;     /* roots to verify the server; NULL = system */
+    const char *cert_file;   /* client certificate (mutual TLS) or NULL */
+    const char *key_file;    /* its private key (with cert_file) or NULL */
+    const char *server_name; /* name to verify instead of the target host,
+                                or NULL */
+} qv_rpc_tls;
+
+/* Like qv_rpc_channel_open over TLS.  Channels are shared only between
+ * callers with the same target and the same TLS settings.  An unreadable
+ * file fails with QV_E_IO naming it; a server whose certificate does not
+ * verify makes calls fail with QV_E_UNAVAILABLE. */
+qv_code qv_rpc_channel_open_tls(const char *target, const qv_rpc_tls *tls,
+                                qv_rpc_channel **out, qv_err *err) QV_MUST_USE;
 /* Drops one reference; the last one destroys the channel.  Calls and
  * streams on it must be finished (or closed) first. */
 void qv_rpc_channel_close(qv_rpc_channel *ch);

@@ -36,6 +36,7 @@ char *qv_rpc__slice_dup(qv_arena *a, grpc_slice s);
 
 struct qv_rpc_channel {
     char *target;
+    char *key; /* cache key: target plus TLS settings */
     grpc_channel *ch;
     int refs; /* guarded by the cache lock in rpc_client.c */
     struct qv_rpc_channel *next;
@@ -56,6 +57,13 @@ uint32_t qv_rpc__md_flags(const qv_rpc_call_opts *opts);
 qv_code qv_rpc__status_fail(qv_rpc_channel *ch, const char *method,
                             grpc_status_code st, grpc_slice details,
                             const char *error_string, qv_err *err);
+
+/* TLS credentials (rpc_tls.c); *out is written on success only. */
+qv_code qv_rpc__channel_creds(const qv_rpc_tls *tls,
+                              grpc_channel_credentials **out, qv_err *err);
+struct qv_rpc_server_opts;
+qv_code qv_rpc__server_creds(const struct qv_rpc_server_opts *o,
+                             grpc_server_credentials **out, qv_err *err);
 
 /* Shuts down and destroys a pluck queue whose tags were all plucked. */
 void qv_rpc__cq_destroy(grpc_completion_queue *cq);

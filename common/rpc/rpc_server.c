@@ -30,6 +30,11 @@ static int64_t limit_or_default(int64_t v)
     return v;
 }
 
+static char *dup_or_null(const char *v)
+{
+    return v && *v ? qv_xstrdup(v) : NULL;
+}
+
 qv_code qv_rpc_server_create(const qv_rpc_server_opts *opts,
                              qv_rpc_server **out, qv_err *err)
 {
@@ -40,6 +45,10 @@ qv_code qv_rpc_server_create(const qv_rpc_server_opts *opts,
     s->opts = *opts;
     s->host = qv_xstrdup(opts->host && *opts->host ? opts->host : "127.0.0.1");
     s->opts.host = s->host;
+    s->opts.tls_cert_file = s->tls_cert = dup_or_null(opts->tls_cert_file);
+    s->opts.tls_key_file = s->tls_key = dup_or_null(opts->tls_key_file);
+    s->opts.tls_client_ca_file = s->tls_ca =
+        dup_or_null(opts->tls_client_ca_file);
     if (!s->opts.queue_cap)
         s->opts.queue_cap = DEFAULT_QUEUE_CAP;
     if (s->opts.shutdown_grace_ms <= 0)
@@ -179,9 +188,12 @@ qv_code qv_rpc_server_start(qv_rpc_server *s, qv_err *err)
     s->server = make_grpc_server(&s->opts);
     s->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(s->server, s->cq, NULL);
-    grpc_server_credentials *sc = grpc_insecure_server_credentials_create();
-    s->port = grpc_server_add_http2_port(s->server, s->addr, sc);
-    grpc_server_credentials_release(sc);
+    grpc_server_credentials *sc = NULL;
+    rc = qv_rpc__server_creds(&s->opts, &sc, err);
+    s->port =
+        rc == QV_OK ? grpc_server_add_http2_port(s->server, s->addr, sc) : 0;
+    if (sc)
+        grpc_server_credentials_release(sc);
     if (s->port <= 0) {
         s->port = 0;
         grpc_server_destroy(s->server);
@@ -196,6 +208,8 @@ qv_code qv_rpc_server_start(qv_rpc_server *s, qv_err *err)
         grpc_shutdown();
         qv_pool_destroy(s->pool);
         s->pool = NULL;
+        if (rc != QV_OK)
+            return qv_err_prefix(err, "rpc server on '%s'", s->addr);
         return qv_fail(err, QV_E_UNAVAILABLE,
                        "cannot listen on '%s': address in use or not "
                        "available",
@@ -306,6 +320,9 @@ void qv_rpc_server_destroy(qv_rpc_server *s)
         free(s->methods[i].name);
     free(s->methods);
     free(s->host);
+    free(s->tls_cert);
+    free(s->tls_key);
+    free(s->tls_ca);
     pthread_mutex_destroy(&s->life_mu);
     free(s);
 }

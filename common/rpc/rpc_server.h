@@ -90,6 +90,12 @@ typedef struct qv_rpc_server_opts {
     int64_t shutdown_grace_ms; /* 0 = 5000 */
     qv_rpc_call_done_fn on_call_done; /* may be NULL */
     void *on_call_done_data;
+    /* TLS (off when both are NULL): PEM certificate chain and key. */
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    /* With TLS: require client certificates signed by these PEM roots
+     * (mutual TLS); NULL = no client certificates. */
+    const char *tls_client_ca_file;
 } qv_rpc_server_opts;
 
 /* Creates a server (not listening yet).  *out is written on success only;
@@ -101,7 +107,8 @@ qv_code qv_rpc_server_create(const qv_rpc_server_opts *opts,
 qv_code qv_rpc_server_register(qv_rpc_server *s, const qv_rpc_method *m,
                                qv_err *err) QV_MUST_USE;
 /* Binds host:port and starts serving.  A busy port fails with
- * QV_E_UNAVAILABLE and a message naming the address. */
+ * QV_E_UNAVAILABLE and a message naming the address; an unreadable TLS
+ * file with QV_E_IO naming the file. */
 qv_code qv_rpc_server_start(qv_rpc_server *s, qv_err *err) QV_MUST_USE;
 /* The bound port (after a successful start), else 0. */
 int qv_rpc_server_port(const qv_rpc_server *s);

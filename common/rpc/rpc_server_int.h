@@ -24,8 +24,9 @@ typedef struct reg_method {
 } reg_method;
 
 struct qv_rpc_server {
-    qv_rpc_server_opts opts;
+    qv_rpc_server_opts opts; /* strings point at the copies below */
     char *host;
+    char *tls_cert, *tls_key, *tls_ca;
     char addr[300]; /* "host:port" as bound */
     grpc_server *server;
     grpc_completion_queue *cq;

@@ -203,3 +203,16 @@ Test(proxy, second_proxy_on_the_same_port_fails_clearly)
     qv_proxy_destroy(p2);
     stop(&f);
 }
+
+Test(proxy, unreadable_tls_certificate_fails_at_start_naming_the_file)
+{
+    qv_proxy_options o = {.host = "127.0.0.1",
+                          .tls_cert_file = "/nonexistent/quiver.pem",
+                          .tls_key_file = "/nonexistent/quiver.key"};
+    qv_proxy *p;
+    qv_err err;
+    cr_assert_eq(qv_proxy_create(&o, &p, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(qv_proxy_start(p, &err), QV_E_IO, "%s", err.msg);
+    cr_assert(strstr(err.msg, "/nonexistent/quiver.pem"), "%s", err.msg);
+    qv_proxy_destroy(p);
+}
