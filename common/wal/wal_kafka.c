@@ -22,9 +22,7 @@
  * kw.plock (a rwlock) guards the producer pointer, which is replaced after a
  * fatal producer error.  Appends wait on their own tracker.
  */
-#include <librdkafka/rdkafka.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,39 +30,8 @@
 
 #include "common/alloc.h"
 #include "common/banned.h"
-#include "common/buf.h"
 #include "common/log.h"
-#include "common/wal/wal_internal.h"
-
-#define KMSG_OVERHEAD 512 /* record batch + record framing per message */
-
-enum { KIND_WHOLE = 0, KIND_FIRST = 1, KIND_MIDDLE = 2, KIND_LAST = 3 };
-
-typedef struct ktopic {
-    struct ktopic *next;
-    char *channel;
-    char *topic;
-    pthread_mutex_t produce_mu;
-    int created; /* guarded by kafka_wal.mu */
-} ktopic;
-
-typedef struct kafka_wal {
-    wal base;
-    char *bootstrap;
-    char *prefix;
-    int rf;
-    uint32_t timeout_ms;
-    size_t max_record;
-    size_t max_msg;
-    size_t chunk;
-    pthread_rwlock_t plock;
-    rd_kafka_t *prod;
-    pthread_mutex_t mu;
-    ktopic *topics;
-    char last_error[256];
-    pthread_t poller;
-    atomic_int stop;
-} kafka_wal;
+#include "common/wal/wal_kafka_int.h"
 
 /* One append's progress; freed when the caller and every message it
  * produced have let go of it. */
@@ -85,35 +52,23 @@ struct ktrack {
     kmsg_ctx *ctx;
 };
 
-typedef struct kafka_reader {
-    wal_reader base;
-    kafka_wal *kw;
-    char *channel;
-    char *topic;
-    rd_kafka_t *c;
-    rd_kafka_message_t *held;
-    qv_buf part;
-    wal_pos part_pos;
-    int assembling;
-} kafka_reader;
-
 /* ---- helpers ------------------------------------------------------------ */
 
-static uint64_t mono_ms(void)
+uint64_t wal__kafka_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void last_error(kafka_wal *kw, char *out, size_t n)
+void wal__kafka_last_error(kafka_wal *kw, char *out, size_t n)
 {
     pthread_mutex_lock(&kw->mu);
     snprintf(out, n, "%s", kw->last_error[0] ? kw->last_error : "none");
     pthread_mutex_unlock(&kw->mu);
 }
 
-static qv_code map_err(rd_kafka_resp_err_t e)
+qv_code wal__kafka_map_err(rd_kafka_resp_err_t e)
 {
     switch (e) {
     case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
@@ -131,8 +86,8 @@ static qv_code map_err(rd_kafka_resp_err_t e)
     }
 }
 
-static int set_conf(rd_kafka_conf_t *conf, const char *k, const char *v,
-                    qv_err *err)
+int wal__kafka_set_conf(rd_kafka_conf_t *conf, const char *k, const char *v,
+                        qv_err *err)
 {
     char es[256];
     if (rd_kafka_conf_set(conf, k, v, es, sizeof(es)) == RD_KAFKA_CONF_OK)
@@ -146,7 +101,9 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf)
 {
     (void)rk;
-    QV_LOG(level <= 3 ? QV_LOG_WARN : QV_LOG_DEBUG, "wal.kafka", "%s: %s", fac,
+    /* Connection failures are expected while a broker is down and reach
+     * callers through their errors; only critical ones are warnings. */
+    QV_LOG(level <= 2 ? QV_LOG_WARN : QV_LOG_DEBUG, "wal.kafka", "%s: %s", fac,
            buf);
 }
 
@@ -194,45 +151,48 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 }
 
 /* Common client settings of producers and consumers. */
-static rd_kafka_conf_t *base_conf(kafka_wal *kw, qv_err *err)
+rd_kafka_conf_t *wal__kafka_base_conf(kafka_wal *kw, int with_cb, qv_err *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char v[32];
     snprintf(v, sizeof(v), "%zu", kw->max_msg + 65536);
-    if (set_conf(conf, "bootstrap.servers", kw->bootstrap, err) ||
-        set_conf(conf, "reconnect.backoff.ms", "50", err) ||
-        set_conf(conf, "reconnect.backoff.max.ms", "500", err) ||
-        set_conf(conf, "message.max.bytes", v, err) ||
-        set_conf(conf, "receive.message.max.bytes", "104857600", err)) {
+    if (wal__kafka_set_conf(conf, "bootstrap.servers", kw->bootstrap, err) ||
+        wal__kafka_set_conf(conf, "reconnect.backoff.ms", "50", err) ||
+        wal__kafka_set_conf(conf, "reconnect.backoff.max.ms", "500", err) ||
+        wal__kafka_set_conf(conf, "message.max.bytes", v, err) ||
+        wal__kafka_set_conf(conf, "receive.message.max.bytes", "104857600",
+                            err)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
     /* QV_WAL_KAFKA_DEBUG=<librdkafka debug contexts> traces the client. */
     const char *dbg = getenv("QV_WAL_KAFKA_DEBUG");
-    if (dbg && *dbg && set_conf(conf, "debug", dbg, err)) {
+    if (dbg && *dbg && wal__kafka_set_conf(conf, "debug", dbg, err)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
     rd_kafka_conf_set_log_cb(conf, log_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
-    rd_kafka_conf_set_opaque(conf, kw);
+    if (with_cb) {
+        rd_kafka_conf_set_error_cb(conf, error_cb);
+        rd_kafka_conf_set_opaque(conf, kw);
+    }
     return conf;
 }
 
 static qv_code make_producer(kafka_wal *kw, rd_kafka_t **out, qv_err *err)
 {
-    rd_kafka_conf_t *conf = base_conf(kw, err);
+    rd_kafka_conf_t *conf = wal__kafka_base_conf(kw, 1, err);
     if (!conf)
         return QV_E_INVALID;
     char mto[32], bs[32];
     uint32_t t = kw->timeout_ms > 400 ? kw->timeout_ms - 200 : 200;
     snprintf(mto, sizeof(mto), "%u", t);
     snprintf(bs, sizeof(bs), "%zu", kw->max_msg);
-    if (set_conf(conf, "enable.idempotence", "true", err) ||
-        set_conf(conf, "acks", "all", err) ||
-        set_conf(conf, "linger.ms", "1", err) ||
-        set_conf(conf, "batch.size", bs, err) ||
-        set_conf(conf, "message.timeout.ms", mto, err)) {
+    if (wal__kafka_set_conf(conf, "enable.idempotence", "true", err) ||
+        wal__kafka_set_conf(conf, "acks", "all", err) ||
+        wal__kafka_set_conf(conf, "linger.ms", "1", err) ||
+        wal__kafka_set_conf(conf, "batch.size", bs, err) ||
+        wal__kafka_set_conf(conf, "message.timeout.ms", mto, err)) {
         rd_kafka_conf_destroy(conf);
         return QV_E_INVALID;
     }
@@ -249,6 +209,47 @@ static qv_code make_producer(kafka_wal *kw, rd_kafka_t **out, qv_err *err)
     return QV_OK;
 }
 
+/* A plain producer handle for metadata, admin and offset queries. */
+static qv_code make_query(kafka_wal *kw, kquery **out, qv_err *err)
+{
+    rd_kafka_conf_t *conf = wal__kafka_base_conf(kw, 0, err);
+    if (!conf)
+        return QV_E_INVALID;
+    char st[32];
+    snprintf(st, sizeof(st), "%u", kw->timeout_ms < 100 ? 100 : kw->timeout_ms);
+    if (wal__kafka_set_conf(conf, "socket.timeout.ms", st, err) ||
+        wal__kafka_set_conf(conf, "retries", "0", err)) {
+        rd_kafka_conf_destroy(conf);
+        return QV_E_INVALID;
+    }
+    char es[256];
+    rd_kafka_t *q = rd_kafka_new(RD_KAFKA_PRODUCER, conf, es, sizeof(es));
+    if (!q) {
+        rd_kafka_conf_destroy(conf);
+        return qv_fail(err, QV_E_INVALID,
+                       "wal open (kafka at %s): cannot create client: %s",
+                       kw->bootstrap, es);
+    }
+    kquery *kq = QV_NEW(kquery);
+    pthread_mutex_init(&kq->mu, NULL);
+    kq->refs = 1;
+    kq->rk = q;
+    *out = kq;
+    return QV_OK;
+}
+
+void wal__kafka_query_unref(kquery *q)
+{
+    pthread_mutex_lock(&q->mu);
+    int last = --q->refs == 0;
+    pthread_mutex_unlock(&q->mu);
+    if (last) {
+        rd_kafka_destroy(q->rk);
+        pthread_mutex_destroy(&q->mu);
+        free(q);
+    }
+}
+
 static void *poller_main(void *arg)
 {
     kafka_wal *kw = arg;
@@ -256,13 +257,15 @@ static void *poller_main(void *arg)
         pthread_rwlock_rdlock(&kw->plock);
         rd_kafka_poll(kw->prod, 50);
         pthread_rwlock_unlock(&kw->plock);
+        rd_kafka_poll(kw->q->rk, 0);
     }
     return NULL;
 }
 
 /* Takes the producer lock for reading, first replacing a producer that hit
  * a fatal error (the idempotent producer's state is then unusable). */
-static qv_code producer_acquire(kafka_wal *kw, const char *channel, qv_err *err)
+qv_code wal__kafka_producer_acquire(kafka_wal *kw, const char *channel,
+                                    qv_err *err)
 {
     char fe[256];
     pthread_rwlock_rdlock(&kw->plock);
@@ -336,8 +339,8 @@ static qv_code create_topic(kafka_wal *kw, rd_kafka_t *rk, const char *topic,
     }
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         char le[256];
-        last_error(kw, le, sizeof(le));
-        rc = qv_fail(err, map_err(e),
+        wal__kafka_last_error(kw, le, sizeof(le));
+        rc = qv_fail(err, wal__kafka_map_err(e),
                      "wal create topic '%s' for channel "
                      "'%s' (kafka at %s): %s: %s (last broker error: %s)",
                      topic, channel, kw->bootstrap, rd_kafka_err2name(e),
@@ -371,7 +374,7 @@ static ktopic *find_topic(kafka_wal *kw, const char *channel)
     return t;
 }
 
-static void set_created(kafka_wal *kw, ktopic *t, int v)
+void wal__kafka_set_created(kafka_wal *kw, ktopic *t, int v)
 {
     pthread_mutex_lock(&kw->mu);
     t->created = v;
@@ -383,10 +386,10 @@ static void set_created(kafka_wal *kw, ktopic *t, int v)
  * which is no broker: there topics are created by a metadata request.) */
 static int controller_known(kafka_wal *kw)
 {
-    int32_t ctl = rd_kafka_controllerid(kw->prod, (int)kw->timeout_ms);
+    int32_t ctl = rd_kafka_controllerid(kw->q->rk, (int)kw->timeout_ms);
     const struct rd_kafka_metadata *md = NULL;
     if (ctl < 0 ||
-        rd_kafka_metadata(kw->prod, 0, NULL, &md, (int)kw->timeout_ms) != 0)
+        rd_kafka_metadata(kw->q->rk, 0, NULL, &md, (int)kw->timeout_ms) != 0)
         return 0;
     int found = 0;
     for (int i = 0; i < md->broker_cnt; i++)
@@ -400,7 +403,7 @@ static int controller_known(kafka_wal *kw)
 static qv_code topic_by_metadata(kafka_wal *kw, const char *topic,
                                  const char *channel, qv_err *err)
 {
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(kw->prod, topic, NULL);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(kw->q->rk, topic, NULL);
     if (!rkt)
         return qv_fail(err, QV_E_INVALID,
                        "wal channel '%s' (kafka at %s): "
@@ -408,11 +411,11 @@ static qv_code topic_by_metadata(kafka_wal *kw, const char *topic,
                        channel, kw->bootstrap, topic);
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
-    uint64_t deadline = mono_ms() + kw->timeout_ms;
+    uint64_t deadline = wal__kafka_mono_ms() + kw->timeout_ms;
     for (;;) {
-        uint64_t now = mono_ms();
+        uint64_t now = wal__kafka_mono_ms();
         int left = now >= deadline ? 1 : (int)(deadline - now);
-        e = rd_kafka_metadata(kw->prod, 0, rkt, &md, left);
+        e = rd_kafka_metadata(kw->q->rk, 0, rkt, &md, left);
         if (!e && md->topic_cnt == 1) {
             e = md->topics[0].err;
             if (!e && md->topics[0].partition_cnt < 1)
@@ -425,7 +428,7 @@ static qv_code topic_by_metadata(kafka_wal *kw, const char *topic,
         if (e != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
             e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
             break;
-        if (mono_ms() >= deadline)
+        if (wal__kafka_mono_ms() >= deadline)
             break;
         qv_sleep_ms(20);
     }
@@ -433,8 +436,8 @@ static qv_code topic_by_metadata(kafka_wal *kw, const char *topic,
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return QV_OK;
     char le[256];
-    last_error(kw, le, sizeof(le));
-    return qv_fail(err, map_err(e),
+    wal__kafka_last_error(kw, le, sizeof(le));
+    return qv_fail(err, wal__kafka_map_err(e),
                    "wal channel '%s' (kafka topic '%s' at "
                    "%s): topic metadata: %s (last broker error: %s)",
                    channel, topic, kw->bootstrap, rd_kafka_err2str(e), le);
@@ -442,8 +445,8 @@ static qv_code topic_by_metadata(kafka_wal *kw, const char *topic,
 
 /* Finds the channel's topic, creating it on the broker if this process has
  * not yet.  Call with the producer lock held. */
-static qv_code ensure_topic(kafka_wal *kw, const char *channel, ktopic **out,
-                            qv_err *err)
+qv_code wal__kafka_ensure_topic(kafka_wal *kw, const char *channel,
+                                ktopic **out, qv_err *err)
 {
     ktopic *t = find_topic(kw, channel);
     pthread_mutex_lock(&kw->mu);
@@ -452,12 +455,12 @@ static qv_code ensure_topic(kafka_wal *kw, const char *channel, ktopic **out,
     if (!created) {
         qv_code rc = QV_OK;
         if (controller_known(kw))
-            rc = create_topic(kw, kw->prod, t->topic, channel, err);
+            rc = create_topic(kw, kw->q->rk, t->topic, channel, err);
         if (rc == QV_OK)
             rc = topic_by_metadata(kw, t->topic, channel, err);
         if (rc != QV_OK)
             return rc;
-        set_created(kw, t, 1);
+        wal__kafka_set_created(kw, t, 1);
     }
     *out = t;
     return QV_OK;
@@ -492,8 +495,14 @@ static qv_code kafka_open(wal *w, const wal_options *opt, qv_err *err)
     pthread_rwlock_init(&kw->plock, &ra);
     pthread_rwlockattr_destroy(&ra);
     qv_code rc = make_producer(kw, &kw->prod, err);
+    if (rc == QV_OK) {
+        rc = make_query(kw, &kw->q, err);
+        if (rc != QV_OK)
+            rd_kafka_destroy(kw->prod);
+    }
     if (rc == QV_OK && pthread_create(&kw->poller, NULL, poller_main, kw)) {
         rd_kafka_destroy(kw->prod);
+        wal__kafka_query_unref(kw->q);
         rc = qv_fail(err, QV_E_INTERNAL,
                      "wal open (kafka): cannot start the poller");
     }
@@ -517,6 +526,7 @@ static void kafka_close(wal *w)
                    RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_flush(kw->prod, 1000);
     rd_kafka_destroy(kw->prod);
+    wal__kafka_query_unref(kw->q);
     ktopic *t = kw->topics;
     while (t) {
         ktopic *n = t->next;
@@ -572,7 +582,8 @@ static rd_kafka_resp_err_t produce_one(kafka_wal *kw, ktopic *tp, int kind,
             RD_KAFKA_V_VALUE(v, n + 1),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_OPAQUE(ctx),
             RD_KAFKA_V_END);
-        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && mono_ms() < deadline) {
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+            wal__kafka_mono_ms() < deadline) {
             qv_sleep_ms(1);
             continue;
         }
@@ -618,7 +629,7 @@ static qv_code kafka_append(wal *w, const char *channel, const wal_record *recs,
                             size_t n, wal_pos *positions, qv_err *err)
 {
     kafka_wal *kw = (kafka_wal *)w;
-    uint64_t deadline = mono_ms() + kw->timeout_ms;
+    uint64_t deadline = wal__kafka_mono_ms() + kw->timeout_ms;
     size_t nmsg = 0;
     for (size_t i = 0; i < n; i++) {
         if (recs[i].len > kw->max_record)
@@ -629,11 +640,11 @@ static qv_code kafka_append(wal *w, const char *channel, const wal_record *recs,
                            kw->max_record);
         nmsg += parts_of(kw, recs[i].len);
     }
-    qv_code rc = producer_acquire(kw, channel, err);
+    qv_code rc = wal__kafka_producer_acquire(kw, channel, err);
     if (rc != QV_OK)
         return rc;
     ktopic *tp;
-    rc = ensure_topic(kw, channel, &tp, err);
+    rc = wal__kafka_ensure_topic(kw, channel, &tp, err);
     if (rc != QV_OK) {
         pthread_rwlock_unlock(&kw->plock);
         return rc;
@@ -645,7 +656,7 @@ static qv_code kafka_append(wal *w, const char *channel, const wal_record *recs,
     t->refs -= nmsg - m;
     t->pending -= nmsg - m;
     while (t->pending > 0) {
-        uint64_t now = mono_ms();
+        uint64_t now = wal__kafka_mono_ms();
         if (now >= deadline)
             break;
         struct timespec ts;
@@ -674,256 +685,16 @@ static qv_code kafka_append(wal *w, const char *channel, const wal_record *recs,
     if (!e)
         return QV_OK;
     if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-        set_created(kw, tp, 0); /* the broker lost it: create it again */
+        wal__kafka_set_created(kw, tp,
+                               0); /* the broker lost it: create it again */
     char le[256];
-    last_error(kw, le, sizeof(le));
-    return qv_fail(err, map_err(e),
+    wal__kafka_last_error(kw, le, sizeof(le));
+    return qv_fail(err, wal__kafka_map_err(e),
                    "wal append to channel '%s' (kafka topic "
                    "'%s' at %s): %s: %s after %u ms limit (last broker error: "
                    "%s)",
                    channel, tp->topic, kw->bootstrap, rd_kafka_err2name(e), why,
                    kw->timeout_ms, le);
-}
-
-static qv_code watermarks(kafka_wal *kw, const char *channel, ktopic *tp,
-                          int64_t *lo, int64_t *hi, const char *op, qv_err *err)
-{
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-        kw->prod, tp->topic, 0, lo, hi, (int)kw->timeout_ms);
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
-        return QV_OK;
-    if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-        set_created(kw, tp, 0);
-    char le[256];
-    last_error(kw, le, sizeof(le));
-    return qv_fail(err, map_err(e),
-                   "wal %s on channel '%s' (kafka topic "
-                   "'%s' at %s): cannot query offsets: %s (last broker "
-                   "error: %s)",
-                   op, channel, tp->topic, kw->bootstrap, rd_kafka_err2str(e),
-                   le);
-}
-
-static qv_code kafka_bounds(wal *w, const char *channel, wal_pos *earliest,
-                            wal_pos *end, qv_err *err)
-{
-    kafka_wal *kw = (kafka_wal *)w;
-    qv_code rc = producer_acquire(kw, channel, err);
-    if (rc != QV_OK)
-        return rc;
-    ktopic *tp;
-    int64_t lo = 0, hi = 0;
-    rc = ensure_topic(kw, channel, &tp, err);
-    if (rc == QV_OK)
-        rc = watermarks(kw, channel, tp, &lo, &hi, "bounds", err);
-    pthread_rwlock_unlock(&kw->plock);
-    if (rc == QV_OK) {
-        *earliest = (wal_pos)lo;
-        *end = (wal_pos)hi;
-    }
-    return rc;
-}
-
-/* ---- readers --------------------------------------------------------------
- */
-
-static qv_code make_consumer(kafka_reader *r, wal_pos from, qv_err *err)
-{
-    kafka_wal *kw = r->kw;
-    rd_kafka_conf_t *conf = base_conf(kw, err);
-    if (!conf)
-        return QV_E_INVALID;
-    char fmb[32];
-    snprintf(fmb, sizeof(fmb), "%zu", kw->max_msg + 65536);
-    if (set_conf(conf, "group.id", "quiver-wal-reader", err) ||
-        set_conf(conf, "enable.auto.commit", "false", err) ||
-        set_conf(conf, "enable.auto.offset.store", "false", err) ||
-        set_conf(conf, "auto.offset.reset", "error", err) ||
-        set_conf(conf, "fetch.wait.max.ms", "10", err) ||
-        set_conf(conf, "fetch.error.backoff.ms", "50", err) ||
-        set_conf(conf, "fetch.message.max.bytes", fmb, err)) {
-        rd_kafka_conf_destroy(conf);
-        return QV_E_INVALID;
-    }
-    char es[256];
-    r->c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, es, sizeof(es));
-    if (!r->c) {
-        rd_kafka_conf_destroy(conf);
-        return qv_fail(err, QV_E_INVALID,
-                       "wal reader open on channel '%s' "
-                       "(kafka at %s): cannot create consumer: %s",
-                       r->channel, kw->bootstrap, es);
-    }
-    rd_kafka_poll_set_consumer(r->c);
-    rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(tl, r->topic, 0)->offset = (int64_t)from;
-    rd_kafka_resp_err_t e = rd_kafka_assign(r->c, tl);
-    rd_kafka_topic_partition_list_destroy(tl);
-    if (e)
-        return qv_fail(err, map_err(e),
-                       "wal reader open on channel '%s' "
-                       "(kafka at %s): assign failed: %s",
-                       r->channel, kw->bootstrap, rd_kafka_err2str(e));
-    return QV_OK;
-}
-
-static void kafka_reader_close(wal_reader *base)
-{
-    kafka_reader *r = (kafka_reader *)base;
-    if (r->held)
-        rd_kafka_message_destroy(r->held);
-    if (r->c) {
-        rd_kafka_assign(r->c, NULL);
-        rd_kafka_destroy(r->c);
-    }
-    qv_buf_release(&r->part);
-    free(r->channel);
-    free(r->topic);
-    free(r);
-}
-
-static qv_code kafka_reader_open(wal *w, const char *channel, wal_pos from,
-                                 wal_reader **out, qv_err *err)
-{
-    kafka_wal *kw = (kafka_wal *)w;
-    qv_code rc = producer_acquire(kw, channel, err);
-    if (rc != QV_OK)
-        return rc;
-    ktopic *tp;
-    int64_t lo = 0, hi = 0;
-    rc = ensure_topic(kw, channel, &tp, err);
-    if (rc == QV_OK)
-        rc = watermarks(kw, channel, tp, &lo, &hi, "reader open", err);
-    pthread_rwlock_unlock(&kw->plock);
-    if (rc != QV_OK)
-        return rc;
-    if (from == WAL_EARLIEST)
-        from = (wal_pos)lo;
-    else if (from == WAL_LATEST)
-        from = (wal_pos)hi;
-    if (from < (wal_pos)lo || from > (wal_pos)hi)
-        return qv_fail(err, from < (wal_pos)lo ? QV_E_COMPACTED : QV_E_RANGE,
-                       "wal reader open on channel '%s' (kafka topic '%s' at "
-                       "%s): position %llu is outside the retained range "
-                       "[%lld, %lld]",
-                       channel, tp->topic, kw->bootstrap,
-                       (unsigned long long)from, (long long)lo, (long long)hi);
-    kafka_reader *r = QV_NEW(kafka_reader);
-    r->base.ops = w->ops;
-    r->kw = kw;
-    r->channel = qv_xstrdup(channel);
-    r->topic = qv_xstrdup(tp->topic);
-    qv_buf_init(&r->part, kw->max_record);
-    rc = make_consumer(r, from, err);
-    if (rc != QV_OK) {
-        kafka_reader_close(&r->base);
-        return rc;
-    }
-    *out = &r->base;
-    return QV_OK;
-}
-
-/* Feeds one message to the record assembler.  Returns 1 when *out holds a
- * record, 0 when more messages are needed, or -1 with *rc and err set. */
-static int assemble(kafka_reader *r, rd_kafka_message_t *m, wal_entry *out,
-                    qv_code *rc, qv_err *err)
-{
-    const uint8_t *v = m->payload;
-    if (!v || m->len < 1 || v[0] > KIND_LAST) {
-        *rc = qv_fail(err, QV_E_CORRUPT,
-                      "wal read channel '%s' (kafka "
-                      "topic '%s' at %s): message at offset %lld is not a "
-                      "wal record",
-                      r->channel, r->topic, r->kw->bootstrap,
-                      (long long)m->offset);
-        rd_kafka_message_destroy(m);
-        return -1;
-    }
-    int kind = v[0];
-    if (kind == KIND_WHOLE || kind == KIND_FIRST) {
-        r->assembling = 0; /* an unfinished record was abandoned */
-        qv_buf_reset(&r->part);
-    }
-    if (kind == KIND_WHOLE) {
-        r->held = m;
-        out->pos = (wal_pos)m->offset;
-        out->data = v + 1;
-        out->len = m->len - 1;
-        return 1;
-    }
-    if (kind != KIND_FIRST && !r->assembling) {
-        rd_kafka_message_destroy(m); /* started in the middle of a record */
-        return 0;
-    }
-    if (kind == KIND_FIRST) {
-        r->assembling = 1;
-        r->part_pos = (wal_pos)m->offset;
-    }
-    qv_code ac = qv_buf_append(&r->part, v + 1, m->len - 1);
-    rd_kafka_message_destroy(m);
-    if (ac != QV_OK) {
-        *rc = qv_fail(err, QV_E_CORRUPT,
-                      "wal read channel '%s' (kafka topic '%s' "
-                      "at %s): record at offset %llu exceeds %zu bytes",
-                      r->channel, r->topic, r->kw->bootstrap,
-                      (unsigned long long)r->part_pos, r->kw->max_record);
-        r->assembling = 0;
-        qv_buf_reset(&r->part);
-        return -1;
-    }
-    if (kind != KIND_LAST)
-        return 0;
-    r->assembling = 0;
-    out->pos = r->part_pos;
-    out->data = qv_buf_str(&r->part);
-    out->len = r->part.len;
-    return 1;
-}
-
-static qv_code kafka_reader_next(wal_reader *base, uint32_t wait_ms,
-                                 wal_entry *out, qv_err *err)
-{
-    kafka_reader *r = (kafka_reader *)base;
-    if (r->held) {
-        rd_kafka_message_destroy(r->held);
-        r->held = NULL;
-    }
-    uint64_t deadline = mono_ms() + wait_ms;
-    for (;;) {
-        uint64_t now = mono_ms();
-        int left = now >= deadline ? 0 : (int)(deadline - now);
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->c, left);
-        if (!m) {
-            if (left == 0)
-                return qv_fail(err, QV_E_TIMEOUT,
-                               "wal read channel '%s' "
-                               "(kafka topic '%s' at %s): no record within "
-                               "%u ms",
-                               r->channel, r->topic, r->kw->bootstrap, wait_ms);
-            continue;
-        }
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        if (m->err) {
-            rd_kafka_resp_err_t e = m->err;
-            qv_code rc =
-                qv_fail(err, map_err(e),
-                        "wal read channel '%s' "
-                        "(kafka topic '%s' at %s): %s: %s",
-                        r->channel, r->topic, r->kw->bootstrap,
-                        rd_kafka_err2name(e), rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
-            return rc;
-        }
-        qv_code rc = QV_OK;
-        int got = assemble(r, m, out, &rc, err);
-        if (got < 0)
-            return rc;
-        if (got > 0)
-            return QV_OK;
-    }
 }
 
 const wal_ops wal__kafka_ops = {
@@ -933,8 +704,8 @@ const wal_ops wal__kafka_ops = {
     .open = kafka_open,
     .close = kafka_close,
     .append = kafka_append,
-    .bounds = kafka_bounds,
-    .reader_open = kafka_reader_open,
-    .reader_next = kafka_reader_next,
-    .reader_close = kafka_reader_close,
+    .bounds = wal__kafka_bounds,
+    .reader_open = wal__kafka_reader_open,
+    .reader_next = wal__kafka_reader_next,
+    .reader_close = wal__kafka_reader_close,
 };
