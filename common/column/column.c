@@ -186,6 +186,20 @@ qv_code qv_field_spec_check(const qv_field_spec *f, qv_err *err)
             return qv_fail(err, QV_E_INVALID,
                            "field '%s': default value does not fit type %s", n,
                            qv_dtype_name(f->type));
+        int64_t d = f->default_value.u.i;
+        bool fits = f->type == QV_DT_INT8    ? d >= INT8_MIN && d <= INT8_MAX
+                    : f->type == QV_DT_INT16 ? d >= INT16_MIN && d <= INT16_MAX
+                    : f->type == QV_DT_INT32 ? d >= INT32_MIN && d <= INT32_MAX
+                                             : true;
+        if (!fits)
+            return qv_fail(err, QV_E_INVALID,
+                           "field '%s': default value %lld is out of range "
+                           "for %s",
+                           n, (long long)d, qv_dtype_name(f->type));
+        if (f->type == QV_DT_VARCHAR &&
+            !qv_utf8_valid(f->default_value.u.s.ptr, f->default_value.u.s.len))
+            return qv_fail(err, QV_E_INVALID,
+                           "field '%s': default value is not valid UTF-8", n);
         if (f->type == QV_DT_VARCHAR &&
             f->default_value.u.s.len > f->max_length)
             return qv_fail(err, QV_E_INVALID,

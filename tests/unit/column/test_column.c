@@ -497,6 +497,19 @@ Test(column, spec_check_names_the_problem)
     cr_assert_eq(qv_field_spec_check(&f, &err), QV_E_INVALID);
     f.default_value = qv_value_int(5);
     cr_assert_eq(qv_field_spec_check(&f, &err), QV_OK);
+    f.type = QV_DT_INT8;
+    f.default_value = qv_value_int(300);
+    cr_assert_eq(qv_field_spec_check(&f, &err), QV_E_INVALID);
+    cr_assert(strstr(err.msg, "300 is out of range for Int8"), "%s", err.msg);
+    f = (qv_field_spec){.name = "s",
+                        .type = QV_DT_VARCHAR,
+                        .max_length = 4,
+                        .has_default = true,
+                        .default_value = qv_value_str("\xff", 1)};
+    cr_assert_eq(qv_field_spec_check(&f, &err), QV_E_INVALID);
+    f.default_value = qv_value_str("abcde", 5);
+    cr_assert_eq(qv_field_spec_check(&f, &err), QV_E_INVALID);
+    cr_assert(strstr(err.msg, "longer than max_length 4"), "%s", err.msg);
 }
 
 /* ---- files ----------------------------------------------------------- */

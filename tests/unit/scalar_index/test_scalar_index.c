@@ -360,6 +360,20 @@ Test(scalar_index, array_terms_answer_array_contains)
                     }
                 }
                 check_bits(&out, want, v.rows, "array");
+                if (es[e] != QV_DT_INT64)
+                    continue;
+                /* range: rows with any element in [iq, iq + 3) */
+                qv_sindex_bound lo = {qv_value_int(iq), true};
+                qv_sindex_bound hi = {qv_value_int(iq + 3), false};
+                cr_assert_eq(qv_sindex_range(ix, &lo, &hi, &out, NULL), QV_OK);
+                for (size_t r = 0; r < v.rows; r++) {
+                    want[r] = false;
+                    for (size_t j = 0; j < qv_col_arr_len(&v, r); j++) {
+                        int64_t x = qv_col_arr_int(&v, r, j);
+                        want[r] |= x >= iq && x < iq + 3;
+                    }
+                }
+                check_bits(&out, want, v.rows, "array range");
             }
             free(want);
             qv_bitset_release(&out);
