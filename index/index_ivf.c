@@ -234,22 +234,28 @@ static qv_code ivf_train(qv_index *ix, size_t n, const void *x, qv_err *err)
 }
 
 typedef struct encode_job {
-    const ivf_index *ivf;
+    ivf_index *ivf;
     const float *x;
     const int64_t *assign;
-    uint8_t *codes;
+    const int64_t *labels;
+    const size_t *slot; /* row i goes to position slot[i] of its list */
 } encode_job;
 
+/* Encodes rows straight into their list slots (reserved beforehand, so
+ * workers never touch the same bytes). */
 static void encode_chunk(void *arg, size_t b, size_t e, size_t w)
 {
     (void)w;
     encode_job *j = arg;
-    const ivf_index *ivf = j->ivf;
+    ivf_index *ivf = j->ivf;
     size_t d = ivf->base.dim;
     float *tmp = qv_xmalloc(d * sizeof(float));
-    for (size_t i = b; i < e; i++)
+    for (size_t i = b; i < e; i++) {
+        ivf_list *l = &ivf->lists[j->assign[i]];
         ivf->codec->encode(ivf, (size_t)j->assign[i], j->x + i * d,
-                           j->codes + i * ivf->code_size, tmp);
+                           l->codes + j->slot[i] * ivf->code_size, tmp);
+        l->ids[j->slot[i]] = j->labels[i];
+    }
     free(tmp);
 }
 
@@ -274,6 +280,8 @@ static qv_code grow_lists(ivf_index *ivf, const size_t *extra, qv_err *err)
     return QV_OK;
 }
 
+/* Add: assign every row (sgemm), size each list exactly, give each row
+ * its slot, then encode in parallel directly into the lists. */
 static qv_code ivf_add(qv_index *ix, size_t n, const void *xv,
                        const int64_t *labels, qv_err *err)
 {
@@ -281,34 +289,32 @@ static qv_code ivf_add(qv_index *ix, size_t n, const void *xv,
     const float *x = xv;
     qv_pool *pool = qv_pool_shared();
     int64_t *assign = qv_try_alloc(n, sizeof(int64_t));
-    uint8_t *codes = qv_try_alloc(n, ivf->code_size);
+    size_t *slot = qv_try_alloc(n, sizeof(size_t));
     size_t *count = qv_try_calloc(ivf->nlist, sizeof(size_t));
     qv_code rc = QV_OK;
-    if (!assign || !codes || !count)
+    if (!assign || !slot || !count)
         rc = qv_fail(err, QV_E_NOMEM, "cannot allocate %zu codes", n);
     if (!rc)
         rc =
             qv__kmeans_assign(x, n, ix->dim, ivf->centroids, ivf->cnorms,
                               ivf->nlist, ivf_ip(ivf), pool, assign, NULL, err);
     if (!rc) {
-        encode_job j = {ivf, x, assign, codes};
-        qv_pool_parallel_for(pool, n, 256, encode_chunk, &j);
         for (size_t i = 0; i < n; i++)
             count[assign[i]]++;
         rc = grow_lists(ivf, count, err);
     }
-    for (size_t i = 0; !rc && i < n; i++) {
-        ivf_list *l = &ivf->lists[assign[i]];
-        memcpy(l->codes + l->n * ivf->code_size, codes + i * ivf->code_size,
-               ivf->code_size);
-        l->ids[l->n++] = labels[i];
-        if (l->n > ivf->max_list)
-            ivf->max_list = l->n;
-    }
-    if (!rc)
+    if (!rc) {
+        for (size_t i = 0; i < n; i++)
+            slot[i] = ivf->lists[assign[i]].n++;
+        encode_job j = {ivf, x, assign, labels, slot};
+        qv_pool_parallel_for(pool, n, 256, encode_chunk, &j);
+        for (size_t li = 0; li < ivf->nlist; li++)
+            if (ivf->lists[li].n > ivf->max_list)
+                ivf->max_list = ivf->lists[li].n;
         ix->ntotal += n;
+    }
     free(assign);
-    free(codes);
+    free(slot);
     free(count);
     return rc;
 }
