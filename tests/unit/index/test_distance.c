@@ -119,7 +119,7 @@ Test(distance, every_available_level_matches_reference)
         const qv_distance_kernels *k = qv_distance_kernels_at(lv);
         if (!k)
             continue;
-        cr_assert_eq(k->level, lv);
+        cr_assert_eq((int)k->level, lv);
         check_level(k);
         check_bits(k);
         check_argmin(k);
