@@ -2,6 +2,7 @@
 // bounded start/stop, SIGKILL escalation, no leftover processes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -9,8 +10,13 @@ import {
   startS3rver,
 } from './lib/servers.mjs';
 
+// True while pid runs (a zombie waiting for its reaper counts as dead).
 function alive(pid) {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try { process.kill(pid, 0); } catch { return false; }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch { return false; }
 }
 
 test('freePort gives distinct bindable ports', async () => {
@@ -93,4 +99,24 @@ test('the Kafka test broker prints its bootstrap list', { skip: !fs.existsSync(b
     const exit = await k.stop();
     assert.equal(exit.code, 0, k.server.output());
   }
+});
+
+test('servers die with a test process that is killed outright', async () => {
+  // A child node process starts a server, prints its pid, then is SIGKILLed.
+  const lib = new URL('./lib/servers.mjs', import.meta.url).href;
+  const script = `import { spawnServer } from '${lib}';
+    const h = spawnServer('sleeper', 'sleep', ['60']);
+    console.log(h.proc.pid);
+    setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const pid = await new Promise((resolve, reject) => {
+    child.stdout.once('data', (d) => resolve(Number(String(d).trim())));
+    child.once('exit', () => reject(new Error('child exited early')));
+  });
+  assert.ok(alive(pid));
+  child.kill('SIGKILL');
+  const end = Date.now() + 5000;
+  while (alive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(alive(pid), false, `server ${pid} outlived its test process`);
 });

@@ -4,7 +4,8 @@
 //
 // Every spawned process is tracked: stop() sends SIGTERM, then SIGKILL
 // after a bound; anything still running when the test process exits (or
-// gets SIGINT/SIGTERM) is killed.  Temporary directories are removed on
+// gets SIGINT/SIGTERM) is killed, and the kernel kills it if the test
+// process is killed outright (setpriv --pdeathsig).  Temporary directories are removed on
 // stop unless `keep: true`.
 //
 // Usage (node --test):
@@ -69,7 +70,16 @@ function canConnect(port, host = HOST) {
  *   { name, proc, output(), exited (promise of {code, signal}), stop() }
  * output() is the last 64 KiB of stdout+stderr (for error messages).
  */
+// setpriv (util-linux, always in Debian) makes the kernel SIGKILL a child
+// when this process dies, even by SIGKILL (a test timeout): no leftovers.
+const SETPRIV = process.env.QV_E2E_NO_SETPRIV ? undefined
+  : ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p));
+
 export function spawnServer(name, cmd, args, { env, cwd, onStdout } = {}) {
+  if (SETPRIV) {
+    args = ['--pdeathsig', 'KILL', '--', cmd, ...args];
+    cmd = SETPRIV;
+  }
   const proc = spawn(cmd, args, {
     cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
