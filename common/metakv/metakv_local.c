@@ -623,8 +623,8 @@ static int open_dbs(local_kv *lk, int64_t *rev)
  * no other writer can touch pages past the last used one meanwhile, and
  * LMDB ignores file bytes past its last page. */
 
-#define PREALLOC_STEP (32u << 20)
-#define PREALLOC_MIN  (8u << 20)
+#define PREALLOC_STEP (16u << 20)
+#define PREALLOC_MIN  (4u << 20)
 
 void metakv__local_prealloc(local_kv *lk)
 {
