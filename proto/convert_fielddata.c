@@ -401,18 +401,12 @@ static qv_code append_json(conv *c, const ProtobufCBinaryData *d, size_t row)
     return qv_column_append_var(c->col, s, d->len) ? QV_E_NOMEM : QV_OK;
 }
 
-/* Array element payload member for an element type. */
-static int elem_case(qv_dtype e)
-{
-    return scalar_case(e);
-}
-
 static qv_code append_array(conv *c, const ScalarField *row_sf, size_t row)
 {
     const qv_field_spec *f = c->f;
     size_t n = scalar_count(row_sf);
     if (row_sf && row_sf->data_case &&
-        (int)row_sf->data_case != elem_case(f->elem_type))
+        (int)row_sf->data_case != scalar_case(f->elem_type))
         return qv_fail(c->err, QV_E_INVALID,
                        "field '%s': row %zu: array elements are not %s",
                        fname(c), row, qv_dtype_name(f->elem_type));
@@ -609,6 +603,65 @@ static qv_code plan_rows(conv *c, size_t count, size_t num_rows, size_t *rows,
     return QV_OK;
 }
 
+/* First non-finite float of p[0..n), or n. */
+static size_t first_nonfinite_f32(const float *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &p[i], 4);
+        if ((u & 0x7f800000u) == 0x7f800000u)
+            return i;
+    }
+    return n;
+}
+
+/* Fast path for payloads that are already the column's bytes: dense
+ * vectors, Int64, Float and Double without valid_data.  *done = false
+ * when the row-by-row path must run instead. */
+static qv_code bulk_append(conv *c, size_t rows, bool *done)
+{
+    const FieldData *fd = c->fd;
+    qv_dtype t = c->f->type;
+    const void *p = NULL;
+    size_t bad = rows, nf = 0; /* floats to check */
+    *done = false;
+    if (fd->n_valid_data || rows == 0)
+        return QV_OK;
+    if (qv_dtype_is_vector(t) && t != QV_DT_SPARSE_FLOAT_VECTOR) {
+        const VectorField *v = fd->vectors;
+        p = t == QV_DT_FLOAT_VECTOR      ? (const void *)v->float_vector->data
+            : t == QV_DT_BINARY_VECTOR   ? v->binary_vector.data
+            : t == QV_DT_FLOAT16_VECTOR  ? v->float16_vector.data
+            : t == QV_DT_BFLOAT16_VECTOR ? v->bfloat16_vector.data
+                                         : v->int8_vector.data;
+        nf = t == QV_DT_FLOAT_VECTOR ? rows * c->f->dim : 0;
+    } else if (t == QV_DT_INT64 || t == QV_DT_FLOAT || t == QV_DT_DOUBLE) {
+        const ScalarField *s = fd->scalars;
+        p = t == QV_DT_INT64   ? (const void *)s->long_data->data
+            : t == QV_DT_FLOAT ? (const void *)s->float_data->data
+                               : (const void *)s->double_data->data;
+        nf = t == QV_DT_FLOAT ? rows : 0;
+        for (size_t i = 0; t == QV_DT_DOUBLE && i < rows && bad == rows; i++)
+            if (!isfinite(((const double *)p)[i]))
+                bad = i;
+    } else {
+        return QV_OK;
+    }
+    size_t k = first_nonfinite_f32(p, nf);
+    if (k < nf)
+        bad = t == QV_DT_FLOAT ? k : k / c->f->dim;
+    if (bad < rows)
+        return row_fail(c, bad,
+                        qv_dtype_is_vector(t)
+                            ? "vector has a NaN or infinite component"
+                            : "value is NaN or infinite");
+    *done = true;
+    if (qv_column_append_fixed(c->col, p, rows))
+        return qv_fail(c->err, QV_E_NOMEM, "field '%s': out of memory",
+                       fname(c));
+    return QV_OK;
+}
+
 qv_code qv_fielddata_to_column(const FieldData *fd, const qv_field_spec *spec,
                                size_t num_rows, qv_column **out, qv_err *err)
 {
@@ -634,8 +687,11 @@ qv_code qv_fielddata_to_column(const FieldData *fd, const qv_field_spec *spec,
     if (!rc && qv_column_reserve(c.col, rows, 0))
         rc = qv_fail(err, QV_E_NOMEM, "field '%s': cannot hold %zu rows", n,
                      rows);
+    bool done = false;
+    if (!rc)
+        rc = bulk_append(&c, rows, &done);
     size_t next = 0;
-    for (size_t r = 0; !rc && r < rows; r++) {
+    for (size_t r = 0; !rc && !done && r < rows; r++) {
         bool valid = fd->n_valid_data == 0 || fd->valid_data[r];
         if (valid) {
             rc = append_value(&c, compact ? next++ : r, r);

@@ -469,7 +469,9 @@ static qv_code grow_rows(qv_column *c, size_t need)
 {
     if (need <= c->cap_rows)
         return QV_OK;
-    size_t cap = c->cap_rows ? c->cap_rows : 1024;
+    /* A first reservation is taken exactly (a converted request knows its
+     * size); growth after that doubles. */
+    size_t cap = c->cap_rows ? c->cap_rows : need > 1024 ? need : 1024;
     while (cap < need)
         cap = cap > SIZE_MAX / 4 ? need : cap * 2;
     uint8_t *od = atomic_load_explicit(&c->data, memory_order_relaxed);
@@ -522,7 +524,7 @@ static qv_code grow_bytes(qv_column *c, size_t need)
 {
     if (need <= c->data_cap)
         return QV_OK;
-    size_t cap = c->data_cap ? c->data_cap : 4096;
+    size_t cap = c->data_cap ? c->data_cap : need > 4096 ? need : 4096;
     while (cap < need)
         cap = cap > SIZE_MAX / 4 ? need : cap * 2;
     uint8_t *od = atomic_load_explicit(&c->data, memory_order_relaxed);

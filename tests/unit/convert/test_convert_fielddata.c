@@ -445,6 +445,24 @@ Test(convert, scalar_validation_errors_name_field_and_row)
     fd = scalar_fd(&sf);
     s = (qv_field_spec){.id = 3, .name = "score", .type = QV_DT_FLOAT};
     expect_error(&fd, &s, 2, "row 1: value is NaN or infinite");
+
+    double db[] = {1.0, 2.0, -INFINITY};
+    Milvus__Proto__Schema__DoubleArray da =
+        MILVUS__PROTO__SCHEMA__DOUBLE_ARRAY__INIT;
+    da.n_data = 3;
+    da.data = db;
+    sf.data_case = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_DOUBLE_DATA;
+    sf.double_data = &da;
+    fd = scalar_fd(&sf);
+    s = (qv_field_spec){.id = 3, .name = "weight", .type = QV_DT_DOUBLE};
+    expect_error(&fd, &s, 3, "row 2: value is NaN or infinite");
+    db[2] = 3.0;
+    qv_column *c;
+    cr_assert_eq(qv_fielddata_to_column(&fd, &s, 3, &c, NULL), QV_OK);
+    qv_col_view v = qv_column_view(c);
+    cr_assert_eq(v.rows, 3);
+    cr_assert_float_eq(qv_col_f64(&v, 2), 3.0, 0);
+    qv_column_free(c);
 }
 
 Test(convert, json_and_dynamic_field_validation)
