@@ -196,8 +196,11 @@ qv_code metakv__etcd_run_for(etcd_kv *ek, uint32_t timeout_ms, const char *op,
         bool healthy;
         ep = current_ep(ek, &healthy);
         int64_t left = metakv__etcd_left_ms(deadline);
-        if (left <= 0 && n > 0)
+        if (left <= 0 && n > 0) {
+            if (rc == QV_OK) /* the probe got through, the call did not */
+                rc = qv_fail(&e, QV_E_TIMEOUT, "no time left to send it");
             break;
+        }
         char tok[1024];
         qv_rpc_md md[1];
         size_t n_md = metakv__etcd_auth_md(ek, md, tok, sizeof tok);

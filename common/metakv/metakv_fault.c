@@ -69,6 +69,8 @@ qv_code metakv_fault_wrap(metakv *inner, metakv **out, qv_err *err)
 void metakv_fault_set(metakv *kv, uint64_t fail_nth, qv_code code,
                       uint32_t latency_ms)
 {
+    if (kv->ops != &metakv__fault_ops)
+        return; /* not a decorator: nothing to configure */
     fault_kv *f = F(kv);
     uint64_t now = __atomic_load_n(&f->calls, __ATOMIC_RELAXED);
     __atomic_store_n(&f->code, (uint32_t)code, __ATOMIC_RELAXED);
@@ -79,6 +81,8 @@ void metakv_fault_set(metakv *kv, uint64_t fail_nth, qv_code code,
 
 uint64_t metakv_fault_calls(const metakv *kv)
 {
+    if (kv->ops != &metakv__fault_ops)
+        return 0;
     return __atomic_load_n(&((const fault_kv *)kv)->calls, __ATOMIC_RELAXED);
 }
 
