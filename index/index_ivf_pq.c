@@ -22,6 +22,9 @@
 #define PQ_NITER    25
 #define PQ_SEED     1234
 #define PQ_MAX_BITS 8
+#ifndef PQ_TABLE_MAX_BYTES
+#define PQ_TABLE_MAX_BYTES ((double)(1u << 31))
+#endif
 
 qv_code qv__ivf_pq_init(ivf_index *ivf, const qv_params *build, qv_err *err)
 {
@@ -84,6 +87,11 @@ static qv_code precompute(ivf_index *ivf, qv_err *err)
     if (ivf->base.metric != QV_METRIC_L2)
         return QV_OK;
     size_t m = ivf->pq_m, ks = ivf->pq_ksub, ds = ivf->pq_dsub;
+    /* Like FAISS, no precomputed table above 2 GiB: lists then build
+     * their table from the query residual (pq_score). */
+    if ((double)ivf->nlist * (double)(m * ks) * sizeof(float) >
+        PQ_TABLE_MAX_BYTES)
+        return QV_OK;
     float *t = qv_try_alloc(ivf->nlist * m, ks * sizeof(float));
     if (!t)
         return qv_fail(err, QV_E_NOMEM, "cannot allocate pq tables");
@@ -164,7 +172,7 @@ static void pq_encode(const ivf_index *ivf, size_t list, const float *x,
 
 static size_t pq_scratch(const ivf_index *ivf)
 {
-    return 2 * ivf->pq_m * ivf->pq_ksub;
+    return 2 * ivf->pq_m * ivf->pq_ksub + ivf->base.dim;
 }
 
 /* qtab[j][s] = q_j . cent_js (IP) or -2 q_j . cent_js (L2). */
@@ -207,8 +215,21 @@ static void pq_score(const ivf_index *ivf, ivf_scan *s, size_t list,
     float base, sign;
     if (ivf->base.metric == QV_METRIC_L2) {
         float *sim = s->scratch + m * ks;
-        ivf->base.kern->madd(m * ks, ivf->pq_precomp + list * m * ks, 1.0f,
-                             s->scratch, sim);
+        if (ivf->pq_precomp) {
+            ivf->base.kern->madd(m * ks, ivf->pq_precomp + list * m * ks, 1.0f,
+                                 s->scratch, sim);
+        } else {
+            /* |r - cent|^2 - |r|^2 = |cent|^2 - 2 r.cent, r = q - c */
+            size_t ds = ivf->pq_dsub;
+            float *r = s->scratch + 2 * m * ks;
+            qv__ivf_residual(ivf, list, s->q, r);
+            memcpy(sim, ivf->pq_cnorm, m * ks * sizeof(float));
+            for (size_t j = 0; j < m; j++)
+                for (size_t i = 0; i < ds; i++)
+                    ivf->base.kern->madd(
+                        ks, sim + j * ks, -2.0f * r[j * ds + i],
+                        ivf->pq_centT + (j * ds + i) * ks, sim + j * ks);
+        }
         tab = sim;
         base = s->qnorm + coarse; /* |q - c|^2 */
         sign = 1.0f;
