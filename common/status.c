@@ -34,6 +34,16 @@ const char *qv_code_name(qv_code c)
         return "QV_E_CORRUPT_CHECKSUM";
     case QV_E_CORRUPT_VERSION:
         return "QV_E_CORRUPT_VERSION";
+    case QV_E_COLLECTION_NOT_FOUND:
+        return "QV_E_COLLECTION_NOT_FOUND";
+    case QV_E_PARTITION_NOT_FOUND:
+        return "QV_E_PARTITION_NOT_FOUND";
+    case QV_E_DATABASE_NOT_FOUND:
+        return "QV_E_DATABASE_NOT_FOUND";
+    case QV_E_INDEX_NOT_FOUND:
+        return "QV_E_INDEX_NOT_FOUND";
+    case QV_E_ALIAS_NOT_FOUND:
+        return "QV_E_ALIAS_NOT_FOUND";
     default:
         break;
     }

@@ -37,6 +37,12 @@ typedef enum qv_code {
     QV_E_IO_SHORT_READ = QV_E_IO | (1 << 8),
     QV_E_CORRUPT_CHECKSUM = QV_E_CORRUPT | (1 << 8),
     QV_E_CORRUPT_VERSION = QV_E_CORRUPT | (2 << 8),
+    /* what was not found, for Milvus's distinct error codes */
+    QV_E_COLLECTION_NOT_FOUND = QV_E_NOT_FOUND | (1 << 8),
+    QV_E_PARTITION_NOT_FOUND = QV_E_NOT_FOUND | (2 << 8),
+    QV_E_DATABASE_NOT_FOUND = QV_E_NOT_FOUND | (3 << 8),
+    QV_E_INDEX_NOT_FOUND = QV_E_NOT_FOUND | (4 << 8),
+    QV_E_ALIAS_NOT_FOUND = QV_E_NOT_FOUND | (5 << 8),
 } qv_code;
 
 #define QV_CODE_PRIMARY_COUNT 17

@@ -50,8 +50,8 @@ qv_code qv_schema_check(Milvus__Proto__Schema__CollectionSchema *schema,
                         qv_arena *arena, qv_err *err) QV_MUST_USE;
 
 /* The type parameter `key` of a field, or NULL. */
-const char *qv_field_type_param(
-    const Milvus__Proto__Schema__FieldSchema *f, const char *key);
+const char *qv_field_type_param(const Milvus__Proto__Schema__FieldSchema *f,
+                                const char *key);
 
 /* Milvus's name of a data type ("Int64", "FloatVector", ...). */
 const char *qv_data_type_name(int data_type);
