@@ -278,3 +278,36 @@ Test(metakv_local, data_file_is_preallocated_ahead_of_use)
     free(path);
     metakv_close(kv);
 }
+
+Test(metakv_local, fault_decorator_counts_every_call_and_fails_watch_next)
+{
+    metakv_config cfg = {.dir = dir};
+    metakv *inner = open_local(&cfg), *f = NULL;
+    qv_err err = {0};
+    /* Setters on a store that is not a decorator change nothing. */
+    metakv_fault_set(inner, 1, QV_E_IO, 0);
+    cr_assert_eq(metakv_fault_calls(inner), 0);
+    cr_assert_eq(metakv_put(inner, S("a"), S("1"), 0, NULL, &err), QV_OK);
+    cr_assert_eq(metakv_fault_wrap(inner, &f, &err), QV_OK);
+    metakv_watch *w = NULL;
+    cr_assert_eq(metakv_watch_open(f, S("a"), 1, &w, &err), QV_OK);
+    metakv_fault_set(f, 2, QV_E_TIMEOUT, 0);
+    metakv_events ev = METAKV_EVENTS_INIT;
+    cr_assert_eq(metakv_watch_next(w, 0, &ev, &err), QV_OK);
+    cr_assert_eq(ev.n, 1);
+    cr_assert_eq(metakv_watch_next_rev(w), 3);
+    cr_assert_eq(metakv_watch_next(w, 0, &ev, &err), QV_E_TIMEOUT);
+    cr_assert(strstr(err.msg, "watch next") != NULL, "%s", err.msg);
+    cr_assert_eq(metakv_watch_next(w, 0, &ev, &err), QV_OK);
+    cr_assert_eq(metakv_fault_calls(f), 4);
+    /* A txn that fails by injection runs nothing. */
+    metakv_fault_set(f, 1, QV_E_UNAVAILABLE, 0);
+    metakv_txn *t = metakv_txn_begin(f);
+    metakv_txn_put(t, METAKV_THEN, S("b"), S("2"), 0);
+    cr_assert_eq(metakv_txn_commit(t, NULL, NULL, &err), QV_E_UNAVAILABLE);
+    metakv_kvs out = METAKV_KVS_INIT;
+    cr_assert_eq(metakv_get(f, S("b"), &out, &err), QV_E_NOT_FOUND);
+    metakv_events_release(&ev);
+    metakv_watch_close(w);
+    metakv_close(f); /* closes inner too */
+}
