@@ -6,9 +6,15 @@
  */
 #include "common/objstore/objstore.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -338,4 +344,155 @@ void objstore__page_add(objstore_list_page *page, size_t *cap, const char *key,
     e->key = qv_xstrndup(key, keylen);
     e->size = size;
     e->mtime_ms = mtime_ms;
+}
+
+/* ---- files ---- */
+
+int objstore__write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n > ((size_t)1 << 30) ? (size_t)1 << 30 : n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int objstore__pread_all(int fd, void *p, size_t n, uint64_t off)
+{
+    char *c = p;
+    while (n > 0) {
+        ssize_t r = pread(fd, c, n, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r == 0)
+                errno = EIO; /* the file is shorter than it said */
+            return -1;
+        }
+        c += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+static qv_code put_file_in_memory(objstore *os, const char *key, int fd,
+                                  uint64_t size, const char *path, qv_err *err)
+{
+    if (size > SIZE_MAX)
+        return qv_fail(err, QV_E_NOMEM, "put '%s': file '%s' too large", key,
+                       path);
+    char *buf = qv_try_alloc(size ? (size_t)size : 1, 1);
+    if (!buf)
+        return qv_fail(err, QV_E_NOMEM,
+                       "put '%s': cannot buffer %llu bytes of '%s'", key,
+                       (unsigned long long)size, path);
+    qv_code rc;
+    if (objstore__pread_all(fd, buf, (size_t)size, 0) != 0)
+        rc = qv_fail_errno(err, QV_E_IO, "put '%s': cannot read '%s'", key,
+                           path);
+    else
+        rc = os->ops->put(os, key, buf, (size_t)size, err);
+    free(buf);
+    return rc;
+}
+
+qv_code objstore_put_file(objstore *os, const char *key, const char *path,
+                          qv_err *err)
+{
+    qv_code rc = objstore_key_check(key, false, err);
+    if (rc)
+        return rc;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return qv_fail_errno(err, errno == ENOENT ? QV_E_NOT_FOUND : QV_E_IO,
+                             "put '%s': cannot open '%s'", key, path);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return qv_fail(err, QV_E_INVALID,
+                       "put '%s': '%s' is not a regular file", key, path);
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (os->ops->put_fd)
+        rc = os->ops->put_fd(os, key, fd, size, err);
+    else
+        rc = put_file_in_memory(os, key, fd, size, path, err);
+    close(fd);
+    return rc;
+}
+
+static qv_code get_into(objstore *os, const char *key, int fd, uint64_t *size,
+                        const char *path, qv_err *err)
+{
+    if (os->ops->get_fd)
+        return os->ops->get_fd(os, key, fd, size, err);
+    qv_buf b = QV_BUF_INIT;
+    qv_code rc = os->ops->get(os, key, &b, err);
+    if (rc == QV_OK && objstore__write_all(fd, b.data, b.len) != 0)
+        rc = qv_fail_errno(err, QV_E_IO, "get '%s': cannot write '%s'", key,
+                           path);
+    if (rc == QV_OK)
+        *size = b.len;
+    qv_buf_release(&b);
+    return rc;
+}
+
+static void fsync_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir =
+        slash ? qv_xstrndup(path, (size_t)(slash - path)) : qv_xstrdup(".");
+    int dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        if (fsync(dfd) != 0) {
+            /* Best effort: the data itself was fsynced. */
+        }
+        close(dfd);
+    }
+    free(dir);
+}
+
+qv_code objstore_get_file(objstore *os, const char *key, const char *path,
+                          uint64_t *size, qv_err *err)
+{
+    static atomic_uint seq;
+    qv_code rc = objstore_key_check(key, false, err);
+    if (rc)
+        return rc;
+    char *tmp = qv_xasprintf("%s.qv-part.%ld.%u", path, (long)getpid(),
+                             atomic_fetch_add(&seq, 1));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = qv_fail_errno(err, QV_E_IO, "get '%s': cannot create '%s'", key,
+                           tmp);
+        free(tmp);
+        return rc;
+    }
+    uint64_t n = 0;
+    rc = get_into(os, key, fd, &n, path, err);
+    if (rc == QV_OK && fsync(fd) != 0)
+        rc = qv_fail_errno(err, QV_E_IO, "get '%s': cannot fsync '%s'", key,
+                           tmp);
+    if (close(fd) != 0 && rc == QV_OK)
+        rc = qv_fail_errno(err, QV_E_IO, "get '%s': cannot close '%s'", key,
+                           tmp);
+    if (rc == QV_OK && rename(tmp, path) != 0)
+        rc = qv_fail_errno(err, QV_E_IO, "get '%s': cannot rename to '%s'", key,
+                           path);
+    if (rc)
+        (void)unlink(tmp);
+    else
+        fsync_parent(path);
+    free(tmp);
+    if (rc == QV_OK && size)
+        *size = n;
+    return rc;
 }

@@ -137,6 +137,15 @@ typedef struct objstore_ops {
      * keys; missing keys count as deleted.  NULL: del is called per key. */
     qv_code (*del_many)(objstore *os, const char *const *keys, size_t n,
                         qv_err *err);
+    /* Optional: stores the first size bytes of file fd (read with pread
+     * from offset 0) under key.  NULL: the wrapper reads the file into
+     * memory and calls put. */
+    qv_code (*put_fd)(objstore *os, const char *key, int fd, uint64_t size,
+                      qv_err *err);
+    /* Optional: writes the whole object to fd, an empty file open for
+     * writing; sets *size.  NULL: the wrapper gets it into memory first. */
+    qv_code (*get_fd)(objstore *os, const char *key, int fd, uint64_t *size,
+                      qv_err *err);
 } objstore_ops;
 
 /* Every backend's state starts with this base. */
@@ -188,6 +197,16 @@ qv_code objstore_delete(objstore *os, const char *key, qv_err *err) QV_MUST_USE;
  * number of keys deleted, also when it fails part-way. */
 qv_code objstore_delete_prefix(objstore *os, const char *prefix,
                                uint64_t *deleted, qv_err *err) QV_MUST_USE;
+
+/* Uploads the file at path as key, with put's atomicity.  Memory use is
+ * bounded (a part on S3) when the backend streams files; see caps. */
+qv_code objstore_put_file(objstore *os, const char *key, const char *path,
+                          qv_err *err) QV_MUST_USE;
+/* Downloads key into the file at path: written to a temp file next to it,
+ * fsynced and renamed, so path holds the old file or the whole object.
+ * *size (may be NULL) gets the object's size. */
+qv_code objstore_get_file(objstore *os, const char *key, const char *path,
+                          uint64_t *size, qv_err *err) QV_MUST_USE;
 
 /* ---- fault decorator (objstore_fault.c) ---- */
 

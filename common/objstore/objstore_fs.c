@@ -213,24 +213,28 @@ static qv_code put_rename(fs_store *fs, const char *tmp, const char *key,
     }
 }
 
-static qv_code fs_put(objstore *os, const char *key, const void *buf,
-                      size_t len, qv_err *err)
+/* Creates a fresh temp file; *fd is open for writing. */
+static qv_code tmp_create(fs_store *fs, const char *key, char tmp[64], int *fd,
+                          qv_err *err)
 {
-    fs_store *fs = fs_of(os);
-    char tmp[64];
-    snprintf(tmp, sizeof(tmp), TMP_DIR "/%ld.%llu", (long)getpid(),
+    snprintf(tmp, 64, TMP_DIR "/%ld.%llu", (long)getpid(),
              (unsigned long long)atomic_fetch_add(&fs->seq, 1));
-    int fd =
+    *fd =
         openat(fs->rootfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
+    if (*fd < 0)
         return qv_fail_errno(err, QV_E_IO,
                              "fs put '%s' in '%s': cannot create temp file",
                              key, fs->root);
-    qv_code rc = QV_OK;
-    if (write_all(fd, buf, len) != 0)
-        rc = qv_fail_errno(err, QV_E_IO, "fs put '%s' in '%s': write failed",
-                           key, fs->root);
-    else if (!fs->no_fsync && fsync(fd) != 0)
+    return QV_OK;
+}
+
+/* Finishes a put whose bytes are in temp file fd (rc: how writing went):
+ * fsync, close, rename over the key, fsync the directory.  The temp file is
+ * removed on any failure. */
+static qv_code tmp_commit(fs_store *fs, const char *tmp, int fd, qv_code rc,
+                          const char *key, qv_err *err)
+{
+    if (rc == QV_OK && !fs->no_fsync && fsync(fd) != 0)
         rc = qv_fail_errno(err, QV_E_IO, "fs put '%s' in '%s': fsync failed",
                            key, fs->root);
     if (close(fd) != 0 && rc == QV_OK)
@@ -249,6 +253,74 @@ static qv_code fs_put(objstore *os, const char *key, const void *buf,
                            key, fs->root);
     free(dir);
     return rc;
+}
+
+static qv_code fs_put(objstore *os, const char *key, const void *buf,
+                      size_t len, qv_err *err)
+{
+    fs_store *fs = fs_of(os);
+    char tmp[64];
+    int fd;
+    qv_code rc = tmp_create(fs, key, tmp, &fd, err);
+    if (rc)
+        return rc;
+    if (write_all(fd, buf, len) != 0)
+        rc = qv_fail_errno(err, QV_E_IO, "fs put '%s' in '%s': write failed",
+                           key, fs->root);
+    return tmp_commit(fs, tmp, fd, rc, key, err);
+}
+
+/* Copies n bytes from src (at src_off) to dst (at its offset); -1 with
+ * errno on failure, EIO when src is shorter. */
+static int copy_fd(int src, uint64_t src_off, int dst, uint64_t n)
+{
+    loff_t off = (loff_t)src_off;
+    while (n > 0) {
+        size_t want = n > ((uint64_t)1 << 30) ? (size_t)1 << 30 : (size_t)n;
+        ssize_t c = copy_file_range(src, &off, dst, NULL, want, 0);
+        if (c < 0 && errno == EINTR)
+            continue;
+        if (c < 0)
+            break; /* not supported here: copy through a buffer */
+        if (c == 0) {
+            errno = EIO;
+            return -1;
+        }
+        n -= (uint64_t)c;
+    }
+    if (n == 0)
+        return 0;
+    if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
+        errno != EOPNOTSUPP)
+        return -1;
+    size_t bs = (size_t)1 << 20;
+    char *buf = qv_xmalloc(bs);
+    int rc = 0;
+    while (n > 0 && rc == 0) {
+        size_t want = n < bs ? (size_t)n : bs;
+        rc = objstore__pread_all(src, buf, want, (uint64_t)off);
+        if (rc == 0)
+            rc = write_all(dst, buf, want);
+        off += (loff_t)want;
+        n -= want;
+    }
+    free(buf);
+    return rc;
+}
+
+static qv_code fs_put_fd(objstore *os, const char *key, int src, uint64_t size,
+                         qv_err *err)
+{
+    fs_store *fs = fs_of(os);
+    char tmp[64];
+    int fd;
+    qv_code rc = tmp_create(fs, key, tmp, &fd, err);
+    if (rc)
+        return rc;
+    if (copy_fd(src, 0, fd, size) != 0)
+        rc = qv_fail_errno(err, QV_E_IO, "fs put '%s' in '%s': copy failed",
+                           key, fs->root);
+    return tmp_commit(fs, tmp, fd, rc, key, err);
 }
 
 /* Opens key for reading; QV_E_NOT_FOUND unless it is a regular file. */
@@ -317,6 +389,24 @@ static qv_code fs_get(objstore *os, const char *key, qv_buf *out, qv_err *err)
         return rc;
     rc = read_at(fs, fd, "get", key, 0, (uint64_t)st.st_size, out, err);
     close(fd);
+    return rc;
+}
+
+static qv_code fs_get_fd(objstore *os, const char *key, int dst, uint64_t *size,
+                         qv_err *err)
+{
+    fs_store *fs = fs_of(os);
+    int fd = -1;
+    struct stat st = {0};
+    qv_code rc = open_object(fs, "get", key, &fd, &st, err);
+    if (rc)
+        return rc;
+    if (copy_fd(fd, 0, dst, (uint64_t)st.st_size) != 0)
+        rc = qv_fail_errno(err, QV_E_IO, "fs get '%s' in '%s': copy failed",
+                           key, fs->root);
+    close(fd);
+    if (rc == QV_OK)
+        *size = (uint64_t)st.st_size;
     return rc;
 }
 
@@ -588,4 +678,6 @@ const objstore_ops objstore__fs_ops = {
     .head = fs_head,
     .list = fs_list,
     .del = fs_del,
+    .put_fd = fs_put_fd,
+    .get_fd = fs_get_fd,
 };

@@ -19,6 +19,11 @@ qv_code objstore__alloc(const objstore_ops *ops, uint32_t timeout_ms,
 void objstore__page_add(objstore_list_page *page, size_t *cap, const char *key,
                         size_t keylen, uint64_t size, int64_t mtime_ms);
 
+/* write() / pread() until done; -1 with errno on failure (a short file
+ * reads as EIO). */
+int objstore__write_all(int fd, const void *p, size_t n);
+int objstore__pread_all(int fd, void *p, size_t n, uint64_t off);
+
 /* ---- S3 helpers (objstore_s3_xml.c), exposed for unit and fuzz tests ---- */
 
 /* AWS URI encoding of s into out: unreserved bytes (A-Z a-z 0-9 - _ . ~)

@@ -183,8 +183,42 @@ static qv_code s3_put(objstore *os, const char *key, const void *buf,
 {
     s3_store *s = s3_of(os);
     if (len > s->mp_threshold)
-        return s3__put_multipart(s, key, buf, len, err);
+        return s3__put_multipart(s, key, buf, len, -1, err);
     return s3_put_single(s, key, buf, len, err);
+}
+
+static qv_code s3_put_fd(objstore *os, const char *key, int fd, uint64_t size,
+                         qv_err *err)
+{
+    s3_store *s = s3_of(os);
+    if (size > s->mp_threshold)
+        return s3__put_multipart(s, key, NULL, size, fd, err);
+    char *buf = qv_try_alloc(size ? (size_t)size : 1, 1);
+    if (!buf)
+        return qv_fail(err, QV_E_NOMEM,
+                       "s3 put '%s/%s': cannot buffer %llu bytes", s->bucket,
+                       key, (unsigned long long)size);
+    qv_code rc;
+    if (objstore__pread_all(fd, buf, (size_t)size, 0) != 0)
+        rc = qv_fail_errno(err, QV_E_IO,
+                           "s3 put '%s/%s': cannot read the local file",
+                           s->bucket, key);
+    else
+        rc = s3_put_single(s, key, buf, (size_t)size, err);
+    free(buf);
+    return rc;
+}
+
+static qv_code s3_get_fd(objstore *os, const char *key, int fd, uint64_t *size,
+                         qv_err *err)
+{
+    s3_req r = {
+        .op = "get", .method = "GET", .key = key, .to_fd = true, .out_fd = fd};
+    qv_code rc = s3__perform(s3_of(os), &r, err);
+    if (rc == QV_OK)
+        *size = r.fd_bytes;
+    s3__req_release(&r);
+    return rc;
 }
 
 static qv_code s3_get(objstore *os, const char *key, qv_buf *out, qv_err *err)
@@ -373,4 +407,6 @@ const objstore_ops objstore__s3_ops = {
     .list = s3_list,
     .del = s3_del,
     .del_many = s3_del_many,
+    .put_fd = s3_put_fd,
+    .get_fd = s3_get_fd,
 };

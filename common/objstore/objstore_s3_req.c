@@ -4,11 +4,13 @@
  *
  * Threading: see objstore_s3_req.h.
  */
+#include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -144,6 +146,15 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *ud)
     long status = 0;
     curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 200 && status < 300) {
+        if (x->r->to_fd) {
+            if (objstore__write_all(x->r->out_fd, p, n) != 0) {
+                x->r->fd_failed = true;
+                x->r->fd_errno = errno;
+                return 0;
+            }
+            x->r->fd_bytes += n;
+            return n;
+        }
         if (!x->r->out)
             return n;
         if (qv_buf_append(x->r->out, p, n) != QV_OK) {
@@ -360,6 +371,12 @@ static qv_code fail_curl(s3_store *s, s3_req *r, CURLcode cc, int attempts,
                 : cc == CURLE_PEER_FAILED_VERIFICATION   ? QV_E_PERMISSION
                                                          : QV_E_IO;
     const char *name = r->key ? r->key : (r->err_key ? r->err_key : "");
+    if (r->fd_failed) {
+        errno = r->fd_errno;
+        return qv_fail_errno(err, QV_E_IO,
+                             "s3 %s '%s/%s': cannot write the local file",
+                             r->op, s->bucket, name);
+    }
     return qv_fail(err, c,
                    "s3 %s '%s/%s' at %s: %s (curl %d, no http status) after "
                    "%d attempt%s in %llu ms",
@@ -388,9 +405,7 @@ static uint64_t backoff_ms(s3_store *s, int attempt)
 static CURLcode transfer(s3_store *s, s3_req *r, const char *url,
                          struct curl_slist *hdrs, uint64_t remaining_ms)
 {
-    xfer x = {.r = r, .h = pool_get(s)};
-    if (!x.h)
-        return CURLE_OUT_OF_MEMORY;
+    xfer x = {.r = r, .h = NULL};
     r->status = 0;
     r->err_code[0] = r->etag[0] = '\0';
     r->content_length = -1;
@@ -399,12 +414,23 @@ static CURLcode transfer(s3_store *s, s3_req *r, const char *url,
     r->bad_range = false;
     r->upload_pos = 0;
     r->out_full = false;
+    r->fd_failed = false;
+    r->fd_bytes = 0;
+    if (r->to_fd &&
+        (ftruncate(r->out_fd, 0) != 0 || lseek(r->out_fd, 0, SEEK_SET) != 0)) {
+        r->fd_failed = true;
+        r->fd_errno = errno;
+        return CURLE_WRITE_ERROR;
+    }
     qv_buf_reset(&r->errbody);
     if (r->out) {
         r->out->len = r->out_before;
         if (r->out->data)
             r->out->data[r->out_before] = '\0';
     }
+    x.h = pool_get(s);
+    if (!x.h)
+        return CURLE_OUT_OF_MEMORY;
     setup_handle(s, r, &x, url, hdrs, remaining_ms);
     CURLcode cc = curl_easy_perform(x.h);
     curl_easy_getinfo(x.h, CURLINFO_RESPONSE_CODE, &r->status);
@@ -510,35 +536,58 @@ static void mp_abort(s3_store *s, const char *key, const char *enc_id)
     free(q);
 }
 
+/* Where the parts come from: memory, or a file read part by part. */
+typedef struct mp_src {
+    const char *buf; /* or NULL */
+    int fd;
+    char *scratch; /* one part, with fd */
+} mp_src;
+
+static qv_code mp_part(s3_store *s, const char *key, const char *enc_id,
+                       unsigned n, const char *body, size_t len,
+                       qv_buf *complete, qv_err *err)
+{
+    char *q = qv_xasprintf("partNumber=%u&uploadId=%s", n, enc_id);
+    char op[48];
+    snprintf(op, sizeof(op), "put (part %u)", n);
+    s3_req r = {.op = op,
+                .method = "PUT",
+                .key = key,
+                .query = q,
+                .body = body,
+                .body_len = len};
+    qv_code rc = s3__perform(s, &r, err);
+    if (rc == QV_OK && !r.etag[0])
+        rc = qv_fail(err, QV_E_CORRUPT,
+                     "s3 put '%s/%s' at %s: part %u answer has no ETag",
+                     s->bucket, key, s->endpoint, n);
+    if (rc == QV_OK)
+        rc = qv_buf_printf(complete,
+                           "<Part><PartNumber>%u</PartNumber>"
+                           "<ETag>%s</ETag></Part>",
+                           n, r.etag);
+    s3__req_release(&r);
+    free(q);
+    return rc;
+}
+
 static qv_code mp_parts(s3_store *s, const char *key, const char *enc_id,
-                        const char *buf, size_t len, size_t part,
+                        const mp_src *src, uint64_t len, size_t part,
                         qv_buf *complete, qv_err *err)
 {
     qv_code rc = qv_buf_appends(complete, "<CompleteMultipartUpload>");
     unsigned n = 0;
-    for (size_t off = 0; rc == QV_OK && off < len; off += part) {
-        n++;
-        char *q = qv_xasprintf("partNumber=%u&uploadId=%s", n, enc_id);
-        char op[48];
-        snprintf(op, sizeof(op), "put (part %u)", n);
-        s3_req r = {.op = op,
-                    .method = "PUT",
-                    .key = key,
-                    .query = q,
-                    .body = buf + off,
-                    .body_len = len - off < part ? len - off : part};
-        rc = s3__perform(s, &r, err);
-        if (rc == QV_OK && !r.etag[0])
-            rc = qv_fail(err, QV_E_CORRUPT,
-                         "s3 put '%s/%s' at %s: part %u answer has no ETag",
-                         s->bucket, key, s->endpoint, n);
-        if (rc == QV_OK)
-            rc = qv_buf_printf(complete,
-                               "<Part><PartNumber>%u</PartNumber>"
-                               "<ETag>%s</ETag></Part>",
-                               n, r.etag);
-        s3__req_release(&r);
-        free(q);
+    for (uint64_t off = 0; rc == QV_OK && off < len; off += part) {
+        size_t plen = len - off < part ? (size_t)(len - off) : part;
+        const char *body = src->buf ? src->buf + off : src->scratch;
+        if (!src->buf &&
+            objstore__pread_all(src->fd, src->scratch, plen, off) != 0) {
+            rc = qv_fail_errno(err, QV_E_IO,
+                               "s3 put '%s/%s': cannot read the local file",
+                               s->bucket, key);
+            break;
+        }
+        rc = mp_part(s, key, enc_id, ++n, body, plen, complete, err);
     }
     if (rc == QV_OK)
         rc = qv_buf_appends(complete, "</CompleteMultipartUpload>");
@@ -546,22 +595,30 @@ static qv_code mp_parts(s3_store *s, const char *key, const char *enc_id,
 }
 
 qv_code s3__put_multipart(s3_store *s, const char *key, const void *buf,
-                          size_t len, qv_err *err)
+                          uint64_t len, int fd, qv_err *err)
 {
     size_t part = s->part_size;
     if (len / part >= MAX_PARTS)
-        part = len / (MAX_PARTS - 1) + 1;
+        part = (size_t)(len / (MAX_PARTS - 1) + 1);
+    mp_src src = {.buf = buf, .fd = fd};
+    if (!buf && !(src.scratch = qv_try_alloc(part, 1)))
+        return qv_fail(err, QV_E_NOMEM,
+                       "s3 put '%s/%s': cannot allocate a %zu-byte part",
+                       s->bucket, key, part);
     char *id = NULL;
     qv_code rc = mp_initiate(s, key, &id, err);
-    if (rc)
+    if (rc) {
+        free(src.scratch);
         return rc;
+    }
     qv_buf enc = QV_BUF_INIT;
     if (objstore__s3_uri_encode(&enc, id, strlen(id), false) != QV_OK) {
         free(id);
+        free(src.scratch);
         return qv_fail(err, QV_E_NOMEM, "s3 put '%s': upload id too long", key);
     }
     qv_buf complete = QV_BUF_INIT;
-    rc = mp_parts(s, key, qv_buf_str(&enc), buf, len, part, &complete, err);
+    rc = mp_parts(s, key, qv_buf_str(&enc), &src, len, part, &complete, err);
     if (rc == QV_OK) {
         char *q = qv_xasprintf("uploadId=%s", qv_buf_str(&enc));
         qv_buf answer = QV_BUF_INIT;
@@ -590,6 +647,7 @@ qv_code s3__put_multipart(s3_store *s, const char *key, const void *buf,
     qv_buf_release(&complete);
     qv_buf_release(&enc);
     free(id);
+    free(src.scratch);
     return rc;
 }
 

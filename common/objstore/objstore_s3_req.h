@@ -44,7 +44,9 @@ typedef struct s3_req {
     size_t body_len;
     const char *header[3]; /* extra header lines ("Range: ..."), NULL ends */
     qv_buf *out;           /* 2xx body is appended here (NULL: dropped) */
-    const char *err_key;   /* name used in messages when key is NULL */
+    bool to_fd;            /* ... or written to out_fd (emptied per try) */
+    int out_fd;
+    const char *err_key; /* name used in messages when key is NULL */
     /* results */
     long status;       /* last HTTP status, 0 if none */
     char err_code[64]; /* S3 <Code> of an error answer, or "" */
@@ -58,6 +60,9 @@ typedef struct s3_req {
     size_t out_before;
     size_t upload_pos;
     bool out_full;
+    bool fd_failed; /* writing out_fd failed (errno saved in fd_errno) */
+    int fd_errno;
+    uint64_t fd_bytes;
 } s3_req;
 
 /* Sends r (with retries) and classifies the answer: QV_OK for 2xx, else a
@@ -70,8 +75,10 @@ void s3__req_release(s3_req *r);
 qv_code s3__delete_many(s3_store *s, const char *const *keys, size_t n,
                         qv_err *err) QV_MUST_USE;
 
-/* Multipart upload of buf in part_size parts (aborted on failure). */
+/* Multipart upload of len bytes from buf, or (buf NULL) read part by part
+ * from file fd with pread, so memory use is one part.  Parts are
+ * part_size bytes; a failed upload is aborted. */
 qv_code s3__put_multipart(s3_store *s, const char *key, const void *buf,
-                          size_t len, qv_err *err) QV_MUST_USE;
+                          uint64_t len, int fd, qv_err *err) QV_MUST_USE;
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -602,4 +603,76 @@ BACKEND_PARAMS(list_order_is_byte_order_across_directories)
     cr_assert_str_eq(p2.entries[1].key, "d0");
     objstore_list_page_release(&page);
     objstore_list_page_release(&p2);
+}
+
+static char *write_local(const char *dir, const char *name, const void *p,
+                         size_t n)
+{
+    char *path = qv_xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s", path);
+    cr_assert_eq(fwrite(p, 1, n, f), n);
+    cr_assert_eq(fclose(f), 0);
+    return path;
+}
+
+static void expect_local(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    char *got = qv_xmalloc(n + 1);
+    size_t r = fread(got, 1, n + 1, f);
+    fclose(f);
+    cr_assert_eq(r, n, "'%s' holds %zu bytes, want %zu", path, r, n);
+    cr_assert(n == 0 || memcmp(got, p, n) == 0, "'%s' differs", path);
+    free(got);
+}
+
+BACKEND_PARAMS(files_upload_and_download_whole)
+{
+    objstore_config c = {.multipart_threshold = 256 * 1024,
+                         .part_size = 100 * 1024};
+    objstore_fixture_open(&fx, backends[*backend_id], &c);
+    char *dir = NULL;
+    qv_err err = {0};
+    cr_assert_eq(qv_test_mkdtemp("qv-objfiles-", &dir, &err), QV_OK);
+    size_t n = 700 * 1024 + 5; /* multipart on S3 */
+    unsigned char *d = make_bytes(n, 9);
+    char *src = write_local(dir, "src.bin", d, n);
+    char *empty = write_local(dir, "empty.bin", "", 0);
+    cr_assert_eq(objstore_put_file(fx.os, "files/big", src, &err), QV_OK, "%s",
+                 err.msg);
+    cr_assert_eq(objstore_put_file(fx.os, "files/empty", empty, &err), QV_OK,
+                 "%s", err.msg);
+    expect_object(fx.os, "files/big", d, n);
+    expect_object(fx.os, "files/empty", "", 0);
+    /* download over an existing file: replaced whole */
+    char *dst = write_local(dir, "dst.bin", "old contents", 12);
+    uint64_t size = 0;
+    cr_assert_eq(objstore_get_file(fx.os, "files/big", dst, &size, &err), QV_OK,
+                 "%s", err.msg);
+    cr_assert_eq(size, n);
+    expect_local(dst, d, n);
+    cr_assert_eq(objstore_get_file(fx.os, "files/empty", dst, &size, &err),
+                 QV_OK, "%s", err.msg);
+    cr_assert_eq(size, 0);
+    expect_local(dst, "", 0);
+    /* failures leave the target alone and no temp file behind */
+    char *none = qv_xasprintf("%s/none.bin", dir);
+    cr_assert_eq(objstore_get_file(fx.os, "files/missing", none, NULL, &err),
+                 QV_E_NOT_FOUND, "%s", err.msg);
+    cr_assert(strstr(err.msg, "files/missing"), "%s", err.msg);
+    cr_assert_neq(access(none, F_OK), 0);
+    cr_assert_eq(objstore_put_file(fx.os, "files/x", none, &err),
+                 QV_E_NOT_FOUND);
+    char *cmd = qv_xasprintf("test $(ls -A '%s' | wc -l) -eq 3", dir);
+    cr_assert_eq(system(cmd), 0, "only src, empty and dst remain");
+    free(cmd);
+    free(none);
+    free(dst);
+    free(empty);
+    free(src);
+    free(d);
+    (void)qv_test_rmtree(dir, NULL);
+    free(dir);
 }

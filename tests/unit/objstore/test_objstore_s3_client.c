@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -394,4 +395,52 @@ Test(objstore_s3_client, big_bodies_wait_for_100_continue)
     cr_assert_eq(objstore_put(os, "small", "x", 1, &err), QV_OK);
     cr_assert_lt(qv_mono_ms(c) - t0, 900);
     cr_assert_eq(srv.reqs[1].body_len, 1);
+}
+
+Test(objstore_s3_client, get_file_retries_and_keeps_only_the_answer)
+{
+    static const fake_http_resp s[] = {{503, NULL, internal_error},
+                                       {200, NULL, "file body"}};
+    open_store(s, 2, NULL);
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/qv-objget-%ld", (long)getpid());
+    uint64_t n = 0;
+    qv_err err = {0};
+    cr_assert_eq(objstore_get_file(os, "k", path, &n, &err), QV_OK, "%s",
+                 err.msg);
+    cr_assert_eq(n, 9);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    char buf[32] = {0};
+    cr_assert_eq(fread(buf, 1, sizeof(buf), f), 9);
+    fclose(f);
+    cr_assert_str_eq(buf, "file body");
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(fake_http_count(&srv), 2);
+}
+
+Test(objstore_s3_client, put_file_streams_parts_from_the_file)
+{
+    static const fake_http_resp s[] = {
+        {200, NULL, initiated},
+        {200, "ETag: \"e1\"\r\n", NULL},
+        {200, "ETag: \"e2\"\r\n", NULL},
+        {200, NULL, "<CompleteMultipartUploadResult/>"}};
+    open_store(
+        s, 4,
+        &(objstore_config){.multipart_threshold = 4096, .part_size = 4096});
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/qv-objput-%ld", (long)getpid());
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 5000; i++)
+        fputc('a' + i % 26, f);
+    fclose(f);
+    qv_err err = {0};
+    cr_assert_eq(objstore_put_file(os, "big", path, &err), QV_OK, "%s",
+                 err.msg);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(srv.reqs[1].body_len, 4096);
+    cr_assert_eq(srv.reqs[2].body_len, 5000 - 4096);
+    cr_assert_eq(srv.reqs[2].body[0], 'a' + 4096 % 26);
 }
