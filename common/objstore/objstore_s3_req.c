@@ -377,13 +377,16 @@ static qv_code fail_curl(s3_store *s, s3_req *r, CURLcode cc, int attempts,
                              "s3 %s '%s/%s': cannot write the local file",
                              r->op, s->bucket, name);
     }
+    char status[32] = "no http status";
+    if (r->status > 0)
+        snprintf(status, sizeof(status), "http %ld", r->status);
     return qv_fail(err, c,
-                   "s3 %s '%s/%s' at %s: %s (curl %d, no http status) after "
-                   "%d attempt%s in %llu ms",
+                   "s3 %s '%s/%s' at %s: %s (curl %d, %s) after %d attempt%s "
+                   "in %llu ms",
                    r->op, s->bucket, name, s->endpoint,
                    r->out_full ? "answer exceeds the buffer cap"
                                : curl_easy_strerror(cc),
-                   (int)cc, attempts, attempts == 1 ? "" : "s",
+                   (int)cc, status, attempts, attempts == 1 ? "" : "s",
                    (unsigned long long)elapsed_ms);
 }
 
