@@ -272,6 +272,101 @@ static bool radix_sort(entries *es, int kind)
     return true;
 }
 
+/* Distinct string keys seen by str_sort. */
+typedef struct skeys {
+    uint32_t *slots; /* key id + 1, 0 = empty */
+    size_t nslots;
+    ent *keys; /* one entry per distinct key (row unused) */
+    size_t n, cap;
+} skeys;
+
+static bool skeys_grow(skeys *k)
+{
+    size_t ns = k->nslots ? k->nslots * 2 : 1024;
+    uint32_t *slots = qv_try_calloc(ns, sizeof(uint32_t));
+    if (!slots)
+        return false;
+    for (size_t i = 0; i < k->n; i++) {
+        size_t h = (size_t)qv_hash64(k->keys[i].k.p, k->keys[i].len);
+        while (slots[h & (ns - 1)])
+            h++;
+        slots[h & (ns - 1)] = (uint32_t)(i + 1);
+    }
+    free(k->slots);
+    k->slots = slots;
+    k->nslots = ns;
+    return true;
+}
+
+/* Id of e's string, adding it when new; UINT32_MAX on OOM. */
+static uint32_t skeys_id(skeys *k, const ent *e)
+{
+    if ((k->n + 1) * 2 > k->nslots && !skeys_grow(k))
+        return UINT32_MAX;
+    size_t h = (size_t)qv_hash64(e->k.p, e->len);
+    for (;; h++) {
+        uint32_t s = k->slots[h & (k->nslots - 1)];
+        if (!s)
+            break;
+        if (str_cmp(k->keys[s - 1].k.p, k->keys[s - 1].len, e->k.p, e->len) ==
+            0)
+            return s - 1;
+    }
+    if (k->n == k->cap) {
+        size_t nc = k->cap ? k->cap * 2 : 1024;
+        ent *nk = qv_try_realloc(k->keys, nc, sizeof(ent));
+        if (!nk)
+            return UINT32_MAX;
+        k->keys = nk;
+        k->cap = nc;
+    }
+    k->keys[k->n] = *e;
+    k->keys[k->n].row = (uint32_t)k->n; /* id, kept through the sort */
+    k->slots[h & (k->nslots - 1)] = (uint32_t)(k->n + 1);
+    return (uint32_t)k->n++;
+}
+
+/* Sorts string entries by (key, row): hashes each to a key id, sorts the
+ * distinct keys only, then places entries by key rank with a stable
+ * counting sort (entries arrive in row order).  Much cheaper than a
+ * comparison sort of every entry when keys repeat.  False on OOM. */
+static bool str_sort(entries *es)
+{
+    skeys k = {NULL, 0, NULL, 0, 0};
+    uint32_t *ids = qv_try_alloc(es->n, sizeof(uint32_t));
+    uint32_t *rank = NULL;
+    size_t *start = NULL;
+    ent *out = NULL;
+    bool ok = ids != NULL;
+    for (size_t i = 0; ok && i < es->n; i++)
+        ok = (ids[i] = skeys_id(&k, &es->e[i])) != UINT32_MAX;
+    if (ok) {
+        qsort(k.keys, k.n, sizeof(ent), cmp_str);
+        rank = qv_try_alloc(k.n, sizeof(uint32_t));
+        start = qv_try_calloc(k.n + 1, sizeof(size_t));
+        out = qv_try_alloc(es->n, sizeof(ent));
+        ok = rank && start && out;
+    }
+    if (ok) {
+        for (size_t r = 0; r < k.n; r++)
+            rank[k.keys[r].row] = (uint32_t)r;
+        for (size_t i = 0; i < es->n; i++)
+            start[rank[ids[i]] + 1]++;
+        for (size_t r = 0; r < k.n; r++)
+            start[r + 1] += start[r];
+        for (size_t i = 0; i < es->n; i++)
+            out[start[rank[ids[i]]]++] = es->e[i];
+        memcpy(es->e, out, es->n * sizeof(ent));
+    }
+    free(ids);
+    free(rank);
+    free(start);
+    free(out);
+    free(k.slots);
+    free(k.keys);
+    return ok;
+}
+
 static int kind_of(qv_dtype k)
 {
     if (k == QV_DT_FLOAT || k == QV_DT_DOUBLE)
@@ -292,7 +387,9 @@ static qv_code collect(const qv_col_view *v, int kind, entries *es)
         if (!ok)
             return QV_E_NOMEM;
     }
-    if (es->n && (kind == KIND_STR || !radix_sort(es, kind)))
+    bool sorted =
+        es->n == 0 || (kind == KIND_STR ? str_sort(es) : radix_sort(es, kind));
+    if (!sorted)
         qsort(es->e, es->n, sizeof(ent),
               kind == KIND_INT     ? cmp_int
               : kind == KIND_FLOAT ? cmp_float
