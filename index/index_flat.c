@@ -21,9 +21,10 @@
 
 #include "common/alloc.h"
 
-#define FLAT_BLAS_MIN_NQ 20
-#define FLAT_QB          256
-#define FLAT_BB          1024
+#define FLAT_BLAS_MIN_NQ    20
+#define FLAT_QB             256
+#define FLAT_BB             1024
+#define FLAT_SPLIT_MIN_ROWS 16384
 /* Gather when at most this percentage of rows passes the filter, for the
  * BLAS plan and the kernel plan (measured crossovers, see README). */
 #ifndef FLAT_GATHER_PCT
@@ -300,6 +301,78 @@ static uint32_t *gather_rows(const flat_index *f, const qv_bitset *filter,
     return sel;
 }
 
+/* Small batches on a pool with more threads than queries: each query's
+ * rows are cut into pieces searched in parallel into private heaps, then
+ * merged (latency of nq=1 searches over big segments). */
+typedef struct split_job {
+    flat_job *j;
+    size_t pieces, per; /* pieces per query, rows (or sel entries) each */
+    float *pd;          /* nq * pieces * k */
+    int64_t *pl;
+    size_t *pn; /* entries in each piece heap */
+} split_job;
+
+static void flat_split_chunk(void *arg, size_t b, size_t e, size_t w)
+{
+    (void)w;
+    split_job *sj = arg;
+    flat_job *j = sj->j;
+    const flat_index *f = j->f;
+    const qv_index *ix = &f->base;
+    const float *x = (const float *)(const void *)f->rows.data;
+    size_t k = j->ctx->k, d = ix->dim;
+    size_t total = j->sel ? j->nsel : f->rows.n;
+    for (size_t it = b; it < e; it++) {
+        size_t i = it / sj->pieces, c = it % sj->pieces;
+        size_t r0 = c * sj->per,
+               r1 = r0 + sj->per < total ? r0 + sj->per : total;
+        qv__topk h;
+        qv__topk_init(&h, k, sj->pd + it * k, sj->pl + it * k);
+        const float *q = j->q + i * d;
+        if (r0 < r1 && j->sel)
+            scan_selected(f, q, j->sel + r0, r1 - r0, &h);
+        else if (r0 < r1)
+            qv__scan_topk(ix, q, x + r0 * d, r1 - r0,
+                          f->rows.ids ? f->rows.ids + r0 : NULL, (int64_t)r0,
+                          j->ctx->filter, &h);
+        sj->pn[it] = h.n;
+    }
+}
+
+static bool flat_search_split(flat_job *j, size_t nq)
+{
+    const qv__search_ctx *ctx = j->ctx;
+    size_t threads = ctx->pool ? qv_pool_threads(ctx->pool) + 1 : 1;
+    size_t total = j->sel ? j->nsel : j->f->rows.n, k = ctx->k;
+    if (threads < 2 || nq >= threads || total < FLAT_SPLIT_MIN_ROWS)
+        return false;
+    split_job sj = {.j = j, .pieces = 4 * threads / nq + 1};
+    sj.per = (total + sj.pieces - 1) / sj.pieces;
+    size_t items = nq * sj.pieces;
+    sj.pd = qv_try_alloc(items * k, sizeof(float));
+    sj.pl = qv_try_alloc(items * k, sizeof(int64_t));
+    sj.pn = qv_try_alloc(items, sizeof(size_t));
+    bool ok = sj.pd && sj.pl && sj.pn;
+    if (ok) {
+        qv_pool_parallel_for(ctx->pool, items, 1, flat_split_chunk, &sj);
+        for (size_t i = 0; i < nq; i++) {
+            qv__topk h;
+            qv__topk_init(&h, k, j->dist + i * k, j->lab + i * k);
+            for (size_t c = 0; c < sj.pieces; c++) {
+                size_t it = i * sj.pieces + c;
+                for (size_t t = 0; t < sj.pn[it]; t++)
+                    if (sj.pd[it * k + t] < qv__topk_worst(&h))
+                        qv__topk_push(&h, sj.pd[it * k + t], sj.pl[it * k + t]);
+            }
+            qv__topk_finish(&h, j->f->base.metric);
+        }
+    }
+    free(sj.pd);
+    free(sj.pl);
+    free(sj.pn);
+    return ok;
+}
+
 static qv_code flat_search(const qv_index *ix, size_t nq, const void *q,
                            const qv__search_ctx *ctx, float *dist, int64_t *lab,
                            qv_err *err)
@@ -315,7 +388,7 @@ static qv_code flat_search(const qv_index *ix, size_t nq, const void *q,
     if (!sel && blas) {
         size_t grain = (nq + 1) / 2 < FLAT_QB ? (nq + 1) / 2 : FLAT_QB;
         qv_pool_parallel_for(ctx->pool, nq, grain, flat_blas_chunk, &j);
-    } else {
+    } else if (!flat_search_split(&j, nq)) {
         qv_pool_parallel_for(ctx->pool, nq, 1, flat_kernel_chunk, &j);
     }
     free(sel);

@@ -289,3 +289,46 @@ Test(flat, converts_float16_bfloat16_int8)
     cr_assert_eq(qv_vec_to_float(QV_ELEM_BINARY, 1, 3, i8, out, NULL),
                  QV_E_INVALID);
 }
+
+/* Few queries on a big index with a pool: rows are split across threads
+ * and the pieces merged; results must still equal the naive loop. */
+Test(flat, split_search_over_rows_matches_naive)
+{
+    const size_t n = 20000, d = 16, k = 7;
+    float *x = ixt_data(n, d, 41), *q = ixt_queries(x, n, d, 2, 0.3f, 42);
+    qv_index *ix;
+    cr_assert_eq(
+        qv_index_create(QV_INDEX_FLAT, QV_METRIC_L2, d, NULL, &ix, NULL),
+        QV_OK);
+    cr_assert_eq(qv_index_add(ix, n, x, NULL, NULL), QV_OK);
+    qv_pool *pool;
+    cr_assert_eq(qv_pool_create(3, 64, "t", &pool, NULL), QV_OK);
+    qv_bitset f;
+    cr_assert_eq(qv_bitset_init(&f, n), QV_OK);
+    for (size_t i = 0; i < n; i += 10) /* 90 % pass: gather, then split */
+        qv_bitset_set(&f, i);
+    const qv_bitset *filters[] = {NULL, &f};
+    for (int fi = 0; fi < 2; fi++) {
+        for (size_t nq = 1; nq <= 2; nq++) {
+            float dist[2 * 7];
+            int64_t lab[2 * 7], tl[7];
+            double td[7];
+            qv_search_args a = {.pool = pool, .filter = filters[fi]};
+            cr_assert_eq(qv_index_search(ix, nq, q, k, &a, dist, lab, NULL),
+                         QV_OK);
+            for (size_t i = 0; i < nq; i++) {
+                ixt_naive(QV_METRIC_L2, x, n, d, q + i * d, k, filters[fi], tl,
+                          td);
+                for (size_t r = 0; r < k; r++)
+                    cr_assert_float_eq(dist[i * k + r], td[r],
+                                       1e-3 * (td[r] + 1), "q%zu r%zu", i, r);
+                cr_assert_eq(lab[i * k], tl[0]);
+            }
+        }
+    }
+    qv_bitset_release(&f);
+    qv_pool_destroy(pool);
+    qv_index_free(ix);
+    free(x);
+    free(q);
+}
