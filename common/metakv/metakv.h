@@ -65,9 +65,10 @@ typedef struct metakv_config {
     const char *endpoints; /* "host:port[,host:port...]" */
     const char *username;  /* NULL = no auth */
     const char *password;
-    bool tls;            /* TLS: not available yet (the RPC client is
-                          * plaintext only): open fails QV_E_UNSUPPORTED */
-    const char *ca_file; /* PEM roots for tls; NULL = system roots */
+    bool tls;              /* TLS to every endpoint (also: https://) */
+    const char *ca_file;   /* PEM roots for tls; NULL = system roots */
+    const char *cert_file; /* client certificate (mutual TLS) or NULL */
+    const char *key_file;  /* its private key, with cert_file */
 } metakv_config;
 
 /* ---- results ------------------------------------------------------------ */

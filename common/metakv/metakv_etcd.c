@@ -710,40 +710,61 @@ static bool is_ipv4_hostport(const char *t)
            a < 256 && b < 256 && c < 256 && d < 256 && port < 65536;
 }
 
-static qv_code parse_endpoints(etcd_kv *ek, const char *list, qv_err *err)
+/* Opens the channel of one endpoint ("host:port", "http://host:port" or
+ * "https://host:port"; https or cfg->tls selects TLS). */
+static qv_code open_endpoint(etcd_ep *ep, const char *t,
+                             const metakv_config *cfg, qv_err *err)
 {
-    char *copy = qv_xstrdup(list);
+    bool tls = cfg->tls;
+    if (strncmp(t, "http://", 7) == 0) {
+        t += 7;
+    } else if (strncmp(t, "https://", 8) == 0) {
+        t += 8;
+        tls = true;
+    }
+    ep->target = qv_xstrdup(t);
+    /* IPv4 literals skip gRPC's name resolution (nothing to resolve, and
+     * no re-resolution delay after a failed connect). */
+    char *chan =
+        is_ipv4_hostport(t) ? qv_xasprintf("ipv4:%s", t) : qv_xstrdup(t);
+    qv_code rc;
+    if (tls) {
+        qv_rpc_tls o = {.ca_file = cfg->ca_file,
+                        .cert_file = cfg->cert_file,
+                        .key_file = cfg->key_file};
+        rc = qv_rpc_channel_open_tls(chan, &o, &ep->ch, err);
+    } else {
+        rc = qv_rpc_channel_open(chan, &ep->ch, err);
+    }
+    free(chan);
+    if (rc != QV_OK)
+        return qv_err_prefix(err, "etcd endpoint '%s'", t);
+    return QV_OK;
+}
+
+static qv_code parse_endpoints(etcd_kv *ek, const metakv_config *cfg,
+                               qv_err *err)
+{
+    char *copy = qv_xstrdup(cfg->endpoints);
     char *save = NULL;
     size_t cap = 4;
+    qv_code rc = QV_OK;
     ek->eps = qv_xcalloc(cap, sizeof *ek->eps);
-    for (char *t = strtok_r(copy, ", ", &save); t;
+    for (char *t = strtok_r(copy, ", ", &save); t && rc == QV_OK;
          t = strtok_r(NULL, ", ", &save)) {
-        if (strncmp(t, "http://", 7) == 0)
-            t += 7;
         if (ek->n_eps == cap) {
             cap *= 2;
             ek->eps = qv_xrealloc(ek->eps, cap * sizeof *ek->eps);
         }
-        etcd_ep *ep = &ek->eps[ek->n_eps];
+        etcd_ep *ep = &ek->eps[ek->n_eps++];
         memset(ep, 0, sizeof *ep);
-        ep->target = qv_xstrdup(t);
-        ek->n_eps++;
-        /* IPv4 literals skip gRPC's DNS resolver: after a failed connect
-         * it re-resolves at most every 30 s, which delays reconnecting to
-         * a restarted etcd by that long. */
-        char *chan =
-            is_ipv4_hostport(t) ? qv_xasprintf("ipv4:%s", t) : qv_xstrdup(t);
-        qv_code rc = qv_rpc_channel_open(chan, &ep->ch, err);
-        free(chan);
-        if (rc != QV_OK) {
-            free(copy);
-            return qv_err_prefix(err, "etcd endpoint '%s'", t);
-        }
+        rc = open_endpoint(ep, t, cfg, err);
     }
     free(copy);
-    if (ek->n_eps == 0)
-        return qv_fail(err, QV_E_INVALID, "etcd: no endpoints in '%s'", list);
-    return QV_OK;
+    if (rc == QV_OK && ek->n_eps == 0)
+        rc = qv_fail(err, QV_E_INVALID, "etcd: no endpoints in '%s'",
+                     cfg->endpoints);
+    return rc;
 }
 
 static qv_code etcd_open(metakv *kv, const metakv_config *cfg, qv_err *err)
@@ -753,13 +774,8 @@ static qv_code etcd_open(metakv *kv, const metakv_config *cfg, qv_err *err)
     qv_code rc = QV_OK;
     if (!cfg->endpoints || !*cfg->endpoints)
         rc = qv_fail(err, QV_E_INVALID, "etcd: no endpoints configured");
-    else if (cfg->tls)
-        rc = qv_fail(err, QV_E_UNSUPPORTED,
-                     "etcd '%s': tls is not available: the rpc client opens "
-                     "plaintext channels only",
-                     cfg->endpoints);
     else
-        rc = parse_endpoints(ek, cfg->endpoints, err);
+        rc = parse_endpoints(ek, cfg, err);
     if (rc == QV_OK && cfg->username && *cfg->username) {
         ek->username = qv_xstrdup(cfg->username);
         ek->password = qv_xstrdup(cfg->password ? cfg->password : "");
@@ -777,7 +793,7 @@ static qv_code etcd_open(metakv *kv, const metakv_config *cfg, qv_err *err)
 
 const metakv_ops metakv__etcd_ops = {
     .name = "etcd",
-    .caps = METAKV_CAP_REMOTE | METAKV_CAP_AUTH,
+    .caps = METAKV_CAP_REMOTE | METAKV_CAP_AUTH | METAKV_CAP_TLS,
     .impl_size = sizeof(etcd_kv) - sizeof(metakv),
     .open = etcd_open,
     .close = etcd_close,

@@ -291,3 +291,57 @@ Test(metakv_etcd_failure, idle_watch_survives_compaction_and_restart)
     metakv_watch_close(w);
     metakv_close(kv);
 }
+
+/* TLS: the server's certificate must verify; auth works over it. */
+Test(metakv_etcd_failure, tls_with_the_right_ca_only)
+{
+    qv_err err = {0};
+    qv_etcd_server_opts o = {.user = "root", .password = "pw", .tls = true};
+    cr_assert_eq(qv_etcd_server_start(&srv, &o, &err), QV_OK, "%s", err.msg);
+    metakv_config cfg = {.endpoints = srv.endpoint,
+                         .timeout_ms = TIMEOUT_MS,
+                         .username = "root",
+                         .password = "pw",
+                         .tls = true,
+                         .ca_file = srv.ca_file};
+    metakv *kv = NULL;
+    cr_assert_eq(metakv_open("etcd", &cfg, &kv, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(metakv_put(kv, S("t/k"), S("v"), 0, NULL, &err), QV_OK, "%s",
+                 err.msg);
+    metakv_watch *w = NULL;
+    cr_assert_eq(metakv_watch_open(kv, S("t/"), 1, &w, &err), QV_OK, "%s",
+                 err.msg);
+    metakv_events ev = METAKV_EVENTS_INIT;
+    for (int i = 0; i < 20 && ev.n == 0; i++)
+        cr_assert_eq(metakv_watch_next(w, 100, &ev, &err), QV_OK, "%s",
+                     err.msg);
+    cr_assert_eq(ev.n, 1);
+    metakv_events_release(&ev);
+    metakv_watch_close(w);
+    metakv_close(kv);
+
+    /* "https://" selects TLS too. */
+    char url[96];
+    snprintf(url, sizeof url, "https://%s", srv.endpoint);
+    cfg.endpoints = url;
+    cfg.tls = false;
+    cr_assert_eq(metakv_open("etcd", &cfg, &kv, &err), QV_OK, "%s", err.msg);
+    metakv_close(kv);
+
+    /* Plaintext to a TLS server, or a CA that did not sign it: clear,
+     * bounded failures. */
+    cfg.endpoints = srv.endpoint;
+    uint64_t t0 = now_ms();
+    cr_assert_neq(metakv_open("etcd", &cfg, &kv, &err), QV_OK);
+    cr_assert(strstr(err.msg, srv.endpoint) != NULL, "%s", err.msg);
+    cr_assert_lt(now_ms() - t0, TIMEOUT_MS + 2000);
+    cfg.tls = true;
+    cfg.ca_file = NULL; /* system roots do not know the test CA */
+    t0 = now_ms();
+    cr_assert_neq(metakv_open("etcd", &cfg, &kv, &err), QV_OK);
+    cr_assert(strstr(err.msg, srv.endpoint) != NULL, "%s", err.msg);
+    cr_assert_lt(now_ms() - t0, TIMEOUT_MS + 2000);
+    cfg.ca_file = "/nonexistent/ca.pem";
+    cr_assert_eq(metakv_open("etcd", &cfg, &kv, &err), QV_E_IO, "%s", err.msg);
+    cr_assert(strstr(err.msg, "/nonexistent/ca.pem") != NULL, "%s", err.msg);
+}
