@@ -34,6 +34,9 @@ size_t wal__max_record(const wal_options *opt);
  * the framed record addressable). */
 #define WAL__REC_MAX_LEN ((size_t)UINT32_MAX - 64u)
 
+/* Positions stay below 2^63, far from WAL_EARLIEST/WAL_LATEST. */
+#define WAL__POS_MAX ((wal_pos)INT64_MAX)
+
 enum wal__rec_flags {
     WAL__REC_BATCH_END = 1 << 0, /* last record of its append batch */
 };

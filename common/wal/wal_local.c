@@ -184,6 +184,8 @@ static int parse_seg_name(const char *name, wal_pos *base)
             return 0;
         v = v * 10 + d;
     }
+    if (v > WAL__POS_MAX)
+        return 0;
     *base = v;
     return 1;
 }
@@ -692,6 +694,11 @@ static qv_code local_append(wal *w, const char *channel, const wal_record *recs,
         rc = qv_fail(err, QV_E_IO,
                      "wal append to channel '%s' (local): an "
                      "earlier write or sync failed; reopen the log",
+                     channel);
+    else if (ch->end > WAL__POS_MAX - n)
+        rc = qv_fail(err, QV_E_RANGE,
+                     "wal append to channel '%s' (local): positions "
+                     "exhausted",
                      channel);
     else
         rc = write_batch_locked(lw, ch, buf, total, err);

@@ -62,7 +62,12 @@ qv_code wal__seg_header_decode(const uint8_t *hdr, size_t len, wal_pos *base,
                        "segment format version %u is not supported (want "
                        "%u)",
                        version, WAL__SEG_VERSION);
-    *base = get_u64(hdr + 16);
+    uint64_t b = get_u64(hdr + 16);
+    if (b > WAL__POS_MAX)
+        return qv_fail(err, QV_E_CORRUPT,
+                       "segment base position %llu is out of range",
+                       (unsigned long long)b);
+    *base = b;
     return QV_OK;
 }
 

@@ -59,7 +59,7 @@ static void check_outage_error(qv_code rc, const qv_err *err,
 {
     cr_assert(rc == QV_E_TIMEOUT || rc == QV_E_UNAVAILABLE,
               "append during outage: %s (%s)", qv_code_name(rc), err->msg);
-    cr_assert(took <= APPEND_TIMEOUT_MS + 1500,
+    cr_assert(took <= APPEND_TIMEOUT_MS + 3000,
               "append took %llu ms with a %d ms timeout",
               (unsigned long long)took, APPEND_TIMEOUT_MS);
     cr_assert(strstr(err->msg, "kafka") && strstr(err->msg, "'f1'") &&
@@ -101,7 +101,7 @@ Test(wal_kafka_failure, broker_stop_fails_appends_then_restart_recovers,
     cr_assert_lt(now_ms() - t0, 300 * 7 + 1000);
     t0 = now_ms();
     cr_assert_neq(wal_latest(w, "f1", NULL, &err), QV_OK);
-    cr_assert_leq(now_ms() - t0, APPEND_TIMEOUT_MS + 1500);
+    cr_assert_leq(now_ms() - t0, APPEND_TIMEOUT_MS + 3000);
     wal_reader_close(r);
 
     cr_assert_eq(qv_kafka_broker_restart(&b, &err), QV_OK, "%s", err.msg);
@@ -298,7 +298,7 @@ static char *last_segment(void)
     while ((de = readdir(dd)) != NULL) {
         if (strstr(de->d_name, ".seg") && strlen(de->d_name) < sizeof(best) &&
             strcmp(de->d_name, best) > 0)
-            snprintf(best, sizeof(best), "%s", de->d_name);
+            memcpy(best, de->d_name, strlen(de->d_name) + 1);
     }
     closedir(dd);
     cr_assert(best[0], "no segment in %s", d);
