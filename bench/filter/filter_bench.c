@@ -50,7 +50,7 @@ static double now_s(void)
 
 static void die(const char *what, const qv_err *err)
 {
-    fprintf(stderr, "filter_bench: %s: %s\n", what, err ? err->msg : "");
+    (void)fprintf(stderr, "filter_bench: %s: %s\n", what, err ? err->msg : "");
     exit(1);
 }
 
@@ -147,7 +147,7 @@ static char *in_list_expr(void)
     for (int k = 0; k < 100; k++)
         o += (size_t)snprintf(s + o, cap - o, "%s\"key-%" PRIu64 "\"",
                               k ? ", " : "", rnd() % 1000000);
-    snprintf(s + o, cap - o, "]");
+    (void)snprintf(s + o, cap - o, "]");
     return s;
 }
 
@@ -169,10 +169,10 @@ static void run_case(const bcase *bc, size_t rows, int reps)
     size_t matches;
     double t = time_eval(plan, &b, rows, reps, &matches);
     char shown[64];
-    snprintf(shown, sizeof(shown), "%.50s%s", text,
-             strlen(text) > 50 ? "..." : "");
-    printf("| %s | `%s` | %zu | scan | - | %.1f | %.2f |\n", bc->name, shown,
-           matches, (double)rows / t / 1e6, t * 1e3);
+    (void)snprintf(shown, sizeof(shown), "%.50s%s", text,
+                   strlen(text) > 50 ? "..." : "");
+    (void)printf("| %s | `%s` | %zu | scan | - | %.1f | %.2f |\n", bc->name,
+                 shown, matches, (double)rows / t / 1e6, t * 1e3);
     static const qv_sindex_type types[] = {QV_SINDEX_STL_SORT,
                                            QV_SINDEX_INVERTED, QV_SINDEX_BITMAP,
                                            QV_SINDEX_TRIE};
@@ -182,8 +182,8 @@ static void run_case(const bcase *bc, size_t rows, int reps)
         qv_sindex *ix = NULL;
         double t0 = now_s();
         if (qv_sindex_build(types[k], &view, NULL, 0, &ix, &err) != QV_OK) {
-            printf("| %s | | | %s | not built: %s | | |\n", bc->name,
-                   qv_sindex_type_name(types[k]), err.msg);
+            (void)printf("| %s | | | %s | not built: %s | | |\n", bc->name,
+                         qv_sindex_type_name(types[k]), err.msg);
             continue;
         }
         double build = now_s() - t0;
@@ -192,13 +192,13 @@ static void run_case(const bcase *bc, size_t rows, int reps)
         double ti = time_eval(plan, &b, rows, reps, &m2);
         if (m2 != matches)
             die("index result differs from the scan", NULL);
-        printf("| %s | | %zu | %s | %.2f | %.1f | %.2f |\n", bc->name, m2,
-               qv_sindex_type_name(types[k]), build, (double)rows / ti / 1e6,
-               ti * 1e3);
+        (void)printf("| %s | | %zu | %s | %.2f | %.1f | %.2f |\n", bc->name, m2,
+                     qv_sindex_type_name(types[k]), build,
+                     (double)rows / ti / 1e6, ti * 1e3);
         b.index = NULL;
         qv_sindex_free(ix);
     }
-    fflush(stdout);
+    (void)fflush(stdout);
     qv_expr_plan_free(plan);
     free(owned);
     qv_column_free(col);
@@ -214,7 +214,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: filter_bench [--rows N] [--reps R]\n");
+            (void)fprintf(stderr,
+                          "usage: filter_bench [--rows N] [--reps R]\n");
             return 2;
         }
     }
@@ -228,14 +229,16 @@ int main(int argc, char **argv)
         {"JSON path equality", C_JSON, "x[\"a\"] == 42"},
         {"array_contains", C_ARRAY, "array_contains(x, 7)"},
     };
-    printf("## filter_bench: %zu rows, best of %d\n\n", rows, reps);
-    printf("Mrows/s = million rows evaluated per second of one thread's CPU "
-           "time (a scan of the column, or a query of the scalar index "
-           "named, whose build is timed apart); ms = CPU ms per "
-           "evaluation.\n\n");
-    printf("| filter | expression | matches | index | build s | Mrows/s | "
-           "ms |\n");
-    printf("|---|---|---|---|---|---|---|\n");
+    (void)printf("## filter_bench: %zu rows, best of %d\n\n", rows, reps);
+    (void)printf(
+        "Mrows/s = million rows evaluated per second of one thread's CPU "
+        "time (a scan of the column, or a query of the scalar index "
+        "named, whose build is timed apart); ms = CPU ms per "
+        "evaluation.\n\n");
+    (void)printf(
+        "| filter | expression | matches | index | build s | Mrows/s | "
+        "ms |\n");
+    (void)printf("|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         run_case(&cases[i], rows, reps);
     return 0;

@@ -78,23 +78,23 @@ const char *qv_expr__describe(const term *t, char *buf, size_t cap)
 {
     switch (t->kind) {
     case TM_VAL:
-        snprintf(buf, cap, "%s", qv_expr__kind_name(t->val.kind));
+        (void)snprintf(buf, cap, "%s", qv_expr__kind_name(t->val.kind));
         break;
     case TM_COL:
         if (t->col.type == QV_DT_ARRAY && t->col.npath == 0)
-            snprintf(buf, cap, "Array field '%s'", t->name);
+            (void)snprintf(buf, cap, "Array field '%s'", t->name);
         else
-            snprintf(buf, cap, "%s field '%s'", qv_expr__dtype_name(t->dt),
-                     t->name);
+            (void)snprintf(buf, cap, "%s field '%s'",
+                           qv_expr__dtype_name(t->dt), t->name);
         break;
     case TM_ARITH:
-        snprintf(buf, cap, "an arithmetic expression");
+        (void)snprintf(buf, cap, "an arithmetic expression");
         break;
     case TM_ALEN:
-        snprintf(buf, cap, "array_length(...)");
+        (void)snprintf(buf, cap, "array_length(...)");
         break;
     case TM_PRED:
-        snprintf(buf, cap, "a boolean expression");
+        (void)snprintf(buf, cap, "a boolean expression");
         break;
     }
     return buf;
@@ -475,9 +475,8 @@ bool qv_expr__b_range(pstate *ps, term *lo, int op1, term *mid, int op2,
         vl.kind == QV_EXPR_BOOL)
         bad = lo;
     else if (!qv_expr__cast(mid->dt, &hi->val, &vh) ||
-             vh.kind == QV_EXPR_ARRAY || vh.kind == QV_EXPR_BOOL)
-        bad = hi;
-    else if ((vl.kind == QV_EXPR_STR) != (vh.kind == QV_EXPR_STR))
+             vh.kind == QV_EXPR_ARRAY || vh.kind == QV_EXPR_BOOL ||
+             (vl.kind == QV_EXPR_STR) != (vh.kind == QV_EXPR_STR))
         bad = hi;
     if (bad) {
         char b2[64];
@@ -712,7 +711,7 @@ bool qv_expr__b_unary(pstate *ps, int tk, term *x, size_t pos, term *out)
             return true;
         }
         qv_expr_node *n = node(ps, QV_XN_NOT);
-        n->kids = qv_arena_alloc(&ps->plan->arena, sizeof(*n->kids));
+        n->kids = qv_arena_alloc(&ps->plan->arena, sizeof(qv_expr_node *));
         n->kids[0] = k;
         n->nkids = 1;
         qv_expr__set_pred(out, n, pos);
@@ -745,10 +744,10 @@ static void add_kid(pstate *ps, qv_expr_node *n, qv_expr_node *k)
             add_kid(ps, n, k->kids[i]);
         return;
     }
-    qv_expr_node **kids =
-        qv_arena_alloc(&ps->plan->arena, (n->nkids + 1) * sizeof(*kids));
+    qv_expr_node **kids = qv_arena_alloc(
+        &ps->plan->arena, (n->nkids + 1) * sizeof(qv_expr_node *));
     if (n->nkids)
-        memcpy(kids, n->kids, n->nkids * sizeof(*kids));
+        memcpy(kids, n->kids, n->nkids * sizeof(qv_expr_node *));
     kids[n->nkids++] = k;
     n->kids = kids;
 }
@@ -757,8 +756,8 @@ bool qv_expr__b_logic(pstate *ps, int tk, term *l, term *r, size_t pos,
                       term *out)
 {
     const char *name = tk == TK_AND ? "'and'" : "'or'";
-    qv_expr_node *a, *b;
-    if (!to_pred(ps, l, name, &a) || !to_pred(ps, r, name, &b))
+    qv_expr_node *a = NULL, *b = NULL;
+    if (!to_pred(ps, l, name, &a) || !to_pred(ps, r, name, &b) || !a || !b)
         return false;
     int absorb = tk == TK_AND ? QV_XN_FALSE : QV_XN_TRUE;
     int ident = tk == TK_AND ? QV_XN_TRUE : QV_XN_FALSE;

@@ -79,7 +79,7 @@ bool qv_expr__b_in(pstate *ps, bool negate, term *l, term *r, size_t pos,
     n->v = list;
     if (negate) {
         qv_expr_node *nn = qv_expr__node(ps->plan, QV_XN_NOT);
-        nn->kids = qv_arena_alloc(&ps->plan->arena, sizeof(*nn->kids));
+        nn->kids = qv_arena_alloc(&ps->plan->arena, sizeof(qv_expr_node *));
         nn->kids[0] = n;
         nn->nkids = 1;
         n = nn;

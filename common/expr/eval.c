@@ -219,7 +219,7 @@ static qv_code prepare(ectx *x, const qv_expr_node *n,
     case QV_XN_AND:
     case QV_XN_OR:
     case QV_XN_NOT:
-        e->kids = qv_arena_calloc(&x->arena, n->nkids, sizeof(*e->kids));
+        e->kids = qv_arena_calloc(&x->arena, n->nkids, sizeof(enode *));
         for (uint32_t i = 0; i < n->nkids && rc == QV_OK; i++) {
             rc = prepare(x, n->kids[i], cols, ncols, &e->kids[i]);
             e->nkids = i + 1;

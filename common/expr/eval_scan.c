@@ -82,7 +82,7 @@ static inline uint64_t str_hash(const char *p, size_t n)
 void qv_expr__sset_build(qv_arena *a, ev_sset *s, const qv_expr_value *list)
 {
     size_t n = list->u.a.n, cap = pow2_at_least(n);
-    s->slots = qv_arena_calloc(a, cap, sizeof(*s->slots));
+    s->slots = qv_arena_calloc(a, cap, sizeof(const qv_expr_value *));
     s->hashes = qv_arena_calloc(a, cap, sizeof(uint64_t));
     s->mask = cap - 1;
     s->minlen = SIZE_MAX;
@@ -201,22 +201,22 @@ void qv_expr__scan_prepare(ectx *x, enode *e)
     do {                                                                       \
         switch (op) {                                                          \
         case QV_CMP_EQ:                                                        \
-            BITLOOP(T, X == V);                                                \
+            BITLOOP(T, X == (V));                                              \
             break;                                                             \
         case QV_CMP_NE:                                                        \
-            BITLOOP(T, X != V);                                                \
+            BITLOOP(T, X != (V));                                              \
             break;                                                             \
         case QV_CMP_LT:                                                        \
-            BITLOOP(T, X < V);                                                 \
+            BITLOOP(T, X < (V));                                               \
             break;                                                             \
         case QV_CMP_LE:                                                        \
-            BITLOOP(T, X <= V);                                                \
+            BITLOOP(T, X <= (V));                                              \
             break;                                                             \
         case QV_CMP_GT:                                                        \
-            BITLOOP(T, X > V);                                                 \
+            BITLOOP(T, X > (V));                                               \
             break;                                                             \
         default:                                                               \
-            BITLOOP(T, X >= V);                                                \
+            BITLOOP(T, X >= (V));                                              \
         }                                                                      \
     } while (0)
 
@@ -224,19 +224,20 @@ void qv_expr__scan_prepare(ectx *x, enode *e)
     do {                                                                       \
         switch (fl) {                                                          \
         case 0:                                                                \
-            BITLOOP(T, (X > LO) & (X < HI));                                   \
+            BITLOOP(T, (X > (LO)) & (X < (HI)));                               \
             break;                                                             \
         case QV_RANGE_LO_INCL:                                                 \
-            BITLOOP(T, (X >= LO) & (X < HI));                                  \
+            BITLOOP(T, (X >= (LO)) & (X < (HI)));                              \
             break;                                                             \
         case QV_RANGE_HI_INCL:                                                 \
-            BITLOOP(T, (X > LO) & (X <= HI));                                  \
+            BITLOOP(T, (X > (LO)) & (X <= (HI)));                              \
             break;                                                             \
         default:                                                               \
-            BITLOOP(T, (X >= LO) & (X <= HI));                                 \
+            BITLOOP(T, (X >= (LO)) & (X <= (HI)));                             \
         }                                                                      \
     } while (0)
 
+/* NOLINTNEXTLINE(readability-function-size): macro-expanded loops */
 static void cmp_num(const qv_col_view *c, size_t row0, size_t n, int op,
                     int64_t iv, double fv, uint64_t *t)
 {
@@ -266,6 +267,7 @@ static void cmp_num(const qv_col_view *c, size_t row0, size_t n, int op,
     }
 }
 
+/* NOLINTNEXTLINE(readability-function-size): macro-expanded loops */
 static void range_num(const qv_col_view *c, size_t row0, size_t n, int fl,
                       const enode *e, uint64_t *t)
 {
@@ -317,6 +319,7 @@ static inline bool in_flt(const enode *e, double x)
     return lo < e->nlist && e->flist[lo] == x;
 }
 
+/* NOLINTNEXTLINE(readability-function-size): macro-expanded loops */
 static void in_num(const qv_col_view *c, size_t row0, size_t n, const enode *e,
                    uint64_t *t)
 {
@@ -411,6 +414,7 @@ static inline bool cmp_f(int op, double a, double b)
     }
 }
 
+/* NOLINTNEXTLINE(readability-function-size): macro-expanded loops */
 static void arith_num(const qv_col_view *c, size_t row0, size_t n,
                       const enode *e, uint64_t *t)
 {

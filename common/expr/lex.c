@@ -21,13 +21,11 @@ bool qv_expr__perr(pstate *ps, size_t pos, const char *fmt, ...)
     if (ps->failed)
         return false;
     ps->failed = true;
-    char msg[200];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    qv_vfail(ps->err, QV_E_INVALID, fmt, ap);
     va_end(ap);
-    qv_fail(ps->err, QV_E_INVALID, "invalid filter at column %zu: %s", pos + 1,
-            msg);
+    qv_err_prefix(ps->err, "invalid filter at column %zu", pos + 1);
     return false;
 }
 

@@ -107,7 +107,7 @@ static bool parse_array(pstate *ps, int nest, term *out)
     size_t cap = 8, n = 0;
     qv_expr_value *items = qv_xmalloc(cap * sizeof(*items));
     while (ps->t.kind != TK_RBRACK) {
-        term e;
+        term e = {0};
         size_t epos = ps->t.pos;
         if (!parse_expr(ps, L_OR, &e))
             goto fail;

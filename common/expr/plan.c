@@ -374,6 +374,7 @@ static const char *const contains_names[] = {"?", "contains", "contains_all",
             return rc_;                                                        \
     } while (0)
 
+/* NOLINTNEXTLINE(readability-function-size): TRY() expands to blocks */
 static qv_code fmt_leaf(qv_buf *b, const qv_expr_node *n)
 {
     switch (n->kind) {

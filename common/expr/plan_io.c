@@ -315,7 +315,8 @@ static bool dec_node(rd *r, qv_expr_node **out, int depth)
         /* every node takes at least four bytes */
         if (!take_u32(r, &k) || k > (size_t)(r->end - r->p) / 4)
             return false;
-        n->kids = qv_arena_calloc(&r->plan->arena, k ? k : 1, sizeof(*n->kids));
+        n->kids =
+            qv_arena_calloc(&r->plan->arena, k ? k : 1, sizeof(qv_expr_node *));
         n->nkids = k;
         for (uint32_t i = 0; i < k; i++)
             if (!dec_node(r, &n->kids[i], depth + 1))

@@ -230,9 +230,12 @@ static qv_code vvalue(vstate *v, int depth)
 
 qv_code qv_json_validate(const char *s, size_t n, qv_err *err)
 {
+    if (!s) {
+        if (n)
+            return qv_fail(err, QV_E_INVALID, "invalid json: no data");
+        s = "";
+    }
     vstate v = {s, s, s + n, err};
-    if (!s && n)
-        return qv_fail(err, QV_E_INVALID, "invalid json: no data");
     qv_code rc = vvalue(&v, 0);
     if (rc != QV_OK)
         return rc;

@@ -128,7 +128,7 @@ static void fz_eval(const qv_expr_plan *plan)
     qv_err err = {0};
     qv_code rc = qv_expr_eval(plan, fz_binds, fz_nbinds, FZ_ROWS, &bs, &err);
     if (rc != QV_OK && rc != QV_E_NOT_FOUND && rc != QV_E_INVALID) {
-        fprintf(stderr, "eval: %s\n", err.msg);
+        (void)fprintf(stderr, "eval: %s\n", err.msg);
         abort();
     }
     qv_bitset_release(&bs);

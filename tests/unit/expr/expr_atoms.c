@@ -47,7 +47,7 @@ static atom *add(gen *g, int kind, int field, const char *fmt, ...)
     a->field = field;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(a->text, sizeof(a->text), fmt, ap);
+    (void)vsnprintf(a->text, sizeof(a->text), fmt, ap);
     va_end(ap);
     return a;
 }
@@ -226,7 +226,7 @@ static void gen_strings(gen *g)
                 int n = big ? 100 : 3, o = 0;
                 atom *a = add(g, K_STR_IN, f, "x");
                 for (int k = 0; k < n; k++) {
-                    a->slist[k] = ref_vocab[(k * 7) % ref_nvocab];
+                    a->slist[k] = ref_vocab[((size_t)k * 7) % ref_nvocab];
                     if (big && k >= (int)ref_nvocab)
                         a->slist[k] = "zzz"; /* repeated, no match */
                     ref_quote(q, sizeof(q), a->slist[k]);
@@ -235,8 +235,8 @@ static void gen_strings(gen *g)
                 }
                 a->nlist = n;
                 a->op = neg;
-                snprintf(a->text, sizeof(a->text), "%s %s [%s]", fname(f),
-                         neg ? "not in" : "in", buf);
+                (void)snprintf(a->text, sizeof(a->text), "%s %s [%s]", fname(f),
+                               neg ? "not in" : "in", buf);
             }
         static const char *const pats[] = {
             "a%",    "%b",    "%b%",   "a_b",          "_b",

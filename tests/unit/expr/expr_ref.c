@@ -126,7 +126,7 @@ static int jv_text(char *out, size_t cap, const jv *v)
         return o + snprintf(out + o, cap - (size_t)o, "]");
     }
     case JV_OBJ:
-        snprintf(tmp, sizeof(tmp), "{\"x\": 1}");
+        (void)snprintf(tmp, sizeof(tmp), "{\"x\": 1}");
         return snprintf(out, cap, "%s", tmp);
     default:
         return 0;
@@ -173,7 +173,7 @@ static void fill_json(ref_data *d, size_t r)
         o += snprintf(buf + o, sizeof(buf) - (size_t)o,
                       "%s\"o\":{\"c\":0,\"b\":%s}", first ? "" : ",", b);
     }
-    snprintf(buf + o, sizeof(buf) - (size_t)o, "}");
+    (void)snprintf(buf + o, sizeof(buf) - (size_t)o, "}");
     d->jdoc[r] = qv_xstrdup(buf);
 }
 
@@ -190,7 +190,7 @@ static void fill_meta(ref_data *d, size_t r)
         jv_text(k, sizeof(k), &d->mk[r]);
         o += snprintf(buf + o, sizeof(buf) - (size_t)o, ", \"k\": %s", k);
     }
-    snprintf(buf + o, sizeof(buf) - (size_t)o, "}");
+    (void)snprintf(buf + o, sizeof(buf) - (size_t)o, "}");
     d->mdoc[r] = qv_xstrdup(buf);
 }
 
@@ -259,7 +259,7 @@ static qv_column *new_col(int64_t id, qv_dtype t, qv_dtype et, bool nullable)
     qv_column *c = NULL;
     qv_err err = {0};
     if (qv_column_create(&spec, &c, &err) != QV_OK) {
-        fprintf(stderr, "column create: %s\n", err.msg);
+        (void)fprintf(stderr, "column create: %s\n", err.msg);
         abort();
     }
     return c;

@@ -214,8 +214,8 @@ Test(expr_parse, errors_name_the_position_and_the_problem)
         cr_assert_null(got, "%s parsed as %s", bad[i].expr, got);
         cr_assert_eq(err.code, QV_E_INVALID, "%s", bad[i].expr);
         char prefix[64];
-        snprintf(prefix, sizeof(prefix),
-                 "invalid filter at column %d: ", bad[i].col);
+        (void)snprintf(prefix, sizeof(prefix),
+                       "invalid filter at column %d: ", bad[i].col);
         cr_assert(strncmp(err.msg, prefix, strlen(prefix)) == 0,
                   "%s: want '%s...', got '%s'", bad[i].expr, prefix, err.msg);
         cr_assert(strstr(err.msg, bad[i].msg), "%s: want '%s' in '%s'",
@@ -293,8 +293,7 @@ Test(expr_parse, deep_nesting_is_an_error_not_a_crash)
     size_t n = 0;
     for (int i = 0; i < 1000; i++)
         buf[n++] = '(';
-    memcpy(buf + n, "b", 1);
-    n++;
+    buf[n++] = 'b';
     for (int i = 0; i < 1000; i++)
         buf[n++] = ')';
     qv_expr_plan *plan = NULL;
