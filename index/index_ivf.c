@@ -501,8 +501,10 @@ static qv_code ivf_run(const qv_index *ix, size_t nq, const void *q,
         j->nsel = ivf->nlist;
     }
     size_t threads = ctx->pool ? qv_pool_threads(ctx->pool) + 1 : 1;
-    size_t grain = nq / (threads * 4);
-    grain = grain < 1 ? 1 : grain > 32 ? 32 : grain;
+    /* big chunks amortize packing the centroids for sgemm; at least two
+     * chunks per thread keep the threads busy */
+    size_t grain = nq / (threads * 2);
+    grain = grain < 1 ? 1 : grain > 128 ? 128 : grain;
     qv_pool_parallel_for(ctx->pool, nq, grain, ivf_chunk, j);
     if (j->failed)
         return qv_fail(err, QV_E_NOMEM, "%s search: out of memory",
