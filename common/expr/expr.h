@@ -120,6 +120,14 @@ bool qv_expr_plan_always_true(const qv_expr_plan *plan);
  * how many there are (writes at most cap). */
 size_t qv_expr_plan_fields(const qv_expr_plan *plan, int64_t *ids, size_t cap);
 
+/* If the plan selects rows by primary key values alone -- `pk == v`,
+ * `pk in [...]`, or an `or` of those -- returns true and sets *vals to a
+ * malloc'ed array of the *n values (the caller frees the array; strings in
+ * it are borrowed from the plan).  Otherwise returns false (a delete then
+ * has to query for the keys first).  A folded `false` gives true, n = 0. */
+bool qv_expr_plan_pk_values(const qv_expr_plan *plan, int64_t pk_field_id,
+                            qv_expr_value **vals, size_t *n);
+
 /* ---- evaluation -------------------------------------------------------- */
 
 /* A segment's column for one field, and optionally its scalar index. */

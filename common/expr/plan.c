@@ -507,3 +507,70 @@ size_t qv_expr_plan_fields(const qv_expr_plan *plan, int64_t *ids, size_t cap)
     free(l.ids);
     return l.n;
 }
+
+static int value_order(const void *a, const void *b)
+{
+    int c = 0;
+    if (!qv_expr__value_cmp(a, b, &c) || c == 2)
+        c = 0;
+    return c;
+}
+
+/* Appends the pk values of node n to l (grown by doubling); false if n is
+ * not a pk selection. */
+static bool pk_collect(const qv_expr_node *n, int64_t pk, qv_expr_value **l,
+                       size_t *len, size_t *cap)
+{
+    const qv_expr_value *src;
+    size_t cnt;
+    if (n->kind == QV_XN_OR) {
+        for (uint32_t i = 0; i < n->nkids; i++)
+            if (!pk_collect(n->kids[i], pk, l, len, cap))
+                return false;
+        return true;
+    }
+    if (n->kind == QV_XN_FALSE)
+        return true;
+    if (n->col.field_id != pk || n->col.npath != 0)
+        return false;
+    if (n->kind == QV_XN_CMP && n->op == QV_CMP_EQ) {
+        src = &n->v;
+        cnt = 1;
+    } else if (n->kind == QV_XN_IN) {
+        src = n->v.u.a.items;
+        cnt = n->v.u.a.n;
+    } else {
+        return false;
+    }
+    if (*len + cnt > *cap) {
+        *cap = (*len + cnt) * 2;
+        *l = qv_xrealloc(*l, *cap * sizeof(qv_expr_value));
+    }
+    if (cnt)
+        memcpy(*l + *len, src, cnt * sizeof(qv_expr_value));
+    *len += cnt;
+    return true;
+}
+
+bool qv_expr_plan_pk_values(const qv_expr_plan *plan, int64_t pk_field_id,
+                            qv_expr_value **vals, size_t *n)
+{
+    qv_expr_value *l = NULL;
+    size_t len = 0, cap = 0;
+    if (!pk_collect(plan->root, pk_field_id, &l, &len, &cap)) {
+        free(l);
+        return false;
+    }
+    /* distinct values: sort, then drop repeats */
+    if (len > 1) {
+        qsort(l, len, sizeof(*l), value_order);
+        size_t k = 1;
+        for (size_t i = 1; i < len; i++)
+            if (value_order(&l[k - 1], &l[i]) != 0)
+                l[k++] = l[i];
+        len = k;
+    }
+    *vals = l;
+    *n = len;
+    return true;
+}

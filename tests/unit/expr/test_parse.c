@@ -427,3 +427,42 @@ Test(expr_parse, large_in_lists_parse_quickly)
     qv_expr_plan_free(plan);
     free(text);
 }
+
+Test(expr_plan, primary_key_selections_are_extracted)
+{
+    static const struct {
+        const char *expr;
+        int n; /* -1: not a pk selection */
+        int64_t first, last;
+    } cases[] = {
+        {"id == 5", 1, 5, 5},
+        {"id in [3, 1, 2, 3]", 3, 1, 3},
+        {"id == 9 or id in [1, 9] or id == 4", 3, 1, 9},
+        {"id in [] or false", 0, 0, 0},
+        {"id > 5", -1, 0, 0},
+        {"id == 5 and i64 == 1", -1, 0, 0},
+        {"i64 in [1, 2]", -1, 0, 0},
+        {"id == 1 or i64 == 2", -1, 0, 0},
+        {"not (id == 1)", -1, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        qv_expr_plan *plan = NULL;
+        qv_err err = {0};
+        cr_assert_eq(qv_expr_parse(cases[i].expr, strlen(cases[i].expr),
+                                   &test_schema, NULL, 0, &plan, &err),
+                     QV_OK, "%s", err.msg);
+        qv_expr_value *vals = NULL;
+        size_t n = 0;
+        bool ok = qv_expr_plan_pk_values(plan, F_ID, &vals, &n);
+        cr_assert_eq(ok, cases[i].n >= 0, "%s", cases[i].expr);
+        if (ok) {
+            cr_assert_eq(n, (size_t)cases[i].n, "%s", cases[i].expr);
+            if (n) {
+                cr_assert_eq(vals[0].u.i, cases[i].first);
+                cr_assert_eq(vals[n - 1].u.i, cases[i].last);
+            }
+            free(vals);
+        }
+        qv_expr_plan_free(plan);
+    }
+}
