@@ -28,7 +28,7 @@ export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$(scripts/openblas-coretype.sh)}
 export OPENBLAS_NUM_THREADS=1
 export OMP_WAIT_POLICY=PASSIVE
 
-SECTIONS=(index filter rpc)
+SECTIONS=(index filter rpc storage)
 
 step() { printf '\n==== %s ====\n' "$*"; }
 
@@ -79,6 +79,16 @@ section_rpc() {
     step "rpc_bench"
     "$BUILD/bench/rpc/rpc_bench" --threads "$BENCH_THREADS" \
         --reps "$BENCH_REPS" | tee "$out_dir/rpc.md"
+}
+
+# storage: write-log append throughput and latency (local files, Kafka on
+# the mock broker) and object-store put/get (bench/storage).
+section_storage() {
+    configure || return 1
+    cmake --build "$BUILD" --target storage_bench -j "$(nproc)" || return 1
+    step "storage_bench"
+    "$BUILD/bench/storage/storage_bench" --wal-reps "$BENCH_REPS" \
+        --objstore-reps "$BENCH_REPS" | tee "$out_dir/storage.md"
 }
 
 want=("$@")

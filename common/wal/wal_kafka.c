@@ -443,6 +443,19 @@ static qv_code topic_by_metadata(kafka_wal *kw, const char *topic,
                    channel, topic, kw->bootstrap, rd_kafka_err2str(e), le);
 }
 
+/* Lets the producer learn the new topic's leader now rather than on its
+ * first message (which would wait for a metadata refresh).  Best effort. */
+static void warm_producer(kafka_wal *kw, const char *topic)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(kw->prod, topic, NULL);
+    if (!rkt)
+        return;
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(kw->prod, 0, rkt, &md, (int)kw->timeout_ms) == 0)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+}
+
 /* Finds the channel's topic, creating it on the broker if this process has
  * not yet.  Call with the producer lock held. */
 qv_code wal__kafka_ensure_topic(kafka_wal *kw, const char *channel,
@@ -460,6 +473,7 @@ qv_code wal__kafka_ensure_topic(kafka_wal *kw, const char *channel,
             rc = topic_by_metadata(kw, t->topic, channel, err);
         if (rc != QV_OK)
             return rc;
+        warm_producer(kw, t->topic);
         wal__kafka_set_created(kw, t, 1);
     }
     *out = t;
