@@ -4,6 +4,7 @@
  * write is lost, watches resume without missing or repeating events),
  * endpoint failover, and username/password auth with token renewal. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,4 +345,49 @@ Test(metakv_etcd_failure, tls_with_the_right_ca_only)
     cfg.ca_file = "/nonexistent/ca.pem";
     cr_assert_eq(metakv_open("etcd", &cfg, &kv, &err), QV_E_IO, "%s", err.msg);
     cr_assert(strstr(err.msg, "/nonexistent/ca.pem") != NULL, "%s", err.msg);
+}
+
+/* A frozen etcd (SIGSTOP: connections stay open, nothing answers) must not
+ * hang callers: calls time out, watches return after their wait, and all
+ * works again once it runs (SIGCONT). */
+Test(metakv_etcd_failure, frozen_etcd_times_out_without_hanging)
+{
+    qv_err err = {0};
+    cr_assert_eq(qv_etcd_server_start(&srv, NULL, &err), QV_OK, "%s", err.msg);
+    metakv *kv = open_etcd(srv.endpoint, NULL, NULL);
+    metakv_watch *w = NULL;
+    cr_assert_eq(metakv_watch_open(kv, S("fz/"), 0, &w, &err), QV_OK);
+    cr_assert_eq(metakv_put(kv, S("fz/a"), S("1"), 0, NULL, &err), QV_OK);
+    qv_proc_signal(&srv.proc, SIGSTOP);
+    uint64_t t0 = now_ms();
+    assert_down(metakv_put(kv, S("fz/b"), S("2"), 0, NULL, &err), &err, t0,
+                "put");
+    t0 = now_ms();
+    metakv_txn *t = metakv_txn_begin(kv);
+    metakv_txn_put(t, METAKV_THEN, S("fz/c"), S("3"), 0);
+    assert_down(metakv_txn_commit(t, NULL, NULL, &err), &err, t0, "txn");
+    t0 = now_ms();
+    assert_down(metakv_lease_keepalive(kv, 12345, NULL, &err), &err, t0,
+                "lease keepalive");
+    metakv_events ev = METAKV_EVENTS_INIT;
+    t0 = now_ms();
+    qv_code rc = metakv_watch_next(w, 300, &ev, &err);
+    cr_assert(rc == QV_OK || rc == QV_E_UNAVAILABLE || rc == QV_E_TIMEOUT, "%s",
+              err.msg);
+    cr_assert_lt(now_ms() - t0, 2500);
+    qv_proc_signal(&srv.proc, SIGCONT);
+    uint64_t end = now_ms() + 15000;
+    while (metakv_put(kv, S("fz/d"), S("4"), 0, NULL, &err) != QV_OK &&
+           now_ms() < end)
+        ;
+    end = now_ms() + 10000;
+    while (now_ms() < end &&
+           (ev.n == 0 || !(ev.ev[ev.n - 1].kv.value[0] == '4')))
+        rc = metakv_watch_next(w, 200, &ev, &err);
+    cr_assert_geq(ev.n, 2);
+    cr_assert_str_eq((char *)ev.ev[0].kv.value, "1");
+    cr_assert_str_eq((char *)ev.ev[ev.n - 1].kv.value, "4");
+    metakv_events_release(&ev);
+    metakv_watch_close(w);
+    metakv_close(kv);
 }
