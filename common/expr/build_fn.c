@@ -132,7 +132,7 @@ bool qv_expr__b_null(pstate *ps, term *x, bool is_null, size_t pos, term *out)
                              "JSON path, not %s",
                              qv_expr__describe(x, b1, sizeof(b1)));
     qv_expr_node *n;
-    if (!x->col.nullable && x->col.npath == 0) {
+    if (!x->col.nullable) { /* Milvus tests the row, even for a path */
         n = qv_expr__node(ps->plan, is_null ? QV_XN_FALSE : QV_XN_TRUE);
     } else {
         n = qv_expr__node(ps->plan,

@@ -239,6 +239,7 @@ static qv_code prepare(ectx *x, const qv_expr_node *n,
                     (e->c->valid || (e->c2 && e->c2->valid));
     if (n->col.type != QV_DT_JSON)
         qv_expr__scan_prepare(x, e);
+    /* `is null` looks at the row only, also for a JSON path (Milvus) */
     return try_index(x, e);
 }
 
@@ -264,7 +265,8 @@ static void eval_leaf(enode *e, size_t row0, size_t n)
         e->t[nw - 1] &= tail_mask(n, nw - 1);
     } else {
         memset(e->t, 0, nw * sizeof(uint64_t));
-        if (nd->col.type == QV_DT_JSON)
+        if (nd->col.type == QV_DT_JSON && nd->kind != QV_XN_IS_NULL &&
+            nd->kind != QV_XN_IS_NOT_NULL)
             qv_expr__json_leaf(e, row0, n, e->t);
         else
             qv_expr__scan_leaf(e, row0, n, e->t);

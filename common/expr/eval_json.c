@@ -9,8 +9,9 @@
  *     elements are equal by these rules;
  *   - a missing path, a JSON null or a value of another type satisfies
  *     only `!=`;
- *   - `exists` holds when the path is present with a non-null value;
- *   - `x is null` holds for a NULL row, a missing path or a JSON null.
+ *   - `exists` holds when the path is present and its value is not
+ *     "empty" (null, or an object/array of only empty members);
+ *   - `is null` tests the row only, also for a path (done in eval.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,34 @@ static bool arith_json(const qv_expr_node *nd, const qv_json_val *j)
     return op_holds(nd->op, (r > y) - (r < y));
 }
 
+/* Milvus's "empty" value for `exists`: null, or an object or array whose
+ * members are all empty ({}, [], [null], {"a": {}} ...). */
+static bool json_empty(const qv_json_val *v, int depth)
+{
+    if (v->type == QV_JSON_NULL)
+        return true;
+    if (v->type != QV_JSON_ARRAY && v->type != QV_JSON_OBJECT)
+        return false;
+    if (depth > QV_JSON_MAX_DEPTH)
+        return false;
+    qv_json_val m;
+    if (v->type == QV_JSON_ARRAY) {
+        qv_json_iter it;
+        qv_json_iter_init(&it, v);
+        while (qv_json_iter_next(&it, &m))
+            if (!json_empty(&m, depth + 1))
+                return false;
+        return true;
+    }
+    qv_json_iter it;
+    qv_json_val key;
+    qv_json_obj_iter_init(&it, v);
+    while (qv_json_obj_next(&it, &key, &m))
+        if (!json_empty(&m, depth + 1))
+            return false;
+    return true;
+}
+
 /* The predicate on a found value (found = false: missing path). */
 static bool json_row(const qv_expr_node *nd, bool found, const qv_json_val *j)
 {
@@ -263,7 +292,7 @@ static bool json_row(const qv_expr_node *nd, bool found, const qv_json_val *j)
     case QV_XN_LIKE:
         return found && like_json(nd, j);
     case QV_XN_EXISTS:
-        return found && j->type != QV_JSON_NULL;
+        return found && !json_empty(j, 0);
     case QV_XN_CONTAINS:
         return found && contains_json(nd, j);
     case QV_XN_ARITH:
@@ -277,19 +306,9 @@ void qv_expr__json_leaf(enode *e, size_t row0, size_t n, uint64_t *t)
 {
     const qv_expr_node *nd = e->n;
     const qv_col_view *c = e->c;
-    bool null_test = nd->kind == QV_XN_IS_NULL || nd->kind == QV_XN_IS_NOT_NULL;
     for (size_t j = 0; j < n; j++) {
-        size_t r = row0 + j;
         qv_json_val v;
-        bool found;
-        if (null_test) {
-            bool is_null = !qv_col_is_valid(c, r) ||
-                           !qv_expr__json_at(e, c, &nd->col, r, &v) ||
-                           v.type == QV_JSON_NULL;
-            ev_setbit(t, j, is_null == (nd->kind == QV_XN_IS_NULL));
-            continue;
-        }
-        found = qv_expr__json_at(e, c, &nd->col, r, &v);
+        bool found = qv_expr__json_at(e, c, &nd->col, row0 + j, &v);
         ev_setbit(t, j, json_row(nd, found, &v));
     }
 }

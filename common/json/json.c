@@ -395,6 +395,48 @@ bool qv_json_iter_next(qv_json_iter *it, qv_json_val *out)
     return true;
 }
 
+void qv_json_obj_iter_init(qv_json_iter *it, const qv_json_val *obj)
+{
+    it->first = true;
+    if (obj->type != QV_JSON_OBJECT || obj->len < 2) {
+        it->p = it->end = NULL;
+        return;
+    }
+    it->p = obj->p + 1;
+    it->end = obj->p + obj->len - 1;
+}
+
+bool qv_json_obj_next(qv_json_iter *it, qv_json_val *key, qv_json_val *val)
+{
+    if (!it->p)
+        return false;
+    const char *p = skip_ws(it->p, it->end);
+    if (!it->first) {
+        if (p >= it->end || *p != ',') {
+            it->p = NULL;
+            return false;
+        }
+        p = skip_ws(p + 1, it->end);
+    }
+    it->first = false;
+    if (p >= it->end || *p != '"' || !read_value(p, it->end, key)) {
+        it->p = NULL;
+        return false;
+    }
+    p = skip_ws(key->p + key->len, it->end);
+    if (p >= it->end || *p != ':') {
+        it->p = NULL;
+        return false;
+    }
+    p = skip_ws(p + 1, it->end);
+    if (p >= it->end || !read_value(p, it->end, val)) {
+        it->p = NULL;
+        return false;
+    }
+    it->p = val->p + val->len;
+    return true;
+}
+
 size_t qv_json_array_len(const qv_json_val *arr)
 {
     qv_json_iter it;

@@ -70,6 +70,9 @@ typedef struct qv_json_iter {
 } qv_json_iter;
 void qv_json_iter_init(qv_json_iter *it, const qv_json_val *arr);
 bool qv_json_iter_next(qv_json_iter *it, qv_json_val *out);
+/* Iteration over the members of an object (the same iterator type). */
+void qv_json_obj_iter_init(qv_json_iter *it, const qv_json_val *obj);
+bool qv_json_obj_next(qv_json_iter *it, qv_json_val *key, qv_json_val *val);
 /* Number of elements; 0 if v is not an array. */
 size_t qv_json_array_len(const qv_json_val *arr);
 

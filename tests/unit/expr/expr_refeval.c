@@ -205,8 +205,9 @@ static int ref_json(const ref_data *d, const atom *a, size_t r)
             if (jeq(&v, &a->jlist[k]))
                 return 1;
         return 0;
-    case K_EXISTS:
-        return v.t != JV_MISSING && v.t != JV_NULL;
+    case K_EXISTS: /* present and not "empty" (null, [], all-empty) */
+        return v.t != JV_MISSING && v.t != JV_NULL &&
+               !(v.t == JV_ARR && v.n == 0);
     case K_JALEN:
         return v.t == JV_ARR && op_c(a->op, cmp_i(v.n, a->iv));
     case K_JARITH: {
@@ -294,9 +295,8 @@ static int ref_null(const ref_data *d, const atom *a, size_t r)
     case F_J:
         is_null = !d->j_ok[r];
         break;
-    case F_JA_PATH:
-        is_null =
-            !d->j_ok[r] || d->ja[r].t == JV_MISSING || d->ja[r].t == JV_NULL;
+    case F_JA_PATH: /* the row only, as Milvus */
+        is_null = !d->j_ok[r];
         break;
     default:
         is_null = false;

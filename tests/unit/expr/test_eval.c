@@ -414,3 +414,61 @@ Test(expr_eval, matches_reference_on_loaded_files)
     for (int k = 0; k < REF_NCOLS * 2; k++)
         qv_aligned_free(images[k]);
 }
+
+/* `exists` is Milvus's "present and not empty"; `is null` tests the row. */
+Test(expr_eval, exists_and_is_null_on_json_paths)
+{
+    static const struct {
+        const char *doc; /* NULL: a NULL row */
+        bool exists;
+    } rows[] = {
+        {"{\"a\": {}}", false},
+        {"{\"a\": {\"b\": null}}", false},
+        {"{\"a\": [null, []]}", false},
+        {"{\"a\": [[{}]]}", false},
+        {"{\"a\": {\"b\": 0}}", true},
+        {"{\"a\": \"\"}", true},
+        {"{\"a\": 0}", true},
+        {"{\"a\": false}", true},
+        {"{}", false},
+        {"{\"a\": null}", false},
+        {"{\"a\": [1]}", true},
+        {NULL, false},
+    };
+    size_t n = sizeof(rows) / sizeof(rows[0]);
+    qv_field_spec spec = {
+        .id = F_J, .name = "j", .type = QV_DT_JSON, .nullable = true};
+    qv_column *col = NULL;
+    cr_assert_eq(qv_column_create(&spec, &col, NULL), QV_OK);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(rows[i].doc ? qv_column_append_var(col, rows[i].doc,
+                                                        strlen(rows[i].doc))
+                                 : qv_column_append_null(col, 1),
+                     QV_OK);
+    qv_column_publish(col);
+    qv_expr_binding b = {F_J, qv_column_view(col), NULL};
+    const char *exprs[] = {"exists j[\"a\"]", "j[\"a\"] is null",
+                           "j[\"a\"] is not null", "not exists j['a']"};
+    for (int k = 0; k < 4; k++) {
+        qv_expr_plan *plan = NULL;
+        qv_err err = {0};
+        cr_assert_eq(qv_expr_parse(exprs[k], strlen(exprs[k]), &test_schema,
+                                   NULL, 0, &plan, &err),
+                     QV_OK, "%s", err.msg);
+        qv_bitset bs;
+        cr_assert_eq(qv_bitset_init(&bs, n), QV_OK);
+        cr_assert_eq(qv_expr_eval(plan, &b, 1, n, &bs, &err), QV_OK);
+        for (size_t i = 0; i < n; i++) {
+            bool null_row = rows[i].doc == NULL;
+            bool want = k == 0   ? rows[i].exists
+                        : k == 1 ? null_row
+                        : k == 2 ? !null_row
+                                 : !null_row && !rows[i].exists;
+            cr_assert_eq(qv_bitset_test(&bs, i), want, "%s on %s", exprs[k],
+                         rows[i].doc ? rows[i].doc : "NULL");
+        }
+        qv_bitset_release(&bs);
+        qv_expr_plan_free(plan);
+    }
+    qv_column_free(col);
+}

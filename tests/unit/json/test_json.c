@@ -129,3 +129,24 @@ Test(json, accessors_stay_in_bounds_on_truncated_text)
     qv_json_val root = qv_json_root(doc, strlen(doc));
     cr_assert_eq(root.type, QV_JSON_INVALID);
 }
+
+Test(json, object_iteration_yields_members_in_order)
+{
+    const char *doc = "{ \"a\" : 1, \"b\":{\"c\":[1,{}]} ,\"d\":\"x\" }";
+    qv_json_val root = qv_json_root(doc, strlen(doc)), k, v;
+    qv_json_iter it;
+    const char *keys[] = {"\"a\"", "\"b\"", "\"d\""};
+    const qv_json_type types[] = {QV_JSON_NUMBER, QV_JSON_OBJECT,
+                                  QV_JSON_STRING};
+    int n = 0;
+    qv_json_obj_iter_init(&it, &root);
+    while (qv_json_obj_next(&it, &k, &v)) {
+        cr_assert_lt(n, 3);
+        cr_assert_eq(k.len, strlen(keys[n]));
+        cr_assert(memcmp(k.p, keys[n], k.len) == 0);
+        cr_assert_eq(v.type, types[n]);
+        n++;
+    }
+    cr_assert_eq(n, 3);
+    cr_assert_eq(v.len, 3); /* "x" with quotes */
+}
