@@ -60,7 +60,10 @@ static uint64_t pk_hash(const qv_pk *k)
 {
     if (k->type == QV_DT_VARCHAR)
         return qv_hash64(k->s, k->len);
-    return qv_hash64(&k->i, sizeof k->i);
+    uint64_t z = (uint64_t)k->i + 0x9e3779b97f4a7c15ull; /* splitmix64 */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
 }
 
 /* ---- growing: hash map ------------------------------------------------ */
@@ -123,6 +126,11 @@ static qv_pk key_at(const qv_pk_map *m, size_t k)
 static size_t probe(const qv_pk_map *m, const qv_pk *pk, uint64_t h)
 {
     size_t mask = m->nslots - 1, i = (size_t)h & mask;
+    if (m->type == QV_DT_INT64) {
+        while (m->slots[i] && m->ikeys[m->slots[i] - 1] != pk->i)
+            i = (i + 1) & mask;
+        return i;
+    }
     while (m->slots[i]) {
         qv_pk k = key_at(m, m->slots[i] - 1);
         if (qv_pk_cmp(&k, pk) == 0)
