@@ -4,12 +4,18 @@
  *   STL_SORT  sorted (value, row) pairs of a numeric column (Int8..Int64,
  *             Float, Double): ranges and equality / term sets.
  *   INVERTED  sorted distinct terms -> row postings, for Bool, Int8..Int64,
- *             VarChar and Arrays of those (array rows are indexed by their
- *             elements, so a term query answers array_contains): terms,
+ *             Float, Double, VarChar and Arrays of those (array rows are
+ *             indexed by their elements, so a term query answers
+ *             array_contains and a range "any element in range"): terms,
  *             ranges, prefix (VarChar).
  *   BITMAP    one row bitmap per distinct value, for low-cardinality Bool,
  *             Int8..Int64, VarChar and Arrays of those; params
  *             "bitmap_cardinality_limit" (default 500, range [1, 10000]).
+ *             Memory: distinct values x rows / 8 bytes.
+ *
+ * Every index takes the param "index_type" (ignored); any other key is
+ * refused.  Build cost: numeric keys are radix sorted (10M Int64 rows in
+ * about 1.5 s), strings hashed to distinct keys first.
  *   Trie      VarChar only: terms and prefix (`like "abc%"`), and ranges.
  *
  * Results: every query fills `out` (a bitset of exactly the column's rows,
