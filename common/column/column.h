@@ -334,7 +334,8 @@ enum qv_column_open_flags {
 /* Validates a column file image (magic, version, header checksum, sizes,
  * section bounds and alignment, payload checksum, offsets and row
  * structure) and returns a column that BORROWS bytes for its life; no copy.
- * bytes must be 64-byte aligned (mmap and qv_try_aligned_alloc are).
+ * bytes must be 8-byte aligned (QV_E_INVALID otherwise); with 64-byte
+ * alignment (mmap, qv_try_aligned_alloc) fixed-width data is 64-aligned.
  * Damaged input gives QV_E_CORRUPT (or a detail code), never a crash. */
 qv_code qv_column_load(const void *bytes, size_t len, unsigned flags,
                        qv_column **out, qv_err *err) QV_MUST_USE;
