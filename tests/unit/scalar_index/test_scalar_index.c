@@ -547,3 +547,88 @@ Test(scalar_index, mapped_file_answers_like_the_built_index)
     qv_sindex_free(ix);
     qv_column_free(c);
 }
+
+/* Builds an index of type t over the given int64 or double values. */
+static qv_sindex *index_of(qv_sindex_type t, qv_dtype type, const void *vals,
+                           size_t n, qv_column **col)
+{
+    qv_field_spec spec = {.id = 100, .name = "e", .type = type};
+    cr_assert_eq(qv_column_create(&spec, col, NULL), QV_OK);
+    cr_assert_eq(qv_column_append_fixed(*col, vals, n), QV_OK);
+    qv_column_publish(*col);
+    qv_col_view v = qv_column_view(*col);
+    qv_sindex *ix;
+    cr_assert_eq(qv_sindex_build(t, &v, NULL, 0, &ix, NULL), QV_OK);
+    return ix;
+}
+
+static size_t count_range(const qv_sindex *ix, const qv_sindex_bound *lo,
+                          const qv_sindex_bound *hi, size_t first_expected)
+{
+    qv_bitset out;
+    cr_assert_eq(qv_bitset_init(&out, qv_sindex_rows(ix)), QV_OK);
+    cr_assert_eq(qv_sindex_range(ix, lo, hi, &out, NULL), QV_OK);
+    size_t n = qv_bitset_count(&out);
+    if (n)
+        cr_assert_eq(qv_bitset_next_set(&out, 0), first_expected);
+    qv_bitset_release(&out);
+    return n;
+}
+
+Test(scalar_index, int64_extremes_against_float_bounds)
+{
+    int64_t vals[] = {INT64_MIN, -1, 0, 1, INT64_MAX};
+    qv_column *c;
+    qv_sindex *ix = index_of(QV_SINDEX_STL_SORT, QV_DT_INT64, vals, 5, &c);
+    const double two63 = 9223372036854775808.0;
+    qv_sindex_bound lo = {qv_value_float(two63), true};
+    cr_assert_eq(count_range(ix, &lo, NULL, 0), 0); /* INT64_MAX < 2^63 */
+    qv_sindex_bound hi = {qv_value_float(two63), false};
+    cr_assert_eq(count_range(ix, NULL, &hi, 0), 5);
+    lo = (qv_sindex_bound){qv_value_float(-two63), true};
+    cr_assert_eq(count_range(ix, &lo, NULL, 0), 5); /* INT64_MIN == -2^63 */
+    lo.inclusive = false;
+    cr_assert_eq(count_range(ix, &lo, NULL, 1), 4);
+    lo = (qv_sindex_bound){qv_value_float(0.5), true};
+    hi = (qv_sindex_bound){qv_value_float(1.0), true};
+    cr_assert_eq(count_range(ix, &lo, &hi, 3), 1);
+    lo = (qv_sindex_bound){qv_value_float(-0.5), false};
+    hi = (qv_sindex_bound){qv_value_float(0.5), false};
+    cr_assert_eq(count_range(ix, &lo, &hi, 2), 1);
+    lo = (qv_sindex_bound){qv_value_float(NAN), true};
+    cr_assert_eq(count_range(ix, &lo, NULL, 0), 0);
+    qv_bitset out;
+    cr_assert_eq(qv_bitset_init(&out, 5), QV_OK);
+    qv_value t[] = {qv_value_float(1.0), qv_value_float(1.5),
+                    qv_value_int(INT64_MIN), qv_value_float(NAN)};
+    cr_assert_eq(qv_sindex_terms(ix, t, 4, &out, NULL), QV_OK);
+    cr_assert_eq(qv_bitset_count(&out), 2);
+    cr_assert(qv_bitset_test(&out, 0) && qv_bitset_test(&out, 3));
+    qv_bitset_release(&out);
+    qv_sindex_free(ix);
+    qv_column_free(c);
+}
+
+Test(scalar_index, double_zeros_infinities_and_int_bounds)
+{
+    double vals[] = {-INFINITY, -0.0, 0.0, 1e300, INFINITY, NAN, 2.5};
+    qv_column *c;
+    qv_sindex *ix = index_of(QV_SINDEX_INVERTED, QV_DT_DOUBLE, vals, 7, &c);
+    qv_bitset out;
+    cr_assert_eq(qv_bitset_init(&out, 7), QV_OK);
+    qv_value zero = qv_value_int(0);
+    cr_assert_eq(qv_sindex_terms(ix, &zero, 1, &out, NULL), QV_OK);
+    cr_assert_eq(qv_bitset_count(&out), 2); /* -0.0 and 0.0 */
+    qv_value inf = qv_value_float(INFINITY);
+    cr_assert_eq(qv_sindex_terms(ix, &inf, 1, &out, NULL), QV_OK);
+    cr_assert_eq(qv_bitset_count(&out), 1);
+    cr_assert(qv_bitset_test(&out, 4));
+    qv_bitset_release(&out);
+    /* (INT64_MAX, +inf]: 1e300 and +inf; the NaN row never matches */
+    qv_sindex_bound lo = {qv_value_int(INT64_MAX), false};
+    cr_assert_eq(count_range(ix, &lo, NULL, 3), 2);
+    qv_sindex_bound hi = {qv_value_int(2), true};
+    cr_assert_eq(count_range(ix, NULL, &hi, 0), 3);
+    qv_sindex_free(ix);
+    qv_column_free(c);
+}
