@@ -187,6 +187,7 @@ qv_code qv_etcd_server_start(qv_etcd_server *s, const qv_etcd_server_opts *opts,
     qv_code rc = qv_test_mkdtemp("quiver-etcd-", &s->dir, err);
     if (rc != QV_OK)
         return rc;
+    qv_test_cleanup_at_exit(s->dir);
     if (s->opts.tls && (rc = make_cert(s, err)) != QV_OK) {
         qv_etcd_server_destroy(s);
         return rc;
@@ -231,8 +232,10 @@ qv_code qv_etcd_server_restart(qv_etcd_server *s, qv_err *err)
 void qv_etcd_server_destroy(qv_etcd_server *s)
 {
     qv_proc_release(&s->proc);
-    if (s->dir)
+    if (s->dir) {
         (void)qv_test_rmtree(s->dir, NULL);
+        qv_test_cleanup_cancel(s->dir);
+    }
     free(s->dir);
     free(s->ca_file);
     memset(s, 0, sizeof *s);

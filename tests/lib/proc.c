@@ -33,6 +33,9 @@ static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
 static pid_t live[LIVE_MAX];
 static bool atexit_set;
 
+#define DIRS_MAX 32
+static char *cleanup_dirs[DIRS_MAX]; /* guarded by live_mu */
+
 static void live_kill_all(void)
 {
     pthread_mutex_lock(&live_mu);
@@ -43,16 +46,53 @@ static void live_kill_all(void)
             live[i] = 0;
         }
     }
+    for (int i = 0; i < DIRS_MAX; i++) {
+        if (cleanup_dirs[i]) {
+            (void)qv_test_rmtree(cleanup_dirs[i], NULL);
+            free(cleanup_dirs[i]);
+            cleanup_dirs[i] = NULL;
+        }
+    }
+    pthread_mutex_unlock(&live_mu);
+}
+
+static void ensure_atexit(void)
+{
+    if (!atexit_set) {
+        atexit_set = true;
+        (void)atexit(live_kill_all);
+    }
+}
+
+void qv_test_cleanup_at_exit(const char *dir)
+{
+    pthread_mutex_lock(&live_mu);
+    ensure_atexit();
+    for (int i = 0; i < DIRS_MAX; i++) {
+        if (!cleanup_dirs[i]) {
+            cleanup_dirs[i] = qv_xstrdup(dir);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&live_mu);
+}
+
+void qv_test_cleanup_cancel(const char *dir)
+{
+    pthread_mutex_lock(&live_mu);
+    for (int i = 0; i < DIRS_MAX; i++) {
+        if (cleanup_dirs[i] && strcmp(cleanup_dirs[i], dir) == 0) {
+            free(cleanup_dirs[i]);
+            cleanup_dirs[i] = NULL;
+        }
+    }
     pthread_mutex_unlock(&live_mu);
 }
 
 static void live_add(pid_t pid)
 {
     pthread_mutex_lock(&live_mu);
-    if (!atexit_set) {
-        atexit_set = true;
-        (void)atexit(live_kill_all);
-    }
+    ensure_atexit();
     for (int i = 0; i < LIVE_MAX; i++) {
         if (live[i] == 0) {
             live[i] = pid;

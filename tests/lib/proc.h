@@ -9,7 +9,8 @@
  * No server outlives the test process:
  *   - every running qv_proc is kept in a process-wide list and an atexit()
  *     handler kills what is still running (a failed cr_assert still exits
- *     the Criterion worker normally);
+ *     the Criterion worker normally), then removes the temp dirs registered
+ *     with qv_test_cleanup_at_exit();
  *   - the child sets PR_SET_PDEATHSIG = SIGKILL, so it also dies when the
  *     test process is killed (e.g. by a Criterion timeout).  PDEATHSIG fires
  *     when the *thread* that spawned the child exits, so spawn from a thread
@@ -80,6 +81,12 @@ int qv_test_free_port(void);
 /* Creates a fresh directory $TMPDIR/<prefix>XXXXXX; *out is heap-owned. */
 qv_code qv_test_mkdtemp(const char *prefix, char **out,
                         qv_err *err) QV_MUST_USE;
+
+/* Registers dir to be removed (rm -rf) at process exit, after the servers
+ * are killed, so a failed assertion leaves no temp data behind.  cancel
+ * drops the registration (when the caller removed it itself). */
+void qv_test_cleanup_at_exit(const char *dir);
+void qv_test_cleanup_cancel(const char *dir);
 
 /* Removes a directory tree (like rm -rf); a missing path is not an error. */
 qv_code qv_test_rmtree(const char *path, qv_err *err);

@@ -7,15 +7,6 @@
 
 #include "common/alloc.h"
 
-const char *const conf_backends[] = {
-    "local",
-#ifdef QV_METAKV_HAVE_ETCD
-    "etcd",
-#endif
-    NULL,
-};
-const size_t conf_n_backends = sizeof conf_backends / sizeof *conf_backends - 1;
-
 void conf_backend_open(conf_backend *b, const char *name)
 {
     memset(b, 0, sizeof *b);
@@ -25,6 +16,7 @@ void conf_backend_open(conf_backend *b, const char *name)
     if (strcmp(name, "local") == 0) {
         cr_assert_eq(qv_test_mkdtemp("quiver-metakv-", &b->dir, &err), QV_OK,
                      "%s", err.msg);
+        qv_test_cleanup_at_exit(b->dir);
         char *db = qv_xasprintf("%s/meta", b->dir);
         b->cfg.dir = db;
     } else {
@@ -51,6 +43,7 @@ void conf_backend_close(conf_backend *b)
     b->kv = NULL;
     if (b->dir) {
         (void)qv_test_rmtree(b->dir, NULL);
+        qv_test_cleanup_cancel(b->dir);
         free(b->dir);
         free((char *)b->cfg.dir);
     } else {
@@ -58,5 +51,3 @@ void conf_backend_close(conf_backend *b)
     }
     memset(b, 0, sizeof *b);
 }
-
-int conf_backend_idx[] = {0, 1, 2, 3};

@@ -24,8 +24,4 @@ void conf_backend_open(conf_backend *b, const char *name);
 void conf_backend_reopen(conf_backend *b);
 void conf_backend_close(conf_backend *b);
 
-/* The backends this build can test (NULL-terminated). */
-extern const char *const conf_backends[];
-extern const size_t conf_n_backends;
-
 #endif

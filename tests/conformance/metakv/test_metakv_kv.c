@@ -1,7 +1,6 @@
 /* Meta KV conformance, part 1: keys, values, revisions, ranges, txns.
  * Every test runs once per backend (local LMDB and a real etcd). */
 #include <criterion/criterion.h>
-#include <criterion/parameterized.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

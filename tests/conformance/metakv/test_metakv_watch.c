@@ -2,7 +2,6 @@
  * decorator.  Every test runs once per backend (local LMDB and a real
  * etcd).  Lease tests use real time (TTL 1-2 s). */
 #include <criterion/criterion.h>
-#include <criterion/parameterized.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

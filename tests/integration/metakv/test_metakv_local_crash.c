@@ -43,6 +43,7 @@ Test(metakv_local_crash, sigkill_keeps_every_acknowledged_write, .timeout = 60)
 {
     char *tmp = NULL;
     cr_assert_eq(qv_test_mkdtemp("quiver-metakv-crash-", &tmp, NULL), QV_OK);
+    qv_test_cleanup_at_exit(tmp);
     char *dir = qv_xasprintf("%s/meta", tmp);
     for (int round = 0; round < 3; round++) {
         int pfd[2];

@@ -222,3 +222,31 @@ Test(proc, temp_dirs_are_created_and_removed)
     free(sub);
     free(dir);
 }
+
+Test(proc, registered_temp_dirs_are_removed_at_exit)
+{
+    char *dir = NULL;
+    cr_assert_eq(qv_test_mkdtemp("quiver-proc-exit-", &dir, NULL), QV_OK);
+    pid_t child = fork();
+    if (child == 0) {
+        qv_test_cleanup_at_exit(dir);
+        exit(0); /* e.g. a failed assertion: no explicit cleanup */
+    }
+    int st;
+    cr_assert_eq(waitpid(child, &st, 0), child);
+    struct stat sb;
+    cr_assert_neq(stat(dir, &sb), 0, "'%s' is still there", dir);
+    free(dir);
+    /* A cancelled registration leaves the directory alone. */
+    cr_assert_eq(qv_test_mkdtemp("quiver-proc-exit-", &dir, NULL), QV_OK);
+    child = fork();
+    if (child == 0) {
+        qv_test_cleanup_at_exit(dir);
+        qv_test_cleanup_cancel(dir);
+        exit(0);
+    }
+    cr_assert_eq(waitpid(child, &st, 0), child);
+    cr_assert_eq(stat(dir, &sb), 0);
+    cr_assert_eq(qv_test_rmtree(dir, NULL), QV_OK);
+    free(dir);
+}
