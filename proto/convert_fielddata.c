@@ -276,33 +276,9 @@ static qv_code payload_count(conv *c, size_t *count)
 
 static qv_code append_default(conv *c, size_t row)
 {
-    const qv_value *d = &c->f->default_value;
-    uint8_t b[8];
-    qv_code rc;
-    switch (c->f->type) {
-    case QV_DT_VARCHAR:
-        rc = qv_column_append_var(c->col, d->u.s.ptr, d->u.s.len);
-        break;
-    case QV_DT_FLOAT: {
-        float x = (float)(d->kind == QV_VAL_INT ? (double)d->u.i : d->u.f);
-        rc = qv_column_append_fixed(c->col, &x, 1);
-        break;
-    }
-    case QV_DT_DOUBLE: {
-        double x = d->kind == QV_VAL_INT ? (double)d->u.i : d->u.f;
-        rc = qv_column_append_fixed(c->col, &x, 1);
-        break;
-    }
-    case QV_DT_BOOL:
-        b[0] = d->u.b;
-        rc = qv_column_append_fixed(c->col, b, 1);
-        break;
-    default: /* integers: little-endian truncation of the int64 */
-        memcpy(b, &d->u.i, 8);
-        rc = qv_column_append_fixed(c->col, b, 1);
-        break;
-    }
-    return rc ? row_fail(c, row, "cannot store the default value") : QV_OK;
+    if (qv_column_append_default(c->col, 1))
+        return row_fail(c, row, "cannot store the default value");
+    return QV_OK;
 }
 
 static bool int_fits(qv_dtype t, int64_t x)

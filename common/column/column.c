@@ -639,6 +639,40 @@ qv_code qv_column_append_null(qv_column *c, size_t n)
     return QV_OK;
 }
 
+qv_code qv_column_append_default(qv_column *c, size_t n)
+{
+    const qv_field_spec *f = &c->spec;
+    if (!f->has_default)
+        return f->nullable ? qv_column_append_null(c, n) : QV_E_INVALID;
+    const qv_value *d = &f->default_value;
+    uint8_t b[8];
+    switch (f->type) {
+    case QV_DT_FLOAT: {
+        float x = (float)(d->kind == QV_VAL_INT ? (double)d->u.i : d->u.f);
+        memcpy(b, &x, 4);
+        break;
+    }
+    case QV_DT_DOUBLE: {
+        double x = d->kind == QV_VAL_INT ? (double)d->u.i : d->u.f;
+        memcpy(b, &x, 8);
+        break;
+    }
+    case QV_DT_BOOL:
+        b[0] = d->u.b;
+        break;
+    default: /* integers: the low bytes of the int64 (range checked) */
+        memcpy(b, &d->u.i, 8);
+        break;
+    }
+    qv_code rc =
+        qv_column_reserve(c, n, f->type == QV_DT_VARCHAR ? n * d->u.s.len : 0);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = f->type == QV_DT_VARCHAR
+                 ? qv_column_append_var(c, d->u.s.ptr, d->u.s.len)
+                 : qv_column_append_fixed(c, b, 1);
+    return rc;
+}
+
 static qv_code append_view_rows(qv_column *c, const qv_col_view *s)
 {
     size_t base = c->rows;

@@ -305,6 +305,10 @@ qv_code qv_column_append_fixed(qv_column *c, const void *vals,
 qv_code qv_column_append_var(qv_column *c, const void *bytes,
                              size_t len) QV_MUST_USE;
 qv_code qv_column_append_null(qv_column *c, size_t n) QV_MUST_USE;
+/* append_default: n rows of the field's default value, or n NULL rows
+ * when it has none and is nullable (QV_E_INVALID otherwise); also what a
+ * segment written before a field existed reads as. */
+qv_code qv_column_append_default(qv_column *c, size_t n) QV_MUST_USE;
 qv_code qv_column_append_view(qv_column *c, const qv_col_view *src,
                               qv_err *err) QV_MUST_USE;
 /* Appends rows[0..n) of src, in that order (rows may repeat); for

@@ -474,6 +474,65 @@ Test(column, append_rows_picks_rows_in_order)
     }
 }
 
+Test(column, append_default_fills_defaults_or_nulls)
+{
+    qv_field_spec f = {.id = 100,
+                       .name = "d",
+                       .type = QV_DT_DOUBLE,
+                       .has_default = true,
+                       .default_value = qv_value_int(3)};
+    qv_column *c;
+    cr_assert_eq(qv_column_create(&f, &c, NULL), QV_OK);
+    cr_assert_eq(qv_column_append_default(c, 3), QV_OK);
+    qv_column_publish(c);
+    qv_col_view v = qv_column_view(c);
+    cr_assert_eq(v.rows, 3);
+    cr_assert_float_eq(qv_col_f64(&v, 2), 3.0, 0);
+    qv_column_free(c);
+
+    char dflt[] = "n/a";
+    f = (qv_field_spec){.id = 101,
+                        .name = "s",
+                        .type = QV_DT_VARCHAR,
+                        .max_length = 8,
+                        .has_default = true,
+                        .default_value = qv_value_str(dflt, 3)};
+    cr_assert_eq(qv_column_create(&f, &c, NULL), QV_OK);
+    dflt[0] = 'X'; /* the column keeps its own copy */
+    cr_assert_eq(qv_column_append_default(c, 2), QV_OK);
+    qv_column_publish(c);
+    v = qv_column_view(c);
+    size_t len;
+    const uint8_t *p = qv_col_var(&v, 1, &len);
+    cr_assert(len == 3 && memcmp(p, "n/a", 3) == 0);
+    qv_column_free(c);
+
+    f = (qv_field_spec){.id = 102,
+                        .name = "i",
+                        .type = QV_DT_INT16,
+                        .has_default = true,
+                        .default_value = qv_value_int(-300)};
+    cr_assert_eq(qv_column_create(&f, &c, NULL), QV_OK);
+    cr_assert_eq(qv_column_append_default(c, 1), QV_OK);
+    qv_column_publish(c);
+    v = qv_column_view(c);
+    cr_assert_eq(qv_col_i16(&v, 0), -300);
+    qv_column_free(c);
+
+    f = (qv_field_spec){
+        .id = 103, .name = "n", .type = QV_DT_INT64, .nullable = true};
+    cr_assert_eq(qv_column_create(&f, &c, NULL), QV_OK);
+    cr_assert_eq(qv_column_append_default(c, 2), QV_OK);
+    qv_column_publish(c);
+    v = qv_column_view(c);
+    cr_assert(qv_col_is_null(&v, 0) && qv_col_is_null(&v, 1));
+    qv_column_free(c);
+    f.nullable = false;
+    cr_assert_eq(qv_column_create(&f, &c, NULL), QV_OK);
+    cr_assert_eq(qv_column_append_default(c, 1), QV_E_INVALID);
+    qv_column_free(c);
+}
+
 Test(column, spec_check_names_the_problem)
 {
     qv_err err = {0};
