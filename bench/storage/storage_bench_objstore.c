@@ -4,7 +4,8 @@
  * fsyncs cost, "s3") and payload (1 KiB, 1 MiB)
  * it puts N distinct objects one after another, then gets them all, and
  * reports MB/s (10^6 bytes per second) and operations per second, the
- * median of --reps repetitions (min-max in brackets).
+ * median of --objstore-reps repetitions (min-max in brackets), as a
+ * Markdown table on stdout.
  *
  * S3 runs against $QV_BENCH_S3_ENDPOINT (with QV_BENCH_S3_BUCKET,
  * QV_BENCH_S3_ACCESS_KEY, QV_BENCH_S3_SECRET_KEY) when set; otherwise it
@@ -21,12 +22,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/storage/storage_bench.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/objstore/objstore.h"
 #include "tests/lib/s3_server.h"
-
-int storage_bench_objstore(int argc, char **argv);
 
 #define MIB ((size_t)1 << 20)
 
@@ -124,10 +124,10 @@ static void report(const char *backend, const char *label, const char *what,
     }
     qsort(mbps, (size_t)reps, sizeof(double), cmp_double);
     qsort(ops, (size_t)reps, sizeof(double), cmp_double);
-    printf("objstore %-9s %-4s %-3s %8.2f MB/s [%.2f-%.2f] %9.1f ops/s "
-           "(n=%d, median of %d)\n",
-           backend, label, what, mbps[reps / 2], mbps[0], mbps[reps - 1],
-           ops[reps / 2], n, reps);
+    printf("| %s | %s | %s | %d | %.2f [%.2f-%.2f] | %.0f [%.0f-%.0f] |\n",
+           backend, label, what, n, mbps[reps / 2], mbps[0], mbps[reps - 1],
+           ops[reps / 2], ops[0], ops[reps - 1]);
+    fflush(stdout);
 }
 
 static int bench_store(const char *backend, objstore *os, const ob_opts *o)
@@ -196,7 +196,7 @@ static int bench_s3(const ob_opts *o)
         c.region = getenv("QV_BENCH_S3_REGION");
     } else {
         if (qv_s3_server_start(&srv, NULL, &err) != QV_OK) {
-            printf("objstore s3  skipped: %s\n", err.msg);
+            printf("| s3 | - | skipped: %s | | | |\n", err.msg);
             return 0;
         }
         c.endpoint = srv.endpoint;
@@ -221,6 +221,15 @@ int storage_bench_objstore(int argc, char **argv)
     ob_opts o;
     parse_opts(argc, argv, &o);
     int rc = 0;
+    printf("\n## Object store: put/get throughput\n\n");
+    const char *ep = getenv("QV_BENCH_S3_ENDPOINT");
+    printf("One object per call, one call at a time; fs under %s; s3 at %s; "
+           "median of %d runs [min-max].\n\n",
+           o.dir, ep && ep[0] ? ep : "s3rver 3.7.1 on 127.0.0.1 (no verifier)",
+           o.reps);
+    printf("| backend | payload | op | objects | MB/s | ops/s |\n");
+    printf("|---|---|---|---|---|---|\n");
+    fflush(stdout);
     char list[80];
     snprintf(list, sizeof(list), ",%s,", o.backends);
     if (strstr(list, ",fs,"))
