@@ -4,9 +4,9 @@
  * 2 service unavailable, 3 memory limit, 5 internal, 10 unimplemented,
  * 100 collection not found, 101 collection not loaded, 200 partition not
  * found, 700 index not found, 702 index duplicate, 800 database not found,
- * 1001 I/O failed, 1100 parameter invalid, 1400 not authenticated,
- * 1401 not permitted, 65535 undefined.  The legacy ErrorCode follows
- * merr.oldCode and notes/sdk-compat.md §3.
+ * 1001 I/O failed, 1100 parameter invalid, 1600 alias not found, 1400 not
+ * authenticated, 1401 not permitted, 65535 undefined.  The legacy ErrorCode
+ * follows merr.oldCode and notes/sdk-compat.md §3.
  */
 #include "proto/rpc_status.h"
 
@@ -67,6 +67,23 @@ static const subject_row subject_rows[] = {
     {QV_E_EXISTS, QV_SUBJ_INDEX, {702, LEGACY(UnexpectedError), 0}},
     {QV_E_PERMISSION, QV_SUBJ_CREDENTIAL, {1400, LEGACY(PermissionDenied), 0}},
     {QV_E_CONFLICT, QV_SUBJ_SCHEMA, {109, LEGACY(SchemaMismatch), 0}},
+    {QV_E_NOT_FOUND, QV_SUBJ_ALIAS, {1600, LEGACY(UnexpectedError), 0}},
+};
+
+/* Detail codes that say what an error is about; they win over the
+ * caller's subject (a DescribeCollection in a missing database is a
+ * database error). */
+typedef struct detail_row {
+    qv_code code;
+    qv_subject what;
+} detail_row;
+
+static const detail_row detail_rows[] = {
+    {QV_E_COLLECTION_NOT_FOUND, QV_SUBJ_COLLECTION},
+    {QV_E_PARTITION_NOT_FOUND, QV_SUBJ_PARTITION},
+    {QV_E_DATABASE_NOT_FOUND, QV_SUBJ_DATABASE},
+    {QV_E_INDEX_NOT_FOUND, QV_SUBJ_INDEX},
+    {QV_E_ALIAS_NOT_FOUND, QV_SUBJ_ALIAS},
 };
 
 static const char *const grpc_names[] = {
@@ -143,6 +160,9 @@ const char *qv_rpc_status_grpc_name(int grpc_status)
 qv_milvus_code qv_rpc_status_milvus(qv_code c, qv_subject what)
 {
     qv_code p = qv_code_primary(c);
+    for (size_t i = 0; i < sizeof(detail_rows) / sizeof(detail_rows[0]); i++)
+        if (detail_rows[i].code == c)
+            what = detail_rows[i].what;
     for (size_t i = 0; i < sizeof(subject_rows) / sizeof(subject_rows[0]);
          i++) {
         if (subject_rows[i].primary == p && subject_rows[i].what == what)

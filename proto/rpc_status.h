@@ -6,7 +6,9 @@
  *  - qv_code (+ what the error is about) -> Milvus common.Status: the
  *    modern `code` (Milvus merr numbers) AND the legacy `error_code` enum,
  *    which is what the Node.js SDK reads (notes/sdk-compat.md §3).
- * Detail codes map through their primary code.
+ * Detail codes map through their primary code; the not-found detail codes
+ * (QV_E_COLLECTION_NOT_FOUND, ...) also set the subject themselves,
+ * overriding the caller's.
  *
  * Application errors of MilvusService RPCs go in common.Status with gRPC
  * OK (the SDK retries most gRPC errors, which would repeat writes); gRPC
@@ -34,6 +36,7 @@ typedef enum qv_subject {
     QV_SUBJ_DATABASE,
     QV_SUBJ_CREDENTIAL, /* authentication: user, password, token */
     QV_SUBJ_SCHEMA,     /* the client's cached schema is stale */
+    QV_SUBJ_ALIAS,
     QV_SUBJ_COUNT
 } qv_subject;
 

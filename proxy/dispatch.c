@@ -10,6 +10,38 @@ const qv_proxy_rpc qv_proxy__rpcs[] = {
     {MILVUS("Connect"), REQ(connect_request), qv_proxy__connect},
     {MILVUS("GetVersion"), REQ(get_version_request), qv_proxy__get_version},
     {MILVUS("CheckHealth"), REQ(check_health_request), qv_proxy__check_health},
+    /* Databases (rpc_ddl.c forwards to the coord). */
+    {MILVUS("CreateDatabase"), REQ(create_database_request), qv_proxy__ddl},
+    {MILVUS("DropDatabase"), REQ(drop_database_request), qv_proxy__ddl},
+    {MILVUS("AlterDatabase"), REQ(alter_database_request), qv_proxy__ddl},
+    {MILVUS("DescribeDatabase"), REQ(describe_database_request), qv_proxy__ddl},
+    {MILVUS("ListDatabases"), REQ(list_databases_request), qv_proxy__ddl},
+    /* Collections. */
+    {MILVUS("CreateCollection"), REQ(create_collection_request), qv_proxy__ddl},
+    {MILVUS("DropCollection"), REQ(drop_collection_request), qv_proxy__ddl},
+    {MILVUS("AlterCollection"), REQ(alter_collection_request), qv_proxy__ddl},
+    {MILVUS("RenameCollection"), REQ(rename_collection_request), qv_proxy__ddl},
+    {MILVUS("ShowCollections"), REQ(show_collections_request), qv_proxy__ddl},
+    {MILVUS("DescribeCollection"), REQ(describe_collection_request),
+     qv_proxy__describe_collection},
+    {MILVUS("HasCollection"), REQ(has_collection_request),
+     qv_proxy__has_collection},
+    {MILVUS("GetCollectionStatistics"), REQ(get_collection_statistics_request),
+     qv_proxy__get_collection_statistics},
+    /* Partitions. */
+    {MILVUS("CreatePartition"), REQ(create_partition_request), qv_proxy__ddl},
+    {MILVUS("DropPartition"), REQ(drop_partition_request), qv_proxy__ddl},
+    {MILVUS("ShowPartitions"), REQ(show_partitions_request), qv_proxy__ddl},
+    {MILVUS("HasPartition"), REQ(has_partition_request),
+     qv_proxy__has_partition},
+    {MILVUS("GetPartitionStatistics"), REQ(get_partition_statistics_request),
+     qv_proxy__get_partition_statistics},
+    /* Aliases. */
+    {MILVUS("CreateAlias"), REQ(create_alias_request), qv_proxy__ddl},
+    {MILVUS("DropAlias"), REQ(drop_alias_request), qv_proxy__ddl},
+    {MILVUS("AlterAlias"), REQ(alter_alias_request), qv_proxy__ddl},
+    {MILVUS("DescribeAlias"), REQ(describe_alias_request), qv_proxy__ddl},
+    {MILVUS("ListAliases"), REQ(list_aliases_request), qv_proxy__ddl},
     /* Telemetry is optional for the SDK: answered UNIMPLEMENTED on
      * purpose, which makes the SDK back off (sdk-compat §1.5). */
     {QV_TELEMETRY_SERVICE "ClientHeartbeat", REQ(client_heartbeat_request),

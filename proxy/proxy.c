@@ -1,8 +1,12 @@
 /* proxy.c -- proxy lifecycle: options, handler registration, start/stop. */
 #include "proxy/proxy.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "proxy/build_info.h"
@@ -15,6 +19,76 @@ qv_proxy__status(qv_arena *a, qv_code c, qv_subject what, const char *reason)
     milvus__proto__common__status__init(st);
     qv_rpc_status_fill(st, c, what, reason);
     return st;
+}
+
+ProtobufCMessage *qv_proxy__reply(qv_arena *a,
+                                  const ProtobufCMessageDescriptor *desc,
+                                  qv_code rc, const qv_err *err)
+{
+    const char *why = err && err->msg[0] ? err->msg : qv_code_name(rc);
+    Milvus__Proto__Common__Status *st = qv_proxy__status(
+        a, rc, QV_SUBJ_NONE, rc ? qv_arena_strdup(a, why) : NULL);
+    if (desc == &milvus__proto__common__status__descriptor)
+        return &st->base;
+    ProtobufCMessage *m = qv_arena_calloc(a, 1, desc->sizeof_message);
+    desc->message_init(m);
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(desc, "status");
+    if (f && f->type == PROTOBUF_C_TYPE_MESSAGE)
+        *(Milvus__Proto__Common__Status **)((char *)m + f->offset) = st;
+    return m;
+}
+
+const char *qv_proxy__db(qv_rpc_call *call, const char *db_name)
+{
+    if (db_name && db_name[0])
+        return db_name;
+    const char *h = qv_rpc_call_metadata(call, "dbname");
+    return h && h[0] ? h : "default";
+}
+
+qv_code qv_proxy__forward(qv_proxy *p, qv_rpc_call *call, const char *method,
+                          const ProtobufCMessage *req,
+                          const ProtobufCMessageDescriptor *resp_desc,
+                          ProtobufCMessage **resp, qv_err *err)
+{
+    if (!p->link)
+        return qv_fail(err, QV_E_NOT_READY,
+                       "this proxy has no coord (no meta KV configured)");
+    int64_t left = qv_rpc_call_ms_left(call);
+    int64_t t = left < 60000 ? left : 60000;
+    if (t <= 0)
+        return qv_fail(err, QV_E_TIMEOUT, "%s: the call's deadline passed",
+                       method);
+    return qv_coord_link_call(p->link, method, req, resp_desc,
+                              qv_rpc_call_arena(call), resp, t, err);
+}
+
+qv_code qv_proxy__check_name(const char *what, const char *name, qv_err *err)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0)
+        return qv_fail(err, QV_E_INVALID, "%s name must not be empty", what);
+    if (n > 255)
+        return qv_fail(err, QV_E_INVALID,
+                       "%s name '%.40s...' is longer than 255 characters", what,
+                       name);
+    unsigned char c0 = (unsigned char)name[0];
+    if (!((c0 >= 'a' && c0 <= 'z') || (c0 >= 'A' && c0 <= 'Z') || c0 == '_'))
+        return qv_fail(err, QV_E_INVALID,
+                       "%s name '%s': the first character must be a letter "
+                       "or an underscore",
+                       what, name);
+    for (size_t i = 1; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_'))
+            return qv_fail(err, QV_E_INVALID,
+                           "%s name '%s' may contain only letters, digits "
+                           "and underscores",
+                           what, name);
+    }
+    return QV_OK;
 }
 
 qv_code qv_proxy_create(const qv_proxy_options *opts, qv_proxy **out,
@@ -33,6 +107,13 @@ qv_code qv_proxy_create(const qv_proxy_options *opts, qv_proxy **out,
     p->opts.host = p->host;
     p->opts.version = p->version;
     p->opts.deploy_mode = p->deploy_mode;
+    p->meta_root = qv_xstrdup(opts->meta_root ? opts->meta_root : "quiver/");
+    p->advertise = qv_xstrdup(opts->advertise ? opts->advertise : "");
+    p->opts.meta_root = p->meta_root;
+    p->opts.advertise = NULL;
+    if (opts->kv)
+        p->link = qv_coord_link_create(opts->kv, p->meta_root);
+    p->cache = qv_meta_cache_create(opts->kv, p->meta_root);
     /* Identifiers: unique per connection and, being time-based, unlikely
      * to repeat across restarts. */
     atomic_store(&p->next_identifier, (long long)time(NULL) * 1000);
@@ -69,9 +150,38 @@ qv_code qv_proxy_create(const qv_proxy_options *opts, qv_proxy **out,
     return QV_OK;
 }
 
+static int64_t random_id(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+        v = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+    return (int64_t)(v & ((1ull << 40) - 1)) + 1;
+}
+
+static qv_code register_session(qv_proxy *p, qv_err *err)
+{
+    const char *h = p->host;
+    bool any = !h[0] || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 ||
+               strcmp(h, "[::]") == 0;
+    char addr[300];
+    if (p->advertise[0])
+        snprintf(addr, sizeof addr, "%s", p->advertise);
+    else
+        snprintf(addr, sizeof addr, "%s:%d", any ? "127.0.0.1" : h,
+                 qv_rpc_server_port(p->srv));
+    qv_session_options so = {.root = p->meta_root,
+                             .role = "proxy",
+                             .server_id = random_id(),
+                             .address = addr,
+                             .ttl_s = p->opts.session_ttl_s};
+    return qv_session_register(p->opts.kv, &so, &p->session, err);
+}
+
 qv_code qv_proxy_start(qv_proxy *p, qv_err *err)
 {
     qv_code rc = qv_rpc_server_start(p->srv, err);
+    if (rc == QV_OK && p->opts.kv)
+        rc = register_session(p, err);
     if (rc != QV_OK)
         return qv_err_prefix(err, "proxy");
     return QV_OK;
@@ -84,8 +194,12 @@ int qv_proxy_port(const qv_proxy *p)
 
 void qv_proxy_stop(qv_proxy *p)
 {
-    if (p && p->srv)
+    if (!p)
+        return;
+    if (p->srv)
         qv_rpc_server_shutdown(p->srv);
+    qv_session_close(p->session);
+    p->session = NULL;
 }
 
 void qv_proxy_destroy(qv_proxy *p)
@@ -93,6 +207,11 @@ void qv_proxy_destroy(qv_proxy *p)
     if (!p)
         return;
     qv_rpc_server_destroy(p->srv);
+    qv_session_close(p->session);
+    qv_meta_cache_destroy(p->cache);
+    qv_coord_link_destroy(p->link);
+    free(p->meta_root);
+    free(p->advertise);
     free(p->host);
     free(p->version);
     free(p->deploy_mode);

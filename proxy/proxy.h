@@ -6,6 +6,14 @@
  * common.Status with gRPC OK; gRPC status codes are for transport and
  * authentication failures (notes/sdk-compat.md §1.7).
  *
+ * DDL and metadata RPCs are validated here (names, required fields, the
+ * database from the request, the `dbname` header or "default") and
+ * forwarded to the active coord's CoordService, found through meta KV
+ * (coord_link.h); collection descriptions are cached with invalidation
+ * (meta_cache.h).  With a meta KV the proxy also registers its session
+ * "<root>session/proxy-<id>".  Without one (tests of the handshake) DDL
+ * answers "not ready".
+ *
  * Lifecycle: create -> start -> (serve) -> stop -> destroy.  stop is
  * graceful (in-flight calls finish within a bound); destroy stops first
  * if needed.
@@ -19,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/metakv/metakv.h"
 #include "common/rpc/rpc_server.h"
 #include "common/status.h"
 
@@ -46,6 +55,14 @@ typedef struct qv_proxy_options {
     const char *tls_cert_file;
     const char *tls_key_file;
     const char *tls_client_ca_file;
+    /* Metadata: the meta KV (borrowed; must outlive the proxy; NULL = no
+     * coord), its key root (NULL = "quiver/"), the session TTL (0 = 10 s)
+     * and the address other processes reach this proxy at (NULL = host:port
+     * with 127.0.0.1 for a wildcard host). */
+    metakv *kv;
+    const char *meta_root;
+    int64_t session_ttl_s;
+    const char *advertise;
 } qv_proxy_options;
 
 /* Creates the proxy and registers its handlers (not listening yet).  The

@@ -13,7 +13,10 @@
 #include "common/rpc/rpc_server.h"
 #include "milvus/common.pb-c.h"
 #include "milvus/milvus.pb-c.h"
+#include "common/session/session.h"
 #include "proto/rpc_status.h"
+#include "proxy/coord_link.h"
+#include "proxy/meta_cache.h"
 #include "proxy/proxy.h"
 
 #define QV_MILVUS_SERVICE    "/milvus.proto.milvus.MilvusService/"
@@ -22,8 +25,12 @@
 struct qv_proxy {
     qv_proxy_options opts; /* strings point at the copies below */
     char *host, *version, *deploy_mode;
+    char *meta_root, *advertise;
     qv_rpc_server *srv;
     atomic_llong next_identifier; /* Connect: per-connection ids */
+    qv_coord_link *link;          /* NULL without meta KV */
+    qv_meta_cache *cache;         /* describe replies */
+    qv_session *session;          /* NULL without meta KV */
 };
 
 /* One RPC of the dispatch table. */
@@ -41,6 +48,33 @@ extern const size_t qv_proxy__n_rpcs;
 Milvus__Proto__Common__Status *
 qv_proxy__status(qv_arena *a, qv_code c, qv_subject what, const char *reason);
 
+/* An empty reply of type desc (a Status, or a message whose `status`
+ * field is set) for rc/err, in arena a. */
+ProtobufCMessage *qv_proxy__reply(qv_arena *a,
+                                  const ProtobufCMessageDescriptor *desc,
+                                  qv_code rc, const qv_err *err);
+
+/* The database of a request: its db_name if set, else the `dbname`
+ * header, else "default". */
+const char *qv_proxy__db(qv_rpc_call *call, const char *db_name);
+
+/* Forwards req to CoordService `method` within the call's deadline (at
+ * most 60 s).  QV_E_NOT_READY when this proxy has no coord. */
+qv_code qv_proxy__forward(qv_proxy *p, qv_rpc_call *call, const char *method,
+                          const ProtobufCMessage *req,
+                          const ProtobufCMessageDescriptor *resp_desc,
+                          ProtobufCMessage **resp, qv_err *err);
+
+/* Describes (db, name) through the cache; on success *out is a reply with
+ * a success status.  Failures come back as a reply too (rc != QV_OK). */
+qv_code qv_proxy__describe(qv_proxy *p, qv_rpc_call *call, const char *db,
+                           const char *name, qv_describe_resp **out,
+                           qv_err *err);
+
+/* Name rules of Milvus (letters, digits, '_', not starting with a digit,
+ * 1..255 characters); what = "collection", "partition", ... */
+qv_code qv_proxy__check_name(const char *what, const char *name, qv_err *err);
+
 /* Handlers (rpc_<method>.c). */
 qv_code qv_proxy__connect(qv_rpc_call *call, const ProtobufCMessage *req,
                           ProtobufCMessage **resp, void *ud, qv_err *err);
@@ -52,5 +86,26 @@ qv_code qv_proxy__client_heartbeat(qv_rpc_call *call,
                                    const ProtobufCMessage *req,
                                    ProtobufCMessage **resp, void *ud,
                                    qv_err *err);
+/* The DDL RPCs that are validated here and answered by the coord
+ * (rpc_ddl.c); the row is found by the call's method name. */
+qv_code qv_proxy__ddl(qv_rpc_call *call, const ProtobufCMessage *req,
+                      ProtobufCMessage **resp, void *ud, qv_err *err);
+qv_code qv_proxy__describe_collection(qv_rpc_call *call,
+                                      const ProtobufCMessage *req,
+                                      ProtobufCMessage **resp, void *ud,
+                                      qv_err *err);
+qv_code qv_proxy__has_collection(qv_rpc_call *call, const ProtobufCMessage *req,
+                                 ProtobufCMessage **resp, void *ud,
+                                 qv_err *err);
+qv_code qv_proxy__get_collection_statistics(qv_rpc_call *call,
+                                            const ProtobufCMessage *req,
+                                            ProtobufCMessage **resp, void *ud,
+                                            qv_err *err);
+qv_code qv_proxy__has_partition(qv_rpc_call *call, const ProtobufCMessage *req,
+                                ProtobufCMessage **resp, void *ud, qv_err *err);
+qv_code qv_proxy__get_partition_statistics(qv_rpc_call *call,
+                                           const ProtobufCMessage *req,
+                                           ProtobufCMessage **resp, void *ud,
+                                           qv_err *err);
 
 #endif

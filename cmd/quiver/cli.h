@@ -7,10 +7,14 @@
 #ifndef QV_CLI_H
 #define QV_CLI_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/config/config.h"
+#include "common/metakv/metakv.h"
 #include "common/status.h"
+#include "coord/coord.h"
 
 /* Exit statuses. */
 enum { QV_EXIT_OK = 0, QV_EXIT_FAILURE = 1, QV_EXIT_USAGE = 2 };
@@ -23,6 +27,19 @@ int qv_cli_serve(const qv_config *cfg, const char *role);
  * process on the same directory fails at once.  Returns the lock fd. */
 qv_code qv_datadir_lock(const char *dir, int *lock_fd, qv_err *err);
 void qv_datadir_unlock(int lock_fd);
+
+/* Meta KV and coord (meta.c).  The key root from metakv.rootPath, ending
+ * in '/'. */
+qv_code qv_cli_meta_root(const qv_config *cfg, char *buf, size_t cap,
+                         qv_err *err);
+/* Opens metakv.backend: "local" (LMDB under localStorage.path/meta, only
+ * when standalone) or "etcd" (etcd.endpoints). */
+qv_code qv_cli_open_metakv(const qv_config *cfg, bool standalone, metakv **out,
+                           qv_err *err);
+/* Creates and starts the coord; standalone: on 127.0.0.1:0 after removing
+ * stale sessions, and waits until it is active. */
+qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, bool standalone,
+                           qv_coord **out, qv_err *err);
 
 /* Observability wiring: registers the process metrics, starts the HTTP
  * server with /healthz and /metrics when http.enabled. */

@@ -2,8 +2,10 @@
  * process's services, wait for SIGINT/SIGTERM, shut down cleanly.
  *
  * Order at start: logging, data directory lock (standalone), metrics and
- * HTTP, then the gRPC services; the process reports healthy only when all
- * of them serve.  Shutdown runs in reverse.
+ * HTTP, the meta KV, the coord (standalone, run coord), then the proxy
+ * (standalone, run proxy); the process reports healthy only when all of
+ * them serve.  Standalone's proxy reaches its coord over gRPC on loopback,
+ * found through meta KV exactly as in a cluster.  Shutdown runs in reverse.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -47,9 +49,17 @@ static void block_signals(sigset_t *set)
 }
 
 static qv_code start_proxy(const qv_config *cfg, const char *deploy_mode,
-                           qv_proxy **out, qv_err *err)
+                           metakv *kv, qv_proxy **out, qv_err *err)
 {
+    char root[512];
+    qv_code rc = qv_cli_meta_root(cfg, root, sizeof root, err);
+    if (rc)
+        return rc;
     qv_proxy_options opts = {
+        .kv = kv,
+        .meta_root = root,
+        .session_ttl_s =
+            (int64_t)(qv_config_duration_ms(cfg, "session.ttl") + 999) / 1000,
         .host = qv_config_str(cfg, "proxy.listenAddress"),
         .port = (int)qv_config_int(cfg, "proxy.port"),
         .workers = (size_t)qv_config_int(cfg, "proxy.workerThreads"),
@@ -60,7 +70,7 @@ static qv_code start_proxy(const qv_config *cfg, const char *deploy_mode,
         .on_call_done = qv_observe_rpc_done,
     };
     qv_proxy *p;
-    qv_code rc = qv_proxy_create(&opts, &p, err);
+    rc = qv_proxy_create(&opts, &p, err);
     if (rc)
         return rc;
     rc = qv_proxy_start(p, err);
@@ -75,6 +85,8 @@ static qv_code start_proxy(const qv_config *cfg, const char *deploy_mode,
 typedef struct services {
     int lock_fd;
     qv_observe *observe;
+    metakv *kv;
+    qv_coord *coord;
     qv_proxy *proxy;
 } services;
 
@@ -86,6 +98,9 @@ static void stop_services(services *s)
         qv_proxy_stop(s->proxy);
         qv_proxy_destroy(s->proxy);
     }
+    qv_coord_destroy(s->coord);
+    if (s->kv)
+        metakv_close(s->kv);
     qv_observe_stop(s->observe);
     qv_datadir_unlock(s->lock_fd);
 }
@@ -101,9 +116,13 @@ static qv_code start_services(const qv_config *cfg, const char *role,
     if (!rc)
         rc = qv_observe_start(cfg, standalone ? "standalone" : role,
                               &s->observe, err);
+    if (!rc)
+        rc = qv_cli_open_metakv(cfg, standalone, &s->kv, err);
+    if (!rc && (standalone || strcmp(role, "coord") == 0))
+        rc = qv_cli_start_coord(cfg, s->kv, standalone, &s->coord, err);
     if (!rc && (standalone || strcmp(role, "proxy") == 0))
-        rc = start_proxy(cfg, standalone ? "STANDALONE" : "CLUSTER", &s->proxy,
-                         err);
+        rc = start_proxy(cfg, standalone ? "STANDALONE" : "CLUSTER", s->kv,
+                         &s->proxy, err);
     return rc;
 }
 
@@ -114,10 +133,11 @@ int qv_cli_serve(const qv_config *cfg, const char *role)
         fprintf(stderr, "quiver: %s\n", err.msg);
         return QV_EXIT_FAILURE;
     }
-    if (role && strcmp(role, "proxy") != 0) {
+    if (role && strcmp(role, "proxy") != 0 && strcmp(role, "coord") != 0) {
         fprintf(stderr,
                 "quiver: role '%s' cannot run as its own process in this "
-                "version; use 'quiver standalone' or 'quiver run proxy'\n",
+                "version; use 'quiver standalone', 'quiver run coord' or "
+                "'quiver run proxy'\n",
                 role);
         return QV_EXIT_FAILURE;
     }
@@ -134,8 +154,10 @@ int qv_cli_serve(const qv_config *cfg, const char *role)
     QV_LOG(QV_LOG_INFO, "quiver",
            "quiver %s %s serving: grpc %s:%d, http port %d%s%s",
            qv_build_info_get()->version, role ? role : "standalone",
-           qv_config_str(cfg, "proxy.listenAddress"),
-           s.proxy ? qv_proxy_port(s.proxy) : 0,
+           s.proxy ? qv_config_str(cfg, "proxy.listenAddress")
+                   : qv_config_str(cfg, "coord.listenAddress"),
+           s.proxy ? qv_proxy_port(s.proxy)
+                   : (s.coord ? qv_coord_port(s.coord) : 0),
            qv_observe_http_port(s.observe), role ? "" : ", data ",
            role ? "" : qv_config_str(cfg, "localStorage.path"));
 

@@ -22,6 +22,32 @@ const qv_config_key qv_config_keys[] = {
      "how long in-flight calls may finish at shutdown before they are "
      "cancelled"},
 
+    /* coord: the coordinator's internal CoordService */
+    {"coord.listenAddress", QV_CFG_STRING, "0.0.0.0", 0, 0, NULL,
+     "address the coord's internal gRPC service listens on (quiver run "
+     "coord)"},
+    {"coord.port", QV_CFG_PORT, "19531", 0, 0, NULL,
+     "port of the coord's internal gRPC service (0 = any free port)"},
+    {"coord.advertiseAddress", QV_CFG_STRING, "", 0, 0, NULL,
+     "host:port other processes reach the coord at (empty = listen "
+     "address and port, 127.0.0.1 for 0.0.0.0)"},
+
+    /* metakv: where metadata lives */
+    {"metakv.backend", QV_CFG_ENUM, "local", 0, 0, "local|etcd",
+     "meta KV backend: local (LMDB in the data directory, standalone only) "
+     "or etcd"},
+    {"metakv.rootPath", QV_CFG_STRING, "quiver/", 0, 0, NULL,
+     "key prefix of all of Quiver's metadata in the meta KV"},
+    {"metakv.timeout", QV_CFG_DURATION, "5s", 100, 600000, NULL,
+     "timeout of one meta KV call, retries included"},
+    {"etcd.endpoints", QV_CFG_STRING, "127.0.0.1:2379", 0, 0, NULL,
+     "etcd client endpoints, host:port[,host:port...]"},
+
+    /* session: liveness of every process */
+    {"session.ttl", QV_CFG_DURATION, "10s", 1000, 3600000, NULL,
+     "lease TTL of process sessions; a standby coord takes over within "
+     "about this long after the active one dies"},
+
     /* http: health, metrics */
     {"http.enabled", QV_CFG_BOOL, "true", 0, 0, NULL,
      "serve /healthz and /metrics over HTTP"},

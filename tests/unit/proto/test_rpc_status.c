@@ -125,3 +125,36 @@ Test(rpc_status, fill_sets_both_codes_and_packs)
     cr_assert_str_eq(ok.reason, "");
     cr_assert_eq(milvus__proto__common__status__get_packed_size(&ok), 0);
 }
+
+Test(rpc_status, not_found_detail_codes_carry_their_subject)
+{
+    struct {
+        qv_code c;
+        int32_t code;
+        int legacy;
+    } want[] = {
+        {QV_E_COLLECTION_NOT_FOUND, 100, LEGACY(CollectionNotExists)},
+        {QV_E_PARTITION_NOT_FOUND, 200, LEGACY(MetaFailed)},
+        {QV_E_DATABASE_NOT_FOUND, 800, LEGACY(UnexpectedError)},
+        {QV_E_INDEX_NOT_FOUND, 700, LEGACY(IndexNotExist)},
+        {QV_E_ALIAS_NOT_FOUND, 1600, LEGACY(UnexpectedError)},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        /* With no subject and with a different one: the detail wins. */
+        qv_milvus_code m = qv_rpc_status_milvus(want[i].c, QV_SUBJ_NONE);
+        cr_assert_eq(m.code, want[i].code, "%s", qv_code_name(want[i].c));
+        cr_assert_eq(m.legacy, want[i].legacy, "%s", qv_code_name(want[i].c));
+        m = qv_rpc_status_milvus(want[i].c, QV_SUBJ_COLLECTION);
+        cr_assert_eq(m.code, want[i].code, "%s", qv_code_name(want[i].c));
+        cr_assert_eq(qv_rpc_status_to_grpc(want[i].c), GRPC_STATUS_NOT_FOUND);
+    }
+    Milvus__Proto__Common__Status st = MILVUS__PROTO__COMMON__STATUS__INIT;
+    qv_err err;
+    qv_fail(&err, QV_E_DATABASE_NOT_FOUND, "database 'x' not found");
+    qv_rpc_status_fill_err(&st, &err, QV_SUBJ_COLLECTION);
+    cr_assert_eq(st.code, 800);
+    cr_assert_neq(st.error_code, LEGACY(Success));
+    /* A plain not-found stays generic. */
+    cr_assert_eq(qv_rpc_status_milvus(QV_E_NOT_FOUND, QV_SUBJ_NONE).code,
+                 65535);
+}

@@ -1,0 +1,86 @@
+/* meta.c -- the meta KV of a `quiver` process (metakv.* and etcd.* keys)
+ * and the coord of `quiver standalone` / `quiver run coord`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/quiver/cli.h"
+#include "common/log.h"
+
+qv_code qv_cli_meta_root(const qv_config *cfg, char *buf, size_t cap,
+                         qv_err *err)
+{
+    const char *r = qv_config_str(cfg, "metakv.rootPath");
+    size_t n = strlen(r);
+    if (n == 0 || n + 2 > cap || strchr(r, '"'))
+        return qv_fail(err, QV_E_INVALID, "metakv.rootPath '%s' is invalid", r);
+    snprintf(buf, cap, "%s%s", r, r[n - 1] == '/' ? "" : "/");
+    return QV_OK;
+}
+
+qv_code qv_cli_open_metakv(const qv_config *cfg, bool standalone, metakv **out,
+                           qv_err *err)
+{
+    const char *backend = qv_config_str(cfg, "metakv.backend");
+    metakv_config mc = {
+        .timeout_ms = (uint32_t)qv_config_duration_ms(cfg, "metakv.timeout")};
+    char dir[4096];
+    if (strcmp(backend, "local") == 0) {
+        if (!standalone)
+            return qv_fail(err, QV_E_INVALID,
+                           "metakv.backend 'local' works only for quiver "
+                           "standalone; set metakv.backend=etcd");
+        snprintf(dir, sizeof dir, "%s/meta",
+                 qv_config_str(cfg, "localStorage.path"));
+        mc.dir = dir;
+    } else {
+        mc.endpoints = qv_config_str(cfg, "etcd.endpoints");
+    }
+    qv_code rc = metakv_open(backend, &mc, out, err);
+    if (rc)
+        return qv_err_prefix(err, "cannot open the meta KV (%s)", backend);
+    return QV_OK;
+}
+
+qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, bool standalone,
+                           qv_coord **out, qv_err *err)
+{
+    char root[512];
+    qv_code rc = qv_cli_meta_root(cfg, root, sizeof root, err);
+    if (rc)
+        return rc;
+    if (standalone) {
+        /* The data directory is locked by this process, so sessions left by
+         * an earlier process (killed before its lease ran out) are stale:
+         * remove them rather than wait for their leases. */
+        char key[520];
+        snprintf(key, sizeof key, "%ssession/", root);
+        rc = metakv_delete(kv, key, strlen(key), true, NULL, err);
+        if (rc)
+            return qv_err_prefix(err, "cannot clear stale sessions");
+    }
+    const char *adv = qv_config_str(cfg, "coord.advertiseAddress");
+    qv_coord_options o = {
+        .kv = kv,
+        .root = root,
+        .host = standalone ? "127.0.0.1"
+                           : qv_config_str(cfg, "coord.listenAddress"),
+        .port = standalone ? 0 : (int)qv_config_int(cfg, "coord.port"),
+        .advertise = standalone || !adv[0] ? NULL : adv,
+        .session_ttl_s =
+            (int64_t)(qv_config_duration_ms(cfg, "session.ttl") + 999) / 1000,
+    };
+    qv_coord *c;
+    rc = qv_coord_create(&o, &c, err);
+    if (!rc)
+        rc = qv_coord_start(c, err);
+    if (!rc && standalone)
+        rc = qv_coord_wait_active(c, 30000, err);
+    if (rc) {
+        qv_coord_destroy(c);
+        return rc;
+    }
+    QV_LOG(QV_LOG_INFO, "quiver", "coord serving at %s (%s)",
+           qv_coord_address(c), qv_coord_active(c) ? "active" : "standby");
+    *out = c;
+    return QV_OK;
+}

@@ -1,0 +1,69 @@
+/* coord.h -- the coord process role: one active coordinator, any number of
+ * standbys (DESIGN §1, §8).
+ *
+ * A qv_coord serves quiver.internal.CoordService (proto/internal/
+ * coord.proto) on its own port from the moment it starts, registers its
+ * session "<root>session/coord-<id>" (value: JSON with its address) and
+ * campaigns for "<root>session/coord-active" (whose value is the winner's
+ * session key).  A standby answers every call with gRPC UNAVAILABLE, so a
+ * client re-resolves the active coord and retries.  Once it wins it opens
+ * the TSO/ID allocator and the catalog (coord/tso.h, coord/catalog.h) and
+ * serves DDL and metadata.  If its session is lost (cut off from meta KV
+ * longer than the TTL) it stops serving at once, registers a fresh session
+ * and campaigns again; its TSO and catalog writes are fenced by
+ * compare-and-swap, so a deposed coord cannot corrupt what its successor
+ * does.
+ *
+ * Ownership: the coord borrows the metakv (it must outlive the coord) and
+ * owns its RPC server, session, TSO, catalog and campaign thread.
+ * Threading: create/start/stop/destroy from one thread; handlers run on
+ * the RPC server's workers and use the catalog under a read lock that the
+ * campaign thread takes exclusively to switch between active and standby.
+ */
+#ifndef QV_COORD_H
+#define QV_COORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/metakv/metakv.h"
+#include "common/status.h"
+
+typedef struct qv_coord qv_coord;
+
+typedef struct qv_coord_options {
+    metakv *kv;            /* borrowed; required */
+    const char *root;      /* meta KV key root; NULL = "quiver/" */
+    const char *host;      /* listen host; NULL = "0.0.0.0" */
+    int port;              /* 0 = ephemeral (see qv_coord_port) */
+    const char *advertise; /* address peers use; NULL/"" = host:port, with
+                              127.0.0.1 for a wildcard host */
+    size_t workers;        /* handler threads; 0 = 4 */
+    int64_t session_ttl_s; /* session lease TTL; 0 = 10 */
+    uint32_t pchannels;    /* physical DML channels; 0 = 16 */
+} qv_coord_options;
+
+/* Creates the coord (nothing runs yet).  Strings in opts are copied. */
+qv_code qv_coord_create(const qv_coord_options *opts, qv_coord **out,
+                        qv_err *err) QV_MUST_USE;
+/* Starts serving (as a standby), registers the session and starts the
+ * campaign thread.  A busy port fails with a message naming it. */
+qv_code qv_coord_start(qv_coord *c, qv_err *err) QV_MUST_USE;
+/* The bound port after a successful start, else 0. */
+int qv_coord_port(const qv_coord *c);
+/* The advertised address ("host:port") after start. */
+const char *qv_coord_address(const qv_coord *c);
+/* True while this coord is the active one and serves DDL. */
+bool qv_coord_active(qv_coord *c);
+/* Waits up to wait_ms for the coord to become active: QV_E_TIMEOUT if it
+ * did not. */
+qv_code qv_coord_wait_active(qv_coord *c, uint32_t wait_ms,
+                             qv_err *err) QV_MUST_USE;
+/* Stops serving, leaves the election (a standby takes over at once) and
+ * joins the thread; idempotent. */
+void qv_coord_stop(qv_coord *c);
+/* Stops if needed and frees.  NULL is a no-op. */
+void qv_coord_destroy(qv_coord *c);
+
+#endif

@@ -1,0 +1,102 @@
+/* coord_int.h -- coord internals shared by coord.c, svc_dispatch.c and the
+ * svc_*.c CoordService handlers.  Not part of the public API.
+ *
+ * Handlers are qv_rpc_unary_fn with user_data = the qv_coord.  Each one
+ * enters the active state with qv_coord__enter() (a standby answers gRPC
+ * UNAVAILABLE so the caller re-resolves), works on the catalog and builds
+ * its reply in the call's arena.  Application errors travel in the reply's
+ * common.Status with gRPC OK, as on the public API.
+ */
+#ifndef QV_COORD_INT_H
+#define QV_COORD_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "common/rpc/rpc_server.h"
+#include "common/session/session.h"
+#include "coord/catalog.h"
+#include "coord/coord.h"
+#include "coord/tso.h"
+#include "internal/coord.pb-c.h"
+#include "milvus/milvus.pb-c.h"
+
+#define QV_COORD_SERVICE "/quiver.internal.CoordService/"
+
+typedef Milvus__Proto__Common__Status qv_pb_status;
+
+struct qv_coord {
+    qv_coord_options opts; /* strings point at the copies below */
+    char *root, *host, *advertise;
+    qv_rpc_server *srv;
+    qv_session *session; /* owned by the campaign thread */
+    pthread_t thread;
+    bool thread_started;
+    volatile bool stopping;
+    /* Active state: tso and catalog are non-NULL only while active.
+     * Handlers hold mu for reading; the campaign thread switches state
+     * holding it for writing. */
+    pthread_rwlock_t mu;
+    qv_tso *tso;
+    qv_catalog *catalog;
+    atomic_bool active;
+    pthread_mutex_t wait_mu;
+    pthread_cond_t wait_cv; /* signalled when active changes */
+};
+
+/* One RPC of the dispatch table. */
+typedef struct qv_coord_rpc {
+    const char *name; /* full method path */
+    const ProtobufCMessageDescriptor *req_desc;
+    qv_rpc_unary_fn fn;
+} qv_coord_rpc;
+
+extern const qv_coord_rpc qv_coord__rpcs[];
+extern const size_t qv_coord__n_rpcs;
+
+/* Takes the read lock if this coord is active: *cat (and *tso if not NULL)
+ * are usable until qv_coord__leave().  A standby fails with
+ * QV_E_UNAVAILABLE (the lock is not held then). */
+qv_code qv_coord__enter(qv_coord *c, qv_catalog **cat, qv_tso **tso,
+                        qv_err *err);
+void qv_coord__leave(qv_coord *c);
+
+/* A Status in arena a for rc (QV_OK = success) with err's message. */
+qv_pb_status *qv_coord__status(qv_arena *a, qv_code rc, const qv_err *err);
+
+/* The request's database: db_name if set, else "default". */
+const char *qv_coord__db(const char *db_name);
+
+/* Packs an empty reply of type desc whose field 1 is `status` (or which
+ * is a Status itself) for rc/err. */
+ProtobufCMessage *qv_coord__reply(qv_arena *a,
+                                  const ProtobufCMessageDescriptor *desc,
+                                  qv_code rc, const qv_err *err);
+
+/* Handlers (svc_*.c), all with the qv_rpc_unary_fn signature. */
+#define QV_COORD_HANDLER(fn)                                                   \
+    qv_code fn(qv_rpc_call *call, const ProtobufCMessage *req,                 \
+               ProtobufCMessage **resp, void *ud, qv_err *err)
+QV_COORD_HANDLER(qv_coord__alloc_timestamp);
+QV_COORD_HANDLER(qv_coord__alloc_id);
+QV_COORD_HANDLER(qv_coord__create_database);
+QV_COORD_HANDLER(qv_coord__drop_database);
+QV_COORD_HANDLER(qv_coord__list_databases);
+QV_COORD_HANDLER(qv_coord__alter_database);
+QV_COORD_HANDLER(qv_coord__describe_database);
+QV_COORD_HANDLER(qv_coord__create_collection);
+QV_COORD_HANDLER(qv_coord__drop_collection);
+QV_COORD_HANDLER(qv_coord__describe_collection);
+QV_COORD_HANDLER(qv_coord__show_collections);
+QV_COORD_HANDLER(qv_coord__alter_collection);
+QV_COORD_HANDLER(qv_coord__rename_collection);
+QV_COORD_HANDLER(qv_coord__create_partition);
+QV_COORD_HANDLER(qv_coord__drop_partition);
+QV_COORD_HANDLER(qv_coord__show_partitions);
+QV_COORD_HANDLER(qv_coord__create_alias);
+QV_COORD_HANDLER(qv_coord__drop_alias);
+QV_COORD_HANDLER(qv_coord__alter_alias);
+QV_COORD_HANDLER(qv_coord__describe_alias);
+QV_COORD_HANDLER(qv_coord__list_aliases);
+
+#endif
