@@ -306,7 +306,7 @@ static uint32_t skeys_id(skeys *k, const ent *e)
     size_t h = (size_t)qv_hash64(e->k.p, e->len);
     for (;; h++) {
         uint32_t s = k->slots[h & (k->nslots - 1)];
-        if (!s)
+        if (!s || !k->keys) /* a used slot implies keys */
             break;
         if (str_cmp(k->keys[s - 1].k.p, k->keys[s - 1].len, e->k.p, e->len) ==
             0)
