@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/clock.h"
 
 #define ETCD_READY_MS      20000
@@ -101,8 +102,8 @@ static qv_code enable_auth(qv_etcd_server *s, qv_err *err)
     return rc;
 }
 
-/* Spawns etcd on the current ports and waits until it is healthy. */
-static qv_code launch(qv_etcd_server *s, qv_err *err)
+/* Spawns etcd on the current ports (does not wait). */
+static qv_code spawn_member(qv_etcd_server *s, qv_err *err)
 {
     const char *scheme = s->opts.tls ? "https" : "http";
     char *data = qv_xasprintf("%s/data", s->dir);
@@ -110,23 +111,24 @@ static qv_code launch(qv_etcd_server *s, qv_err *err)
     char *curl = qv_xasprintf("%s://127.0.0.1:%d", scheme, s->client_port);
     char *purl = qv_xasprintf("http://127.0.0.1:%d", s->peer_port);
     char *murl = qv_xasprintf("http://127.0.0.1:%d", s->metrics_port);
-    char *cluster = qv_xasprintf("quiver-test=%s", purl);
+    char *cluster = s->cluster ? qv_xstrdup(s->cluster)
+                               : qv_xasprintf("%s=%s", s->name, purl);
     char *key = qv_xasprintf("%s/key.pem", s->dir);
-    const char *argv[40] = {"etcd",        "--name",
-                            "quiver-test", "--data-dir",
-                            data,          "--listen-client-urls",
-                            curl,          "--advertise-client-urls",
-                            curl,          "--listen-peer-urls",
-                            purl,          "--initial-advertise-peer-urls",
-                            purl,          "--initial-cluster",
-                            cluster,       "--initial-cluster-state",
-                            "new",         "--listen-metrics-urls",
-                            murl,          "--heartbeat-interval",
-                            "10",          "--election-timeout",
-                            "100",         "--logger",
-                            "zap",         "--log-outputs",
-                            "stderr",      "--log-level",
-                            "warn",        NULL};
+    const char *argv[40] = {"etcd",   "--name",
+                            s->name,  "--data-dir",
+                            data,     "--listen-client-urls",
+                            curl,     "--advertise-client-urls",
+                            curl,     "--listen-peer-urls",
+                            purl,     "--initial-advertise-peer-urls",
+                            purl,     "--initial-cluster",
+                            cluster,  "--initial-cluster-state",
+                            "new",    "--listen-metrics-urls",
+                            murl,     "--heartbeat-interval",
+                            "10",     "--election-timeout",
+                            "100",    "--logger",
+                            "zap",    "--log-outputs",
+                            "stderr", "--log-level",
+                            "warn",   NULL};
     int n = 29;
     if (s->opts.tls) {
         argv[n++] = "--cert-file";
@@ -143,16 +145,6 @@ static qv_code launch(qv_etcd_server *s, qv_err *err)
     }
     argv[n] = NULL;
     qv_code rc = qv_proc_spawn(&s->proc, argv, log, err);
-    if (rc == QV_OK)
-        rc = qv_proc_wait_http(&s->proc, s->metrics_port, "/health",
-                               "\"health\":\"true\"", ETCD_READY_MS, err);
-    if (rc != QV_OK) {
-        (void)qv_proc_stop(&s->proc, 0, NULL, NULL);
-        char *tail = qv_test_read_tail(log, 600);
-        (void)qv_err_prefix(err, "etcd on %s (log: %s)", s->endpoint,
-                            tail ? tail : "");
-        free(tail);
-    }
     free(data);
     free(log);
     free(curl);
@@ -162,6 +154,30 @@ static qv_code launch(qv_etcd_server *s, qv_err *err)
     free(key);
     free(progress);
     return rc;
+}
+
+/* Waits until the member reports healthy (it has a leader). */
+static qv_code wait_member(qv_etcd_server *s, qv_err *err)
+{
+    qv_code rc = qv_proc_wait_http(&s->proc, s->metrics_port, "/health",
+                                   "\"health\":\"true\"", ETCD_READY_MS, err);
+    if (rc != QV_OK) {
+        (void)qv_proc_stop(&s->proc, 0, NULL, NULL);
+        char *log = qv_xasprintf("%s/etcd.log", s->dir);
+        char *tail = qv_test_read_tail(log, 600);
+        (void)qv_err_prefix(err, "etcd on %s (log: %s)", s->endpoint,
+                            tail ? tail : "");
+        free(tail);
+        free(log);
+    }
+    return rc;
+}
+
+/* Spawns etcd on the current ports and waits until it is healthy. */
+static qv_code launch(qv_etcd_server *s, qv_err *err)
+{
+    qv_code rc = spawn_member(s, err);
+    return rc == QV_OK ? wait_member(s, err) : rc;
 }
 
 static void pick_ports(qv_etcd_server *s)
@@ -184,6 +200,7 @@ qv_code qv_etcd_server_start(qv_etcd_server *s, const qv_etcd_server_opts *opts,
     memset(s, 0, sizeof *s);
     if (opts)
         s->opts = *opts;
+    (void)snprintf(s->name, sizeof s->name, "quiver-test");
     qv_code rc = qv_test_mkdtemp("quiver-etcd-", &s->dir, err);
     if (rc != QV_OK)
         return rc;
@@ -238,5 +255,63 @@ void qv_etcd_server_destroy(qv_etcd_server *s)
     }
     free(s->dir);
     free(s->ca_file);
+    free(s->cluster);
     memset(s, 0, sizeof *s);
+}
+
+/* ---- clusters ------------------------------------------------------------ */
+
+static bool port_used(const qv_etcd_server *m, size_t n, int port)
+{
+    for (size_t i = 0; i < n; i++)
+        if (m[i].client_port == port || m[i].peer_port == port ||
+            m[i].metrics_port == port)
+            return true;
+    return false;
+}
+
+qv_code qv_etcd_cluster_start(qv_etcd_server *m, size_t n, qv_err *err)
+{
+    memset(m, 0, n * sizeof *m);
+    qv_code rc = QV_OK;
+    qv_buf cluster = QV_BUF_INIT;
+    for (size_t i = 0; i < n && rc == QV_OK; i++) {
+        (void)snprintf(m[i].name, sizeof m[i].name, "m%zu", i);
+        rc = qv_test_mkdtemp("quiver-etcd-", &m[i].dir, err);
+        if (rc != QV_OK)
+            break;
+        qv_test_cleanup_at_exit(m[i].dir);
+        do {
+            pick_ports(&m[i]);
+        } while (port_used(m, i, m[i].client_port) ||
+                 port_used(m, i, m[i].peer_port) ||
+                 port_used(m, i, m[i].metrics_port));
+        rc = qv_buf_printf(&cluster, "%s%s=http://127.0.0.1:%d", i ? "," : "",
+                           m[i].name, m[i].peer_port);
+    }
+    for (size_t i = 0; i < n && rc == QV_OK; i++) {
+        m[i].cluster = qv_xstrdup(qv_buf_str(&cluster));
+        rc = spawn_member(&m[i], err);
+    }
+    for (size_t i = 0; i < n && rc == QV_OK; i++)
+        rc = wait_member(&m[i], err);
+    qv_buf_release(&cluster);
+    if (rc != QV_OK)
+        qv_etcd_cluster_destroy(m, n);
+    return rc;
+}
+
+char *qv_etcd_cluster_endpoints(const qv_etcd_server *m, size_t n)
+{
+    qv_buf b = QV_BUF_INIT;
+    for (size_t i = 0; i < n; i++)
+        if (qv_buf_printf(&b, "%s%s", i ? "," : "", m[i].endpoint) != QV_OK)
+            break;
+    return qv_buf_detach(&b, NULL);
+}
+
+void qv_etcd_cluster_destroy(qv_etcd_server *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        qv_etcd_server_destroy(&m[i]);
 }

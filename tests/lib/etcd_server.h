@@ -1,4 +1,5 @@
-/* etcd_server.h -- test helper: a real single-member etcd on 127.0.0.1.
+/* etcd_server.h -- test helper: a real etcd on 127.0.0.1 (one member, or
+ * a cluster of several).
  *
  * Starts `etcd` (Debian etcd-server) on two free ports with its data in a
  * fresh temporary directory, fast raft timings (heartbeat 10 ms, election
@@ -6,6 +7,7 @@
  * The server can be stopped and restarted on the same ports and data
  * directory (failure tests), optionally with a user/password (auth enabled
  * through etcdctl) or TLS (a self-signed certificate made with openssl).
+ * qv_etcd_cluster_start() runs a multi-member cluster the same way.
  *
  * Each data dir takes ~62 MB (etcd preallocates its WAL); destroy removes it.
  *
@@ -35,6 +37,8 @@ typedef struct qv_etcd_server {
     int metrics_port;  /* plain-HTTP /health, also with tls */
     char endpoint[64]; /* "127.0.0.1:<client_port>" */
     char *ca_file;     /* with tls: the certificate to trust (owned) */
+    char name[24];     /* member name */
+    char *cluster;     /* cluster members: "m0=http://...,..." (owned) */
 } qv_etcd_server;
 
 /* Starts a fresh server (opts may be NULL).  Retries with new ports when a
@@ -54,5 +58,15 @@ qv_code qv_etcd_server_restart(qv_etcd_server *s, qv_err *err) QV_MUST_USE;
 
 /* Stops the server and removes its directory.  Safe on a zeroed struct. */
 void qv_etcd_server_destroy(qv_etcd_server *s);
+
+/* A cluster of n members (m[0..n), plain HTTP, no auth) on 127.0.0.1, each
+ * with its own ports and directory; returns once every member is healthy.
+ * Members are stopped/killed/restarted with the single-server calls;
+ * qv_etcd_cluster_destroy() ends them all. */
+qv_code qv_etcd_cluster_start(qv_etcd_server *m, size_t n,
+                              qv_err *err) QV_MUST_USE;
+/* "host:port,host:port,..." of every member (heap string). */
+char *qv_etcd_cluster_endpoints(const qv_etcd_server *m, size_t n);
+void qv_etcd_cluster_destroy(qv_etcd_server *m, size_t n);
 
 #endif

@@ -391,3 +391,66 @@ Test(metakv_etcd_failure, frozen_etcd_times_out_without_hanging)
     metakv_watch_close(w);
     metakv_close(kv);
 }
+
+/* A 3-member etcd cluster: losing the member the client talks to (and
+ * later another one) costs no acknowledged write and no watch event. */
+Test(metakv_etcd_failure, cluster_member_loss_fails_over)
+{
+    static qv_etcd_server m[3];
+    qv_err err = {0};
+    cr_assert_eq(qv_etcd_cluster_start(m, 3, &err), QV_OK, "%s", err.msg);
+    char *eps = qv_etcd_cluster_endpoints(m, 3);
+    metakv *kv = open_etcd(eps, NULL, NULL);
+    metakv_watch *w = NULL;
+    cr_assert_eq(metakv_watch_open(kv, S("cl/"), 0, &w, &err), QV_OK);
+    int acked = 0;
+    char k[32];
+    for (int round = 0; round < 3; round++) {
+        if (round == 1)
+            qv_etcd_server_kill(&m[0]); /* the first endpoint */
+        if (round == 2) {
+            cr_assert_eq(qv_etcd_server_restart(&m[0], &err), QV_OK, "%s",
+                         err.msg);
+            cr_assert_eq(qv_etcd_server_stop(&m[1], &err), QV_OK);
+        }
+        for (int i = 0; i < 20; i++) {
+            int n = snprintf(k, sizeof k, "cl/%03d", acked);
+            uint64_t end = now_ms() + 10000;
+            qv_code rc;
+            do {
+                rc = metakv_put(kv, k, (size_t)n, k, (size_t)n, 0, NULL, &err);
+            } while (rc != QV_OK && now_ms() < end);
+            cr_assert_eq(rc, QV_OK, "round %d: %s", round, err.msg);
+            acked++;
+        }
+        metakv_txn *t = metakv_txn_begin(kv);
+        metakv_txn_cmp_num(t, k, strlen(k), METAKV_CMP_VERSION, METAKV_EQ, 1);
+        metakv_txn_put(t, METAKV_THEN, S("cl-txn"), S("ok"), 0);
+        bool ok = false;
+        cr_assert_eq(metakv_txn_commit(t, &ok, NULL, &err), QV_OK, "%s",
+                     err.msg);
+        cr_assert(ok);
+    }
+    metakv_kvs out = METAKV_KVS_INIT;
+    cr_assert_eq(metakv_range(kv, S("cl/"), NULL, &out, &err), QV_OK, "%s",
+                 err.msg);
+    cr_assert_eq((int)out.n, acked);
+    metakv_kvs_release(&out);
+    metakv_events ev = METAKV_EVENTS_INIT;
+    uint64_t end = now_ms() + 15000;
+    while ((int)ev.n < acked && now_ms() < end) {
+        qv_code rc = metakv_watch_next(w, 200, &ev, &err);
+        cr_assert(rc == QV_OK || rc == QV_E_UNAVAILABLE, "%s", err.msg);
+    }
+    cr_assert_eq((int)ev.n, acked, "watch events %zu of %d", ev.n, acked);
+    for (size_t i = 0; i < ev.n; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "cl/%03zu", i);
+        cr_assert_str_eq((char *)ev.ev[i].kv.value, want);
+    }
+    metakv_events_release(&ev);
+    metakv_watch_close(w);
+    metakv_close(kv);
+    free(eps);
+    qv_etcd_cluster_destroy(m, 3);
+}
