@@ -6,7 +6,7 @@
  * whose build time is reported too.  One column lives at a time to keep
  * memory small.  Output: a Markdown table.
  *
- *   filter_bench [--rows N] [--reps R]
+ *   filter_bench [--rows N] [--reps R] [--only NAME]
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -208,14 +208,17 @@ int main(int argc, char **argv)
 {
     size_t rows = 10000000;
     int reps = 3;
+    const char *only = NULL; /* run the cases whose name contains this */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--rows") && i + 1 < argc)
             rows = (size_t)strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
         else {
-            (void)fprintf(stderr,
-                          "usage: filter_bench [--rows N] [--reps R]\n");
+            (void)fprintf(stderr, "usage: filter_bench [--rows N] [--reps R] "
+                                  "[--only NAME]\n");
             return 2;
         }
     }
@@ -240,6 +243,7 @@ int main(int argc, char **argv)
         "ms |\n");
     (void)printf("|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        run_case(&cases[i], rows, reps);
+        if (!only || strstr(cases[i].name, only))
+            run_case(&cases[i], rows, reps);
     return 0;
 }

@@ -743,6 +743,12 @@ static bool scan_int_array(const enode *e, size_t row0, size_t n, uint64_t *t)
         bool b = false;
         if (nd->kind == QV_XN_ARITH) {
             b = cmp_i(nd->op, (int64_t)len, e->iv);
+        } else if (nd->flags == QV_CONTAINS_ONE && w == 8) {
+            for (size_t k = 0; k < len; k++) { /* Int64: the common case */
+                int64_t x;
+                memcpy(&x, p + 8 * k, 8);
+                b |= x == v;
+            }
         } else if (nd->flags == QV_CONTAINS_ONE) {
             for (size_t k = 0; k < len && !b; k++)
                 b = load_int(p, w, k) == v;
