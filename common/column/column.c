@@ -341,15 +341,18 @@ qv_code qv_col_arr_str_encode(qv_buf *out, const char *const *strs,
 typedef struct retired {
     struct retired *next;
     void *p;
+    size_t bytes;
     bool aligned;
 } retired;
 
-static void retire(qv_column *c, void *p, bool aligned)
+static void retire(qv_column *c, void *p, size_t bytes, bool aligned)
 {
     if (!p)
         return;
     retired *r = QV_NEW(retired);
     r->p = p;
+    r->bytes = bytes;
+    c->retired_bytes += bytes;
     r->aligned = aligned;
     r->next = c->retired;
     c->retired = r;
@@ -395,15 +398,7 @@ void qv_column_free(qv_column *c)
         free(atomic_load_explicit(&c->offsets, memory_order_relaxed));
         free(atomic_load_explicit(&c->valid, memory_order_relaxed));
     }
-    while (c->retired) {
-        retired *r = c->retired;
-        c->retired = r->next;
-        if (r->aligned)
-            qv_aligned_free(r->p);
-        else
-            free(r->p);
-        free(r);
-    }
+    qv_column_reclaim(c);
     free(c->name);
     free(c->default_str);
     free(c);
@@ -451,11 +446,25 @@ const qv_field_spec *qv_column_spec(const qv_column *c)
     return &c->spec;
 }
 
+void qv_column_reclaim(qv_column *c)
+{
+    while (c->retired) {
+        retired *r = c->retired;
+        c->retired = r->next;
+        if (r->aligned)
+            qv_aligned_free(r->p);
+        else
+            free(r->p);
+        free(r);
+    }
+    c->retired_bytes = 0;
+}
+
 size_t qv_column_memory_size(const qv_column *c)
 {
     if (c->file)
         return sizeof *c;
-    size_t n = sizeof *c + c->data_cap;
+    size_t n = sizeof *c + c->data_cap + c->retired_bytes;
     if (c->var)
         n += (c->cap_rows + 1) * 8;
     if (c->spec.nullable)
@@ -500,7 +509,7 @@ static qv_code grow_rows(qv_column *c, size_t need)
         if (c->rows)
             memcpy(nd, od, c->rows * c->width);
         atomic_store_explicit(&c->data, nd, memory_order_release);
-        retire(c, od, true);
+        retire(c, od, c->data_cap, true);
         c->data_cap = cap * c->width;
     }
     if (no) {
@@ -508,13 +517,13 @@ static qv_code grow_rows(qv_column *c, size_t need)
         if (oo)
             memcpy(no, oo, (c->rows + 1) * sizeof(uint64_t));
         atomic_store_explicit(&c->offsets, no, memory_order_release);
-        retire(c, oo, false);
+        retire(c, oo, (c->cap_rows + 1) * sizeof(uint64_t), false);
     }
     if (nv) {
         if (ov)
             memcpy(nv, ov, QV_BITSET_WORDS(c->rows) * sizeof(uint64_t));
         atomic_store_explicit(&c->valid, nv, memory_order_release);
-        retire(c, ov, false);
+        retire(c, ov, QV_BITSET_WORDS(c->cap_rows) * sizeof(uint64_t), false);
     }
     c->cap_rows = cap;
     return QV_OK;
@@ -534,7 +543,7 @@ static qv_code grow_bytes(qv_column *c, size_t need)
     if (c->data_len)
         memcpy(nd, od, c->data_len);
     atomic_store_explicit(&c->data, nd, memory_order_release);
-    retire(c, od, true);
+    retire(c, od, c->data_cap, true);
     c->data_cap = cap;
     return QV_OK;
 }

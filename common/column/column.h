@@ -321,6 +321,12 @@ qv_code qv_column_append_rows(qv_column *c, const qv_col_view *src,
 qv_code qv_column_reserve(qv_column *c, size_t n, size_t var_bytes) QV_MUST_USE;
 /* Makes every appended row visible to readers. */
 void qv_column_publish(qv_column *c);
+/* Frees the buffers that growth replaced (they are kept so that older
+ * views stay valid; qv_column_memory_size() counts them).  Call only when
+ * no view taken before the latest growth is still in use, e.g. between
+ * searches.  Reserving a growing segment's expected rows up front
+ * (qv_column_reserve) avoids growth altogether. */
+void qv_column_reclaim(qv_column *c);
 
 /* ---- column files (format in README.md) ------------------------------ */
 

@@ -31,11 +31,12 @@ struct qv_column {
     _Atomic(uint64_t *) offsets;
     _Atomic(uint64_t *) valid;
     /* writer-only state */
-    size_t rows;     /* appended rows (>= pub_rows) */
-    size_t cap_rows; /* capacity of the per-row buffers */
-    size_t data_len; /* payload bytes used (variable width) */
-    size_t data_cap; /* bytes allocated for data */
-    struct retired *retired;
+    size_t rows;             /* appended rows (>= pub_rows) */
+    size_t cap_rows;         /* capacity of the per-row buffers */
+    size_t data_len;         /* payload bytes used (variable width) */
+    size_t data_cap;         /* bytes allocated for data */
+    struct retired *retired; /* buffers replaced by growth */
+    size_t retired_bytes;
 };
 
 extern const uint64_t qv__zero_offsets[1];

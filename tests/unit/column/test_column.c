@@ -300,6 +300,15 @@ Test(column, readers_see_only_published_rows)
     qv_col_view v = qv_column_view(c);
     cr_assert_eq(v.rows, 100001);
     cr_assert_eq(qv_col_i64(&v, 100000), 99999);
+    /* Replaced buffers are counted until reclaimed. */
+    size_t before = qv_column_memory_size(c);
+    qv_column_reclaim(c);
+    size_t after = qv_column_memory_size(c);
+    cr_assert_lt(after, before);
+    cr_assert_geq(after, 100001 * 8);
+    v = qv_column_view(c);
+    cr_assert_eq(qv_col_i64(&v, 0), 42);
+    cr_assert_eq(qv_col_i64(&v, 100000), 99999);
     qv_column_free(c);
 }
 
