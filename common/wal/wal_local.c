@@ -32,57 +32,11 @@
 
 #include "common/alloc.h"
 #include "common/banned.h"
-#include "common/wal/wal_internal.h"
-
-typedef struct lseg {
-    wal_pos base;
-    uint64_t bytes;
-} lseg;
-
-typedef struct lchan {
-    struct lchan *next;
-    char *name;
-    char *dir;
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* broadcast when end grows (CLOCK_MONOTONIC) */
-    lseg *segs;
-    size_t nseg, cap;
-    int fd;      /* active segment */
-    wal_pos end; /* next position */
-    int dirty;   /* written since the last fdatasync */
-    int failed;  /* a write or sync failed: appends are refused */
-} lchan;
-
-typedef struct local_wal {
-    wal base;
-    char *root;
-    wal_options opt;
-    const qv_clock *clock;
-    uint32_t timeout_ms;
-    size_t max_record;
-    pthread_mutex_t mu; /* guards chans and stopping */
-    pthread_cond_t fcv;
-    lchan *chans;
-    int stopping;
-    int flusher_on;
-    pthread_t flusher;
-} local_wal;
-
-typedef struct local_reader {
-    wal_reader base;
-    local_wal *lw;
-    lchan *ch;
-    int fd;
-    wal_pos seg_base;
-    uint64_t off;
-    wal_pos next;
-    uint8_t *buf;
-    size_t cap;
-} local_reader;
+#include "common/wal/wal_local_int.h"
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static void deadline_in(struct timespec *ts, uint32_t ms, clockid_t clk)
+void wal__local_deadline_in(struct timespec *ts, uint32_t ms, clockid_t clk)
 {
     clock_gettime(clk, ts);
     ts->tv_sec += ms / 1000;
@@ -93,10 +47,11 @@ static void deadline_in(struct timespec *ts, uint32_t ms, clockid_t clk)
     }
 }
 
-static qv_code lock_chan(local_wal *lw, lchan *ch, const char *op, qv_err *err)
+qv_code wal__local_lock_chan(local_wal *lw, lchan *ch, const char *op,
+                             qv_err *err)
 {
     struct timespec ts;
-    deadline_in(&ts, lw->timeout_ms, CLOCK_REALTIME);
+    wal__local_deadline_in(&ts, lw->timeout_ms, CLOCK_REALTIME);
     int e = pthread_mutex_timedlock(&ch->mu, &ts);
     if (e == 0)
         return QV_OK;
@@ -105,12 +60,12 @@ static qv_code lock_chan(local_wal *lw, lchan *ch, const char *op, qv_err *err)
                    ch->name, lw->timeout_ms);
 }
 
-static char *seg_path(const lchan *ch, wal_pos base)
+char *wal__local_seg_path(const lchan *ch, wal_pos base)
 {
     return qv_xasprintf("%s/%020llu.seg", ch->dir, (unsigned long long)base);
 }
 
-static qv_code pread_all(int fd, void *buf, size_t n, uint64_t off)
+qv_code wal__local_pread_all(int fd, void *buf, size_t n, uint64_t off)
 {
     uint8_t *p = buf;
     while (n > 0) {
@@ -154,7 +109,7 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
-static int ensure_buf(uint8_t **buf, size_t *cap, size_t need)
+int wal__local_ensure_buf(uint8_t **buf, size_t *cap, size_t need)
 {
     if (need == 0)
         need = 1;
@@ -225,7 +180,7 @@ static qv_code list_segments(lchan *ch, qv_err *err)
     if (ch->nseg > 1)
         qsort(ch->segs, ch->nseg, sizeof(lseg), cmp_seg);
     for (size_t i = 0; i + 1 < ch->nseg; i++) {
-        char *p = seg_path(ch, ch->segs[i].base);
+        char *p = wal__local_seg_path(ch, ch->segs[i].base);
         struct stat st;
         int rc = stat(p, &st);
         free(p);
@@ -252,15 +207,16 @@ static qv_code scan_fd(int fd, uint64_t size, size_t max_len, uint64_t *records,
     while (size - off >= WAL__REC_HDR_BYTES) {
         uint8_t hdr[WAL__REC_HDR_BYTES];
         wal__rec_head h;
-        if (pread_all(fd, hdr, sizeof(hdr), off) != QV_OK ||
+        if (wal__local_pread_all(fd, hdr, sizeof(hdr), off) != QV_OK ||
             wal__rec_head_decode(hdr, max_len, &h) != QV_OK ||
             h.len > size - off - WAL__REC_HDR_BYTES)
             break;
-        if (ensure_buf(&buf, &cap, h.len) != 0) {
+        if (wal__local_ensure_buf(&buf, &cap, h.len) != 0) {
             free(buf);
             return QV_E_NOMEM;
         }
-        if (pread_all(fd, buf, h.len, off + WAL__REC_HDR_BYTES) != QV_OK ||
+        if (wal__local_pread_all(fd, buf, h.len, off + WAL__REC_HDR_BYTES) !=
+                QV_OK ||
             !wal__rec_check(&h, hdr, buf))
             break;
         off += WAL__REC_HDR_BYTES + (uint64_t)h.len;
@@ -277,7 +233,7 @@ static qv_code scan_fd(int fd, uint64_t size, size_t max_len, uint64_t *records,
 static qv_code create_segment(local_wal *lw, lchan *ch, wal_pos base,
                               int *fd_out, qv_err *err)
 {
-    char *p = seg_path(ch, base);
+    char *p = wal__local_seg_path(ch, base);
     int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         qv_code rc = qv_fail_errno(err, QV_E_IO,
@@ -310,7 +266,7 @@ static qv_code create_segment(local_wal *lw, lchan *ch, wal_pos base,
 static qv_code recover_active(local_wal *lw, lchan *ch, qv_err *err)
 {
     lseg *s = &ch->segs[ch->nseg - 1];
-    char *p = seg_path(ch, s->base);
+    char *p = wal__local_seg_path(ch, s->base);
     qv_code rc = QV_OK;
     int fd = open(p, O_RDWR | O_CLOEXEC);
     struct stat st;
@@ -326,7 +282,7 @@ static qv_code recover_active(local_wal *lw, lchan *ch, qv_err *err)
     uint64_t size = (uint64_t)st.st_size, records = 0;
     uint64_t valid_end = WAL__SEG_HDR_BYTES;
     if (size < WAL__SEG_HDR_BYTES ||
-        pread_all(fd, hdr, sizeof(hdr), 0) != QV_OK ||
+        wal__local_pread_all(fd, hdr, sizeof(hdr), 0) != QV_OK ||
         wal__seg_header_decode(hdr, sizeof(hdr), &base, NULL) != QV_OK ||
         base != s->base) {
         /* A crash while the segment was being created: no record can be in
@@ -372,7 +328,7 @@ static void enforce_retention(local_wal *lw, lchan *ch)
         total += ch->segs[i].bytes;
     uint64_t now = qv_wall_ms(lw->clock);
     while (ch->nseg > 1) {
-        char *p = seg_path(ch, ch->segs[0].base);
+        char *p = wal__local_seg_path(ch, ch->segs[0].base);
         int drop = lw->opt.retention_bytes && total > lw->opt.retention_bytes;
         struct stat st;
         if (!drop && lw->opt.retention_ms && stat(p, &st) == 0) {
@@ -445,8 +401,8 @@ fail:
     return rc;
 }
 
-static qv_code get_chan(local_wal *lw, const char *name, lchan **out,
-                        qv_err *err)
+qv_code wal__local_get_chan(local_wal *lw, const char *name, lchan **out,
+                            qv_err *err)
 {
     pthread_mutex_lock(&lw->mu);
     lchan *ch;
@@ -490,7 +446,7 @@ static qv_code recover_all(local_wal *lw, qv_err *err)
         free(p);
         lchan *ch;
         if (is_dir)
-            rc = get_chan(lw, de->d_name, &ch, err);
+            rc = wal__local_get_chan(lw, de->d_name, &ch, err);
     }
     closedir(d);
     return rc;
@@ -511,7 +467,7 @@ static void *flusher_main(void *arg)
     pthread_mutex_lock(&lw->mu);
     while (!lw->stopping) {
         struct timespec ts;
-        deadline_in(&ts, lw->opt.sync_interval_ms, CLOCK_MONOTONIC);
+        wal__local_deadline_in(&ts, lw->opt.sync_interval_ms, CLOCK_MONOTONIC);
         pthread_cond_timedwait(&lw->fcv, &lw->mu, &ts);
         for (lchan *ch = lw->chans; ch; ch = ch->next) {
             pthread_mutex_lock(&ch->mu);
@@ -683,9 +639,9 @@ static qv_code local_append(wal *w, const char *channel, const wal_record *recs,
         off += wal__rec_encode(buf + off, recs[i].data, (uint32_t)recs[i].len,
                                i + 1 == n ? WAL__REC_BATCH_END : 0);
     lchan *ch;
-    qv_code rc = get_chan(lw, channel, &ch, err);
+    qv_code rc = wal__local_get_chan(lw, channel, &ch, err);
     if (rc == QV_OK)
-        rc = lock_chan(lw, ch, "append", err);
+        rc = wal__local_lock_chan(lw, ch, "append", err);
     if (rc != QV_OK) {
         free(buf);
         return rc;
@@ -718,234 +674,14 @@ static qv_code local_bounds(wal *w, const char *channel, wal_pos *earliest,
 {
     local_wal *lw = (local_wal *)w;
     lchan *ch;
-    qv_code rc = get_chan(lw, channel, &ch, err);
+    qv_code rc = wal__local_get_chan(lw, channel, &ch, err);
     if (rc == QV_OK)
-        rc = lock_chan(lw, ch, "bounds", err);
+        rc = wal__local_lock_chan(lw, ch, "bounds", err);
     if (rc != QV_OK)
         return rc;
     *earliest = ch->segs[0].base;
     *end = ch->end;
     pthread_mutex_unlock(&ch->mu);
-    return QV_OK;
-}
-
-/* ---- readers ------------------------------------------------------------ */
-
-/* Opens the segment at base for r and checks its header.  Called with
- * ch->mu held so retention cannot remove the file meanwhile. */
-static qv_code reader_open_seg(local_reader *r, wal_pos base, qv_err *err)
-{
-    char *p = seg_path(r->ch, base);
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    qv_code rc = QV_OK;
-    uint8_t hdr[WAL__SEG_HDR_BYTES];
-    wal_pos got;
-    if (fd < 0) {
-        rc = qv_fail_errno(err, QV_E_IO,
-                           "wal read channel '%s' (local): "
-                           "cannot open segment '%s'",
-                           r->ch->name, p);
-    } else if (pread_all(fd, hdr, sizeof(hdr), 0) != QV_OK ||
-               wal__seg_header_decode(hdr, sizeof(hdr), &got, err) != QV_OK ||
-               got != base) {
-        rc = qv_fail(err, QV_E_CORRUPT,
-                     "wal read channel '%s' (local): "
-                     "segment '%s' has a bad header",
-                     r->ch->name, p);
-    }
-    free(p);
-    if (rc != QV_OK) {
-        if (fd >= 0)
-            close(fd);
-        return rc;
-    }
-    if (r->fd >= 0)
-        close(r->fd);
-    r->fd = fd;
-    r->seg_base = base;
-    r->off = WAL__SEG_HDR_BYTES;
-    return QV_OK;
-}
-
-/* Reads the record at r->off (below limit) into r->buf. */
-static qv_code read_record(local_reader *r, uint64_t limit, wal__rec_head *h,
-                           qv_err *err)
-{
-    uint8_t hdr[WAL__REC_HDR_BYTES];
-    const char *why = NULL;
-    if (limit - r->off < WAL__REC_HDR_BYTES ||
-        pread_all(r->fd, hdr, sizeof(hdr), r->off) != QV_OK)
-        why = "is cut short";
-    else if (wal__rec_head_decode(hdr, r->lw->max_record, h) != QV_OK ||
-             h->len > limit - r->off - WAL__REC_HDR_BYTES)
-        why = "has a bad header";
-    else if (ensure_buf(&r->buf, &r->cap, h->len) != 0)
-        return qv_fail(err, QV_E_NOMEM,
-                       "wal read channel '%s' (local): "
-                       "cannot allocate %u bytes",
-                       r->ch->name, h->len);
-    else if (pread_all(r->fd, r->buf, h->len, r->off + WAL__REC_HDR_BYTES) !=
-             QV_OK)
-        why = "is cut short";
-    else if (!wal__rec_check(h, hdr, r->buf))
-        why = "fails its checksum";
-    if (why)
-        return qv_fail(err, QV_E_CORRUPT,
-                       "wal read channel '%s' (local): "
-                       "record at position %llu (segment %020llu, offset "
-                       "%llu) %s",
-                       r->ch->name, (unsigned long long)r->next,
-                       (unsigned long long)r->seg_base,
-                       (unsigned long long)r->off, why);
-    return QV_OK;
-}
-
-/* The committed size of r's segment, or 0 when r must move on.  Sets
- * *active when r is in the active segment. */
-static uint64_t seg_limit_locked(local_reader *r, int *active)
-{
-    lchan *ch = r->ch;
-    *active = 0;
-    for (size_t i = 0; i < ch->nseg; i++) {
-        if (ch->segs[i].base == r->seg_base) {
-            *active = i + 1 == ch->nseg;
-            return ch->segs[i].bytes;
-        }
-    }
-    struct stat st; /* removed by retention: its size is final */
-    return fstat(r->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-}
-
-static qv_code local_reader_next(wal_reader *base, uint32_t wait_ms,
-                                 wal_entry *out, qv_err *err)
-{
-    local_reader *r = (local_reader *)base;
-    lchan *ch = r->ch;
-    struct timespec ts;
-    deadline_in(&ts, wait_ms, CLOCK_MONOTONIC);
-    qv_code rc = lock_chan(r->lw, ch, "read", err);
-    if (rc != QV_OK)
-        return rc;
-    uint64_t limit;
-    for (;;) {
-        int active;
-        limit = seg_limit_locked(r, &active);
-        if (r->off < limit)
-            break;
-        if (!active && r->next < ch->end) {
-            size_t i = 0;
-            while (i < ch->nseg && ch->segs[i].base <= r->seg_base)
-                i++;
-            if (i == ch->nseg || ch->segs[i].base != r->next) {
-                rc = qv_fail(err, QV_E_COMPACTED,
-                             "wal read channel '%s' "
-                             "(local): position %llu was removed by "
-                             "retention",
-                             ch->name, (unsigned long long)r->next);
-                break;
-            }
-            rc = reader_open_seg(r, ch->segs[i].base, err);
-            if (rc != QV_OK)
-                break;
-            continue;
-        }
-        if (pthread_cond_timedwait(&ch->cv, &ch->mu, &ts) == ETIMEDOUT &&
-            r->next >= ch->end) {
-            rc = qv_fail(err, QV_E_TIMEOUT,
-                         "wal read channel '%s' (local): "
-                         "no record at position %llu within %u ms",
-                         ch->name, (unsigned long long)r->next, wait_ms);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&ch->mu);
-    if (rc != QV_OK)
-        return rc;
-    wal__rec_head h;
-    rc = read_record(r, limit, &h, err);
-    if (rc != QV_OK)
-        return rc;
-    out->pos = r->next;
-    out->data = r->buf;
-    out->len = h.len;
-    r->off += WAL__REC_HDR_BYTES + (uint64_t)h.len;
-    r->next++;
-    return QV_OK;
-}
-
-static void local_reader_close(wal_reader *base)
-{
-    local_reader *r = (local_reader *)base;
-    if (r->fd >= 0)
-        close(r->fd);
-    free(r->buf);
-    free(r);
-}
-
-/* Skips records until r->next == from; the bytes are below limit. */
-static qv_code reader_skip(local_reader *r, wal_pos from, uint64_t limit,
-                           qv_err *err)
-{
-    while (r->next < from) {
-        uint8_t hdr[WAL__REC_HDR_BYTES];
-        wal__rec_head h;
-        if (limit - r->off < WAL__REC_HDR_BYTES ||
-            pread_all(r->fd, hdr, sizeof(hdr), r->off) != QV_OK ||
-            wal__rec_head_decode(hdr, r->lw->max_record, &h) != QV_OK ||
-            h.len > limit - r->off - WAL__REC_HDR_BYTES)
-            return qv_fail(err, QV_E_CORRUPT,
-                           "wal reader open on channel "
-                           "'%s' (local): bad record header at position %llu",
-                           r->ch->name, (unsigned long long)r->next);
-        r->off += WAL__REC_HDR_BYTES + (uint64_t)h.len;
-        r->next++;
-    }
-    return QV_OK;
-}
-
-static qv_code local_reader_open(wal *w, const char *channel, wal_pos from,
-                                 wal_reader **out, qv_err *err)
-{
-    local_wal *lw = (local_wal *)w;
-    lchan *ch;
-    qv_code rc = get_chan(lw, channel, &ch, err);
-    if (rc == QV_OK)
-        rc = lock_chan(lw, ch, "reader open", err);
-    if (rc != QV_OK)
-        return rc;
-    wal_pos earliest = ch->segs[0].base;
-    if (from == WAL_EARLIEST)
-        from = earliest;
-    else if (from == WAL_LATEST)
-        from = ch->end;
-    if (from < earliest || from > ch->end) {
-        pthread_mutex_unlock(&ch->mu);
-        return qv_fail(err, from < earliest ? QV_E_COMPACTED : QV_E_RANGE,
-                       "wal reader open on channel '%s' (local): position "
-                       "%llu is outside the retained range [%llu, %llu]",
-                       channel, (unsigned long long)from,
-                       (unsigned long long)earliest,
-                       (unsigned long long)ch->end);
-    }
-    size_t i = ch->nseg - 1;
-    while (ch->segs[i].base > from)
-        i--;
-    local_reader *r = QV_NEW(local_reader);
-    r->base.ops = w->ops;
-    r->lw = lw;
-    r->ch = ch;
-    r->fd = -1;
-    rc = reader_open_seg(r, ch->segs[i].base, err);
-    uint64_t limit = ch->segs[i].bytes;
-    r->next = ch->segs[i].base;
-    pthread_mutex_unlock(&ch->mu);
-    if (rc == QV_OK)
-        rc = reader_skip(r, from, limit, err);
-    if (rc != QV_OK) {
-        local_reader_close(&r->base);
-        return rc;
-    }
-    *out = &r->base;
     return QV_OK;
 }
 
@@ -957,7 +693,7 @@ const wal_ops wal__local_ops = {
     .close = local_close,
     .append = local_append,
     .bounds = local_bounds,
-    .reader_open = local_reader_open,
-    .reader_next = local_reader_next,
-    .reader_close = local_reader_close,
+    .reader_open = wal__local_reader_open,
+    .reader_next = wal__local_reader_next,
+    .reader_close = wal__local_reader_close,
 };
