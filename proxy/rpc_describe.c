@@ -99,8 +99,11 @@ qv_code qv_proxy__has_collection(qv_rpc_call *call, const ProtobufCMessage *req,
     r->value = rc == QV_OK;
     if (rc == QV_E_COLLECTION_NOT_FOUND)
         rc = QV_OK;
-    r->status = qv_proxy__status(a, rc, QV_SUBJ_NONE,
-                                 rc ? qv_arena_strdup(a, err->msg) : NULL);
+    if (rc && d && d->status)
+        r->status = d->status; /* the coord's own status (e.g. no db) */
+    else
+        r->status = qv_proxy__status(a, rc, QV_SUBJ_NONE,
+                                     rc ? qv_arena_strdup(a, err->msg) : NULL);
     *resp = &r->base;
     return QV_OK;
 }
@@ -132,8 +135,11 @@ qv_code qv_proxy__get_collection_statistics(qv_rpc_call *call,
     if (!rc)
         rc = qv_proxy__describe(p, call, qv_proxy__db(call, rq->db_name),
                                 rq->collection_name, &d, err);
-    r->status = qv_proxy__status(a, rc, QV_SUBJ_NONE,
-                                 rc ? qv_arena_strdup(a, err->msg) : NULL);
+    if (rc && d && d->status)
+        r->status = d->status;
+    else
+        r->status = qv_proxy__status(a, rc, QV_SUBJ_NONE,
+                                     rc ? qv_arena_strdup(a, err->msg) : NULL);
     if (!rc) {
         r->stats = row_count(a);
         r->n_stats = 1;
