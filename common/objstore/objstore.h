@@ -85,6 +85,7 @@ typedef struct objstore_config {
                                     default 64 MiB */
     size_t part_size;            /* multipart part size: default 16 MiB
                                     (AWS needs >= 5 MiB but the last) */
+    uint32_t upload_parallelism; /* parts uploaded at once: default 4 */
     uint32_t max_connections;    /* idle connections kept: default 8 */
 } objstore_config;
 

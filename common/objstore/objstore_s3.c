@@ -123,6 +123,8 @@ static qv_code s3_open(objstore *os, const objstore_config *cfg, qv_err *err)
     s->mp_threshold =
         cfg->multipart_threshold ? cfg->multipart_threshold : (size_t)64 << 20;
     s->part_size = cfg->part_size ? cfg->part_size : (size_t)16 << 20;
+    s->upload_parallelism =
+        cfg->upload_parallelism ? cfg->upload_parallelism : 4;
     s->max_idle = cfg->max_connections ? cfg->max_connections : 8;
     pthread_mutex_init(&s->pool_mu, NULL);
     s->pool = qv_xcalloc(s->max_idle, sizeof(CURL *));

@@ -18,7 +18,6 @@
 
 #define ERRBODY_CAP     ((size_t)64 * 1024)
 #define BACKOFF_MAXMS   2000u
-#define MAX_PARTS       10000u
 #define EXPECT_MIN_BODY ((size_t)1 << 20)
 
 static const char empty_sha256[] =
@@ -347,7 +346,7 @@ static char *parse_error_body(s3_req *r)
     return msg;
 }
 
-static qv_code fail_http(s3_store *s, s3_req *r, int attempts, qv_err *err)
+qv_code s3__fail_http(s3_store *s, s3_req *r, int attempts, qv_err *err)
 {
     char *msg = parse_error_body(r);
     if (!r->err_code[0] && r->status == 404)
@@ -478,7 +477,7 @@ qv_code s3__perform(s3_store *s, s3_req *r, qv_err *err)
             break;
         } else {
             retry = status_transient(r->status);
-            rc = fail_http(s, r, attempt + 1, err);
+            rc = s3__fail_http(s, r, attempt + 1, err);
         }
         now = qv_mono_ms(clk);
         uint64_t wait = backoff_ms(s, attempt);
@@ -500,158 +499,6 @@ qv_code s3__perform(s3_store *s, s3_req *r, qv_err *err)
 void s3__req_release(s3_req *r)
 {
     qv_buf_release(&r->errbody);
-}
-
-/* ---- multipart upload ---- */
-
-static qv_code mp_initiate(s3_store *s, const char *key, char **upload_id,
-                           qv_err *err)
-{
-    qv_buf body = QV_BUF_INIT;
-    s3_req r = {.op = "put (initiate multipart)",
-                .method = "POST",
-                .key = key,
-                .query = "uploads=",
-                .out = &body};
-    qv_code rc = s3__perform(s, &r, err);
-    s3__req_release(&r);
-    if (rc == QV_OK && objstore__xml_text(qv_buf_str(&body), body.len,
-                                          "UploadId", upload_id, NULL) != QV_OK)
-        rc = qv_fail(err, QV_E_CORRUPT,
-                     "s3 put '%s/%s' at %s: no UploadId in the answer",
-                     s->bucket, key, s->endpoint);
-    qv_buf_release(&body);
-    return rc;
-}
-
-static void mp_abort(s3_store *s, const char *key, const char *enc_id)
-{
-    char *q = qv_xasprintf("uploadId=%s", enc_id);
-    s3_req r = {.op = "put (abort multipart)",
-                .method = "DELETE",
-                .key = key,
-                .query = q};
-    if (s3__perform(s, &r, NULL) != QV_OK) {
-        /* Best effort: an unfinished upload costs only storage, and
-         * bucket lifecycle rules remove it. */
-    }
-    s3__req_release(&r);
-    free(q);
-}
-
-/* Where the parts come from: memory, or a file read part by part. */
-typedef struct mp_src {
-    const char *buf; /* or NULL */
-    int fd;
-    char *scratch; /* one part, with fd */
-} mp_src;
-
-static qv_code mp_part(s3_store *s, const char *key, const char *enc_id,
-                       unsigned n, const char *body, size_t len,
-                       qv_buf *complete, qv_err *err)
-{
-    char *q = qv_xasprintf("partNumber=%u&uploadId=%s", n, enc_id);
-    char op[48];
-    snprintf(op, sizeof(op), "put (part %u)", n);
-    s3_req r = {.op = op,
-                .method = "PUT",
-                .key = key,
-                .query = q,
-                .body = body,
-                .body_len = len};
-    qv_code rc = s3__perform(s, &r, err);
-    if (rc == QV_OK && !r.etag[0])
-        rc = qv_fail(err, QV_E_CORRUPT,
-                     "s3 put '%s/%s' at %s: part %u answer has no ETag",
-                     s->bucket, key, s->endpoint, n);
-    if (rc == QV_OK)
-        rc = qv_buf_printf(complete,
-                           "<Part><PartNumber>%u</PartNumber>"
-                           "<ETag>%s</ETag></Part>",
-                           n, r.etag);
-    s3__req_release(&r);
-    free(q);
-    return rc;
-}
-
-static qv_code mp_parts(s3_store *s, const char *key, const char *enc_id,
-                        const mp_src *src, uint64_t len, size_t part,
-                        qv_buf *complete, qv_err *err)
-{
-    qv_code rc = qv_buf_appends(complete, "<CompleteMultipartUpload>");
-    unsigned n = 0;
-    for (uint64_t off = 0; rc == QV_OK && off < len; off += part) {
-        size_t plen = len - off < part ? (size_t)(len - off) : part;
-        const char *body = src->buf ? src->buf + off : src->scratch;
-        if (!src->buf &&
-            objstore__pread_all(src->fd, src->scratch, plen, off) != 0) {
-            rc = qv_fail_errno(err, QV_E_IO,
-                               "s3 put '%s/%s': cannot read the local file",
-                               s->bucket, key);
-            break;
-        }
-        rc = mp_part(s, key, enc_id, ++n, body, plen, complete, err);
-    }
-    if (rc == QV_OK)
-        rc = qv_buf_appends(complete, "</CompleteMultipartUpload>");
-    return rc;
-}
-
-qv_code s3__put_multipart(s3_store *s, const char *key, const void *buf,
-                          uint64_t len, int fd, qv_err *err)
-{
-    size_t part = s->part_size;
-    if (len / part >= MAX_PARTS)
-        part = (size_t)(len / (MAX_PARTS - 1) + 1);
-    mp_src src = {.buf = buf, .fd = fd};
-    if (!buf && !(src.scratch = qv_try_alloc(part, 1)))
-        return qv_fail(err, QV_E_NOMEM,
-                       "s3 put '%s/%s': cannot allocate a %zu-byte part",
-                       s->bucket, key, part);
-    char *id = NULL;
-    qv_code rc = mp_initiate(s, key, &id, err);
-    if (rc) {
-        free(src.scratch);
-        return rc;
-    }
-    qv_buf enc = QV_BUF_INIT;
-    if (objstore__s3_uri_encode(&enc, id, strlen(id), false) != QV_OK) {
-        free(id);
-        free(src.scratch);
-        return qv_fail(err, QV_E_NOMEM, "s3 put '%s': upload id too long", key);
-    }
-    qv_buf complete = QV_BUF_INIT;
-    rc = mp_parts(s, key, qv_buf_str(&enc), &src, len, part, &complete, err);
-    if (rc == QV_OK) {
-        char *q = qv_xasprintf("uploadId=%s", qv_buf_str(&enc));
-        qv_buf answer = QV_BUF_INIT;
-        s3_req r = {.op = "put (complete multipart)",
-                    .method = "POST",
-                    .key = key,
-                    .query = q,
-                    .body = complete.data,
-                    .body_len = complete.len,
-                    .out = &answer};
-        rc = s3__perform(s, &r, err);
-        /* S3 may answer 200 and still report an error in the body. */
-        if (rc == QV_OK && strstr(qv_buf_str(&answer), "<Error>")) {
-            qv_buf_reset(&r.errbody);
-            size_t n = answer.len < ERRBODY_CAP ? answer.len : ERRBODY_CAP;
-            if (qv_buf_append(&r.errbody, answer.data, n) != QV_OK)
-                qv_buf_reset(&r.errbody);
-            rc = fail_http(s, &r, 1, err);
-        }
-        s3__req_release(&r);
-        qv_buf_release(&answer);
-        free(q);
-    }
-    if (rc)
-        mp_abort(s, key, qv_buf_str(&enc));
-    qv_buf_release(&complete);
-    qv_buf_release(&enc);
-    free(id);
-    free(src.scratch);
-    return rc;
 }
 
 /* ---- multi-object delete ---- */
@@ -736,7 +583,7 @@ qv_code s3__delete_many(s3_store *s, const char *const *keys, size_t n,
             r.err_key = key;
         }
         r.status = 200;
-        rc = fail_http(s, &r, 1, err);
+        rc = s3__fail_http(s, &r, 1, err);
         free(key);
     }
     s3__req_release(&r);

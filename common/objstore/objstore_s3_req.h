@@ -25,8 +25,9 @@ typedef struct s3_store {
     bool path_style, tls_insecure;
     uint32_t connect_timeout_ms, max_retries, retry_base_ms;
     size_t mp_threshold, part_size;
-    pthread_mutex_t pool_mu; /* guards pool, pool_n */
-    CURL **pool;             /* idle handles (keep their connections) */
+    uint32_t upload_parallelism; /* parts in flight per multipart put */
+    pthread_mutex_t pool_mu;     /* guards pool, pool_n */
+    CURL **pool;                 /* idle handles (keep their connections) */
     size_t pool_n, max_idle;
     atomic_uint_fast64_t rng; /* backoff jitter */
     /* test hooks */
@@ -75,9 +76,13 @@ void s3__req_release(s3_req *r);
 qv_code s3__delete_many(s3_store *s, const char *const *keys, size_t n,
                         qv_err *err) QV_MUST_USE;
 
-/* Multipart upload of len bytes from buf, or (buf NULL) read part by part
- * from file fd with pread, so memory use is one part.  Parts are
- * part_size bytes; a failed upload is aborted. */
+/* Records an HTTP failure of r (status, S3 code and message) in err. */
+qv_code s3__fail_http(s3_store *s, s3_req *r, int attempts, qv_err *err);
+
+/* Multipart upload (objstore_s3_mp.c) of len bytes from buf, or (buf NULL) read
+ * part by part from file fd with pread, so memory use is one part per uploading
+ * thread. Parts are part_size bytes, up to upload_parallelism in flight; a
+ * failed upload is aborted. */
 qv_code s3__put_multipart(s3_store *s, const char *key, const void *buf,
                           uint64_t len, int fd, qv_err *err) QV_MUST_USE;
 

@@ -89,6 +89,27 @@ static void expect_all_fail(objstore *os, qv_code want, uint64_t limit_ms)
     qv_buf_release(&b);
 }
 
+/* SIGSTOP is asynchronous: wait until the kernel reports pid stopped, so
+ * no request can still be served after it. */
+static void stop_and_wait(qv_proc *p)
+{
+    qv_proc_signal(p, SIGSTOP);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)p->pid);
+    for (int i = 0; i < 400; i++) {
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f, "%s", path);
+        char line[512] = {0};
+        size_t n = fread(line, 1, sizeof(line) - 1, f);
+        fclose(f);
+        const char *close = n ? strrchr(line, ')') : NULL;
+        if (close && (close[2] == 'T' || close[2] == 't'))
+            return;
+        qv_sleep_ms(5);
+    }
+    cr_assert_fail("'%s' did not stop", p->name);
+}
+
 static void expect_object(objstore *os, const char *key, const char *val)
 {
     qv_buf b = QV_BUF_INIT;
@@ -127,7 +148,7 @@ Test(objstore_failures, s3_frozen_server_times_out_then_recovers)
     objstore_config c = {.timeout_ms = 1000};
     objstore_fixture_open(&fx, "s3", &c);
     cr_assert_eq(objstore_put(fx.os, "k", "v", 1, NULL), QV_OK);
-    qv_proc_signal(&fx.server.verifier, SIGSTOP);
+    stop_and_wait(&fx.server.verifier);
     uint64_t t0 = now_ms();
     qv_buf b = QV_BUF_INIT;
     qv_err err = {0};

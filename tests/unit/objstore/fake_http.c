@@ -127,6 +127,19 @@ out:
     close(fd);
 }
 
+typedef struct conn_arg {
+    fake_http *f;
+    int fd;
+} conn_arg;
+
+static void *conn_main(void *p)
+{
+    conn_arg *a = p;
+    serve_conn(a->f, a->fd);
+    free(a);
+    return NULL;
+}
+
 static void *run(void *p)
 {
     fake_http *f = p;
@@ -134,19 +147,34 @@ static void *run(void *p)
         if (wait_readable(f->listen_fd) <= 0)
             continue;
         int fd = accept(f->listen_fd, NULL, NULL);
-        if (fd >= 0) {
-            pthread_mutex_lock(&f->mu);
-            f->nconn++;
-            pthread_mutex_unlock(&f->mu);
-            serve_conn(f, fd);
+        if (fd < 0)
+            continue;
+        pthread_mutex_lock(&f->mu);
+        f->nconn++;
+        pthread_mutex_unlock(&f->mu);
+        if (f->parallel && f->nconn_threads < 16) {
+            conn_arg *a = qv_xmalloc(sizeof(*a));
+            a->f = f;
+            a->fd = fd;
+            if (pthread_create(&f->conn_threads[f->nconn_threads], NULL,
+                               conn_main, a) == 0) {
+                f->nconn_threads++;
+                continue;
+            }
+            free(a);
         }
+        serve_conn(f, fd);
     }
+    for (size_t i = 0; i < f->nconn_threads; i++)
+        pthread_join(f->conn_threads[i], NULL);
     return NULL;
 }
 
-void fake_http_start(fake_http *f, const fake_http_resp *script, size_t n)
+static void start(fake_http *f, const fake_http_resp *script, size_t n,
+                  bool parallel)
 {
     memset(f, 0, sizeof(*f));
+    f->parallel = parallel;
     f->script = script;
     f->script_n = n;
     pthread_mutex_init(&f->mu, NULL);
@@ -160,6 +188,17 @@ void fake_http_start(fake_http *f, const fake_http_resp *script, size_t n)
     cr_assert_eq(getsockname(f->listen_fd, (struct sockaddr *)&a, &al), 0);
     f->port = ntohs(a.sin_port);
     cr_assert_eq(pthread_create(&f->thread, NULL, run, f), 0);
+}
+
+void fake_http_start(fake_http *f, const fake_http_resp *script, size_t n)
+{
+    start(f, script, n, false);
+}
+
+void fake_http_start_parallel(fake_http *f, const fake_http_resp *script,
+                              size_t n)
+{
+    start(f, script, n, true);
 }
 
 void fake_http_stop(fake_http *f)

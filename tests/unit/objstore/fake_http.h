@@ -33,6 +33,9 @@ typedef struct fake_http {
     int port;
     int listen_fd;
     pthread_t thread;
+    bool parallel; /* serve each connection on its own thread */
+    pthread_t conn_threads[16];
+    size_t nconn_threads;
     volatile bool stop;
     const fake_http_resp *script;
     size_t script_n;
@@ -42,8 +45,12 @@ typedef struct fake_http {
     size_t nconn; /* connections accepted */
 } fake_http;
 
-/* Starts the server with a script of n responses (borrowed). */
+/* Starts the server with a script of n responses (borrowed).  By default
+ * connections are served one after another; fake_http_start_parallel()
+ * serves up to 16 at once (responses still follow the request order). */
 void fake_http_start(fake_http *f, const fake_http_resp *script, size_t n);
+void fake_http_start_parallel(fake_http *f, const fake_http_resp *script,
+                              size_t n);
 void fake_http_stop(fake_http *f);
 size_t fake_http_count(fake_http *f);
 /* The value of header `name` in request i (heap string), or NULL. */

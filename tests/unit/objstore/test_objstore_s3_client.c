@@ -34,6 +34,10 @@ static void open_store(const fake_http_resp *script, size_t n,
     c.path_style = true;
     if (!c.retry_base_ms)
         c.retry_base_ms = 10;
+    /* The fake server serves one connection at a time: upload parts one
+     * after another so the script's order holds. */
+    if (!c.upload_parallelism)
+        c.upload_parallelism = 1;
     if (!c.timeout_ms)
         c.timeout_ms = 5000;
     qv_err err = {0};
@@ -443,4 +447,52 @@ Test(objstore_s3_client, put_file_streams_parts_from_the_file)
     cr_assert_eq(srv.reqs[1].body_len, 4096);
     cr_assert_eq(srv.reqs[2].body_len, 5000 - 4096);
     cr_assert_eq(srv.reqs[2].body[0], 'a' + 4096 % 26);
+}
+
+Test(objstore_s3_client, parallel_parts_each_go_once_and_complete_in_order)
+{
+    static const fake_http_resp s[] = {
+        {200, NULL, initiated},
+        {200, "ETag: \"e\"\r\n", NULL}, /* every part, then complete */
+    };
+    fake_http_start_parallel(&srv, s, 2);
+    snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", srv.port);
+    objstore_config c = {.endpoint = endpoint,
+                         .bucket = "bkt",
+                         .access_key = "AK",
+                         .secret_key = "SK",
+                         .path_style = true,
+                         .multipart_threshold = 4096,
+                         .part_size = 4096,
+                         .upload_parallelism = 3};
+    qv_err err = {0};
+    cr_assert_eq(objstore_open("s3", &c, &os, &err), QV_OK, "%s", err.msg);
+    size_t n = 6 * 4096 - 100; /* 6 parts */
+    char *d = qv_xcalloc(1, n);
+    cr_assert_eq(objstore_put(os, "big", d, n, &err), QV_OK, "%s", err.msg);
+    free(d);
+    cr_assert_eq(fake_http_count(&srv), 8);
+    bool seen[7] = {false};
+    for (size_t i = 1; i <= 6; i++) {
+        unsigned part = 0;
+        cr_assert_eq(
+            sscanf(srv.reqs[i].head, "PUT /bkt/big?partNumber=%u&", &part), 1,
+            "%.60s", srv.reqs[i].head);
+        cr_assert(part >= 1 && part <= 6 && !seen[part], "part %u", part);
+        seen[part] = true;
+        cr_assert_eq(srv.reqs[i].body_len, part == 6 ? 4096 - 100 : 4096);
+    }
+    cr_assert(strncmp(srv.reqs[7].head, "POST /bkt/big?uploadId=", 23) == 0);
+    qv_buf want = QV_BUF_INIT;
+    cr_assert_eq(qv_buf_appends(&want, "<CompleteMultipartUpload>"), QV_OK);
+    for (int i = 1; i <= 6; i++)
+        cr_assert_eq(qv_buf_printf(&want,
+                                   "<Part><PartNumber>%d</PartNumber>"
+                                   "<ETag>\"e\"</ETag></Part>",
+                                   i),
+                     QV_OK);
+    cr_assert_eq(qv_buf_appends(&want, "</CompleteMultipartUpload>"), QV_OK);
+    cr_assert_str_eq(srv.reqs[7].body, want.data);
+    qv_buf_release(&want);
+    cr_assert_geq(srv.nconn, 2, "parts went over several connections");
 }
