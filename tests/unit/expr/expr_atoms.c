@@ -81,6 +81,10 @@ static const char *fname(int f)
         return "ai";
     case F_AS:
         return "as";
+    case F_A16:
+        return "a16";
+    case F_AF:
+        return "af";
     default:
         return "in32";
     }
@@ -349,6 +353,48 @@ static void gen_json(gen *g)
     }
 }
 
+/* Array<Int16> (nullable) and Array<Float>. */
+static void gen_small_arrays(gen *g)
+{
+    static const struct {
+        const char *text;
+        int field, mode, n;
+        int64_t v[2];
+        double f[2];
+    } ac[] = {
+        {"array_contains(a16, 3)", F_A16, 0, 1, {3, 0}, {0}},
+        {"array_contains(a16, -32768)", F_A16, 0, 1, {-32768, 0}, {0}},
+        {"array_contains_any(a16, [1, 6])", F_A16, 2, 2, {1, 6}, {0}},
+        {"array_contains_all(a16, [0, 2])", F_A16, 1, 2, {0, 2}, {0}},
+        {"array_contains(af, 0.1)", F_AF, 0, 1, {0}, {0.1, 0}},
+        {"array_contains(af, 1)", F_AF, 0, 1, {0}, {1, 0}},
+        {"array_contains_any(af, [0.5, -2])", F_AF, 2, 2, {0}, {0.5, -2}},
+        {"array_contains_all(af, [0.5, 1.5])", F_AF, 1, 2, {0}, {0.5, 1.5}},
+    };
+    for (size_t k = 0; k < sizeof(ac) / sizeof(ac[0]); k++) {
+        atom *a = add(g, K_ARR_CONTAINS, ac[k].field, "%s", ac[k].text);
+        a->op = ac[k].mode;
+        a->nlist = ac[k].n;
+        for (int i = 0; i < 2; i++) {
+            a->ilist[i] = ac[k].v[i];
+            a->flist[i] = ac[k].f[i];
+        }
+    }
+    for (int op = 0; op < 6; op++) {
+        atom *a = add(g, K_ARR_ELEM, F_A16, "a16[%d] %s 3", op % 3, ops[op]);
+        a->op = op;
+        a->iv = 3;
+        a->iv2 = op % 3;
+        a = add(g, K_ARR_ELEM, F_AF, "af[%d] %s 0.1", op % 2, ops[op]);
+        a->op = op;
+        a->fv = 0.1;
+        a->iv2 = op % 2;
+        a = add(g, K_ARR_ELEM, F_AF, "af[0] %s -1", ops[op]);
+        a->op = op;
+        a->fv = -1;
+    }
+}
+
 static void gen_arrays(gen *g)
 {
     static const struct {
@@ -382,9 +428,11 @@ static void gen_arrays(gen *g)
             a->slist[i] = ac[k].s[i];
         }
     }
-    for (int f = F_AI; f <= F_AS; f++)
+    static const int arrs[] = {F_AI, F_AS, F_A16, F_AF};
+    for (int fi = 0; fi < 4; fi++)
         for (int op = 0; op < 6; op++)
             for (int v = 0; v < 3; v += 2) {
+                int f = arrs[fi];
                 atom *a = add(g, K_ARR_LEN, f, "array_length(%s) %s %d",
                               fname(f), ops[op], v);
                 a->op = op;
@@ -400,6 +448,7 @@ static void gen_arrays(gen *g)
         a->sv = "ab";
         a->iv2 = op % 3;
     }
+    gen_small_arrays(g);
     atom *a = add(g, K_ARR_EQ, F_AI, "ai == [1, 2]");
     a->nlist = 2;
     a->ilist[0] = 1;

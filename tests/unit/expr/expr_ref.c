@@ -232,6 +232,15 @@ void ref_fill(ref_data *d)
         d->as_n[r] = (int)(rnd() % 4);
         for (int k = 0; k < d->as_n[r]; k++)
             d->as[r][k] = ref_vocab[rnd() % 8];
+        d->a16_ok[r] = rnd() % 6 != 0;
+        d->a16_n[r] = d->a16_ok[r] ? (int)(rnd() % 5) : 0;
+        for (int k = 0; k < d->a16_n[r]; k++)
+            d->a16[r][k] =
+                (int16_t)(rnd() % 20 == 0 ? -32768 : rnd_range(0, 6));
+        d->af_n[r] = (int)(rnd() % 4);
+        for (int k = 0; k < d->af_n[r]; k++)
+            d->af[r][k] =
+                rnd() % 9 == 0 ? 0.1f : (float)rnd_range(-4, 4) / 2.0f;
         fill_meta(d, r);
     }
 }
@@ -305,6 +314,8 @@ void ref_columns(const ref_data *d, qv_column **cols, qv_col_view *views,
         {F_AS, QV_DT_ARRAY, QV_DT_VARCHAR, false},
         {F_IN, QV_DT_INT32, 0, true},
         {F_META, QV_DT_JSON, 0, false},
+        {F_A16, QV_DT_ARRAY, QV_DT_INT16, true},
+        {F_AF, QV_DT_ARRAY, QV_DT_FLOAT, false},
     };
     for (int k = 0; k < REF_NCOLS; k++) {
         cols[k] = new_col(defs[k].id, defs[k].t, defs[k].et, defs[k].nullable);
@@ -334,6 +345,13 @@ void ref_columns(const ref_data *d, qv_column **cols, qv_col_view *views,
         must(qv_column_append_var(cols[12], tmp.data, tmp.len));
         put_fixed(cols[13], &d->in32[r], d->in32_ok[r]);
         put_str(cols[14], d->mdoc[r], true);
+        if (d->a16_ok[r])
+            must(qv_column_append_var(cols[15], d->a16[r],
+                                      (size_t)d->a16_n[r] * sizeof(int16_t)));
+        else
+            must(qv_column_append_null(cols[15], 1));
+        must(qv_column_append_var(cols[16], d->af[r],
+                                  (size_t)d->af_n[r] * sizeof(float)));
     }
     qv_buf_release(&tmp);
     for (int k = 0; k < REF_NCOLS; k++) {

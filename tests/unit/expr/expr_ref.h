@@ -65,6 +65,11 @@ typedef struct ref_data {
     int64_t ai[REF_ROWS][4];
     int as_n[REF_ROWS];
     const char *as[REF_ROWS][3];
+    bool a16_ok[REF_ROWS]; /* nullable Array<Int16> */
+    int a16_n[REF_ROWS];
+    int16_t a16[REF_ROWS][4];
+    int af_n[REF_ROWS]; /* Array<Float> */
+    float af[REF_ROWS][3];
     /* $meta: {"k": K, "tag": T} */
     jv mk[REF_ROWS], mtag[REF_ROWS];
     char *mdoc[REF_ROWS];
@@ -77,7 +82,7 @@ void ref_free(ref_data *d);
 /* Builds memory columns for every field into views[] (in the order of
  * test_fields without the vector field) and keeps the columns in cols[]
  * for qv_column_free. */
-#define REF_NCOLS 15
+#define REF_NCOLS 17
 void ref_columns(const ref_data *d, qv_column **cols, qv_col_view *views,
                  int64_t *ids);
 

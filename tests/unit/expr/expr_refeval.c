@@ -244,19 +244,46 @@ static int ref_json(const ref_data *d, const atom *a, size_t r)
     }
 }
 
+static int arr_len(const ref_data *d, int f, size_t r)
+{
+    return f == F_AS    ? d->as_n[r]
+           : f == F_A16 ? d->a16_n[r]
+           : f == F_AF  ? d->af_n[r]
+                        : d->ai_n[r];
+}
+
+static int64_t arr_int(const ref_data *d, int f, size_t r, int e)
+{
+    return f == F_A16 ? d->a16[r][e] : d->ai[r][e];
+}
+
+/* Element e of the row's array equals list item k of the atom. */
+static bool elem_is(const ref_data *d, const atom *a, size_t r, int e, int k)
+{
+    if (a->field == F_AS)
+        return strcmp(d->as[r][e], a->slist[k]) == 0;
+    if (a->field == F_AF)
+        return (double)d->af[r][e] == flt_lit(F_F, a->flist[k]);
+    return arr_int(d, a->field, r, e) == a->ilist[k];
+}
+
 static int ref_array(const ref_data *d, const atom *a, size_t r)
 {
-    bool is_s = a->field == F_AS;
-    int n = is_s ? d->as_n[r] : d->ai_n[r];
+    if (a->field == F_A16 && !d->a16_ok[r])
+        return -1;
+    int n = arr_len(d, a->field, r);
     switch (a->kind) {
     case K_ARR_LEN:
         return op_c(a->op, cmp_i(n, a->iv));
     case K_ARR_ELEM:
         if (a->iv2 >= n)
             return 0;
-        if (is_s)
+        if (a->field == F_AS)
             return op_c(a->op, cmp_s(d->as[r][a->iv2], a->sv));
-        return op_c(a->op, cmp_i(d->ai[r][a->iv2], a->iv));
+        if (a->field == F_AF)
+            return op_c(a->op,
+                        cmp_d((double)d->af[r][a->iv2], flt_lit(F_F, a->fv)));
+        return op_c(a->op, cmp_i(arr_int(d, a->field, r, (int)a->iv2), a->iv));
     case K_ARR_EQ: {
         bool eq = n == a->nlist;
         for (int k = 0; k < n && eq; k++)
@@ -267,8 +294,7 @@ static int ref_array(const ref_data *d, const atom *a, size_t r)
         for (int k = 0; k < a->nlist; k++) {
             bool found = false;
             for (int e = 0; e < n; e++)
-                found |= is_s ? strcmp(d->as[r][e], a->slist[k]) == 0
-                              : d->ai[r][e] == a->ilist[k];
+                found |= elem_is(d, a, r, e, k);
             if (a->op != 1 && found)
                 return 1;
             if (a->op == 1 && !found)

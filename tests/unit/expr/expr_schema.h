@@ -20,6 +20,8 @@ enum {
     F_AS = 112,
     F_IN = 113,
     F_V = 114,
+    F_A16 = 115,
+    F_AF = 116,
     F_META = 199,
 };
 
@@ -39,6 +41,8 @@ static const qv_expr_field test_fields[] = {
     {F_AS, "as", QV_DT_ARRAY, QV_DT_VARCHAR, false, false, false},
     {F_IN, "in32", QV_DT_INT32, QV_DT_NONE, true, false, false},
     {F_V, "v", QV_DT_FLOAT_VECTOR, QV_DT_NONE, false, false, false},
+    {F_A16, "a16", QV_DT_ARRAY, QV_DT_INT16, true, false, false},
+    {F_AF, "af", QV_DT_ARRAY, QV_DT_FLOAT, false, false, false},
     {F_META, "$meta", QV_DT_JSON, QV_DT_NONE, false, true, false},
 };
 
