@@ -336,13 +336,14 @@ typedef struct ivf_job {
 
 /* Scratch of one chunk of queries. */
 typedef struct ivf_scratch {
-    float *coarse;  /* qn * nlist */
-    float *pd;      /* nsel probe scores */
-    int64_t *pl;    /* nsel probe lists, closest first */
-    float *out;     /* max_list scores */
-    uint32_t *sel;  /* max_list positions */
-    uint32_t *cand; /* max_list top-k candidates */
-    float *codec;   /* codec scratch */
+    float *coarse;   /* qn * nlist */
+    float *pd;       /* nsel probe scores */
+    int64_t *pl;     /* nsel probe lists, closest first */
+    float *out;      /* max_list scores */
+    uint32_t *sel;   /* max_list positions */
+    uint32_t *cand;  /* max_list top-k candidates */
+    uint32_t *cand2; /* nlist probe candidates */
+    float *codec;    /* codec scratch */
 } ivf_scratch;
 
 static void scratch_free(ivf_scratch *s)
@@ -353,6 +354,7 @@ static void scratch_free(ivf_scratch *s)
     free(s->out);
     free(s->sel);
     free(s->cand);
+    free(s->cand2);
     free(s->codec);
 }
 
@@ -367,8 +369,10 @@ static bool scratch_alloc(const ivf_job *j, size_t qn, ivf_scratch *s)
     s->out = qv_try_alloc(ml, sizeof(float));
     s->sel = qv_try_alloc(ml, sizeof(uint32_t));
     s->cand = qv_try_alloc(ml, sizeof(uint32_t));
+    s->cand2 = qv_try_alloc(ivf->nlist, sizeof(uint32_t));
     s->codec = qv_try_alloc(cs ? cs : 1, sizeof(float));
-    if (s->coarse && s->pd && s->pl && s->out && s->sel && s->cand && s->codec)
+    if (s->coarse && s->pd && s->pl && s->out && s->sel && s->cand &&
+        s->cand2 && s->codec)
         return true;
     scratch_free(s);
     return false;
@@ -431,15 +435,26 @@ static void ivf_chunk(void *arg, size_t b, size_t e, size_t w)
     const float *q = j->q + b * d;
     qv__sgemm_nt(qn, nl, d, 1.0f, q, d, ivf->centroids, d, 0.0f, s.coarse, nl);
     const bool ip = ivf_ip(ivf);
+    const qv_distance_kernels *kern = ivf->base.kern;
     for (size_t i = 0; i < qn; i++) {
         float *cs = s.coarse + i * nl;
-        for (size_t c = 0; c < nl; c++)
-            cs[c] = ip ? -cs[c] : ivf->cnorms[c] - 2.0f * cs[c];
+        if (ip) /* -q.c */
+            kern->madd(nl, cs, -2.0f, cs, cs);
+        else /* |c|^2 - 2 q.c */
+            kern->madd(nl, ivf->cnorms, -2.0f, cs, cs);
         qv__topk probes;
         qv__topk_init(&probes, j->nsel, s.pd, s.pl);
-        for (size_t c = 0; c < nl; c++)
+        /* fill, then only centroids under the current worst (SIMD) */
+        size_t c0 = j->nsel < nl ? j->nsel : nl;
+        for (size_t c = 0; c < c0; c++)
+            qv__topk_push(&probes, cs[c], (int64_t)c);
+        size_t nc =
+            kern->select_lt(cs + c0, nl - c0, qv__topk_worst(&probes), s.cand2);
+        for (size_t t = 0; t < nc; t++) {
+            size_t c = c0 + s.cand2[t];
             if (cs[c] < qv__topk_worst(&probes))
                 qv__topk_push(&probes, cs[c], (int64_t)c);
+        }
         qv__topk_finish(&probes, QV_METRIC_L2);
         ivf_scan sc = {.q = q + i * d, .scratch = s.codec};
         sc.qnorm = ivf->base.kern->ip(sc.q, sc.q, d);
