@@ -139,8 +139,7 @@ Test(objstore_s3_helpers, malformed_list_results_are_corrupt)
         "<ListBucketResult><Contents><Key>a</Key>",
         "<ListBucketResult><Contents><Size>1</Size></Contents>",
         "<ListBucketResult><Contents><Key>a</Key><Size>1x</Size></Contents>",
-        "<ListBucketResult><IsTruncated>true</IsTruncated>"
-        "</ListBucketResult>",
+        "<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>",
         "<ListBucketResult><Contents><Key></Key></Contents>",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
