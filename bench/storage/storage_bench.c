@@ -3,7 +3,9 @@
  *
  * For each log backend and payload (1 KiB, 1 MiB) it appends N records to
  * one channel, one wal_append() at a time, in batches of 1 record (every
- * append waits for durability alone) and of --wal-batch records, and
+ * append waits for durability alone) and of --wal-batch records, plus one
+ * run with 4 threads appending single records to the same channel (their
+ * appends share fsyncs / produce requests), and
  * reports records/s, MB/s (10^6 bytes per second) and the p50/p99 latency
  * of one wal_append() call.  Throughput is the median of --wal-reps
  * repetitions (min-max in brackets); latencies pool every repetition.
@@ -24,6 +26,7 @@
  *          --wal-dir DIR (local log parent, default $TMPDIR or /tmp)
  *          --only wal|objstore (one section)
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,67 +114,120 @@ typedef struct run_cfg {
     size_t size;
     int count;
     int batch;
-    size_t rotate_bytes; /* 0 = one channel */
+    int threads;         /* appenders on one channel */
+    size_t rotate_bytes; /* 0 = one channel (always so with threads > 1) */
     int run_id;
 } run_cfg;
 
-/* Returns elapsed seconds, or a negative value on failure. */
-static double run_once(const run_cfg *c, const uint8_t *payload, uint64_t *lat,
-                       size_t *nlat)
+/* One appender's share of a run. */
+typedef struct loop_arg {
+    const run_cfg *c;
+    const wal_record *recs;
+    int count;
+    uint64_t *lat;
+    size_t nlat;
+    int failed;
+} loop_arg;
+
+static void *append_loop(void *p)
 {
+    loop_arg *a = p;
+    const run_cfg *c = a->c;
     const qv_clock *clk = qv_clock_system();
-    wal_record *recs = qv_xcalloc((size_t)c->batch, sizeof(wal_record));
-    for (int i = 0; i < c->batch; i++)
-        recs[i] = (wal_record){payload, c->size};
     char ch[64];
     int chan_no = 0;
     size_t in_chan = 0;
-    /* Channels are long-lived in real use: create them before timing. */
-    size_t per_chan = c->rotate_bytes ? c->rotate_bytes / c->size : 0;
-    int nchan =
-        per_chan ? (int)(((size_t)c->count + per_chan - 1) / per_chan) + 1 : 1;
-    for (int i = 0; i < nchan; i++) {
-        qv_err err = {0};
-        snprintf(ch, sizeof(ch), "bench-%d-%d", c->run_id, i);
-        if (wal_latest(c->w, ch, NULL, &err) != QV_OK) {
-            fprintf(stderr, "storage_bench: %s\n", err.msg);
-            free(recs);
-            return -1;
-        }
-    }
     snprintf(ch, sizeof(ch), "bench-%d-%d", c->run_id, chan_no);
-    uint64_t t0 = qv_mono_ns(clk);
-    double rc = 0;
-    for (int done = 0; done < c->count;) {
-        int n = c->count - done < c->batch ? c->count - done : c->batch;
+    for (int done = 0; done < a->count;) {
+        int n = a->count - done < c->batch ? a->count - done : c->batch;
         size_t bytes = (size_t)n * c->size;
-        if (c->rotate_bytes && in_chan + bytes > c->rotate_bytes &&
-            in_chan > 0) {
+        if (c->rotate_bytes && c->threads == 1 &&
+            in_chan + bytes > c->rotate_bytes && in_chan > 0) {
             snprintf(ch, sizeof(ch), "bench-%d-%d", c->run_id, ++chan_no);
             in_chan = 0;
         }
         qv_err err = {0};
-        uint64_t a = qv_mono_ns(clk);
-        if (wal_append(c->w, ch, recs, (size_t)n, NULL, &err) != QV_OK) {
+        uint64_t t = qv_mono_ns(clk);
+        if (wal_append(c->w, ch, a->recs, (size_t)n, NULL, &err) != QV_OK) {
             fprintf(stderr, "storage_bench: %s\n", err.msg);
-            rc = -1;
+            a->failed = 1;
             break;
         }
-        lat[(*nlat)++] = qv_mono_ns(clk) - a;
+        a->lat[a->nlat++] = qv_mono_ns(clk) - t;
         in_chan += bytes;
         done += n;
     }
-    if (rc == 0)
-        rc = (double)(qv_mono_ns(clk) - t0) / 1e9;
+    return NULL;
+}
+
+/* Creates the run's channels (long-lived in real use) before timing. */
+static int create_channels(const run_cfg *c)
+{
+    size_t per_chan =
+        c->rotate_bytes && c->threads == 1 ? c->rotate_bytes / c->size : 0;
+    int nchan =
+        per_chan ? (int)(((size_t)c->count + per_chan - 1) / per_chan) + 1 : 1;
+    for (int i = 0; i < nchan; i++) {
+        qv_err err = {0};
+        char ch[64];
+        snprintf(ch, sizeof(ch), "bench-%d-%d", c->run_id, i);
+        if (wal_latest(c->w, ch, NULL, &err) != QV_OK) {
+            fprintf(stderr, "storage_bench: %s\n", err.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Returns elapsed seconds, or a negative value on failure; appends the
+ * latency of every call to lat. */
+static double run_once(const run_cfg *c, const uint8_t *payload, uint64_t *lat,
+                       size_t *nlat)
+{
+    if (create_channels(c) != 0)
+        return -1;
+    wal_record *recs = qv_xcalloc((size_t)c->batch, sizeof(wal_record));
+    for (int i = 0; i < c->batch; i++)
+        recs[i] = (wal_record){payload, c->size};
+    int nt = c->threads;
+    loop_arg *args = qv_xcalloc((size_t)nt, sizeof(loop_arg));
+    pthread_t *th = qv_xcalloc((size_t)nt, sizeof(pthread_t));
+    for (int i = 0; i < nt; i++) {
+        args[i].c = c;
+        args[i].recs = recs;
+        args[i].count = c->count / nt + (i < c->count % nt);
+        args[i].lat = qv_xcalloc((size_t)args[i].count + 1, sizeof(uint64_t));
+    }
+    const qv_clock *clk = qv_clock_system();
+    uint64_t t0 = qv_mono_ns(clk);
+    int started = 0;
+    for (; started < nt; started++) {
+        if (pthread_create(&th[started], NULL, append_loop, &args[started]))
+            break;
+    }
+    int failed = started < nt;
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    double secs = (double)(qv_mono_ns(clk) - t0) / 1e9;
+    for (int i = 0; i < nt; i++) {
+        failed |= args[i].failed;
+        memcpy(lat + *nlat, args[i].lat, args[i].nlat * sizeof(uint64_t));
+        *nlat += args[i].nlat;
+        free(args[i].lat);
+    }
+    free(args);
+    free(th);
     free(recs);
-    return rc;
+    return failed ? -1 : secs;
 }
 
 /* Runs one row of the table (reps repetitions) and prints it. */
 static int bench_row(const char *backend, const wb_opts *o, run_cfg *c,
                      const uint8_t *payload)
 {
-    size_t calls = ((size_t)c->count + (size_t)c->batch - 1) / (size_t)c->batch;
+    size_t calls =
+        ((size_t)c->count + (size_t)c->batch - 1) / (size_t)c->batch +
+        (size_t)c->threads;
     uint64_t *lat = qv_xcalloc(calls * (size_t)o->reps, sizeof(uint64_t));
     double *rps = qv_xcalloc((size_t)o->reps, sizeof(double));
     size_t nlat = 0;
@@ -188,11 +244,11 @@ static int bench_row(const char *backend, const wb_opts *o, run_cfg *c,
         qsort(rps, (size_t)o->reps, sizeof(double), cmp_dbl);
         double med = rps[o->reps / 2];
         double mb = (double)c->size / 1e6;
-        printf("| %s | %s | %d | %d | %.0f [%.0f-%.0f] | %.1f [%.1f-%.1f] "
-               "| %.3f | %.3f |\n",
-               backend, c->size >= MIB ? "1 MiB" : "1 KiB", c->batch, c->count,
-               med, rps[0], rps[o->reps - 1], med * mb, rps[0] * mb,
-               rps[o->reps - 1] * mb, pct_ms(lat, nlat, 0.50),
+        printf("| %s | %s | %d | %d | %d | %.0f [%.0f-%.0f] | "
+               "%.1f [%.1f-%.1f] | %.3f | %.3f |\n",
+               backend, c->size >= MIB ? "1 MiB" : "1 KiB", c->batch,
+               c->threads, c->count, med, rps[0], rps[o->reps - 1], med * mb,
+               rps[0] * mb, rps[o->reps - 1] * mb, pct_ms(lat, nlat, 0.50),
                pct_ms(lat, nlat, 0.99));
         fflush(stdout);
     }
@@ -212,15 +268,22 @@ static int bench_backend(const char *label, wal *w, const wb_opts *o,
         size_t size;
         int count;
         int batch;
+        int threads;
     } rows[] = {
-        {KIB, o->small_count, 1},
-        {KIB, o->small_count * 4, o->batch},
-        {MIB, o->large_count, 1},
-        {MIB, o->large_count, 4},
+        {KIB, o->small_count, 1, 1},
+        {KIB, o->small_count, 1, 4},
+        {KIB, o->small_count * 4, o->batch, 1},
+        {MIB, o->large_count, 1, 1},
+        {MIB, o->large_count, 4, 1},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]) && rc == 0; i++) {
-        run_cfg c = {w,      rows[i].size, rows[i].count, rows[i].batch,
-                     rotate, (int)i * 1000};
+        run_cfg c = {.w = w,
+                     .size = rows[i].size,
+                     .count = rows[i].count,
+                     .batch = rows[i].batch,
+                     .threads = rows[i].threads,
+                     .rotate_bytes = rotate,
+                     .run_id = (int)i * 1000};
         rc = bench_row(label, o, &c, payload);
     }
     free(payload);
@@ -287,9 +350,9 @@ int storage_bench_wal(int argc, char **argv)
            "4 MiB). Throughput: median [min-max] of %d runs; latency of one "
            "append call, pooled.\n\n",
            o.dir, o.reps);
-    printf("| backend | payload | batch | records | records/s | MB/s | "
-           "p50 ms | p99 ms |\n");
-    printf("|---|---|---|---|---|---|---|---|\n");
+    printf("| backend | payload | batch | threads | records | records/s | "
+           "MB/s | p50 ms | p99 ms |\n");
+    printf("|---|---|---|---|---|---|---|---|---|\n");
     fflush(stdout);
     char list[80];
     snprintf(list, sizeof(list), ",%s,", o.backends);

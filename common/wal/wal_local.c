@@ -309,7 +309,9 @@ static qv_code recover_active(local_wal *lw, lchan *ch, qv_err *err)
         goto out;
     }
     s->bytes = valid_end;
+    ch->wbytes = valid_end;
     ch->end = s->base + records;
+    ch->wend = ch->end;
     ch->fd = fd;
     fd = -1;
 out:
@@ -388,6 +390,7 @@ static qv_code open_chan(local_wal *lw, const char *name, lchan **out,
         if (rc != QV_OK)
             goto fail;
         push_seg(ch, 0, WAL__SEG_HDR_BYTES);
+        ch->wbytes = WAL__SEG_HDR_BYTES;
     } else {
         rc = recover_active(lw, ch, err);
         if (rc != QV_OK)
@@ -554,67 +557,134 @@ static void local_close(wal *w)
 
 /* ---- append ------------------------------------------------------------ */
 
-static qv_code roll_locked(local_wal *lw, lchan *ch, qv_err *err)
+/* Makes everything written so far readable. */
+static void commit_locked(lchan *ch)
 {
-    int fd;
+    ch->segs[ch->nseg - 1].bytes = ch->wbytes;
+    ch->end = ch->wend;
+    pthread_cond_broadcast(&ch->cv);
+}
+
+/* Waits on ch->cv until *deadline; returns 0 on timeout. */
+static int wait_locked(lchan *ch, const struct timespec *deadline)
+{
+    return pthread_cond_timedwait(&ch->cv, &ch->mu, deadline) != ETIMEDOUT;
+}
+
+static qv_code roll_locked(local_wal *lw, lchan *ch,
+                           const struct timespec *deadline, qv_err *err)
+{
+    while (ch->syncing) {
+        if (!wait_locked(ch, deadline) && ch->syncing)
+            return qv_fail(err, QV_E_TIMEOUT,
+                           "wal append to channel '%s' (local): segment "
+                           "still syncing after %u ms",
+                           ch->name, lw->timeout_ms);
+    }
     if (lw->opt.sync != WAL_SYNC_NEVER && ch->dirty && fdatasync(ch->fd) != 0) {
         ch->failed = 1;
+        pthread_cond_broadcast(&ch->cv);
         return qv_fail_errno(err, QV_E_IO,
-                             "wal append to channel '%s' "
-                             "(local): cannot sync the full segment",
+                             "wal append to channel '%s' (local): cannot "
+                             "sync the full segment",
                              ch->name);
     }
     ch->dirty = 0;
+    commit_locked(ch); /* appenders waiting on the old segment are done */
+    int fd;
     qv_code rc = create_segment(lw, ch, ch->end, &fd, err);
     if (rc != QV_OK)
         return rc;
     close(ch->fd);
     ch->fd = fd;
+    ch->wbytes = WAL__SEG_HDR_BYTES;
     push_seg(ch, ch->end, WAL__SEG_HDR_BYTES);
     enforce_retention(lw, ch);
     return QV_OK;
 }
 
+/* Writes an encoded batch after the written end (rolling first if the
+ * active segment is full). */
 static qv_code write_batch_locked(local_wal *lw, lchan *ch, const uint8_t *buf,
-                                  size_t total, qv_err *err)
+                                  size_t total, const struct timespec *deadline,
+                                  qv_err *err)
 {
-    lseg *act = &ch->segs[ch->nseg - 1];
-    if (act->bytes > WAL__SEG_HDR_BYTES &&
-        act->bytes + total > lw->opt.segment_bytes) {
-        qv_code rc = roll_locked(lw, ch, err);
+    if (ch->wbytes > WAL__SEG_HDR_BYTES &&
+        ch->wbytes + total > lw->opt.segment_bytes) {
+        qv_code rc = roll_locked(lw, ch, deadline, err);
         if (rc != QV_OK)
             return rc;
-        act = &ch->segs[ch->nseg - 1];
     }
-    if (pwrite_all(ch->fd, buf, total, act->bytes) != QV_OK) {
+    if (pwrite_all(ch->fd, buf, total, ch->wbytes) != QV_OK) {
         int e = errno;
-        if (ftruncate(ch->fd, (off_t)act->bytes) != 0)
+        if (ftruncate(ch->fd, (off_t)ch->wbytes) != 0)
             ch->failed = 1;
         errno = e;
         return qv_fail_errno(err, QV_E_IO,
-                             "wal append to channel '%s' "
-                             "(local): write failed",
+                             "wal append to channel '%s' (local): write "
+                             "failed",
                              ch->name);
     }
+    ch->wbytes += total;
     ch->dirty = 1;
-    if (lw->opt.sync == WAL_SYNC_ALWAYS) {
-        if (fdatasync(ch->fd) != 0) {
-            ch->failed = 1;
-            return qv_fail_errno(err, QV_E_IO,
-                                 "wal append to channel '%s' "
-                                 "(local): fdatasync failed",
-                                 ch->name);
-        }
-        ch->dirty = 0;
-    }
-    act->bytes += total;
     return QV_OK;
 }
 
-static qv_code local_append(wal *w, const char *channel, const wal_record *recs,
-                            size_t n, wal_pos *positions, qv_err *err)
+/* Group commit: returns once the records before position `upto` are
+ * synced.  One waiter at a time runs fdatasync without the lock and
+ * commits everything written before it started; the others wait for it. */
+static qv_code wait_durable_locked(local_wal *lw, lchan *ch, wal_pos upto,
+                                   const struct timespec *deadline, qv_err *err)
 {
-    local_wal *lw = (local_wal *)w;
+    while (ch->end < upto) {
+        if (ch->failed)
+            return qv_fail(err, QV_E_IO,
+                           "wal append to channel '%s' (local): fdatasync "
+                           "failed",
+                           ch->name);
+        if (ch->syncing) {
+            if (!wait_locked(ch, deadline) && ch->end < upto)
+                return qv_fail(err, QV_E_TIMEOUT,
+                               "wal append to channel '%s' (local): not "
+                               "synced within %u ms",
+                               ch->name, lw->timeout_ms);
+            continue;
+        }
+        ch->syncing = 1;
+        uint64_t bytes = ch->wbytes;
+        wal_pos pos = ch->wend;
+        int fd = ch->fd;
+        pthread_mutex_unlock(&ch->mu);
+        int r = fdatasync(fd);
+        int e = errno;
+        pthread_mutex_lock(&ch->mu);
+        ch->syncing = 0;
+        if (r != 0) {
+            ch->failed = 1;
+            pthread_cond_broadcast(&ch->cv);
+            errno = e;
+            return qv_fail_errno(err, QV_E_IO,
+                                 "wal append to channel '%s' (local): "
+                                 "fdatasync failed",
+                                 ch->name);
+        }
+        /* No roll happens while syncing: still the same segment. */
+        lseg *act = &ch->segs[ch->nseg - 1];
+        if (bytes > act->bytes)
+            act->bytes = bytes;
+        if (pos > ch->end)
+            ch->end = pos;
+        ch->dirty = ch->wbytes > bytes;
+        pthread_cond_broadcast(&ch->cv);
+    }
+    return QV_OK;
+}
+
+/* Encodes recs into one buffer; the last record ends the batch. */
+static qv_code encode_batch(const local_wal *lw, const char *channel,
+                            const wal_record *recs, size_t n, uint8_t **out,
+                            size_t *out_len, qv_err *err)
+{
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         if (recs[i].len > lw->max_record || recs[i].len > WAL__REC_MAX_LEN)
@@ -624,48 +694,69 @@ static qv_code local_append(wal *w, const char *channel, const wal_record *recs,
                            channel, i, recs[i].len, lw->max_record);
         if (!qv_add_ok(total, WAL__REC_HDR_BYTES + recs[i].len, &total))
             return qv_fail(err, QV_E_INVALID,
-                           "wal append to channel '%s' "
-                           "(local): batch too large",
+                           "wal append to channel '%s' (local): batch too "
+                           "large",
                            channel);
     }
     uint8_t *buf = qv_try_alloc(total, 1);
     if (!buf)
         return qv_fail(err, QV_E_NOMEM,
-                       "wal append to channel '%s' (local): "
-                       "cannot allocate %zu bytes",
+                       "wal append to channel '%s' (local): cannot allocate "
+                       "%zu bytes",
                        channel, total);
     size_t off = 0;
     for (size_t i = 0; i < n; i++)
         off += wal__rec_encode(buf + off, recs[i].data, (uint32_t)recs[i].len,
                                i + 1 == n ? WAL__REC_BATCH_END : 0);
+    *out = buf;
+    *out_len = total;
+    return QV_OK;
+}
+
+static qv_code local_append(wal *w, const char *channel, const wal_record *recs,
+                            size_t n, wal_pos *positions, qv_err *err)
+{
+    local_wal *lw = (local_wal *)w;
+    struct timespec deadline;
+    wal__local_deadline_in(&deadline, lw->timeout_ms, CLOCK_MONOTONIC);
+    uint8_t *buf = NULL;
+    size_t total = 0;
+    qv_code rc = encode_batch(lw, channel, recs, n, &buf, &total, err);
+    if (rc != QV_OK)
+        return rc;
     lchan *ch;
-    qv_code rc = wal__local_get_chan(lw, channel, &ch, err);
+    rc = wal__local_get_chan(lw, channel, &ch, err);
     if (rc == QV_OK)
         rc = wal__local_lock_chan(lw, ch, "append", err);
     if (rc != QV_OK) {
         free(buf);
         return rc;
     }
+    wal_pos first = ch->wend;
     if (ch->failed)
         rc = qv_fail(err, QV_E_IO,
-                     "wal append to channel '%s' (local): an "
-                     "earlier write or sync failed; reopen the log",
+                     "wal append to channel '%s' (local): an earlier write "
+                     "or sync failed; reopen the log",
                      channel);
-    else if (ch->end > WAL__POS_MAX - n)
+    else if (ch->wend > WAL__POS_MAX - n)
         rc = qv_fail(err, QV_E_RANGE,
                      "wal append to channel '%s' (local): positions "
                      "exhausted",
                      channel);
     else
-        rc = write_batch_locked(lw, ch, buf, total, err);
+        rc = write_batch_locked(lw, ch, buf, total, &deadline, err);
     if (rc == QV_OK) {
-        for (size_t i = 0; positions && i < n; i++)
-            positions[i] = ch->end + i;
-        ch->end += n;
-        pthread_cond_broadcast(&ch->cv);
+        first = ch->wend;
+        ch->wend += n;
+        if (lw->opt.sync == WAL_SYNC_ALWAYS)
+            rc = wait_durable_locked(lw, ch, first + n, &deadline, err);
+        else
+            commit_locked(ch);
     }
     pthread_mutex_unlock(&ch->mu);
     free(buf);
+    for (size_t i = 0; rc == QV_OK && positions && i < n; i++)
+        positions[i] = first + i;
     return rc;
 }
 

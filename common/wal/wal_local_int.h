@@ -25,10 +25,15 @@ typedef struct lchan {
     pthread_cond_t cv; /* broadcast when end grows (CLOCK_MONOTONIC) */
     lseg *segs;
     size_t nseg, cap;
-    int fd;      /* active segment */
-    wal_pos end; /* next position */
-    int dirty;   /* written since the last fdatasync */
-    int failed;  /* a write or sync failed: appends are refused */
+    int fd;          /* active segment */
+    wal_pos end;     /* next committed (readable) position */
+    wal_pos wend;    /* next written position (>= end) */
+    uint64_t wbytes; /* bytes written to the active segment (>= its
+                        committed size segs[last].bytes) */
+    int syncing;     /* an appender's fdatasync is in flight (group
+                        commit): the active segment must not roll */
+    int dirty;       /* written since the last fdatasync */
+    int failed;      /* a write or sync failed: appends are refused */
 } lchan;
 
 typedef struct local_wal {
