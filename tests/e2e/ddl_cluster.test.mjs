@@ -1,6 +1,7 @@
 // ddl_cluster.test.mjs -- the DDL and metadata flows of the Node SDK
 // against a two-process deployment: `quiver run coord` and `quiver run
 // proxy` on a real etcd.
+import assert from 'node:assert/strict';
 import { startCluster } from './lib/cluster.mjs';
 import { ddlSuite } from './lib/ddl_suite.mjs';
 import { startEtcd } from './lib/servers.mjs';
@@ -17,8 +18,9 @@ ddlSuite('cluster', async () => {
   return {
     address: cl.address,
     async stop() {
-      await cl.stop();
+      const exits = await cl.stop();
       await etcd.stop();
+      for (const e of exits) assert.equal(e.code, 0, `${e.name} did not exit cleanly:\n${e.output}`);
     },
   };
 });

@@ -66,8 +66,12 @@ export async function startCluster({ etcd, coords = 1, proxies = 1, ttl = '10s',
   const started = [];
   const cl = {
     coords: [], proxies: [], address: null,
+    /** Stops every process (proxies first); resolves to their exits. */
     async stop() {
-      for (const h of started.reverse()) await h.stop();
+      const exits = [];
+      for (const h of started.reverse()) exits.push({ name: h.name, output: h.output(), ...(await h.stop()) });
+      started.length = 0;
+      return exits;
     },
   };
   try {
