@@ -143,11 +143,17 @@ bool qv_expr__b_ident(pstate *ps, size_t pos, const char *name, size_t nlen,
         }
     }
     if (!qv_expr__is_scalar_type(f->type) && f->type != QV_DT_ARRAY &&
-        f->type != QV_DT_JSON)
+        f->type != QV_DT_JSON) {
+        if (qv_dtype_is_vector(f->type))
+            return qv_expr__perr(ps, pos,
+                                 "field '%.*s' is a vector field "
+                                 "and cannot be used in a filter",
+                                 (int)nlen, name);
         return qv_expr__perr(ps, pos,
-                             "field '%.*s' is a vector field and "
-                             "cannot be used in a filter",
-                             (int)nlen, name);
+                             "field '%.*s' has a type (%d) that "
+                             "filters do not support",
+                             (int)nlen, name, (int)f->type);
+    }
     memset(out, 0, sizeof(*out));
     out->kind = TM_COL;
     out->pos = pos;
@@ -611,9 +617,11 @@ bool qv_expr__b_arith(pstate *ps, int tk, term *l, term *r, size_t pos,
     int aop = arith_op(tk);
     if (!aop)
         return qv_expr__perr(ps, pos,
-                             "%s is only supported between "
-                             "constants",
-                             qv_expr__tok_text(tk));
+                             "%s is only supported between constants%s",
+                             qv_expr__tok_text(tk),
+                             tk == TK_BAND || tk == TK_BOR
+                                 ? "; use 'and' / 'or' to combine conditions"
+                                 : "");
     if (l->kind == TM_VAL && r->kind == TM_COL &&
         (aop == QV_AR_ADD || aop == QV_AR_MUL)) {
         term *t = l;

@@ -391,7 +391,17 @@ static bool parse_expr(pstate *ps, int min_level, term *out)
             kind = TK_IN;
         }
         term right, res;
-        if (!qv_expr__next(ps) || !parse_expr(ps, level + 1, &right)) {
+        if (!qv_expr__next(ps)) {
+            ok = false;
+            break;
+        }
+        if (level == L_IN && ps->t.kind == TK_LPAREN) {
+            ok = qv_expr__perr(ps, ps->t.pos,
+                               "'in' takes a list in square "
+                               "brackets, like [1, 2, 3]");
+            break;
+        }
+        if (!parse_expr(ps, level + 1, &right)) {
             ok = false;
             break;
         }

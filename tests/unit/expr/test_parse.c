@@ -182,6 +182,8 @@ static const struct {
      "integer"},
     {"1 < i64 < i32", 11, "must be constants"},
     {"i64 ** 2 == 4", 5, "'**' is only supported between constants"},
+    {"i64 > 1 & i32 < 2", 9, "use 'and' / 'or' to combine conditions"},
+    {"i64 in (1, 2)", 8, "'in' takes a list in square brackets"},
     {"b > 'x'", 5, "cannot compare Bool field 'b' with a string"},
     {"exists i64", 1, "'exists' needs a JSON field"},
     {"text_match(s, 'a')", 1, "function 'text_match' is not supported"},
