@@ -11,7 +11,8 @@
  *   BITMAP    one row bitmap per distinct value, for low-cardinality Bool,
  *             Int8..Int64, VarChar and Arrays of those; params
  *             "bitmap_cardinality_limit" (default 500, range [1, 10000]).
- *             Memory: distinct values x rows / 8 bytes.
+ *             Common values get a row bitmap, rare ones a postings list
+ *             (whichever is smaller).
  *
  * Every index takes the param "index_type" (ignored); any other key is
  * refused.  Build cost: numeric keys are radix sorted (10M Int64 rows in

@@ -450,16 +450,15 @@ static void count_keys(const entries *es, int kind, size_t *nkeys,
     }
 }
 
-/* Writes keys (distinct unless all), string bytes, postings or bitmaps. */
+/* Writes keys (distinct unless all), string bytes, and postings. */
 static void fill_sections(uint8_t *img, const plan *p, const entries *es,
-                          int kind, qv_sindex_type t, size_t words)
+                          int kind, qv_sindex_type t)
 {
     bool all = t == QV_SINDEX_STL_SORT;
     uint8_t *keys = img + p->off[S_KEYS];
     uint8_t *kb = img + p->off[S_KBYTES];
     uint64_t *poff = (uint64_t *)(void *)(img + p->off[S_POFF]);
     uint32_t *rows = (uint32_t *)(void *)(img + p->off[S_ROWS]);
-    uint64_t *bm = (uint64_t *)(void *)(img + p->off[S_BITMAPS]);
     size_t k = 0, sb = 0;
     for (size_t i = 0; i < es->n; i++) {
         const ent *e = &es->e[i];
@@ -477,15 +476,76 @@ static void fill_sections(uint8_t *img, const plan *p, const entries *es,
                 poff[k] = i;
             k++;
         }
-        if (p->len[S_ROWS])
+        if (t != QV_SINDEX_BITMAP)
             rows[i] = e->row;
-        if (p->len[S_BITMAPS])
-            bm[(k - 1) * words + e->row / 64] |= (uint64_t)1 << (e->row % 64);
     }
     if (kind == KIND_STR)
         put64(keys + 8 * k, sb);
     if (p->len[S_POFF])
         poff[k] = es->n;
+}
+
+/* Per-key entry counts of the sorted entries (nkeys of them). */
+static size_t *key_counts(const entries *es, int kind, size_t nkeys)
+{
+    size_t *cnt = qv_try_calloc(nkeys ? nkeys : 1, sizeof(size_t));
+    for (size_t i = 0, k = 0; cnt && i < es->n; i++) {
+        if (i && !same_key(kind, &es->e[i], &es->e[i - 1]))
+            k++;
+        cnt[k]++;
+    }
+    return cnt;
+}
+
+/* A BITMAP key takes a bitmap when its postings would not be smaller. */
+static bool dense_key(size_t count, size_t rows)
+{
+    return count * 32 >= rows;
+}
+
+/* Sizes of the BITMAP sections; *nposts = row ids kept as postings. */
+static void plan_bitmap(plan *p, const size_t *cnt, size_t nkeys, size_t rows,
+                        size_t words, size_t *nposts)
+{
+    size_t nbm = 0;
+    *nposts = 0;
+    for (size_t k = 0; k < nkeys; k++) {
+        if (dense_key(cnt[k], rows))
+            nbm++;
+        else
+            *nposts += cnt[k];
+    }
+    p->len[S_POFF] = (nkeys + 1) * 8;
+    p->len[S_ROWS] = *nposts * 4;
+    p->len[S_BMIDX] = nkeys * 4;
+    p->len[S_BITMAPS] = nbm * words * 8;
+}
+
+/* Postings of rare keys and bitmaps of common ones (after fill_sections
+ * wrote the keys). */
+static void fill_bitmap(uint8_t *img, const plan *p, const entries *es,
+                        const size_t *cnt, size_t nkeys, size_t rows,
+                        size_t words)
+{
+    uint64_t *poff = (uint64_t *)(void *)(img + p->off[S_POFF]);
+    uint32_t *prow = (uint32_t *)(void *)(img + p->off[S_ROWS]);
+    uint64_t *bm = (uint64_t *)(void *)(img + p->off[S_BITMAPS]);
+    uint32_t *bmidx = (uint32_t *)(void *)(img + p->off[S_BMIDX]);
+    size_t i = 0, np = 0, nbm = 0;
+    for (size_t k = 0; k < nkeys; k++) {
+        poff[k] = np;
+        bool dense = dense_key(cnt[k], rows);
+        bmidx[k] = dense ? (uint32_t)nbm : SX_NO_BITMAP;
+        for (size_t j = 0; j < cnt[k]; j++, i++) {
+            uint32_t r = es->e[i].row;
+            if (dense)
+                bm[nbm * words + r / 64] |= (uint64_t)1 << (r % 64);
+            else
+                prow[np++] = r;
+        }
+        nbm += dense;
+    }
+    poff[nkeys] = np;
 }
 
 static qv_code assemble(qv_sindex_type t, const qv_col_view *v, int kind,
@@ -506,22 +566,29 @@ static qv_code assemble(qv_sindex_type t, const qv_col_view *v, int kind,
     p.len[S_KBYTES] = kbytes;
     if (t == QV_SINDEX_INVERTED || t == QV_SINDEX_TRIE)
         p.len[S_POFF] = (nkeys + 1) * 8;
-    if (t != QV_SINDEX_BITMAP)
+    size_t nposts = es->n, *cnt = NULL;
+    if (t != QV_SINDEX_BITMAP) {
         p.len[S_ROWS] = es->n * 4;
-    else if (!qv_mul_ok(nkeys, words * 8, &p.len[S_BITMAPS]))
-        return qv_fail(err, QV_E_NOMEM, "BITMAP index too large");
+    } else {
+        if (!(cnt = key_counts(es, kind, nkeys)))
+            return qv_fail(err, QV_E_NOMEM, "BITMAP index too large");
+        plan_bitmap(&p, cnt, nkeys, v->rows, words, &nposts);
+    }
     uint32_t *nodes = NULL;
     size_t nnodes = 0;
-    if (!plan_layout(&p))
-        return qv_fail(err, QV_E_NOMEM, "scalar index too large");
-    uint8_t *img = qv_try_aligned_alloc(p.total, 1);
-    if (!img)
+    uint8_t *img = plan_layout(&p) ? qv_try_aligned_alloc(p.total, 1) : NULL;
+    if (!img) {
+        free(cnt);
         return qv_fail(err, QV_E_NOMEM,
                        "cannot allocate %zu bytes for "
                        "a %s index",
                        p.total, qv_sindex_type_name(t));
+    }
     memset(img, 0, p.total);
-    fill_sections(img, &p, es, kind, t, words);
+    fill_sections(img, &p, es, kind, t);
+    if (cnt)
+        fill_bitmap(img, &p, es, cnt, nkeys, v->rows, words);
+    free(cnt);
     if (t == QV_SINDEX_TRIE) {
         nodes = qv__trie_build((const uint64_t *)(void *)(img + p.off[S_KEYS]),
                                img + p.off[S_KBYTES], nkeys, &nnodes);
@@ -552,7 +619,7 @@ static qv_code assemble(qv_sindex_type t, const qv_col_view *v, int kind,
     put32(img + 20, (uint32_t)kind);
     put64(img + 24, v->rows);
     put64(img + 32, nkeys);
-    put64(img + 40, t == QV_SINDEX_BITMAP ? 0 : es->n);
+    put64(img + 40, nposts);
     put64(img + 48, nnodes);
     for (int s = 0; s < S_COUNT; s++) {
         put64(img + 64 + (size_t)16 * s, p.off[s]);

@@ -14,19 +14,24 @@
  *   20     4    key kind: 1 int64, 2 double, 3 string
  *   24     8    rows of the column
  *   32     8    nkeys: distinct keys (STL_SORT: entries, with repeats)
- *   40     8    nposts: row entries in S_ROWS
+ *   40     8    nposts: row ids in S_ROWS
  *   48     8    nnodes: trie nodes
  *   56     4    crc32c of bytes [0, 56) and [64, end)
  *   60     4    reserved, 0
- *   64     96   section table: 6 x (offset u64, length u64)
+ *   64     112  section table: 7 x (offset u64, length u64)
  *   192         sections, each 64-byte aligned
  * Sections:
  *   S_KEYS    int64[nkeys] | double[nkeys] | u64 string offsets[nkeys + 1]
  *   S_KBYTES  string key bytes
- *   S_POFF    u64[nkeys + 1] postings offsets (INVERTED, Trie)
+ *   S_POFF    u64[nkeys + 1] postings offsets (INVERTED, Trie, BITMAP)
  *   S_ROWS    u32 row ids: STL_SORT one per key entry; else postings
- *   S_BITMAPS u64[nkeys * words(rows)] one row bitmap per key (BITMAP)
+ *   S_BITMAPS u64[nbitmaps * words(rows)] row bitmaps (BITMAP)
  *   S_NODES   u32[6 * nnodes] trie nodes (Trie)
+ *   S_BMIDX   u32[nkeys] (BITMAP): the bitmap of key k, or UINT32_MAX when
+ *             the key's rows are a postings list instead.  A key gets a
+ *             bitmap when its postings would take at least as many bytes
+ *             (count * 4 >= rows / 8), so rare values cost 4 bytes a row
+ *             and common ones rows / 8 bytes.
  */
 #ifndef QV_SINDEX_INT_H
 #define QV_SINDEX_INT_H
@@ -34,7 +39,8 @@
 #include "index/scalar/scalar_index.h"
 
 enum { KIND_INT = 1, KIND_FLOAT = 2, KIND_STR = 3 };
-enum { S_KEYS, S_KBYTES, S_POFF, S_ROWS, S_BITMAPS, S_NODES, S_COUNT };
+enum { S_KEYS, S_KBYTES, S_POFF, S_ROWS, S_BITMAPS, S_NODES, S_BMIDX, S_COUNT };
+#define SX_NO_BITMAP UINT32_MAX
 
 #define SX_MAGIC      0x58535651u /* "QVSX" */
 #define SX_VERSION    1u
@@ -57,7 +63,7 @@ struct qv_sindex {
     qv_dtype ktype;
     bool is_array;
     int kind;
-    size_t rows, nkeys, nposts, nnodes, words;
+    size_t rows, nkeys, nposts, nnodes, words, nbitmaps;
     const int64_t *ikeys;
     const double *fkeys;
     const uint64_t *soffs;
@@ -66,6 +72,7 @@ struct qv_sindex {
     const uint64_t *poff;
     const uint32_t *prow;
     const uint64_t *bitmaps;
+    const uint32_t *bmidx;
     const uint32_t *nodes;
     const uint8_t *image;
     size_t image_len;

@@ -84,24 +84,45 @@ static qv_code parse_header(const uint8_t *f, size_t len, qv_sindex *ix,
     return QV_OK;
 }
 
-/* Expected section lengths from the counts; 0 = absent. */
-static bool sizes_ok(const qv_sindex *ix, const uint64_t sl[S_COUNT])
+/* Expected section lengths from the counts; 0 = absent.  Sets
+ * ix->nbitmaps for BITMAP. */
+static bool sizes_ok(qv_sindex *ix, const uint64_t sl[S_COUNT])
 {
-    bool str = ix->kind == KIND_STR;
-    size_t keys = ix->nkeys + (str ? 1 : 0), bm;
-    if (!qv_mul_ok(ix->nkeys, ix->words * 8, &bm))
+    bool str = ix->kind == KIND_STR, bitmap = ix->type == QV_SINDEX_BITMAP;
+    size_t keys = ix->nkeys + (str ? 1 : 0), bmw = ix->words * 8;
+    bool post = ix->type != QV_SINDEX_STL_SORT;
+    if (bitmap) { /* any number of whole bitmaps */
+        if (bmw ? sl[S_BITMAPS] % bmw : sl[S_BITMAPS])
+            return false;
+        ix->nbitmaps = bmw ? sl[S_BITMAPS] / bmw : 0;
+    } else if (sl[S_BITMAPS]) {
         return false;
-    bool post = ix->type == QV_SINDEX_INVERTED || ix->type == QV_SINDEX_TRIE;
+    }
     return sl[S_KEYS] == keys * 8 && (str || sl[S_KBYTES] == 0) &&
            sl[S_POFF] == (post ? (ix->nkeys + 1) * 8 : 0) &&
-           sl[S_ROWS] == (ix->type == QV_SINDEX_BITMAP ? 0 : ix->nposts * 4) &&
-           sl[S_BITMAPS] == (ix->type == QV_SINDEX_BITMAP ? bm : 0) &&
-           (ix->type == QV_SINDEX_BITMAP || ix->type == QV_SINDEX_STL_SORT
-                ? ix->nposts == (ix->type == QV_SINDEX_STL_SORT ? ix->nkeys : 0)
-                : true) &&
+           sl[S_ROWS] == ix->nposts * 4 &&
+           sl[S_BMIDX] == (bitmap ? ix->nkeys * 4 : 0) &&
+           (ix->type != QV_SINDEX_STL_SORT || ix->nposts == ix->nkeys) &&
            sl[S_NODES] ==
                (ix->type == QV_SINDEX_TRIE ? ix->nnodes * TN_FIELDS * 4 : 0) &&
            (ix->type == QV_SINDEX_TRIE || ix->nnodes == 0);
+}
+
+/* BITMAP: every key names a bitmap (and has no postings) or none; no row
+ * bit past the last row. */
+static bool bitmaps_ok(const qv_sindex *ix)
+{
+    for (size_t k = 0; k < ix->nkeys; k++) {
+        uint32_t b = ix->bmidx[k];
+        if (b != SX_NO_BITMAP &&
+            (b >= ix->nbitmaps || ix->poff[k + 1] != ix->poff[k]))
+            return false;
+    }
+    if (ix->rows % 64)
+        for (size_t b = 0; b < ix->nbitmaps; b++)
+            if (ix->bitmaps[b * ix->words + ix->words - 1] >> (ix->rows % 64))
+                return false;
+    return true;
 }
 
 static int cmp_keys(const qv_sindex *ix, size_t a, size_t b)
@@ -138,21 +159,19 @@ static bool content_ok(const qv_sindex *ix)
         if (c > 0 || (c == 0 && ix->type != QV_SINDEX_STL_SORT))
             return false;
     }
-    if (ix->poff) {
+    if (ix->poff) { /* BITMAP keys with a bitmap have empty postings */
         if (ix->poff[0] != 0 || ix->poff[ix->nkeys] != ix->nposts)
             return false;
         for (size_t k = 0; k < ix->nkeys; k++)
-            if (ix->poff[k + 1] <= ix->poff[k])
+            if (ix->poff[k + 1] < ix->poff[k] ||
+                (ix->poff[k + 1] == ix->poff[k] &&
+                 ix->type != QV_SINDEX_BITMAP))
                 return false;
     }
     for (size_t i = 0; ix->prow && i < ix->nposts; i++)
         if (ix->prow[i] >= ix->rows)
             return false;
-    if (ix->bitmaps && ix->rows % 64)
-        for (size_t k = 0; k < ix->nkeys; k++)
-            if (ix->bitmaps[k * ix->words + ix->words - 1] >> (ix->rows % 64))
-                return false;
-    return true;
+    return ix->type != QV_SINDEX_BITMAP || bitmaps_ok(ix);
 }
 
 qv_code qv_sindex_load(const void *bytes, size_t len, qv_sindex **out,
@@ -183,6 +202,7 @@ qv_code qv_sindex_load(const void *bytes, size_t len, qv_sindex **out,
     tmp.poff = SECT(S_POFF, uint64_t);
     tmp.prow = SECT(S_ROWS, uint32_t);
     tmp.bitmaps = SECT(S_BITMAPS, uint64_t);
+    tmp.bmidx = SECT(S_BMIDX, uint32_t);
     tmp.nodes = SECT(S_NODES, uint32_t);
 #undef SECT
     if (!content_ok(&tmp))
@@ -362,13 +382,12 @@ static void mark_keys(const qv_sindex *ix, size_t a, size_t b, qv_bitset *o)
 {
     if (a >= b)
         return;
-    if (ix->type == QV_SINDEX_BITMAP) {
-        for (size_t k = a; ix->bitmaps && k < b; k++) {
-            const uint64_t *w = ix->bitmaps + k * ix->words;
-            for (size_t i = 0; i < ix->words; i++)
-                o->words[i] |= w[i];
-        }
-        return;
+    for (size_t k = a; ix->bmidx && k < b; k++) {
+        if (ix->bmidx[k] == SX_NO_BITMAP)
+            continue;
+        const uint64_t *w = ix->bitmaps + (size_t)ix->bmidx[k] * ix->words;
+        for (size_t i = 0; i < ix->words; i++)
+            o->words[i] |= w[i];
     }
     size_t s = ix->poff ? ix->poff[a] : a, e = ix->poff ? ix->poff[b] : b;
     for (size_t i = s; i < e; i++)

@@ -632,3 +632,43 @@ Test(scalar_index, double_zeros_infinities_and_int_bounds)
     qv_sindex_free(ix);
     qv_column_free(c);
 }
+
+Test(scalar_index, bitmap_keeps_rare_values_as_postings)
+{
+    /* 20000 rows: value 0 in most rows, 200 rare values once each. */
+    int32_t *vals = qv_xcalloc(20000, sizeof(int32_t));
+    for (int i = 0; i < 200; i++)
+        vals[i * 100] = i + 1;
+    qv_field_spec spec = {.id = 100, .name = "b", .type = QV_DT_INT32};
+    qv_column *c;
+    cr_assert_eq(qv_column_create(&spec, &c, NULL), QV_OK);
+    cr_assert_eq(qv_column_append_fixed(c, vals, 20000), QV_OK);
+    qv_column_publish(c);
+    qv_col_view v = qv_column_view(c);
+    qv_sindex *ix;
+    cr_assert_eq(qv_sindex_build(QV_SINDEX_BITMAP, &v, NULL, 0, &ix, NULL),
+                 QV_OK);
+    /* one dense bitmap (2.5 KB) + 200 postings, not 201 bitmaps (500 KB) */
+    cr_assert_lt(qv_sindex_memory_size(ix), 20000);
+    qv_bitset out;
+    cr_assert_eq(qv_bitset_init(&out, 20000), QV_OK);
+    qv_value t[] = {qv_value_int(0), qv_value_int(7)};
+    cr_assert_eq(qv_sindex_terms(ix, &t[1], 1, &out, NULL), QV_OK);
+    cr_assert_eq(qv_bitset_count(&out), 1);
+    cr_assert(qv_bitset_test(&out, 600));
+    cr_assert_eq(qv_sindex_terms(ix, t, 2, &out, NULL), QV_OK);
+    cr_assert_eq(qv_bitset_count(&out), 19801);
+    qv_sindex_bound lo = {qv_value_int(1), true};
+    cr_assert_eq(qv_sindex_range(ix, &lo, NULL, &out, NULL), QV_OK);
+    cr_assert_eq(qv_bitset_count(&out), 200);
+    void *img;
+    qv_sindex *l = reload(ix, &img);
+    cr_assert_eq(qv_sindex_range(l, &lo, NULL, &out, NULL), QV_OK);
+    cr_assert_eq(qv_bitset_count(&out), 200);
+    qv_sindex_free(l);
+    qv_aligned_free(img);
+    qv_bitset_release(&out);
+    qv_sindex_free(ix);
+    qv_column_free(c);
+    free(vals);
+}
