@@ -1,8 +1,38 @@
 /* svc_collection.c -- CoordService CreateCollection, DropCollection,
  * AlterCollection and RenameCollection over the catalog. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
 #include "coord/coord_int.h"
 #include "coord/schema_check.h"
 #include "proto/pb_arena.h"
+
+/* Checks the values of the collection properties Milvus gives a meaning:
+ * collection.ttl.seconds (an integer >= 0) and mmap.enabled (a boolean).
+ * Other keys are kept as given. */
+static qv_code check_props(qv_kvp **props, size_t n, qv_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *k = props[i]->key, *v = props[i]->value;
+        if (strcmp(k, "collection.ttl.seconds") == 0) {
+            char *end;
+            long long t = strtoll(v, &end, 10);
+            if (!v[0] || *end || t < 0)
+                return qv_fail(err, QV_E_INVALID,
+                               "property 'collection.ttl.seconds' must be an "
+                               "integer >= 0, not '%s'",
+                               v);
+        } else if (strcmp(k, "mmap.enabled") == 0) {
+            if (strcasecmp(v, "true") != 0 && strcasecmp(v, "false") != 0)
+                return qv_fail(err, QV_E_INVALID,
+                               "property 'mmap.enabled' must be true or "
+                               "false, not '%s'",
+                               v);
+        }
+    }
+    return QV_OK;
+}
 
 /* Decodes, validates and completes the request's schema into info. */
 static qv_code
@@ -81,7 +111,12 @@ QV_COORD_HANDLER(qv_coord__alter_collection)
     qv_coord *c = ud;
     qv_arena *a = qv_rpc_call_arena(call);
     qv_catalog *cat;
-    qv_code rc = qv_coord__enter(c, &cat, NULL, err);
+    qv_code rc = check_props(rq->properties, rq->n_properties, err);
+    if (rc) {
+        *resp = &qv_coord__status(a, rc, err)->base;
+        return QV_OK;
+    }
+    rc = qv_coord__enter(c, &cat, NULL, err);
     if (rc)
         return rc;
     rc = qv_catalog_alter_collection(

@@ -222,6 +222,10 @@ export function ddlSuite(label, start) {
     let d = await c.describeCollection({ collection_name: b });
     assert.deepEqual(d.properties, [{ key: 'collection.ttl.seconds', value: '60' }]);
     assert.ok(BigInt(d.update_timestamp) > BigInt(after1.update_timestamp));
+    failed(await c.alterCollectionProperties({ collection_name: b, properties: { 'collection.ttl.seconds': -1 } }),
+      /collection\.ttl\.seconds.*integer/, 1100);
+    failed(await c.alterCollectionProperties({ collection_name: b, properties: { 'mmap.enabled': 'maybe' } }),
+      /mmap\.enabled/, 1100);
     ok(await c.dropCollectionProperties({ collection_name: b, properties: ['collection.ttl.seconds'] }), 'drop props');
     d = await c.describeCollection({ collection_name: b });
     assert.deepEqual(d.properties, []);
