@@ -95,7 +95,8 @@ typedef struct wal_options {
                                  1000000 (Kafka's message.max.bytes) */
 
     /* fault */
-    wal *inner; /* the wal to decorate; the decorator owns it from open */
+    wal *inner; /* the wal to decorate; owned by the decorator once its
+                   open succeeds (closed with it) */
 } wal_options;
 
 /* One record handed to wal_append(); the bytes stay the caller's. */

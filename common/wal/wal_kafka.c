@@ -713,7 +713,7 @@ static qv_code kafka_append(wal *w, const char *channel, const wal_record *recs,
 
 const wal_ops wal__kafka_ops = {
     .name = "kafka",
-    .caps = 0,
+    .caps = WAL_CAP_PERSISTENT, /* with a real broker; not the test mock */
     .impl_size = sizeof(kafka_wal) - sizeof(wal),
     .open = kafka_open,
     .close = kafka_close,

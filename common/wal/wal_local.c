@@ -571,16 +571,9 @@ static int wait_locked(lchan *ch, const struct timespec *deadline)
     return pthread_cond_timedwait(&ch->cv, &ch->mu, deadline) != ETIMEDOUT;
 }
 
-static qv_code roll_locked(local_wal *lw, lchan *ch,
-                           const struct timespec *deadline, qv_err *err)
+/* Starts a new active segment.  Call only while no sync is in flight. */
+static qv_code roll_locked(local_wal *lw, lchan *ch, qv_err *err)
 {
-    while (ch->syncing) {
-        if (!wait_locked(ch, deadline) && ch->syncing)
-            return qv_fail(err, QV_E_TIMEOUT,
-                           "wal append to channel '%s' (local): segment "
-                           "still syncing after %u ms",
-                           ch->name, lw->timeout_ms);
-    }
     if (lw->opt.sync != WAL_SYNC_NEVER && ch->dirty && fdatasync(ch->fd) != 0) {
         ch->failed = 1;
         pthread_cond_broadcast(&ch->cv);
@@ -609,9 +602,19 @@ static qv_code write_batch_locked(local_wal *lw, lchan *ch, const uint8_t *buf,
                                   size_t total, const struct timespec *deadline,
                                   qv_err *err)
 {
-    if (ch->wbytes > WAL__SEG_HDR_BYTES &&
-        ch->wbytes + total > lw->opt.segment_bytes) {
-        qv_code rc = roll_locked(lw, ch, deadline, err);
+    /* Waiting for a sync releases the lock, so the need to roll is
+     * checked again after every wait (another appender may have rolled). */
+    while (ch->wbytes > WAL__SEG_HDR_BYTES &&
+           ch->wbytes + total > lw->opt.segment_bytes) {
+        if (ch->syncing) {
+            if (!wait_locked(ch, deadline) && ch->syncing)
+                return qv_fail(err, QV_E_TIMEOUT,
+                               "wal append to channel '%s' (local): segment "
+                               "still syncing after %u ms",
+                               ch->name, lw->timeout_ms);
+            continue;
+        }
+        qv_code rc = roll_locked(lw, ch, err);
         if (rc != QV_OK)
             return rc;
     }
