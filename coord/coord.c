@@ -175,8 +175,11 @@ static void one_term(qv_coord *c)
     }
     QV_LOG(QV_LOG_INFO, "coord", "active coord at %s (session %s)",
            c->advertise, qv_session_key(c->session));
+    metakv_watch *w = NULL;
     while (!c->stopping && !qv_session_lost(c->session))
-        nap(c, 100);
+        qv_coord__sessions_follow(c, &w, 100);
+    metakv_watch_close(w);
+    qv_coord__sessions_clear(c);
     deactivate(c);
     if (qv_session_lost(c->session)) {
         QV_LOG(QV_LOG_ERROR, "coord",
@@ -222,6 +225,7 @@ qv_code qv_coord_create(const qv_coord_options *opts, qv_coord **out,
     pthread_rwlock_init(&c->mu, NULL);
     pthread_mutex_init(&c->wait_mu, NULL);
     pthread_cond_init(&c->wait_cv, NULL);
+    pthread_mutex_init(&c->sess_mu, NULL);
     atomic_init(&c->active, false);
     qv_rpc_server_opts so = {.host = c->host,
                              .port = opts->port,
@@ -334,6 +338,8 @@ void qv_coord_destroy(qv_coord *c)
     pthread_rwlock_destroy(&c->mu);
     pthread_mutex_destroy(&c->wait_mu);
     pthread_cond_destroy(&c->wait_cv);
+    qv_coord__sessions_clear(c);
+    pthread_mutex_destroy(&c->sess_mu);
     free(c->root);
     free(c->host);
     free(c->advertise);

@@ -8,7 +8,9 @@
  * session key).  A standby answers every call with gRPC UNAVAILABLE, so a
  * client re-resolves the active coord and retries.  Once it wins it opens
  * the TSO/ID allocator and the catalog (coord/tso.h, coord/catalog.h) and
- * serves DDL and metadata.  If its session is lost (cut off from meta KV
+ * serves DDL and metadata; while active it follows every process's
+ * session (joins and departures are logged; qv_coord_sessions()).  If its
+ * session is lost (cut off from meta KV
  * longer than the TTL) it stops serving at once, registers a fresh session
  * and campaigns again; its TSO and catalog writes are fenced by
  * compare-and-swap, so a deposed coord cannot corrupt what its successor
@@ -60,6 +62,10 @@ bool qv_coord_active(qv_coord *c);
  * did not. */
 qv_code qv_coord_wait_active(qv_coord *c, uint32_t wait_ms,
                              qv_err *err) QV_MUST_USE;
+/* While active: the number of live process sessions of `role` ("proxy",
+ * ...; NULL = all) that this coord has seen join and not leave.  0 on a
+ * standby. */
+size_t qv_coord_sessions(qv_coord *c, const char *role);
 /* Stops serving, leaves the election (a standby takes over at once) and
  * joins the thread; idempotent. */
 void qv_coord_stop(qv_coord *c);

@@ -42,7 +42,18 @@ struct qv_coord {
     atomic_bool active;
     pthread_mutex_t wait_mu;
     pthread_cond_t wait_cv; /* signalled when active changes */
+    /* Live sessions seen while active (coord_sessions.c). */
+    pthread_mutex_t sess_mu;
+    struct qv__sess *sessions; /* guarded by sess_mu */
 };
+
+/* Sessions (coord_sessions.c), driven by the campaign thread while
+ * active: open lists "<root>session/" and opens a watch after it; follow
+ * waits up to wait_ms for changes (reopening after errors); clear forgets
+ * them all. */
+qv_code qv_coord__sessions_open(qv_coord *c, metakv_watch **w, qv_err *err);
+void qv_coord__sessions_follow(qv_coord *c, metakv_watch **w, uint32_t wait_ms);
+void qv_coord__sessions_clear(qv_coord *c);
 
 /* One RPC of the dispatch table. */
 typedef struct qv_coord_rpc {

@@ -239,7 +239,15 @@ Test(proxy_ddl, no_stale_schema_after_drop_and_recreate_elsewhere)
                  QV_OK);
     cr_assert_eq(r.n, 2);
     metakv_kvs_release(&r);
+    /* The coord follows them: joins, then a departure. */
+    for (int i = 0; i < 100 && qv_coord_sessions(coord, "proxy") != 2; i++)
+        qv_sleep_ms(20);
+    cr_assert_eq(qv_coord_sessions(coord, "proxy"), 2);
+    cr_assert_eq(qv_coord_sessions(coord, "coord"), 1);
     qv_proxy_destroy(a);
+    for (int i = 0; i < 100 && qv_coord_sessions(coord, "proxy") != 1; i++)
+        qv_sleep_ms(20);
+    cr_assert_eq(qv_coord_sessions(coord, "proxy"), 1);
     qv_proxy_destroy(b);
     qv_coord_destroy(coord);
 }
