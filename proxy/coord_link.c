@@ -84,6 +84,12 @@ static qv_code resolve(qv_coord_link *l, char *addr, size_t cap, qv_err *err)
     return QV_OK;
 }
 
+qv_code qv_coord_link_check(qv_coord_link *l, qv_err *err)
+{
+    char addr[256];
+    return resolve(l, addr, sizeof addr, err);
+}
+
 /* A reference to the channel of the current coord (resolving it first if
  * needed); the caller closes it. */
 static qv_code current(qv_coord_link *l, qv_rpc_channel **out, qv_err *err)

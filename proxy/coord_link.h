@@ -38,6 +38,10 @@ qv_code qv_coord_link_call(qv_coord_link *l, const char *method,
                            qv_arena *a, ProtobufCMessage **resp,
                            int64_t timeout_ms, qv_err *err) QV_MUST_USE;
 
+/* QV_OK when meta KV names an active coord (for health checks); else
+ * QV_E_NOT_READY or the meta KV's error, with a message. */
+qv_code qv_coord_link_check(qv_coord_link *l, qv_err *err) QV_MUST_USE;
+
 /* Parses "address" out of a session value; false if absent.  Exposed for
  * tests. */
 bool qv_coord_link_parse_address(const char *json, char *buf, size_t cap);

@@ -278,5 +278,14 @@ Test(proxy_ddl, ddl_without_a_coord_is_not_ready)
     cr_assert(strstr(r->status->reason, "no active coord"), "%s",
               r->status->reason);
     cr_assert_lt(qv_mono_ms(qv_clock_system()) - t0, 3000);
+    /* CheckHealth says why. */
+    Milvus__Proto__Milvus__CheckHealthRequest hq =
+        MILVUS__PROTO__MILVUS__CHECK_HEALTH_REQUEST__INIT;
+    Milvus__Proto__Milvus__CheckHealthResponse *h =
+        call(p, "CheckHealth", &hq.base,
+             &milvus__proto__milvus__check_health_response__descriptor, NULL);
+    cr_assert_not(h->ishealthy);
+    cr_assert_eq(h->n_reasons, 1);
+    cr_assert(strstr(h->reasons[0], "no active coord"), "%s", h->reasons[0]);
     qv_proxy_destroy(p);
 }
