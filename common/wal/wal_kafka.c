@@ -80,6 +80,7 @@ qv_code wal__kafka_map_err(rd_kafka_resp_err_t e)
     case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
         return QV_E_INVALID;
     case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
+    case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
         return QV_E_COMPACTED;
     default:
         return QV_E_UNAVAILABLE;

@@ -178,8 +178,12 @@ static qv_code make_consumer(kafka_reader *r, wal_pos from, qv_err *err)
     rd_kafka_conf_t *conf = wal__kafka_base_conf(kw, 1, err);
     if (!conf)
         return QV_E_INVALID;
-    char fmb[32];
+    /* Prefetch at most about two broker messages per reader: readers are
+     * many (one per channel) and a reader behind retention must hear of
+     * it rather than be served from a deep local queue. */
+    char fmb[32], qkb[32];
     snprintf(fmb, sizeof(fmb), "%zu", kw->max_msg + 65536);
+    snprintf(qkb, sizeof(qkb), "%zu", 2 * (kw->max_msg + 65536) / 1024);
     /* librdkafka needs a group.id to assign partitions; the group is never
      * joined and no offset is ever committed to it. */
     if (wal__kafka_set_conf(conf, "group.id", "quiver-wal-reader", err) ||
@@ -188,7 +192,9 @@ static qv_code make_consumer(kafka_reader *r, wal_pos from, qv_err *err)
         wal__kafka_set_conf(conf, "auto.offset.reset", "error", err) ||
         wal__kafka_set_conf(conf, "fetch.wait.max.ms", "10", err) ||
         wal__kafka_set_conf(conf, "fetch.error.backoff.ms", "50", err) ||
-        wal__kafka_set_conf(conf, "fetch.message.max.bytes", fmb, err)) {
+        wal__kafka_set_conf(conf, "fetch.message.max.bytes", fmb, err) ||
+        wal__kafka_set_conf(conf, "fetch.max.bytes", fmb, err) ||
+        wal__kafka_set_conf(conf, "queued.max.messages.kbytes", qkb, err)) {
         rd_kafka_conf_destroy(conf);
         return QV_E_INVALID;
     }

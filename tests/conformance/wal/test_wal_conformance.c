@@ -3,7 +3,8 @@
  * qv_kafka_broker on 127.0.0.1 started and stopped per test).
  *
  * The Kafka mock keeps only the last ~5 MiB per partition, so every case
- * keeps each channel's volume well under that (the largest writes ~3 MiB).
+ * keeps each channel's volume well under that (the largest writes ~3 MiB),
+ * except the two retention cases at the end, which write 7 MiB on purpose.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -503,4 +504,100 @@ WAL_CASE(fault_decorator_fails_the_nth_append)
     wal_fault_counts(f, &calls, &fails);
     cr_assert_eq(calls, 3);
     cr_assert_eq(fails, 1);
+}
+
+/* ---- retention ---------------------------------------------------------
+ * These two cases deliberately write past retention: 7 MiB per channel,
+ * more than the mock Kafka broker keeps (~5 MiB per partition), and more
+ * than the 1 MiB retention the local log gets here. */
+
+static const wal_options local_retention = {.segment_bytes = 256 << 10,
+                                            .retention_bytes = 1 << 20};
+
+#define RET_REC   (64 << 10)
+#define RET_COUNT 112 /* 7 MiB */
+
+static void write_past_retention(wal *w, const char *ch, int from, int count)
+{
+    uint8_t *buf = qv_xmalloc(RET_REC);
+    for (int i = from; i < from + count; i += 8) {
+        wal_record recs[8];
+        for (int k = 0; k < 8; k++) {
+            memset(buf, 0, 8);
+            recs[k] = (wal_record){buf, RET_REC};
+        }
+        qv_err err = {0};
+        cr_assert_eq(wal_append(w, ch, recs, 8, NULL, &err), QV_OK, "%s",
+                     err.msg);
+    }
+    free(buf);
+}
+
+static void retention_compacts_body(wal_fx *fx)
+{
+    write_past_retention(fx->w, "ret", 0, RET_COUNT);
+    wal_pos earliest, end;
+    qv_err err = {0};
+    cr_assert_eq(wal_bounds(fx->w, "ret", &earliest, &end, &err), QV_OK, "%s",
+                 err.msg);
+    cr_assert_gt(earliest, 0, "nothing was dropped");
+    cr_assert_lt(earliest, end);
+    wal_reader *r = NULL;
+    cr_assert_eq(wal_reader_open(fx->w, "ret", 0, &r, &err), QV_E_COMPACTED);
+    cr_assert(strstr(err.msg, "'ret'"), "%s", err.msg);
+    r = open_reader(fx->w, "ret", WAL_EARLIEST);
+    wal_entry e;
+    wal_pos want = earliest;
+    int n = 0;
+    while (wal_reader_next(r, 1000, &e, &err) == QV_OK) {
+        cr_assert_eq(e.pos, want);
+        cr_assert_eq(e.len, RET_REC);
+        want = e.pos + 1;
+        n++;
+    }
+    cr_assert_eq(err.code, QV_E_TIMEOUT, "%s", err.msg);
+    cr_assert_eq(want, end, "read %d records up to %llu of %llu", n,
+                 (unsigned long long)want, (unsigned long long)end);
+    wal_reader_close(r);
+}
+
+Test(wal_local, retention_makes_old_positions_compacted, .timeout = 60)
+{
+    run_case("local", retention_compacts_body, &local_retention);
+}
+
+Test(wal_kafka, retention_makes_old_positions_compacted, .timeout = 60)
+{
+    run_case("kafka", retention_compacts_body, NULL);
+}
+
+/* A reader that falls behind retention gets QV_E_COMPACTED after the
+ * records it still had, never a silent jump over the gap. */
+static void reader_behind_body(wal_fx *fx)
+{
+    write_past_retention(fx->w, "behind", 0, 8);
+    wal_reader *r = open_reader(fx->w, "behind", WAL_EARLIEST);
+    wal_entry e;
+    qv_err err = {0};
+    cr_assert_eq(wal_reader_next(r, WAIT_MS, &e, &err), QV_OK, "%s", err.msg);
+    wal_pos prev = e.pos;
+    write_past_retention(fx->w, "behind", 8, RET_COUNT);
+    qv_code rc;
+    while ((rc = wal_reader_next(r, 2000, &e, &err)) == QV_OK) {
+        cr_assert_eq(e.pos, prev + 1, "jumped from %llu to %llu",
+                     (unsigned long long)prev, (unsigned long long)e.pos);
+        prev = e.pos;
+    }
+    cr_assert_eq(rc, QV_E_COMPACTED, "got %s: %s", qv_code_name(rc), err.msg);
+    wal_reader_close(r);
+}
+
+Test(wal_local, reader_behind_retention_is_told, .timeout = 60)
+{
+    run_case("local", reader_behind_body, &local_retention);
+}
+
+Test(wal_kafka, reader_behind_retention_is_told, .timeout = 60)
+{
+    run_case("kafka", reader_behind_body, NULL);
 }
