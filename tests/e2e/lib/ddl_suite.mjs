@@ -312,6 +312,22 @@ export function ddlSuite(label, start) {
     }
     failed(await c.dropDatabase({ db_name: db }), /still has collections/);
     ok(await c.dropCollection({ db_name: db, collection_name: name }), 'drop coll in db');
+    // Rename moves a collection into another database.
+    const mv = uniq('moved');
+    ok(await c.createCollection({ collection_name: mv, fields: [
+      { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+      { name: 'v', data_type: DataType.FloatVector, dim: 4 }] }), 'create mv');
+    const mvId = (await c.describeCollection({ collection_name: mv })).collectionID;
+    ok(await c.renameCollection({ collection_name: mv, new_collection_name: mv, new_db_name: db }), 'move');
+    assert.equal((await c.hasCollection({ collection_name: mv })).value, false);
+    const moved = await c.describeCollection({ db_name: db, collection_name: mv });
+    ok(moved, 'describe moved');
+    assert.equal(moved.collectionID, mvId);
+    assert.equal(moved.db_name, db);
+    failed(await c.renameCollection({ db_name: db, collection_name: mv, new_collection_name: 'x',
+      new_db_name: uniq('nodb') }), /database '.*' not found/, 800);
+    failed(await c.renameCollection({ collection_name: mv, new_collection_name: 'x' }), /not found/, 100);
+    ok(await c.dropCollection({ db_name: db, collection_name: mv }), 'drop moved');
     assert.equal((await c.hasCollection({ collection_name: name })).value, true);
     ok(await c.dropDatabase({ db_name: db }), 'drop db');
     assert.ok(!(await c.listDatabases()).db_names.includes(db));
