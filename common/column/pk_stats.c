@@ -5,8 +5,9 @@
  * process is tested by another), so it uses fixed functions, not
  * qv_hash64: h1 = splitmix64(key) for Int64 keys (the 8 little-endian
  * bytes as a uint64), splitmix64(FNV-1a-64(bytes)) for VarChar keys;
- * h2 = splitmix64(h1 ^ 0x9e3779b97f4a7c15) | 1; bit i of k is
- * (h1 + i * h2) mod nbits (Kirsch-Mitzenmacher double hashing).
+ * h2 = splitmix64(h1 ^ 0x9e3779b97f4a7c15) | 1; for i < k, g = h1 + i * h2
+ * (mod 2^64) and the bit is floor(g * nbits / 2^64) (Kirsch-Mitzenmacher
+ * double hashing with a multiply-shift range reduction: no division).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -51,6 +52,11 @@ static void bloom_hashes(const qv_pk *pk, uint64_t *h1, uint64_t *h2)
     *h1 = pk->type == QV_DT_VARCHAR ? splitmix64(fnv1a64(pk->s, pk->len))
                                     : splitmix64((uint64_t)pk->i);
     *h2 = splitmix64(*h1 ^ 0x9e3779b97f4a7c15ull) | 1;
+}
+
+static inline uint64_t bloom_bit(uint64_t g, uint64_t nbits)
+{
+    return (uint64_t)(((unsigned __int128)g * nbits) >> 64);
 }
 
 static qv_code bloom_alloc(qv_dtype t, uint64_t nbits, uint32_t k,
@@ -115,7 +121,7 @@ void qv_pk_bloom_add(qv_pk_bloom *b, const qv_pk *pk)
     uint64_t h1, h2;
     bloom_hashes(pk, &h1, &h2);
     for (uint32_t i = 0; i < b->k; i++) {
-        uint64_t bit = (h1 + i * h2) % b->nbits;
+        uint64_t bit = bloom_bit(h1 + i * h2, b->nbits);
         b->bits[bit / 64] |= (uint64_t)1 << (bit % 64);
     }
 }
@@ -127,7 +133,7 @@ bool qv_pk_bloom_test(const qv_pk_bloom *b, const qv_pk *pk)
     uint64_t h1, h2;
     bloom_hashes(pk, &h1, &h2);
     for (uint32_t i = 0; i < b->k; i++) {
-        uint64_t bit = (h1 + i * h2) % b->nbits;
+        uint64_t bit = bloom_bit(h1 + i * h2, b->nbits);
         if (!((b->bits[bit / 64] >> (bit % 64)) & 1))
             return false;
     }
