@@ -21,7 +21,8 @@
  *
  * Range search (Milvus semantics): with `radius` r and optional
  * `range_filter` f, L2/HAMMING/JACCARD return rows with f <= d < r; IP and
- * COSINE return rows with r < d <= f.
+ * COSINE return rows with r < d <= f.  IVF types probe nprobe lists, then
+ * continue until `max_empty_result_buckets` lists in a row add nothing.
  *
  * Parameters are key/value strings with Milvus names: build params such as
  * HNSW "M", "efConstruction"; IVF "nlist"; PQ "m", "nbits"; search params
@@ -151,13 +152,14 @@ qv_code qv_index_range_search(const qv_index *ix, size_t nq, const void *q,
                               const qv_search_args *args, qv_range_result *out,
                               qv_err *err) QV_MUST_USE;
 /* Copies the stored vectors of n labels into out (n rows); QV_E_UNSUPPORTED
- * when the index does not keep raw vectors (SQ8, PQ). */
+ * when the index does not keep raw vectors (SQ8, PQ), QV_E_NOT_FOUND for a
+ * label it does not hold.  COSINE indexes return the normalized rows. */
 qv_code qv_index_get_vectors(const qv_index *ix, size_t n,
                              const int64_t *labels, void *out,
                              qv_err *err) QV_MUST_USE;
 
 /* Appends the index to out: magic, format version, parameters, data,
- * checksum (see index_io.c for the layout). */
+ * checksum (layout: index/README.md). */
 qv_code qv_index_serialize(const qv_index *ix, qv_buf *out,
                            qv_err *err) QV_MUST_USE;
 /* Loads an index from bytes that must outlive it (mmap-friendly: vectors
