@@ -59,22 +59,6 @@ const char *qv_coord__db(const char *db_name)
     return db_name && db_name[0] ? db_name : QV_DEFAULT_DB;
 }
 
-ProtobufCMessage *qv_coord__reply(qv_arena *a,
-                                  const ProtobufCMessageDescriptor *desc,
-                                  qv_code rc, const qv_err *err)
-{
-    qv_pb_status *st = qv_coord__status(a, rc, err);
-    if (desc == &milvus__proto__common__status__descriptor)
-        return &st->base;
-    ProtobufCMessage *m = qv_arena_calloc(a, 1, desc->sizeof_message);
-    desc->message_init(m);
-    const ProtobufCFieldDescriptor *f =
-        protobuf_c_message_descriptor_get_field_by_name(desc, "status");
-    if (f && f->type == PROTOBUF_C_TYPE_MESSAGE)
-        *(qv_pb_status **)((char *)m + f->offset) = st;
-    return m;
-}
-
 /* ---- active / standby ---------------------------------------------------- */
 
 static void set_active(qv_coord *c, bool on)

@@ -78,12 +78,6 @@ qv_pb_status *qv_coord__status(qv_arena *a, qv_code rc, const qv_err *err);
 /* The request's database: db_name if set, else "default". */
 const char *qv_coord__db(const char *db_name);
 
-/* Packs an empty reply of type desc whose field 1 is `status` (or which
- * is a Status itself) for rc/err. */
-ProtobufCMessage *qv_coord__reply(qv_arena *a,
-                                  const ProtobufCMessageDescriptor *desc,
-                                  qv_code rc, const qv_err *err);
-
 /* Handlers (svc_*.c), all with the qv_rpc_unary_fn signature. */
 #define QV_COORD_HANDLER(fn)                                                   \
     qv_code fn(qv_rpc_call *call, const ProtobufCMessage *req,                 \
