@@ -43,8 +43,9 @@ async function failover(kill, standby, name, prevTs) {
   const res = await c.createCollection({ collection_name: name, fields });
   const took = Date.now() - t0;
   ok(res, `create ${name} after failover`);
-  assert.ok(took < 2 * TTL_MS + 1000, `DDL came back after ${took} ms`);
-  assert.ok(isActive(standby), standby.output());
+  assert.ok(took < 2 * TTL_MS + 1500, `DDL came back after ${took} ms`);
+  // Its log line may still be in the pipe.
+  await waitFor(() => isActive(standby), 5000, standby);
   const d = await c.describeCollection({ collection_name: name });
   assert.ok(BigInt(d.created_timestamp) > prevTs, 'timestamps went back');
   return { took, ts: BigInt(d.created_timestamp) };
