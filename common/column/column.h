@@ -38,8 +38,9 @@
  *
  * Growing columns (memory): one writer appends rows and then publishes
  * them; any number of readers take a qv_col_view snapshot and see exactly
- * the published rows.  A view stays valid until the column is freed (old
- * buffers replaced by growth are retired, not freed, until then).
+ * the published rows.  A view stays valid until the column is freed or
+ * qv_column_reclaim() runs (buffers replaced by growth are retired, not
+ * freed, until then).
  *
  * Sealed columns (file): qv_column_open_file() maps a column file and the
  * view points into the mapping, no copy.  Column file format: see
