@@ -113,7 +113,14 @@ static void sq8_score(const ivf_index *ivf, ivf_scan *s, size_t list,
         const float *c = ivf->centroids + list * d;
         for (size_t i = 0; i < d; i++)
             qc[i] = (s->q[i] - c[i] - ivf->sq_vmin[i]) * ivf->sq_inv[i] - 0.5f;
-        for (size_t t = 0; t < cnt; t++) {
+        size_t t = 0;
+        for (; t + 4 <= cnt; t += 4) {
+            size_t p0 = sel ? sel[t] : t, p1 = sel ? sel[t + 1] : t + 1;
+            size_t p2 = sel ? sel[t + 2] : t + 2, p3 = sel ? sel[t + 3] : t + 3;
+            k->sq8_l2_batch4(qc, ivf->sq_w, codes + p0 * d, codes + p1 * d,
+                             codes + p2 * d, codes + p3 * d, d, out + t);
+        }
+        for (; t < cnt; t++) {
             size_t p = sel ? sel[t] : t;
             out[t] = k->sq8_l2(qc, ivf->sq_w, codes + p * d, d);
         }

@@ -147,6 +147,25 @@ size_t qv__select_lt_scalar(const float *v, size_t n, float thr, uint32_t *out)
     return m;
 }
 
+void qv__sq8_l2_batch4_generic(const qv_distance_kernels *k, const float *qc,
+                               const float *w, const uint8_t *c0,
+                               const uint8_t *c1, const uint8_t *c2,
+                               const uint8_t *c3, size_t dim, float out[4])
+{
+    out[0] = k->sq8_l2(qc, w, c0, dim);
+    out[1] = k->sq8_l2(qc, w, c1, dim);
+    out[2] = k->sq8_l2(qc, w, c2, dim);
+    out[3] = k->sq8_l2(qc, w, c3, dim);
+}
+
+static void sq8_l2_4_scalar(const float *qc, const float *w, const uint8_t *c0,
+                            const uint8_t *c1, const uint8_t *c2,
+                            const uint8_t *c3, size_t dim, float out[4])
+{
+    qv__sq8_l2_batch4_generic(&qv__kernels_scalar, qc, w, c0, c1, c2, c3, dim,
+                              out);
+}
+
 const qv_distance_kernels qv__kernels_scalar = {
     .level = QV_SIMD_SCALAR,
     .l2sqr = l2sqr_scalar,
@@ -160,6 +179,7 @@ const qv_distance_kernels qv__kernels_scalar = {
     .madd = madd_scalar,
     .argmin = qv__argmin_scalar,
     .select_lt = qv__select_lt_scalar,
+    .sq8_l2_batch4 = sq8_l2_4_scalar,
 };
 
 static qv_simd_level cpu_level;

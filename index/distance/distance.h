@@ -63,6 +63,10 @@ typedef struct qv_distance_kernels {
     /* Writes the indices i < n with v[i] < thr, ascending, to out (room
      * for n) and returns their count (top-k candidate filtering). */
     size_t (*select_lt)(const float *v, size_t n, float thr, uint32_t *out);
+    /* sq8_l2 of four codes at once (shares the query loads). */
+    void (*sq8_l2_batch4)(const float *qc, const float *w, const uint8_t *c0,
+                          const uint8_t *c1, const uint8_t *c2,
+                          const uint8_t *c3, size_t dim, float out[4]);
 } qv_distance_kernels;
 
 /* The best kernels this CPU supports (respecting QUIVER_SIMD). */
@@ -82,6 +86,10 @@ extern const qv_distance_kernels qv__kernels_avx2;
 extern const qv_distance_kernels qv__kernels_avx512;
 size_t qv__argmin_scalar(const float *v, size_t n, float *min);
 size_t qv__select_lt_scalar(const float *v, size_t n, float thr, uint32_t *out);
+void qv__sq8_l2_batch4_generic(const qv_distance_kernels *k, const float *qc,
+                               const float *w, const uint8_t *c0,
+                               const uint8_t *c1, const uint8_t *c2,
+                               const uint8_t *c3, size_t dim, float out[4]);
 /* POPCNT kernels shared by the AVX2 and AVX-512 levels (internal). */
 uint32_t qv__hamming_popcnt(const uint8_t *a, const uint8_t *b, size_t n);
 void qv__and_or_popcnt(const uint8_t *a, const uint8_t *b, size_t n,

@@ -51,6 +51,10 @@ static void check_level(const qv_distance_kernels *k)
         cr_assert_float_eq(k->sq8_l2(a, a + d, code, d), sl2, tol * 100,
                            "d=%zu", d);
         cr_assert_float_eq(k->sq8_ip(a, code, d), sip, tol * 100, "d=%zu", d);
+        /* batch of four shares the query loads */
+        k->sq8_l2_batch4(a, a + d, code, code, code, code, d, o4);
+        for (int r = 0; r < 4; r++)
+            cr_assert_float_eq(o4[r], sl2, tol * 100, "d=%zu", d);
         float *o = malloc(d * sizeof(float));
         k->madd(d, a, 2.0f, a + d, o);
         for (size_t i = 0; i < d; i++)
