@@ -348,31 +348,66 @@ static qv_code binivf_train(qv_index *ix, size_t n, const void *xv, qv_err *err)
     return QV_OK;
 }
 
+typedef struct binassign_job {
+    const bin_index *b;
+    const uint8_t *x;
+    size_t *assign;
+} binassign_job;
+
+static void binassign_chunk(void *arg, size_t s, size_t e, size_t w)
+{
+    (void)w;
+    binassign_job *j = arg;
+    for (size_t i = s; i < e; i++)
+        j->assign[i] = nearest_centroid(j->b, j->x + i * j->b->base.row_bytes);
+}
+
+/* Assigns rows in parallel on the shared pool, sizes each list exactly,
+ * then appends in input order. */
 static qv_code binivf_add(qv_index *ix, size_t n, const void *xv,
                           const int64_t *labels, qv_err *err)
 {
     bin_index *b = (bin_index *)ix;
     const uint8_t *x = xv;
     size_t rb = ix->row_bytes;
-    for (size_t i = 0; i < n; i++) {
-        ivf_list *l = &b->lists[nearest_centroid(b, x + i * rb)];
-        if (l->n == l->cap) {
-            size_t nc = l->cap ? l->cap * 2 : 16;
-            uint8_t *c = qv_try_realloc(l->codes, nc, rb);
-            if (c)
-                l->codes = c;
-            int64_t *ids = qv_try_realloc(l->ids, nc, sizeof(int64_t));
-            if (ids)
-                l->ids = ids;
-            if (!c || !ids)
-                return qv_fail(err, QV_E_NOMEM, "cannot grow list");
+    size_t *assign = qv_try_alloc(n, sizeof(size_t));
+    size_t *count = qv_try_calloc(b->nlist, sizeof(size_t));
+    qv_code rc = QV_OK;
+    if (!assign || !count)
+        rc = qv_fail(err, QV_E_NOMEM, "cannot allocate %zu assignments", n);
+    if (!rc) {
+        binassign_job j = {b, x, assign};
+        qv_pool_parallel_for(qv_pool_shared(), n, 256, binassign_chunk, &j);
+        for (size_t i = 0; i < n; i++)
+            count[assign[i]]++;
+    }
+    for (size_t li = 0; !rc && li < b->nlist; li++) {
+        ivf_list *l = &b->lists[li];
+        size_t need = l->n + count[li];
+        if (need <= l->cap)
+            continue;
+        size_t nc = l->cap + l->cap / 2 > need ? l->cap + l->cap / 2 : need;
+        uint8_t *c = qv_try_realloc(l->codes, nc, rb);
+        if (c)
+            l->codes = c;
+        int64_t *ids = qv_try_realloc(l->ids, nc, sizeof(int64_t));
+        if (ids)
+            l->ids = ids;
+        if (!c || !ids)
+            rc = qv_fail(err, QV_E_NOMEM, "cannot grow list");
+        else
             l->cap = nc;
-        }
+    }
+    for (size_t i = 0; !rc && i < n; i++) {
+        ivf_list *l = &b->lists[assign[i]];
         memcpy(l->codes + l->n * rb, x + i * rb, rb);
         l->ids[l->n++] = labels[i];
-        ix->ntotal++;
     }
-    return QV_OK;
+    if (!rc)
+        ix->ntotal += n;
+    free(assign);
+    free(count);
+    return rc;
 }
 
 static qv_code binivf_get(const qv_index *ix, size_t n, const int64_t *labels,
