@@ -128,6 +128,15 @@ size_t qv_expr_plan_fields(const qv_expr_plan *plan, int64_t *ids, size_t cap);
 bool qv_expr_plan_pk_values(const qv_expr_plan *plan, int64_t pk_field_id,
                             qv_expr_value **vals, size_t *n);
 
+/* A bound for pruning: returns true if every row the plan matches has
+ * field_id equal to one of the *n values in *vals (malloc'ed, sorted,
+ * distinct; strings borrowed from the plan) -- from `f == v` / `f in [...]`
+ * anywhere under `and`s (intersected) and `or`s (united, when every branch
+ * is bounded).  For partition-key routing and for skipping segments whose
+ * primary-key bloom filter holds none of the keys.  False: no bound. */
+bool qv_expr_plan_field_bound(const qv_expr_plan *plan, int64_t field_id,
+                              qv_expr_value **vals, size_t *n);
+
 /* ---- evaluation -------------------------------------------------------- */
 
 /* A segment's column for one field, and optionally its scalar index. */

@@ -574,3 +574,106 @@ bool qv_expr_plan_pk_values(const qv_expr_plan *plan, int64_t pk_field_id,
     *n = len;
     return true;
 }
+
+typedef struct vlist {
+    qv_expr_value *v;
+    size_t n;
+} vlist;
+
+static void vlist_sort_unique(vlist *l)
+{
+    if (l->n < 2)
+        return;
+    qsort(l->v, l->n, sizeof(*l->v), value_order);
+    size_t k = 1;
+    for (size_t i = 1; i < l->n; i++)
+        if (value_order(&l->v[k - 1], &l->v[i]) != 0)
+            l->v[k++] = l->v[i];
+    l->n = k;
+}
+
+/* Keeps the values of a that are also in b (both sorted, distinct). */
+static void vlist_intersect(vlist *a, const vlist *b)
+{
+    size_t i = 0, j = 0, k = 0;
+    while (i < a->n && j < b->n) {
+        int c = value_order(&a->v[i], &b->v[j]);
+        if (c == 0)
+            a->v[k++] = a->v[i];
+        i += c <= 0;
+        j += c >= 0;
+    }
+    a->n = k;
+}
+
+static bool bound(const qv_expr_node *n, int64_t f, vlist *out)
+{
+    out->v = NULL;
+    out->n = 0;
+    switch (n->kind) {
+    case QV_XN_FALSE:
+        return true;
+    case QV_XN_AND: {
+        bool any = false;
+        for (uint32_t i = 0; i < n->nkids; i++) {
+            vlist k;
+            if (!bound(n->kids[i], f, &k))
+                continue;
+            if (!any) {
+                *out = k;
+                any = true;
+            } else {
+                vlist_intersect(out, &k);
+                free(k.v);
+            }
+        }
+        return any;
+    }
+    case QV_XN_OR: {
+        for (uint32_t i = 0; i < n->nkids; i++) {
+            vlist k;
+            if (!bound(n->kids[i], f, &k)) {
+                free(out->v);
+                out->v = NULL;
+                return false;
+            }
+            out->v =
+                qv_xrealloc(out->v, (out->n + k.n + 1) * sizeof(qv_expr_value));
+            if (k.n)
+                memcpy(out->v + out->n, k.v, k.n * sizeof(qv_expr_value));
+            out->n += k.n;
+            free(k.v);
+        }
+        vlist_sort_unique(out);
+        return true;
+    }
+    case QV_XN_CMP:
+    case QV_XN_IN: {
+        if (n->col.field_id != f || n->col.npath != 0 ||
+            (n->kind == QV_XN_CMP && n->op != QV_CMP_EQ))
+            return false;
+        const qv_expr_value *src =
+            n->kind == QV_XN_CMP ? &n->v : n->v.u.a.items;
+        size_t cnt = n->kind == QV_XN_CMP ? 1 : n->v.u.a.n;
+        out->v = qv_xmalloc((cnt + 1) * sizeof(qv_expr_value));
+        if (cnt)
+            memcpy(out->v, src, cnt * sizeof(qv_expr_value));
+        out->n = cnt;
+        vlist_sort_unique(out);
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+bool qv_expr_plan_field_bound(const qv_expr_plan *plan, int64_t field_id,
+                              qv_expr_value **vals, size_t *n)
+{
+    vlist l;
+    if (!bound(plan->root, field_id, &l))
+        return false;
+    *vals = l.v;
+    *n = l.n;
+    return true;
+}

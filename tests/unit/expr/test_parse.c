@@ -468,3 +468,41 @@ Test(expr_plan, primary_key_selections_are_extracted)
         qv_expr_plan_free(plan);
     }
 }
+
+Test(expr_plan, field_bounds_support_pruning)
+{
+    static const struct {
+        const char *expr;
+        int n; /* -1: no bound */
+        int64_t first, last;
+    } cases[] = {
+        {"id == 5 and i64 > 1", 1, 5, 5},
+        {"id in [1, 2, 3] and (id in [2, 3, 4] and s == 'a')", 2, 2, 3},
+        {"(id == 1 and b) or id in [7, 1]", 2, 1, 7},
+        {"id == 1 or i64 == 2", -1, 0, 0},
+        {"id in [1] and id in [2]", 0, 0, 0},
+        {"not (id == 1)", -1, 0, 0},
+        {"id > 1", -1, 0, 0},
+        {"false", 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        qv_expr_plan *plan = NULL;
+        qv_err err = {0};
+        cr_assert_eq(qv_expr_parse(cases[i].expr, strlen(cases[i].expr),
+                                   &test_schema, NULL, 0, &plan, &err),
+                     QV_OK, "%s", err.msg);
+        qv_expr_value *vals = NULL;
+        size_t n = 0;
+        bool ok = qv_expr_plan_field_bound(plan, F_ID, &vals, &n);
+        cr_assert_eq(ok, cases[i].n >= 0, "%s", cases[i].expr);
+        if (ok) {
+            cr_assert_eq(n, (size_t)cases[i].n, "%s", cases[i].expr);
+            if (n) {
+                cr_assert_eq(vals[0].u.i, cases[i].first, "%s", cases[i].expr);
+                cr_assert_eq(vals[n - 1].u.i, cases[i].last);
+            }
+            free(vals);
+        }
+        qv_expr_plan_free(plan);
+    }
+}
