@@ -4,9 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "common/alloc.h"
 #include "proxy/build_info.h"
@@ -114,6 +112,8 @@ qv_code qv_proxy_create(const qv_proxy_options *opts, qv_proxy **out,
     if (opts->kv)
         p->link = qv_coord_link_create(opts->kv, p->meta_root);
     p->cache = qv_meta_cache_create(opts->kv, p->meta_root);
+    pthread_mutex_init(&p->sess_mu, NULL);
+    pthread_cond_init(&p->sess_cv, NULL);
     /* Identifiers: unique per connection and, being time-based, unlikely
      * to repeat across restarts. */
     atomic_store(&p->next_identifier, (long long)time(NULL) * 1000);
@@ -150,38 +150,11 @@ qv_code qv_proxy_create(const qv_proxy_options *opts, qv_proxy **out,
     return QV_OK;
 }
 
-static int64_t random_id(void)
-{
-    uint64_t v = 0;
-    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
-        v = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-    return (int64_t)(v & ((1ull << 40) - 1)) + 1;
-}
-
-static qv_code register_session(qv_proxy *p, qv_err *err)
-{
-    const char *h = p->host;
-    bool any = !h[0] || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 ||
-               strcmp(h, "[::]") == 0;
-    char addr[300];
-    if (p->advertise[0])
-        snprintf(addr, sizeof addr, "%s", p->advertise);
-    else
-        snprintf(addr, sizeof addr, "%s:%d", any ? "127.0.0.1" : h,
-                 qv_rpc_server_port(p->srv));
-    qv_session_options so = {.root = p->meta_root,
-                             .role = "proxy",
-                             .server_id = random_id(),
-                             .address = addr,
-                             .ttl_s = p->opts.session_ttl_s};
-    return qv_session_register(p->opts.kv, &so, &p->session, err);
-}
-
 qv_code qv_proxy_start(qv_proxy *p, qv_err *err)
 {
     qv_code rc = qv_rpc_server_start(p->srv, err);
     if (rc == QV_OK && p->opts.kv)
-        rc = register_session(p, err);
+        rc = qv_proxy__session_start(p, err);
     if (rc != QV_OK)
         return qv_err_prefix(err, "proxy");
     return QV_OK;
@@ -198,8 +171,7 @@ void qv_proxy_stop(qv_proxy *p)
         return;
     if (p->srv)
         qv_rpc_server_shutdown(p->srv);
-    qv_session_close(p->session);
-    p->session = NULL;
+    qv_proxy__session_stop(p);
 }
 
 void qv_proxy_destroy(qv_proxy *p)
@@ -207,7 +179,9 @@ void qv_proxy_destroy(qv_proxy *p)
     if (!p)
         return;
     qv_rpc_server_destroy(p->srv);
-    qv_session_close(p->session);
+    qv_proxy__session_stop(p);
+    pthread_mutex_destroy(&p->sess_mu);
+    pthread_cond_destroy(&p->sess_cv);
     qv_meta_cache_destroy(p->cache);
     qv_coord_link_destroy(p->link);
     free(p->meta_root);

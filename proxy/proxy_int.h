@@ -8,7 +8,9 @@
 #ifndef QV_PROXY_INT_H
 #define QV_PROXY_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "common/rpc/rpc_server.h"
 #include "milvus/common.pb-c.h"
@@ -30,8 +32,18 @@ struct qv_proxy {
     atomic_llong next_identifier; /* Connect: per-connection ids */
     qv_coord_link *link;          /* NULL without meta KV */
     qv_meta_cache *cache;         /* describe replies */
-    qv_session *session;          /* NULL without meta KV */
+    /* Session and its keeper (proxy_session.c). */
+    pthread_mutex_t sess_mu;
+    pthread_cond_t sess_cv;
+    pthread_t sess_thread;
+    bool sess_thread_started, sess_stop; /* sess_stop guarded by sess_mu */
+    qv_session *session;                 /* NULL without meta KV; sess_mu */
 };
+
+/* Registers the proxy's session and starts its keeper (proxy_session.c);
+ * stop ends both (idempotent). */
+qv_code qv_proxy__session_start(qv_proxy *p, qv_err *err);
+void qv_proxy__session_stop(qv_proxy *p);
 
 /* One RPC of the dispatch table. */
 typedef struct qv_proxy_rpc {

@@ -289,3 +289,45 @@ Test(proxy_ddl, ddl_without_a_coord_is_not_ready)
     cr_assert(strstr(h->reasons[0], "no active coord"), "%s", h->reasons[0]);
     qv_proxy_destroy(p);
 }
+
+/* The one proxy session key, its name and lease; false if not exactly one. */
+static bool proxy_session(char *name, size_t cap, int64_t *lease)
+{
+    metakv_kvs r = METAKV_KVS_INIT;
+    qv_err err = {0};
+    cr_assert_eq(metakv_range(kv, "quiver/session/proxy-", 21, NULL, &r, &err),
+                 QV_OK);
+    bool one = r.n == 1;
+    if (one) {
+        snprintf(name, cap, "%.*s", (int)r.kvs[0].key_len,
+                 (const char *)r.kvs[0].key);
+        *lease = r.kvs[0].lease;
+    }
+    metakv_kvs_release(&r);
+    return one;
+}
+
+Test(proxy_ddl, a_lost_session_is_registered_again)
+{
+    qv_proxy_options o = {
+        .host = "127.0.0.1", .workers = 1, .kv = kv, .session_ttl_s = 1};
+    qv_proxy *p;
+    qv_err err = {0};
+    cr_assert_eq(qv_proxy_create(&o, &p, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(qv_proxy_start(p, &err), QV_OK, "%s", err.msg);
+    char first[128], now[128];
+    int64_t lease = 0, lease2 = 0;
+    cr_assert(proxy_session(first, sizeof first, &lease));
+    cr_assert_neq(lease, 0);
+    /* Another party (or an expiry) takes the lease away. */
+    cr_assert_eq(metakv_lease_revoke(kv, lease, &err), QV_OK, "%s", err.msg);
+    bool back = false;
+    for (int i = 0; i < 150 && !back; i++) {
+        qv_sleep_ms(20);
+        back = proxy_session(now, sizeof now, &lease2) && lease2 != lease;
+    }
+    cr_assert(back, "no new session after the old one was lost");
+    cr_assert_str_neq(now, first);
+    qv_proxy_destroy(p);
+    cr_assert_not(proxy_session(now, sizeof now, &lease2));
+}
