@@ -11,6 +11,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "common/hts.h"
 #include "coord/coord_int.h"
@@ -91,6 +92,35 @@ QV_COORD_HANDLER(qv_coord__describe_collection)
     return QV_OK;
 }
 
+/* Keeps the collections named in the request (all when none are named);
+ * a named collection that does not exist is an error, as in Milvus.  The
+ * field is deprecated upstream but older clients still send it. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static qv_code
+only_named(const Milvus__Proto__Milvus__ShowCollectionsRequest *rq,
+           qv_coll_info **v, size_t *n, qv_err *err)
+{
+    if (rq->n_collection_names == 0)
+        return QV_OK;
+    size_t m = 0;
+    for (size_t i = 0; i < rq->n_collection_names; i++) {
+        const char *want = rq->collection_names[i];
+        size_t j = 0;
+        while (j < *n && strcmp(v[j]->name, want) != 0)
+            j++;
+        if (j == *n)
+            return qv_fail(err, QV_E_COLLECTION_NOT_FOUND,
+                           "collection '%s' not found", want);
+        qv_coll_info *t = v[m];
+        v[m++] = v[j];
+        v[j] = t;
+    }
+    *n = m;
+    return QV_OK;
+}
+#pragma GCC diagnostic pop
+
 QV_COORD_HANDLER(qv_coord__show_collections)
 {
     const Milvus__Proto__Milvus__ShowCollectionsRequest *rq = (const void *)req;
@@ -105,6 +135,8 @@ QV_COORD_HANDLER(qv_coord__show_collections)
     rc = qv_catalog_list_collections(cat, qv_coord__db(rq->db_name), a, &v, &n,
                                      err);
     qv_coord__leave(c);
+    if (!rc)
+        rc = only_named(rq, v, &n, err);
     Milvus__Proto__Milvus__ShowCollectionsResponse *r =
         qv_arena_alloc(a, sizeof *r);
     milvus__proto__milvus__show_collections_response__init(r);

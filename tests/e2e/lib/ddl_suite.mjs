@@ -170,6 +170,10 @@ export function ddlSuite(label, start) {
     const list = await c.listCollections();
     ok(list, 'list');
     assert.ok(list.data.some((x) => x.name === name));
+    const named = await c.showCollections({ collection_names: [name] });
+    ok(named, 'show named');
+    assert.deepEqual(named.data.map((x) => x.name), [name]);
+    failed(await c.showCollections({ collection_names: [name, uniq('nope')] }), /not found/, 100);
     const stats = await c.getCollectionStatistics({ collection_name: name });
     ok(stats, 'stats');
     assert.equal(stats.data.row_count, '0');
