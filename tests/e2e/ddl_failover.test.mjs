@@ -77,3 +77,28 @@ test('failover: a standby serves DDL after the active coord is SIGKILLed, then S
   const names = (await c.listCollections()).data.map((x) => x.name).sort();
   assert.deepEqual(names, ['after_kill', 'after_term', 'before_kill']);
 });
+
+test('failover: a whole cluster killed with SIGKILL restarts on the same etcd with its metadata', async () => {
+  const before = await c.describeCollection({ collection_name: 'after_term' });
+  ok(before, 'describe before');
+  await c.closeConnection();
+  c = null;
+  for (const h of [...cl.proxies, ...cl.coords, ...extra]) {
+    if (h.running()) {
+      h.proc.kill('SIGKILL');
+      await h.exited;
+    }
+  }
+  extra.length = 0;
+  cl = await startCluster({ etcd, coords: 1, proxies: 1, ttl: `${TTL_MS}ms` });
+  c = new MilvusClient({ address: cl.address, timeout: 20000 });
+  await c.connectPromise;
+  const names = (await c.listCollections()).data.map((x) => x.name).sort();
+  assert.deepEqual(names, ['after_kill', 'after_term', 'before_kill']);
+  const d = await c.describeCollection({ collection_name: 'after_term' });
+  assert.equal(d.collectionID, before.collectionID);
+  ok(await c.createCollection({ collection_name: 'after_restart', fields }), 'create after restart');
+  const a = await c.describeCollection({ collection_name: 'after_restart' });
+  assert.ok(BigInt(a.created_timestamp) > BigInt(before.created_timestamp));
+  assert.ok(BigInt(a.collectionID) > BigInt(before.collectionID));
+});
