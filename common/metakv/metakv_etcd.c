@@ -31,11 +31,12 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 
-#define BACKOFF_FIRST_MS     50
-#define BACKOFF_MAX_MS       1000
-#define GRPC_UNAVAILABLE     14
-#define GRPC_UNAUTHENTICATED 16
-#define GRPC_DEADLINE        4
+#define BACKOFF_FIRST_MS       50
+#define BACKOFF_MAX_MS         1000
+#define GRPC_UNAVAILABLE       14
+#define GRPC_UNAUTHENTICATED   16
+#define GRPC_DEADLINE          4
+#define GRPC_PERMISSION_DENIED 7
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -307,6 +308,8 @@ static qv_code probe_attempt(etcd_kv *ek, etcd_ep *ep, const qv_rpc_md *md,
     unary_ctx u = {"/etcdserverpb.KV/Range", &req.base,
                    &etcdserverpb__range_response__descriptor, &a, NULL};
     qv_code rc = unary_attempt(ek, ep, md, n_md, timeout_ms, &u, status, err);
+    if (rc != QV_OK && !ctx && *status == GRPC_PERMISSION_DENIED)
+        rc = QV_OK; /* reached etcd; this user may not read "\0" */
     if (rc == QV_OK && ctx)
         *(int64_t *)ctx =
             ((Etcdserverpb__RangeResponse *)u.resp)->header
@@ -435,6 +438,30 @@ static qv_code etcd_range(metakv *kv, const void *prefix, size_t prefix_len,
 qv_code metakv__etcd_revision(metakv *kv, int64_t *rev, qv_err *err)
 {
     return metakv__etcd_probe(kv, kv->timeout_ms, rev, err);
+}
+
+qv_code metakv__etcd_reach(metakv *kv, uint32_t timeout_ms, qv_err *err)
+{
+    return metakv__etcd_run_for(E(kv), timeout_ms, "connect", "", true,
+                                probe_attempt, NULL, err);
+}
+
+qv_code metakv__etcd_prefix_rev(metakv *kv, const void *prefix,
+                                size_t prefix_len, int64_t *rev, qv_err *err)
+{
+    Etcdserverpb__RangeRequest req = ETCDSERVERPB__RANGE_REQUEST__INIT;
+    uint8_t end[METAKV_MAX_KEY_LEN];
+    prefix_range(prefix, prefix_len, &req.key, &req.range_end, end);
+    req.count_only = true;
+    qv_arena a;
+    qv_arena_init(&a, 0);
+    unary_ctx u = {"/etcdserverpb.KV/Range", &req.base,
+                   &etcdserverpb__range_response__descriptor, &a, NULL};
+    qv_code rc = call(E(kv), "watch", prefix, prefix_len, true, &u, err);
+    if (rc == QV_OK)
+        *rev = header_rev(((Etcdserverpb__RangeResponse *)u.resp)->header);
+    qv_arena_release(&a);
+    return rc;
 }
 
 qv_code metakv__etcd_probe(metakv *kv, uint32_t timeout_ms, int64_t *rev,
@@ -644,8 +671,16 @@ static qv_code keepalive_attempt(etcd_kv *ek, etcd_ep *ep, const qv_rpc_md *md,
         if (r->ttl <= 0)
             rc = qv_fail(err, QV_E_NOT_FOUND,
                          "lease not found (expired or revoked)");
-    } else if (*status == 0 && qv_code_primary(rc) != QV_E_NOT_FOUND) {
-        *status = GRPC_UNAVAILABLE;
+    } else {
+        /* No answer in time (the stream is cancelled at its deadline; we
+         * never cancel it ourselves): etcd is unreachable or frozen. */
+        qv_code p = qv_code_primary(rc);
+        if (p == QV_E_CANCELLED || p == QV_E_TIMEOUT || p == QV_E_UNAVAILABLE) {
+            *status = GRPC_UNAVAILABLE;
+            rc = QV_E_UNAVAILABLE;
+            if (err)
+                err->code = rc;
+        }
     }
     qv_code ign = qv_rpc_stream_close_send(s, NULL);
     (void)ign;
@@ -783,8 +818,7 @@ static qv_code etcd_open(metakv *kv, const metakv_config *cfg, qv_err *err)
     }
     if (rc == QV_OK) {
         /* Fail early and clearly when no endpoint answers. */
-        int64_t rev;
-        rc = metakv__etcd_revision(kv, &rev, err);
+        rc = metakv__etcd_reach(kv, kv->timeout_ms, err);
     }
     if (rc != QV_OK)
         etcd_close(kv);

@@ -59,6 +59,14 @@ qv_code metakv__etcd_run_for(etcd_kv *ek, uint32_t timeout_ms, const char *op,
 qv_code metakv__etcd_probe(metakv *kv, uint32_t timeout_ms, int64_t *rev,
                            qv_err *err);
 
+/* Makes sure an endpoint answers (a user without read access to "\0"
+ * counts as answered). */
+qv_code metakv__etcd_reach(metakv *kv, uint32_t timeout_ms, qv_err *err);
+/* The store revision, read with a count-only Range over the prefix (a
+ * user allowed to watch the prefix may read it). */
+qv_code metakv__etcd_prefix_rev(metakv *kv, const void *prefix,
+                                size_t prefix_len, int64_t *rev, qv_err *err);
+
 /* The current revision (cheap Range). */
 qv_code metakv__etcd_revision(metakv *kv, int64_t *rev, qv_err *err);
 

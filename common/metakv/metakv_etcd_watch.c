@@ -140,7 +140,8 @@ qv_code metakv__etcd_watch_open(metakv *kv, const void *prefix,
 {
     int64_t next = from_rev;
     if (next == 0) {
-        qv_code rc = metakv__etcd_revision(kv, &next, err);
+        qv_code rc =
+            metakv__etcd_prefix_rev(kv, prefix, prefix_len, &next, err);
         if (rc != QV_OK)
             return rc;
         next++;
@@ -196,9 +197,9 @@ static void push_events(etcd_watch *w, const Etcdserverpb__WatchResponse *r,
  * only while a call waits on it, and the stream is opened fail-fast. */
 static qv_code reconnect(etcd_watch *w, uint64_t deadline, qv_err *err)
 {
-    int64_t rev, left = metakv__etcd_left_ms(deadline);
-    qv_code rc = metakv__etcd_probe(
-        w->base.kv, (uint32_t)(left > 50 ? left : 50), &rev, err);
+    int64_t left = metakv__etcd_left_ms(deadline);
+    qv_code rc =
+        metakv__etcd_reach(w->base.kv, (uint32_t)(left > 50 ? left : 50), err);
     if (rc == QV_OK)
         rc = connect_watch(w, metakv__etcd_left_ms(deadline), err);
     if (rc == QV_OK) {

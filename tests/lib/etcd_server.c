@@ -69,35 +69,56 @@ static qv_code make_cert(qv_etcd_server *s, qv_err *err)
     return rc;
 }
 
-static qv_code enable_auth(qv_etcd_server *s, qv_err *err)
+/* Runs `etcdctl <args...>` against the server (bounded). */
+static qv_code ctl(qv_etcd_server *s, const char *const *args, qv_err *err)
 {
     char *ep = qv_xasprintf("--endpoints=%s://%s",
                             s->opts.tls ? "https" : "http", s->endpoint);
-    char *ca = qv_xasprintf("--cacert=%s", s->ca_file ? s->ca_file : "");
-    char *pw = qv_xasprintf("--new-user-password=%s", s->opts.password);
-    const char *add[] = {"etcdctl", ep,           ca, "user",
-                         "add",     s->opts.user, pw, NULL};
-    const char *grant[] = {"etcdctl",    ep,           ca,     "user",
-                           "grant-role", s->opts.user, "root", NULL};
-    const char *enable[] = {"etcdctl", ep, ca, "auth", "enable", NULL};
-    if (!s->opts.tls) {
-        add[2] = "--insecure-transport=true";
-        grant[2] = add[2];
-        enable[2] = add[2];
-    }
-    qv_code rc = run_tool(s, add, err);
-    if (rc == QV_OK && strcmp(s->opts.user, "root") != 0) {
-        /* auth enable needs a root user; give it the same password. */
-        const char *root[] = {"etcdctl", ep,     add[2], "user",
-                              "add",     "root", pw,     NULL};
-        rc = run_tool(s, root, err);
-    }
-    if (rc == QV_OK)
-        rc = run_tool(s, grant, err);
-    if (rc == QV_OK)
-        rc = run_tool(s, enable, err);
+    char *ca = s->opts.tls ? qv_xasprintf("--cacert=%s", s->ca_file)
+                           : qv_xstrdup("--insecure-transport=true");
+    const char *argv[16] = {"etcdctl", ep, ca};
+    size_t n = 3;
+    for (size_t i = 0; args[i] && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    qv_code rc = run_tool(s, argv, err);
     free(ep);
     free(ca);
+    return rc;
+}
+
+/* Creates opts.user (root role, or read-write on opts.user_prefix only),
+ * a root user with the same password, and enables auth. */
+static qv_code enable_auth(qv_etcd_server *s, qv_err *err)
+{
+    char *pw = qv_xasprintf("--new-user-password=%s", s->opts.password);
+    const char *user = s->opts.user;
+    bool is_root = strcmp(user, "root") == 0;
+    const char *add_user[] = {"user", "add", user, pw, NULL};
+    const char *add_root[] = {"user", "add", "root", pw, NULL};
+    const char *root_role[] = {"user", "grant-role", "root", "root", NULL};
+    const char *add_role[] = {"role", "add", "quiver-rw", NULL};
+    const char *perm[] = {"role",      "grant-permission", "--prefix",
+                          "quiver-rw", "readwrite",        s->opts.user_prefix,
+                          NULL};
+    const char *user_role[] = {"user", "grant-role", user,
+                               s->opts.user_prefix ? "quiver-rw" : "root",
+                               NULL};
+    const char *enable[] = {"auth", "enable", NULL};
+    qv_code rc = ctl(s, add_user, err);
+    if (rc == QV_OK && !is_root)
+        rc = ctl(s, add_root, err);
+    if (rc == QV_OK && !is_root)
+        rc = ctl(s, root_role, err);
+    if (rc == QV_OK && s->opts.user_prefix) {
+        rc = ctl(s, add_role, err);
+        if (rc == QV_OK)
+            rc = ctl(s, perm, err);
+    }
+    if (rc == QV_OK)
+        rc = ctl(s, user_role, err);
+    if (rc == QV_OK)
+        rc = ctl(s, enable, err);
     free(pw);
     return rc;
 }

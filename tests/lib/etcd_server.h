@@ -22,9 +22,11 @@
 #include "tests/lib/proc.h"
 
 typedef struct qv_etcd_server_opts {
-    const char *user;     /* non-NULL: create it (root role), enable auth */
-    const char *password; /* with user */
-    bool tls;             /* serve clients over TLS (self-signed cert) */
+    const char *user;        /* non-NULL: create it (root role), enable auth */
+    const char *password;    /* with user (root gets the same one) */
+    const char *user_prefix; /* non-NULL: user may read/write only keys
+                                with this prefix (instead of root role) */
+    bool tls;                /* serve clients over TLS (self-signed cert) */
     const char *progress_notify; /* watch progress interval, e.g. "200ms" */
 } qv_etcd_server_opts;
 

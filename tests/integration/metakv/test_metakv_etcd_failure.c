@@ -4,6 +4,7 @@
  * write is lost, watches resume without missing or repeating events),
  * endpoint failover, and username/password auth with token renewal. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,6 +348,40 @@ Test(metakv_etcd_failure, tls_with_the_right_ca_only)
     cr_assert(strstr(err.msg, "/nonexistent/ca.pem") != NULL, "%s", err.msg);
 }
 
+/* Waits (bounded) until every thread of pid is stopped by SIGSTOP: the
+ * signal is asynchronous, and a request already in flight may still be
+ * answered. */
+static void wait_stopped(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    for (int tries = 0; tries < 200; tries++) {
+        DIR *d = opendir(path);
+        bool all = d != NULL;
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            char st[384], buf[256];
+            snprintf(st, sizeof st, "%s/%s/stat", path, e->d_name);
+            FILE *f = fopen(st, "r");
+            size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+            if (f)
+                fclose(f);
+            buf[n] = '\0';
+            char *rp = strrchr(buf, ')');
+            if (!rp || (rp[2] != 'T' && rp[2] != 't'))
+                all = false;
+        }
+        if (d)
+            closedir(d);
+        if (all)
+            return;
+        qv_sleep_ms(5);
+    }
+    cr_assert_fail("etcd did not stop");
+}
+
 /* A frozen etcd (SIGSTOP: connections stay open, nothing answers) must not
  * hang callers: calls time out, watches return after their wait, and all
  * works again once it runs (SIGCONT). */
@@ -359,6 +394,7 @@ Test(metakv_etcd_failure, frozen_etcd_times_out_without_hanging)
     cr_assert_eq(metakv_watch_open(kv, S("fz/"), 0, &w, &err), QV_OK);
     cr_assert_eq(metakv_put(kv, S("fz/a"), S("1"), 0, NULL, &err), QV_OK);
     qv_proc_signal(&srv.proc, SIGSTOP);
+    wait_stopped(srv.proc.pid);
     uint64_t t0 = now_ms();
     assert_down(metakv_put(kv, S("fz/b"), S("2"), 0, NULL, &err), &err, t0,
                 "put");
@@ -453,4 +489,38 @@ Test(metakv_etcd_failure, cluster_member_loss_fails_over)
     metakv_close(kv);
     free(eps);
     qv_etcd_cluster_destroy(m, 3);
+}
+
+/* A user allowed only under "app/" can open the store, read, write, run
+ * txns and watch there; elsewhere it gets a clear permission error. */
+Test(metakv_etcd_failure, restricted_user_works_inside_its_prefix)
+{
+    qv_err err = {0};
+    qv_etcd_server_opts o = {
+        .user = "app", .password = "pw", .user_prefix = "app/"};
+    cr_assert_eq(qv_etcd_server_start(&srv, &o, &err), QV_OK, "%s", err.msg);
+    metakv *kv = open_etcd(srv.endpoint, "app", "pw");
+    cr_assert_eq(metakv_put(kv, S("app/a"), S("1"), 0, NULL, &err), QV_OK, "%s",
+                 err.msg);
+    cr_assert_eq(metakv_put(kv, S("other"), S("1"), 0, NULL, &err),
+                 QV_E_PERMISSION);
+    cr_assert(strstr(err.msg, "permission") != NULL, "%s", err.msg);
+    metakv_watch *w = NULL;
+    cr_assert_eq(metakv_watch_open(kv, S("app/"), 0, &w, &err), QV_OK, "%s",
+                 err.msg);
+    metakv_txn *t = metakv_txn_begin(kv);
+    metakv_txn_cmp_value(t, S("app/a"), METAKV_EQ, S("1"));
+    metakv_txn_put(t, METAKV_THEN, S("app/b"), S("2"), 0);
+    bool ok = false;
+    cr_assert_eq(metakv_txn_commit(t, &ok, NULL, &err), QV_OK, "%s", err.msg);
+    cr_assert(ok);
+    metakv_events ev = METAKV_EVENTS_INIT;
+    for (int i = 0; i < 20 && ev.n == 0; i++)
+        cr_assert_eq(metakv_watch_next(w, 100, &ev, &err), QV_OK, "%s",
+                     err.msg);
+    cr_assert_eq(ev.n, 1);
+    cr_assert_str_eq((char *)ev.ev[0].kv.value, "2");
+    metakv_events_release(&ev);
+    metakv_watch_close(w);
+    metakv_close(kv);
 }
