@@ -268,22 +268,50 @@ static void cmp_num(const qv_col_view *c, size_t row0, size_t n, int op,
 }
 
 /* NOLINTNEXTLINE(readability-function-size): macro-expanded loops */
+/* Integer ranges as one unsigned compare: lo <= x <= hi  <=>
+ * (uint64)(x - lo) <= (uint64)(hi - lo), after making both bounds
+ * inclusive.  False (empty range) leaves t cleared. */
+static bool int_range_bounds(const enode *e, int fl, int64_t *lo,
+                             uint64_t *span)
+{
+    int64_t a = e->iv, b = e->iv2;
+    if (!(fl & QV_RANGE_LO_INCL)) {
+        if (a == INT64_MAX)
+            return false;
+        a++;
+    }
+    if (!(fl & QV_RANGE_HI_INCL)) {
+        if (b == INT64_MIN)
+            return false;
+        b--;
+    }
+    if (a > b)
+        return false;
+    *lo = a;
+    *span = (uint64_t)b - (uint64_t)a;
+    return true;
+}
+
 static void range_num(const qv_col_view *c, size_t row0, size_t n, int fl,
                       const enode *e, uint64_t *t)
 {
-    int64_t lo = e->iv, hi = e->iv2;
+    int64_t lo = 0;
+    uint64_t span = 0;
+    if (qv_expr__is_int_type(c->type) && !int_range_bounds(e, fl, &lo, &span))
+        return; /* empty range: t is already clear */
+    uint64_t ulo = (uint64_t)lo;
     switch (c->type) {
     case QV_DT_INT8:
-        RANGE_OPS(int8_t, lo, hi);
+        BITLOOP(int8_t, (uint64_t)(int64_t)X - ulo <= span);
         break;
     case QV_DT_INT16:
-        RANGE_OPS(int16_t, lo, hi);
+        BITLOOP(int16_t, (uint64_t)(int64_t)X - ulo <= span);
         break;
     case QV_DT_INT32:
-        RANGE_OPS(int32_t, lo, hi);
+        BITLOOP(int32_t, (uint64_t)(int64_t)X - ulo <= span);
         break;
     case QV_DT_INT64:
-        RANGE_OPS(int64_t, lo, hi);
+        BITLOOP(int64_t, (uint64_t)X - ulo <= span);
         break;
     case QV_DT_FLOAT: {
         float flo = (float)e->fv, fhi = (float)e->fv2;

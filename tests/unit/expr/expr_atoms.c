@@ -126,11 +126,11 @@ static void gen_numeric(gen *g)
                 a->op = op;
                 a->fv = fnum[v];
             }
-    static const int64_t lo[] = {-5, 0, INT64_MIN, 10};
-    static const int64_t hi[] = {5, 0, 0, -10};
+    static const int64_t lo[] = {-5, 0, INT64_MIN, 10, INT64_MAX, INT64_MIN};
+    static const int64_t hi[] = {5, 0, 0, -10, INT64_MAX, INT64_MIN};
     for (size_t f = 0; f < 6; f++)
         for (int incl = 0; incl < 4; incl++)
-            for (int k = 0; k < 4; k++) {
+            for (int k = 0; k < 6; k++) {
                 const char *o1 = incl & 1 ? "<=" : "<";
                 const char *o2 = incl & 2 ? "<=" : "<";
                 atom *a;
