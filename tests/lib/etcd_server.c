@@ -291,7 +291,19 @@ static bool port_used(const qv_etcd_server *m, size_t n, int port)
     return false;
 }
 
+static qv_code cluster_try(qv_etcd_server *m, size_t n, qv_err *err);
+
 qv_code qv_etcd_cluster_start(qv_etcd_server *m, size_t n, qv_err *err)
+{
+    /* A port may be taken between the probe and etcd's bind (other tests
+     * run in parallel): start over with new ports and directories. */
+    qv_code rc = QV_E_INTERNAL;
+    for (int attempt = 0; attempt < 3 && rc != QV_OK; attempt++)
+        rc = cluster_try(m, n, err);
+    return rc;
+}
+
+static qv_code cluster_try(qv_etcd_server *m, size_t n, qv_err *err)
 {
     memset(m, 0, n * sizeof *m);
     qv_code rc = QV_OK;
