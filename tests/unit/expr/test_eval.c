@@ -5,6 +5,7 @@
  * each scalar index type bound wherever it fits. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -471,4 +472,57 @@ Test(expr_eval, exists_and_is_null_on_json_paths)
         qv_expr_plan_free(plan);
     }
     qv_column_free(col);
+}
+
+typedef struct thr_arg {
+    const qv_expr_plan *plan;
+    const qv_expr_binding *binds;
+    qv_bitset out;
+    qv_code rc;
+} thr_arg;
+
+static void *eval_thread(void *p)
+{
+    thr_arg *a = p;
+    for (int i = 0; i < 20 && a->rc == QV_OK; i++)
+        a->rc =
+            qv_expr_eval(a->plan, a->binds, REF_NCOLS, REF_ROWS, &a->out, NULL);
+    return NULL;
+}
+
+/* One plan, evaluated by several threads at once, gives every thread the
+ * same answer (plans and indexes are read-only during evaluation). */
+Test(expr_eval, concurrent_evaluations_agree)
+{
+    cr_assert_geq(bind_indexes(QV_SINDEX_INVERTED), 8);
+    const char *text = "(i64 > 0 and s in ['a', 'ab']) or j['a'] == 3 or "
+                       "array_contains_any(ai, [1, 2]) or sn like 'a%'";
+    qv_expr_plan *plan = NULL;
+    qv_err err = {0};
+    cr_assert_eq(
+        qv_expr_parse(text, strlen(text), &test_schema, NULL, 0, &plan, &err),
+        QV_OK, "%s", err.msg);
+    qv_expr_binding binds[REF_NCOLS];
+    for (int k = 0; k < REF_NCOLS; k++)
+        binds[k] = (qv_expr_binding){F.ids[k], F.views[k], F.ix[k]};
+    thr_arg args[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (thr_arg){plan, binds, {0}, QV_OK};
+        cr_assert_eq(qv_bitset_init(&args[i].out, REF_ROWS), QV_OK);
+        cr_assert_eq(pthread_create(&th[i], NULL, eval_thread, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(pthread_join(th[i], NULL), 0);
+    size_t n = qv_bitset_count(&args[0].out);
+    cr_assert_gt(n, 0);
+    cr_assert_lt(n, REF_ROWS);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(args[i].rc, QV_OK);
+        cr_assert(memcmp(args[i].out.words, args[0].out.words,
+                         QV_BITSET_WORDS(REF_ROWS) * 8) == 0);
+    }
+    for (int i = 0; i < 4; i++)
+        qv_bitset_release(&args[i].out);
+    qv_expr_plan_free(plan);
 }
