@@ -52,7 +52,8 @@ typedef struct wb_opts {
 
 static void parse_opts(int argc, char **argv, wb_opts *o)
 {
-    snprintf(o->backends, sizeof(o->backends), "local,local-nosync,kafka");
+    (void)snprintf(o->backends, sizeof(o->backends),
+                   "local,local-nosync,kafka");
     o->reps = 3;
     o->batch = 64;
     o->small_count = 4000;
@@ -60,8 +61,10 @@ static void parse_opts(int argc, char **argv, wb_opts *o)
     o->dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     for (int i = 1; i + 1 < argc; i++) {
         const char *a = argv[i], *v = argv[i + 1];
+        if (!a || !v)
+            break;
         if (strcmp(a, "--wal-backends") == 0)
-            snprintf(o->backends, sizeof(o->backends), "%s", v);
+            (void)snprintf(o->backends, sizeof(o->backends), "%s", v);
         else if (strcmp(a, "--wal-reps") == 0)
             o->reps = atoi(v);
         else if (strcmp(a, "--wal-batch") == 0)
@@ -137,19 +140,19 @@ static void *append_loop(void *p)
     char ch[64];
     int chan_no = 0;
     size_t in_chan = 0;
-    snprintf(ch, sizeof(ch), "bench-%d-%d", c->run_id, chan_no);
+    (void)snprintf(ch, sizeof(ch), "bench-%d-%d", c->run_id, chan_no);
     for (int done = 0; done < a->count;) {
         int n = a->count - done < c->batch ? a->count - done : c->batch;
         size_t bytes = (size_t)n * c->size;
         if (c->rotate_bytes && c->threads == 1 &&
             in_chan + bytes > c->rotate_bytes && in_chan > 0) {
-            snprintf(ch, sizeof(ch), "bench-%d-%d", c->run_id, ++chan_no);
+            (void)snprintf(ch, sizeof(ch), "bench-%d-%d", c->run_id, ++chan_no);
             in_chan = 0;
         }
         qv_err err = {0};
         uint64_t t = qv_mono_ns(clk);
         if (wal_append(c->w, ch, a->recs, (size_t)n, NULL, &err) != QV_OK) {
-            fprintf(stderr, "storage_bench: %s\n", err.msg);
+            (void)fprintf(stderr, "storage_bench: %s\n", err.msg);
             a->failed = 1;
             break;
         }
@@ -170,9 +173,9 @@ static int create_channels(const run_cfg *c)
     for (int i = 0; i < nchan; i++) {
         qv_err err = {0};
         char ch[64];
-        snprintf(ch, sizeof(ch), "bench-%d-%d", c->run_id, i);
+        (void)snprintf(ch, sizeof(ch), "bench-%d-%d", c->run_id, i);
         if (wal_latest(c->w, ch, NULL, &err) != QV_OK) {
-            fprintf(stderr, "storage_bench: %s\n", err.msg);
+            (void)fprintf(stderr, "storage_bench: %s\n", err.msg);
             return -1;
         }
     }
@@ -250,7 +253,7 @@ static int bench_row(const char *backend, const wb_opts *o, run_cfg *c,
                c->threads, c->count, med, rps[0], rps[o->reps - 1], med * mb,
                rps[0] * mb, rps[o->reps - 1] * mb, pct_ms(lat, nlat, 0.50),
                pct_ms(lat, nlat, 0.99));
-        fflush(stdout);
+        (void)fflush(stdout);
     }
     free(lat);
     free(rps);
@@ -296,8 +299,9 @@ static int bench_local(const wb_opts *o, int nosync)
     qv_err err = {0};
     char *tmpl = qv_xasprintf("%s/qv-walbench-XXXXXX", o->dir);
     if (!mkdtemp(tmpl)) {
-        fprintf(stderr, "storage_bench: cannot create a directory in '%s'\n",
-                o->dir);
+        (void)fprintf(stderr,
+                      "storage_bench: cannot create a directory in '%s'\n",
+                      o->dir);
         free(tmpl);
         return 1;
     }
@@ -311,10 +315,10 @@ static int bench_local(const wb_opts *o, int nosync)
         rc = bench_backend(nosync ? "local-nosync" : "local", w, o, 0);
         wal_close(w);
     } else {
-        fprintf(stderr, "storage_bench: %s\n", err.msg);
+        (void)fprintf(stderr, "storage_bench: %s\n", err.msg);
     }
     if (qv_test_rmtree(dir, &err) != QV_OK)
-        fprintf(stderr, "storage_bench: cleanup: %s\n", err.msg);
+        (void)fprintf(stderr, "storage_bench: cleanup: %s\n", err.msg);
     free(dir);
     return rc;
 }
@@ -324,7 +328,7 @@ static int bench_kafka(const wb_opts *o)
     qv_kafka_broker b;
     qv_err err = {0};
     if (qv_kafka_broker_start(&b, 1, &err) != QV_OK) {
-        fprintf(stderr, "storage_bench: %s\n", err.msg);
+        (void)fprintf(stderr, "storage_bench: %s\n", err.msg);
         return 1;
     }
     wal_options wo = {.bootstrap = b.bootstrap, .timeout_ms = 30000};
@@ -334,7 +338,7 @@ static int bench_kafka(const wb_opts *o)
         rc = bench_backend("kafka", w, o, KAFKA_ROTATE_BYTES);
         wal_close(w);
     } else {
-        fprintf(stderr, "storage_bench: %s\n", err.msg);
+        (void)fprintf(stderr, "storage_bench: %s\n", err.msg);
     }
     qv_kafka_broker_destroy(&b);
     return rc;
@@ -353,9 +357,9 @@ int storage_bench_wal(int argc, char **argv)
     printf("| backend | payload | batch | threads | records | records/s | "
            "MB/s | p50 ms | p99 ms |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
-    fflush(stdout);
+    (void)fflush(stdout);
     char list[80];
-    snprintf(list, sizeof(list), ",%s,", o.backends);
+    (void)snprintf(list, sizeof(list), ",%s,", o.backends);
     int rc = 0;
     if (strstr(list, ",local,"))
         rc |= bench_local(&o, 0);

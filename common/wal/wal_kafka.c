@@ -64,7 +64,7 @@ uint64_t wal__kafka_mono_ms(void)
 void wal__kafka_last_error(kafka_wal *kw, char *out, size_t n)
 {
     pthread_mutex_lock(&kw->mu);
-    snprintf(out, n, "%s", kw->last_error[0] ? kw->last_error : "none");
+    (void)snprintf(out, n, "%s", kw->last_error[0] ? kw->last_error : "none");
     pthread_mutex_unlock(&kw->mu);
 }
 
@@ -113,8 +113,8 @@ static void error_cb(rd_kafka_t *rk, int e, const char *reason, void *opaque)
     (void)rk;
     kafka_wal *kw = opaque;
     pthread_mutex_lock(&kw->mu);
-    snprintf(kw->last_error, sizeof(kw->last_error), "%s: %s",
-             rd_kafka_err2name((rd_kafka_resp_err_t)e), reason);
+    (void)snprintf(kw->last_error, sizeof(kw->last_error), "%s: %s",
+                   rd_kafka_err2name((rd_kafka_resp_err_t)e), reason);
     pthread_mutex_unlock(&kw->mu);
 }
 
@@ -141,8 +141,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     pthread_mutex_lock(&t->mu);
     if (m->err && !t->err) {
         t->err = m->err;
-        snprintf(t->errstr, sizeof(t->errstr), "%s",
-                 rd_kafka_message_errstr(m));
+        (void)snprintf(t->errstr, sizeof(t->errstr), "%s",
+                       rd_kafka_message_errstr(m));
     } else if (!m->err && ctx->first) {
         t->first_off[ctx->rec] = (wal_pos)m->offset;
     }
@@ -156,7 +156,7 @@ rd_kafka_conf_t *wal__kafka_base_conf(kafka_wal *kw, int with_cb, qv_err *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char v[32];
-    snprintf(v, sizeof(v), "%zu", kw->max_msg + 65536);
+    (void)snprintf(v, sizeof(v), "%zu", kw->max_msg + 65536);
     if (wal__kafka_set_conf(conf, "bootstrap.servers", kw->bootstrap, err) ||
         wal__kafka_set_conf(conf, "reconnect.backoff.ms", "50", err) ||
         wal__kafka_set_conf(conf, "reconnect.backoff.max.ms", "500", err) ||
@@ -187,8 +187,8 @@ static qv_code make_producer(kafka_wal *kw, rd_kafka_t **out, qv_err *err)
         return QV_E_INVALID;
     char mto[32], bs[32];
     uint32_t t = kw->timeout_ms > 400 ? kw->timeout_ms - 200 : 200;
-    snprintf(mto, sizeof(mto), "%u", t);
-    snprintf(bs, sizeof(bs), "%zu", kw->max_msg);
+    (void)snprintf(mto, sizeof(mto), "%u", t);
+    (void)snprintf(bs, sizeof(bs), "%zu", kw->max_msg);
     if (wal__kafka_set_conf(conf, "enable.idempotence", "true", err) ||
         wal__kafka_set_conf(conf, "acks", "all", err) ||
         wal__kafka_set_conf(conf, "linger.ms", "1", err) ||
@@ -217,7 +217,8 @@ static qv_code make_query(kafka_wal *kw, kquery **out, qv_err *err)
     if (!conf)
         return QV_E_INVALID;
     char st[32];
-    snprintf(st, sizeof(st), "%u", kw->timeout_ms < 100 ? 100 : kw->timeout_ms);
+    (void)snprintf(st, sizeof(st), "%u",
+                   kw->timeout_ms < 100 ? 100 : kw->timeout_ms);
     if (wal__kafka_set_conf(conf, "socket.timeout.ms", st, err) ||
         wal__kafka_set_conf(conf, "retries", "0", err)) {
         rd_kafka_conf_destroy(conf);
@@ -277,7 +278,7 @@ qv_code wal__kafka_producer_acquire(kafka_wal *kw, const char *channel,
     pthread_rwlock_wrlock(&kw->plock);
     qv_code rc = QV_OK;
     if (rd_kafka_fatal_error(kw->prod, fe, sizeof(fe))) {
-        rd_kafka_t *np;
+        rd_kafka_t *np = NULL;
         rc = make_producer(kw, &np, err);
         if (rc == QV_OK) {
             QV_LOG(QV_LOG_WARN, "wal.kafka",
@@ -491,7 +492,7 @@ static qv_code kafka_open(wal *w, const wal_options *opt, qv_err *err)
         return qv_fail(err, QV_E_INVALID,
                        "wal open (kafka): options.bootstrap is not set");
     kw->max_msg = opt->max_message_bytes ? opt->max_message_bytes : 1000000;
-    if (kw->max_msg < 2 * KMSG_OVERHEAD)
+    if (kw->max_msg < (size_t)2 * KMSG_OVERHEAD)
         return qv_fail(err, QV_E_INVALID,
                        "wal open (kafka at %s): "
                        "max_message_bytes %zu is below %d",
@@ -589,7 +590,7 @@ static rd_kafka_resp_err_t produce_one(kafka_wal *kw, ktopic *tp, int kind,
     if (!v)
         return RD_KAFKA_RESP_ERR__NOENT;
     v[0] = (uint8_t)kind;
-    if (n)
+    if (n && p)
         memcpy(v + 1, p, n);
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
@@ -689,10 +690,10 @@ static qv_code kafka_append(wal *w, const char *channel, const wal_record *recs,
     if (!e && t->pending > 0)
         e = RD_KAFKA_RESP_ERR__TIMED_OUT;
     char why[200];
-    snprintf(why, sizeof(why), "%s",
-             pe             ? rd_kafka_err2str(pe)
-             : t->errstr[0] ? t->errstr
-                            : rd_kafka_err2str(e));
+    (void)snprintf(why, sizeof(why), "%s",
+                   pe             ? rd_kafka_err2str(pe)
+                   : t->errstr[0] ? t->errstr
+                                  : rd_kafka_err2str(e));
     if (!e && positions)
         memcpy(positions, t->first_off, n * sizeof(wal_pos));
     track_unref_locked(t, 1);

@@ -182,8 +182,8 @@ static qv_code make_consumer(kafka_reader *r, wal_pos from, qv_err *err)
      * many (one per channel) and a reader behind retention must hear of
      * it rather than be served from a deep local queue. */
     char fmb[32], qkb[32];
-    snprintf(fmb, sizeof(fmb), "%zu", kw->max_msg + 65536);
-    snprintf(qkb, sizeof(qkb), "%zu", 2 * (kw->max_msg + 65536) / 1024);
+    (void)snprintf(fmb, sizeof(fmb), "%zu", kw->max_msg + 65536);
+    (void)snprintf(qkb, sizeof(qkb), "%zu", 2 * (kw->max_msg + 65536) / 1024);
     /* librdkafka needs a group.id to assign partitions; the group is never
      * joined and no offset is ever committed to it. */
     if (wal__kafka_set_conf(conf, "group.id", "quiver-wal-reader", err) ||

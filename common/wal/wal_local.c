@@ -415,10 +415,12 @@ qv_code wal__local_get_chan(local_wal *lw, const char *name, lchan **out,
     }
     qv_code rc = QV_OK;
     if (!ch) {
-        rc = open_chan(lw, name, &ch, err);
-        if (rc == QV_OK) {
-            ch->next = lw->chans;
-            lw->chans = ch;
+        lchan *fresh = NULL;
+        rc = open_chan(lw, name, &fresh, err);
+        if (rc == QV_OK && fresh) {
+            fresh->next = lw->chans;
+            lw->chans = fresh;
+            ch = fresh;
         }
     }
     pthread_mutex_unlock(&lw->mu);
@@ -584,7 +586,7 @@ static qv_code roll_locked(local_wal *lw, lchan *ch, qv_err *err)
     }
     ch->dirty = 0;
     commit_locked(ch); /* appenders waiting on the old segment are done */
-    int fd;
+    int fd = -1;
     qv_code rc = create_segment(lw, ch, ch->end, &fd, err);
     if (rc != QV_OK)
         return rc;

@@ -88,7 +88,7 @@ static qv_code read_record(local_reader *r, uint64_t limit, wal__rec_head *h,
                        r->ch->name, h->len);
     else if (wal__local_pread_all(r->fd, r->buf, h->len,
                                   r->off + WAL__REC_HDR_BYTES) != QV_OK)
-        why = "is cut short";
+        why = "has a cut-short payload";
     else if (!wal__rec_check(h, hdr, r->buf))
         why = "fails its checksum";
     if (why)
@@ -163,7 +163,7 @@ qv_code wal__local_reader_next(wal_reader *base, uint32_t wait_ms,
     pthread_mutex_unlock(&ch->mu);
     if (rc != QV_OK)
         return rc;
-    wal__rec_head h;
+    wal__rec_head h = {0, 0, 0};
     rc = read_record(r, limit, &h, err);
     if (rc != QV_OK)
         return rc;

@@ -37,8 +37,10 @@ static uint64_t get_u64(const uint8_t *p)
 
 void wal__seg_header_encode(uint8_t hdr[WAL__SEG_HDR_BYTES], wal_pos base)
 {
+    static const uint8_t magic[8] = {'Q', 'V', 'W', 'A', 'L', 'S', 'E', 'G'};
     memset(hdr, 0, WAL__SEG_HDR_BYTES);
-    memcpy(hdr, WAL__SEG_MAGIC, 8);
+    for (size_t i = 0; i < sizeof(magic); i++)
+        hdr[i] = magic[i];
     put_u32(hdr + 8, WAL__SEG_VERSION);
     put_u64(hdr + 16, base);
     put_u32(hdr + 24, qv_crc32c(0, hdr, 24));

@@ -80,7 +80,7 @@ static int write_file_atomic(const char *path, const char *text)
     char *tmp = malloc(n);
     if (!tmp)
         return -1;
-    snprintf(tmp, n, "%s.tmp", path);
+    (void)snprintf(tmp, n, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     int rc = -1;
     if (f) {
@@ -96,8 +96,8 @@ static int write_file_atomic(const char *path, const char *text)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: qv_kafka_broker [--brokers N] [--port P] "
-                    "[--bootstrap-file F]\n");
+    (void)fprintf(stderr, "usage: qv_kafka_broker [--brokers N] [--port P] "
+                          "[--bootstrap-file F]\n");
     return 2;
 }
 
@@ -124,31 +124,32 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN);
 
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* A bookkeeping handle only: it never connects anywhere. */
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     if (!rk) {
-        fprintf(stderr, "qv_kafka_broker: cannot create handle: %s\n", err);
+        (void)fprintf(stderr, "qv_kafka_broker: cannot create handle: %s\n",
+                      err);
         return 1;
     }
     rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, brokers);
     if (!mc) {
-        fprintf(stderr,
-                "qv_kafka_broker: cannot start the mock cluster "
-                "(port %d taken?)\n",
-                fixed_port_base);
+        (void)fprintf(stderr,
+                      "qv_kafka_broker: cannot start the mock cluster "
+                      "(port %d taken?)\n",
+                      fixed_port_base);
         rd_kafka_destroy(rk);
         return 1;
     }
     const char *bs = rd_kafka_mock_cluster_bootstraps(mc);
     printf("BOOTSTRAP %s\n", bs);
-    fflush(stdout);
+    (void)fflush(stdout);
     if (file && write_file_atomic(file, bs) != 0) {
-        fprintf(stderr, "qv_kafka_broker: cannot write '%s': %s\n", file,
-                strerror(errno));
+        (void)fprintf(stderr, "qv_kafka_broker: cannot write '%s': %s\n", file,
+                      strerror(errno));
         rd_kafka_mock_cluster_destroy(mc);
         rd_kafka_destroy(rk);
         return 1;
@@ -157,6 +158,6 @@ int main(int argc, char **argv)
         rd_kafka_poll(rk, 100);
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(rk);
-    fprintf(stderr, "qv_kafka_broker: stopped\n");
+    (void)fprintf(stderr, "qv_kafka_broker: stopped\n");
     return 0;
 }

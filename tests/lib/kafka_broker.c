@@ -41,13 +41,13 @@ static qv_code fail_with_log(qv_kafka_broker *b, qv_code rc, qv_err *err)
 static qv_code spawn(qv_kafka_broker *b, qv_err *err)
 {
     char port[16], nb[16];
-    snprintf(port, sizeof(port), "%d", b->port);
-    snprintf(nb, sizeof(nb), "%d", b->brokers);
+    (void)snprintf(port, sizeof(port), "%d", b->port);
+    (void)snprintf(nb, sizeof(nb), "%d", b->brokers);
     char *bfile = qv_xasprintf("%s/bootstrap.txt", b->dir);
     char *log = qv_xasprintf("%s/broker.log", b->dir);
     const char *argv[] = {broker_bin(), "--brokers",        nb,    "--port",
                           port,         "--bootstrap-file", bfile, NULL};
-    remove(bfile);
+    (void)remove(bfile);
     qv_code rc = qv_proc_spawn(&b->proc, argv, log, err);
     for (int i = 0; rc == QV_OK && i < b->brokers; i++)
         rc = qv_proc_wait_port(&b->proc, b->port + i, START_TIMEOUT_MS, err);

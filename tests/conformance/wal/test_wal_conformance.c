@@ -217,17 +217,17 @@ WAL_CASE(many_channels_stay_separate)
     char name[32], val[64];
     for (int k = 0; k < PER; k++) {
         for (int c = 0; c < CH; c++) {
-            snprintf(name, sizeof(name), "chan-%02d", c);
-            snprintf(val, sizeof(val), "%s/%d", name, k);
+            (void)snprintf(name, sizeof(name), "chan-%02d", c);
+            (void)snprintf(val, sizeof(val), "%s/%d", name, k);
             const char *s[] = {val};
             append_strs(fx->w, name, s, 1, NULL);
         }
     }
     for (int c = 0; c < CH; c++) {
-        snprintf(name, sizeof(name), "chan-%02d", c);
+        (void)snprintf(name, sizeof(name), "chan-%02d", c);
         wal_reader *r = open_reader(fx->w, name, WAL_EARLIEST);
         for (int k = 0; k < PER; k++) {
-            snprintf(val, sizeof(val), "%s/%d", name, k);
+            (void)snprintf(val, sizeof(val), "%s/%d", name, k);
             expect_str(r, val, WAL_LATEST);
         }
         expect_no_record(r, 50);
@@ -331,8 +331,8 @@ enum { TH = 4, BATCHES = 40 };
 typedef struct appender {
     wal *w;
     int id;
-    wal_pos pos[BATCHES][2];
     qv_code rc;
+    wal_pos pos[BATCHES][2];
     char msg[256];
 } appender;
 
@@ -341,8 +341,8 @@ static void *appender_main(void *arg)
     appender *a = arg;
     char v0[32], v1[32];
     for (int b = 0; b < BATCHES; b++) {
-        snprintf(v0, sizeof(v0), "t%d-b%03d-0", a->id, b);
-        snprintf(v1, sizeof(v1), "t%d-b%03d-1", a->id, b);
+        (void)snprintf(v0, sizeof(v0), "t%d-b%03d-0", a->id, b);
+        (void)snprintf(v1, sizeof(v1), "t%d-b%03d-1", a->id, b);
         wal_record recs[2] = {{v0, strlen(v0)}, {v1, strlen(v1)}};
         qv_err err = {0};
         a->rc = wal_append(a->w, "conc", recs, 2, a->pos[b], &err);
@@ -394,7 +394,7 @@ WAL_CASE(concurrent_appends_keep_order_and_lose_nothing)
         cr_assert_eq(wal_reader_next(r, WAIT_MS, &e, &err), QV_OK, "%s",
                      err.msg);
         char want[32];
-        snprintf(want, sizeof(want), "t%d-b%03d-1", t, b);
+        (void)snprintf(want, sizeof(want), "t%d-b%03d-1", t, b);
         cr_assert_eq(e.len, strlen(want));
         cr_assert(memcmp(e.data, want, e.len) == 0, "batch split: %.*s",
                   (int)e.len, (const char *)e.data);

@@ -72,9 +72,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!root[0]) {
-        snprintf(root, sizeof(root), "/tmp/qv-fuzz-wal-%d", (int)getpid());
+        (void)snprintf(root, sizeof(root), "/tmp/qv-fuzz-wal-%d",
+                       (int)getpid());
         mkdir(root, 0755);
-        atexit(remove_root);
+        (void)atexit(remove_root);
     }
     wal__seg_scan scan;
     qv_err err;

@@ -130,7 +130,7 @@ Test(wal_kafka_failure, frozen_broker_times_out_then_keeps_acked_records,
     cr_assert_eq(wal_open("kafka", &o, &w, &err), QV_OK, "%s", err.msg);
     char v[32];
     for (int i = 0; i < 10; i++) {
-        snprintf(v, sizeof(v), "acked-%d", i);
+        (void)snprintf(v, sizeof(v), "acked-%d", i);
         cr_assert_eq(append_str(w, "f1", v, NULL, &err), QV_OK, "%s", err.msg);
     }
     qv_proc_signal(&b.proc, SIGSTOP);
@@ -148,7 +148,7 @@ Test(wal_kafka_failure, frozen_broker_times_out_then_keeps_acked_records,
     int next = 0, thawed = 0;
     wal_entry e;
     while (wal_reader_next(r, 1000, &e, &err) == QV_OK) {
-        snprintf(v, sizeof(v), "acked-%d", next);
+        (void)snprintf(v, sizeof(v), "acked-%d", next);
         if (next < 10 && e.len == strlen(v) && memcmp(e.data, v, e.len) == 0)
             next++;
         thawed |= e.len == 6 && memcmp(e.data, "thawed", 6) == 0;
@@ -192,7 +192,7 @@ static void child_appender(int fd, int max_batches)
         char buf[BATCH][32];
         wal_record recs[BATCH];
         for (int i = 0; i < BATCH; i++) {
-            snprintf(buf[i], sizeof(buf[i]), "rec-%06d", acked + i);
+            (void)snprintf(buf[i], sizeof(buf[i]), "rec-%06d", acked + i);
             recs[i] = (wal_record){buf[i], strlen(buf[i])};
         }
         if (wal_append(w, "crash", recs, BATCH, NULL, NULL) != QV_OK)
@@ -244,7 +244,7 @@ static int read_back(wal *w)
     qv_code rc;
     while ((rc = wal_reader_next(r, 0, &e, &err)) == QV_OK) {
         char want[32];
-        snprintf(want, sizeof(want), "rec-%06d", n);
+        (void)snprintf(want, sizeof(want), "rec-%06d", n);
         cr_assert_eq(e.pos, (wal_pos)n);
         cr_assert(e.len == strlen(want) && memcmp(e.data, want, e.len) == 0,
                   "record %d damaged", n);
@@ -324,7 +324,7 @@ Test(wal_local_crash, truncated_last_record_drops_exactly_its_batch)
     char buf[BATCH][32];
     wal_record recs[BATCH];
     for (int i = 0; i < BATCH; i++) {
-        snprintf(buf[i], sizeof(buf[i]), "rec-%06d", acked - BATCH + i);
+        (void)snprintf(buf[i], sizeof(buf[i]), "rec-%06d", acked - BATCH + i);
         recs[i] = (wal_record){buf[i], strlen(buf[i])};
     }
     wal_pos pos[BATCH];

@@ -52,7 +52,7 @@ static void append_n(wal *w, const char *ch, int from, int n, int per_batch)
     for (int i = from; i < from + n; i += per_batch) {
         int k = 0;
         for (; k < per_batch && i + k < from + n; k++) {
-            snprintf(buf[k], sizeof(buf[k]), "rec-%06d", i + k);
+            (void)snprintf(buf[k], sizeof(buf[k]), "rec-%06d", i + k);
             recs[k] = (wal_record){buf[k], strlen(buf[k])};
         }
         wal_pos pos[64];
@@ -75,7 +75,8 @@ static int read_all(wal *w, const char *ch, wal_pos from)
     qv_code rc;
     while ((rc = wal_reader_next(r, 0, &e, &err)) == QV_OK) {
         char want[32];
-        snprintf(want, sizeof(want), "rec-%06llu", (unsigned long long)e.pos);
+        (void)snprintf(want, sizeof(want), "rec-%06llu",
+                       (unsigned long long)e.pos);
         cr_assert_eq(e.len, strlen(want));
         cr_assert(memcmp(e.data, want, e.len) == 0);
         if (from != WAL_EARLIEST)
@@ -298,7 +299,7 @@ Test(wal_local, sync_policies_all_keep_data)
                              WAL_SYNC_NEVER};
     for (int i = 0; i < 3; i++) {
         char ch[16];
-        snprintf(ch, sizeof(ch), "p%d", i);
+        (void)snprintf(ch, sizeof(ch), "p%d", i);
         wal_options o = {
             .sync = pol[i], .sync_interval_ms = 10, .segment_bytes = 512};
         wal *w = open_local(&o);
@@ -408,8 +409,8 @@ enum { GC_THREADS = 4, GC_BATCHES = 60 };
 typedef struct gc_arg {
     wal *w;
     int id;
-    wal_pos pos[GC_BATCHES][2];
     qv_code rc;
+    wal_pos pos[GC_BATCHES][2];
 } gc_arg;
 
 static void *gc_main(void *p)
@@ -419,7 +420,7 @@ static void *gc_main(void *p)
         char v[2][32];
         wal_record recs[2];
         for (int k = 0; k < 2; k++) {
-            snprintf(v[k], sizeof(v[k]), "t%d-%03d-%d", a->id, b, k);
+            (void)snprintf(v[k], sizeof(v[k]), "t%d-%03d-%d", a->id, b, k);
             recs[k] = (wal_record){v[k], strlen(v[k])};
         }
         a->rc = wal_append(a->w, "gc", recs, 2, a->pos[b], NULL);

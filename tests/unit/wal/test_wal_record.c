@@ -110,7 +110,7 @@ Test(wal_record, scan_stops_at_a_torn_or_corrupt_tail)
 {
     uint8_t seg[1024];
     size_t len = build_segment(seg, 3, 2);
-    size_t batch = 2 * (WAL__REC_HDR_BYTES + 3);
+    size_t batch = (size_t)2 * (WAL__REC_HDR_BYTES + 3);
     wal__seg_scan s;
     qv_err err = {0};
     /* Cut inside the last record: the last batch is incomplete. */
