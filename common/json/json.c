@@ -469,9 +469,9 @@ static bool key_equal(const char *k, size_t klen, const char *key, size_t n)
 {
     if (klen < 2)
         return false;
-    /* fast path: no escapes */
-    if (klen - 2 == n && !memchr(k + 1, '\\', klen - 2))
-        return n == 0 || memcmp(k + 1, key, n) == 0;
+    /* fast path: a key without escapes is its bytes */
+    if (!memchr(k + 1, '\\', klen - 2))
+        return klen - 2 == n && (n == 0 || memcmp(k + 1, key, n) == 0);
     qv_json_val v = {QV_JSON_STRING, k, klen};
     bool ok;
     return qv_json_string_cmp(&v, key, n, &ok) == 0 && ok;
