@@ -553,12 +553,16 @@ qv_code metakv_txn_commit(metakv_txn *t, bool *succeeded, int64_t *rev,
 {
     metakv *kv = t->kv;
     qv_code rc;
-    size_t n_then = 0, n_else = 0;
-    for (size_t i = 0; i < t->n_ops; i++)
+    size_t n_then = 0, n_else = 0, bytes = 0;
+    for (size_t i = 0; i < t->n_ops; i++) {
         if (t->ops[i].branch == METAKV_THEN)
             n_then++;
         else
             n_else++;
+        bytes += t->ops[i].key_len + t->ops[i].value_len;
+    }
+    for (size_t i = 0; i < t->n_cmps; i++)
+        bytes += t->cmps[i].key_len + t->cmps[i].value_len;
     if (t->bad != QV_OK)
         rc = qv_fail(err, t->bad, "%s txn: %s", kv->ops->name, t->bad_msg);
     else if (t->n_cmps > METAKV_MAX_TXN_OPS || n_then > METAKV_MAX_TXN_OPS ||
@@ -566,6 +570,10 @@ qv_code metakv_txn_commit(metakv_txn *t, bool *succeeded, int64_t *rev,
         rc = qv_fail(err, QV_E_INVALID,
                      "%s txn: more than %u compares or ops in a branch",
                      kv->ops->name, METAKV_MAX_TXN_OPS);
+    else if (bytes > METAKV_MAX_TXN_BYTES)
+        rc = qv_fail(err, QV_E_INVALID,
+                     "%s txn: %zu bytes of keys and values, more than %u",
+                     kv->ops->name, bytes, METAKV_MAX_TXN_BYTES);
     else {
         bool ok = false;
         int64_t r = 0;

@@ -42,9 +42,11 @@
 #include "common/clock.h"
 #include "common/status.h"
 
-#define METAKV_MAX_KEY_LEN        480u
-#define METAKV_MAX_VALUE_LEN      (1u << 20)
-#define METAKV_MAX_TXN_OPS        128u
+#define METAKV_MAX_KEY_LEN   480u
+#define METAKV_MAX_VALUE_LEN (1u << 20)
+#define METAKV_MAX_TXN_OPS   128u
+/* Keys + values of one txn (etcd refuses requests over 1.5 MiB). */
+#define METAKV_MAX_TXN_BYTES      (5u << 18)
 #define METAKV_DEFAULT_TIMEOUT_MS 5000u
 
 typedef struct metakv metakv;

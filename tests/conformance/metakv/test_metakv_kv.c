@@ -468,3 +468,25 @@ CONF_TEST(data_survives_reopen)
     metakv_kvs_release(&out);
     CONF_TEARDOWN();
 }
+
+CONF_TEST(txn_size_is_bounded_the_same_on_every_backend)
+{
+    CONF_SETUP();
+    static uint8_t big[METAKV_MAX_VALUE_LEN];
+    memset(big, 'b', sizeof big);
+    metakv_txn *t = metakv_txn_begin(kv);
+    metakv_txn_put(t, METAKV_THEN, S("tb/1"), big, sizeof big, 0);
+    metakv_txn_put(t, METAKV_THEN, S("tb/2"), big, 1024, 0);
+    cr_assert_eq(metakv_txn_commit(t, NULL, NULL, &err), QV_OK, "%s", err.msg);
+    t = metakv_txn_begin(kv);
+    metakv_txn_put(t, METAKV_THEN, S("tb/3"), big, sizeof big, 0);
+    metakv_txn_put(t, METAKV_ELSE, S("tb/4"), big, sizeof big / 2, 0);
+    cr_assert_eq(metakv_txn_commit(t, NULL, NULL, &err), QV_E_INVALID);
+    cr_assert(strstr(err.msg, "bytes") != NULL, "%s", err.msg);
+    metakv_kvs out = METAKV_KVS_INIT;
+    cr_assert_eq(metakv_range(kv, S("tb/"), NULL, &out, &err), QV_OK);
+    cr_assert_eq(out.n, 2);
+    cr_assert_eq(out.kvs[0].value_len, sizeof big);
+    metakv_kvs_release(&out);
+    CONF_TEARDOWN();
+}
