@@ -94,11 +94,13 @@ void bench_filter_study(const bench_dataset *ds, int M, int efc, int ef,
            "QPS | auto picks | gamma = pass^2/(n*ef) |\n"
            "|---|---|---|---|---|---|---|\n",
            ds->name, M, efc, ef);
-    static const double ratios[] = {0.5,  0.3,  0.2,  0.1,   0.05,
+    static const double ratios[] = {1.0,  0.5,  0.3,  0.2,   0.1,  0.05,
                                     0.03, 0.02, 0.01, 0.005, 0.002};
     float *D = qv_xmalloc(nq * k * sizeof(float));
     int64_t *I = qv_xmalloc(nq * k * sizeof(int64_t));
     int64_t *T = qv_xmalloc(nq * k * sizeof(int64_t));
+    double q0 = run_mode(h, ds, NULL, ef, 0, min_time, D, I);
+    printf("| no filter | %zu | %.0f | - | - | - | - |\n", n, q0);
     double prev_ratio = 0, cross = NAN;
     int prev_graph_wins = -1;
     for (size_t r = 0; r < sizeof(ratios) / sizeof(ratios[0]); r++) {

@@ -30,6 +30,7 @@
 #define MAXV   32
 #define MAXREP 9
 #define NIMPL  3
+#define NSER   3 /* QPS series: 1 thread wall, 1 thread CPU time, N wall */
 
 typedef struct opts {
     const char *data, *set, *index;
@@ -54,8 +55,15 @@ typedef struct impl {
     double build_s;
     size_t mem;
     double recall[MAXV];
-    double qps[2][MAXV][MAXREP];
+    double qps[NSER][MAXV][MAXREP]; /* per series, see series_name */
 } impl;
+
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 static double now(void)
 {
@@ -185,20 +193,36 @@ static int search_once(const opts *o, const family *f, const bench_dataset *ds,
     return 0;
 }
 
-/* Runs the whole query batch until min_time passes; returns QPS. */
+/* Runs the whole query batch until min_time passes; returns QPS by the
+ * wall clock and, in *cpu_qps, by the calling thread's CPU time (which is
+ * what a single-threaded search costs even when other processes share the
+ * cores). */
 static double timed(const opts *o, const family *f, const bench_dataset *ds,
                     impl *im, int value, int threads, qv_pool *pool, float *D,
-                    int64_t *I)
+                    int64_t *I, double *cpu_qps)
 {
     size_t runs = 0;
-    double t0 = now(), t;
+    double t0 = now(), c0 = cpu_now(), t;
+    *cpu_qps = NAN;
     do {
         if (search_once(o, f, ds, im, value, threads, pool, D, I))
             return NAN;
         runs++;
         t = now() - t0;
     } while (t < o->min_time);
+    *cpu_qps = (double)(runs * ds->query.n) / (cpu_now() - c0);
     return (double)(runs * ds->query.n) / t;
+}
+
+static const char *series_name(const opts *o, int t)
+{
+    static char buf[32];
+    if (t == 0)
+        return "1 thr";
+    if (t == 1)
+        return "1 thr CPU-time";
+    snprintf(buf, sizeof(buf), "%d thr", o->threads);
+    return buf;
 }
 
 /* QPS at recall r, interpolated between the sweep points; NAN when the
@@ -226,15 +250,15 @@ static double qps_at(const family *f, const impl *im, const double *qps,
 
 static void print_family(const opts *o, const family *f, impl *im, int nimpl)
 {
-    int tcount = o->threads > 1 ? 2 : 1;
+    int tcount = o->threads > 1 ? NSER : NSER - 1;
     printf("| impl | build s (%d thr) | memory MiB |\n|---|---|---|\n",
            o->threads);
     for (int i = 0; i < nimpl; i++)
         if (im[i].qv || im[i].ref)
             printf("| %s | %.2f | %.1f |\n", im[i].name, im[i].build_s,
                    (double)im[i].mem / 1048576.0);
-    printf("\n| %s | impl | recall@%d | QPS 1 thr | QPS %d thr |\n"
-           "|---|---|---|---|---|\n",
+    printf("\n| %s | impl | recall@%d | QPS 1 thr | QPS 1 thr CPU-time | "
+           "QPS %d thr |\n|---|---|---|---|---|---|\n",
            f->key ? f->key : "-", o->k, o->threads);
     for (int v = 0; v < f->nv; v++)
         for (int i = 0; i < nimpl; i++) {
@@ -247,7 +271,7 @@ static void print_family(const opts *o, const family *f, impl *im, int nimpl)
                 double m = median(im[i].qps[t][v], o->reps, &lo, &hi);
                 printf(" %.0f (%.0f-%.0f) |", m, lo, hi);
             }
-            if (tcount == 1)
+            if (tcount < NSER)
                 printf(" - |");
             printf("\n");
         }
@@ -256,7 +280,7 @@ static void print_family(const opts *o, const family *f, impl *im, int nimpl)
         return;
     }
     static const double targets[] = {0.90, 0.95, 0.99};
-    printf("\n| recall@%d | threads | Quiver QPS", o->k);
+    printf("\n| recall@%d | QPS series | Quiver QPS", o->k);
     for (int i = 1; i < nimpl; i++)
         if (im[i].ref)
             printf(" | %s QPS | Quiver/%s", im[i].name, im[i].name);
@@ -276,7 +300,7 @@ static void print_family(const opts *o, const family *f, impl *im, int nimpl)
             int e0;
             double q0 =
                 im[0].qv ? qps_at(f, &im[0], med[0], targets[r], &e0) : NAN;
-            printf("| %.2f | %d | %.0f%s", targets[r], t ? o->threads : 1, q0,
+            printf("| %.2f | %s | %.0f%s", targets[r], series_name(o, t), q0,
                    e0 ? "*" : "");
             for (int i = 1; i < nimpl; i++) {
                 if (!im[i].ref)
@@ -331,9 +355,15 @@ static void run_family(const opts *o, const family *f, const bench_dataset *ds,
                     int i = (j + rep + v) % NIMPL; /* alternate the order */
                     if (!im[i].qv && !im[i].ref)
                         continue;
-                    im[i].qps[t][v][rep] =
-                        timed(o, f, ds, &im[i], f->values[v],
-                              t ? o->threads : 1, pool, D, I);
+                    double cpu = NAN;
+                    double w = timed(o, f, ds, &im[i], f->values[v],
+                                     t ? o->threads : 1, pool, D, I, &cpu);
+                    if (t == 0) {
+                        im[i].qps[0][v][rep] = w;
+                        im[i].qps[1][v][rep] = cpu;
+                    } else {
+                        im[i].qps[2][v][rep] = w;
+                    }
                 }
     print_family(o, f, im, NIMPL);
     fflush(stdout);

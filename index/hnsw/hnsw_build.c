@@ -19,6 +19,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/alloc.h"
 #include "index/hnsw/hnsw.h"
@@ -176,36 +177,39 @@ static void phase1(void *arg, size_t begin, size_t end, size_t worker)
         link_node(b->g, b->scr[worker], b->first + (uint32_t)i);
 }
 
-/* Phase 2 for one target: merge the new sources into its list. */
+/* Phase 2 for one target: adds the new sources to its list in source
+ * order, as hnswlib does one insertion at a time: appended while there is
+ * room, else the list is re-selected from its links plus the source. */
 static void merge_group(hnsw_graph *g, hnsw_scratch *s, int level,
                         uint32_t target, const uint64_t *keys, size_t k,
                         uint32_t first)
 {
     uint32_t *ln = hnsw_links(g, target, level);
     uint32_t cap = level == 0 ? g->maxM0 : g->M;
-    uint32_t cnt = ln[0];
     const uint64_t mask = ((uint64_t)1 << HNSW_BATCH_BITS) - 1;
-    if (cnt + k <= cap) {
-        for (size_t i = 0; i < k; i++)
-            ln[1 + cnt + i] = first + (uint32_t)(keys[i] & mask);
-        ln[0] = cnt + (uint32_t)k;
-        return;
-    }
-    size_t need = cnt + k;
-    if (s->tmp_cap < need) {
-        s->tmp = qv_xrealloc(s->tmp, need * sizeof(hnsw_cand));
-        s->tmp_cap = need;
-    }
     const float *tv = hnsw_vec(g, target);
+    if (s->tmp_cap < (size_t)cap + 1) {
+        s->tmp = qv_xrealloc(s->tmp, ((size_t)cap + 1) * sizeof(hnsw_cand));
+        s->tmp_cap = (size_t)cap + 1;
+    }
     hnsw_cand *c = s->tmp;
-    for (uint32_t i = 0; i < cnt; i++)
-        c[i].id = ln[1 + i];
-    for (size_t i = 0; i < k; i++)
-        c[cnt + i].id = first + (uint32_t)(keys[i] & mask);
-    for (size_t i = 0; i < need; i++)
-        c[i].d = hnsw_score(g, tv, hnsw_vec(g, c[i].id));
-    qsort(c, need, sizeof(hnsw_cand), cand_cmp);
-    ln[0] = (uint32_t)select_heuristic(g, c, need, cap, ln + 1);
+    for (size_t i = 0; i < k; i++) {
+        uint32_t src = first + (uint32_t)(keys[i] & mask);
+        uint32_t cnt = ln[0];
+        if (cnt < cap) {
+            ln[1 + cnt] = src;
+            ln[0] = cnt + 1;
+            continue;
+        }
+        for (uint32_t j = 0; j < cnt; j++) {
+            c[j].id = ln[1 + j];
+            c[j].d = hnsw_score(g, tv, hnsw_vec(g, c[j].id));
+        }
+        c[cnt].id = src;
+        c[cnt].d = hnsw_score(g, tv, hnsw_vec(g, src));
+        qsort(c, (size_t)cnt + 1, sizeof(hnsw_cand), cand_cmp);
+        ln[0] = (uint32_t)select_heuristic(g, c, (size_t)cnt + 1, cap, ln + 1);
+    }
 }
 
 static void phase2(void *arg, size_t begin, size_t end, size_t worker)
@@ -304,14 +308,38 @@ static void grown_free(grown *a)
     free(a->labels);
 }
 
+/* Big arrays (vectors, level-0 links) are read at random by every search:
+ * back them with transparent huge pages where the kernel allows it
+ * (THP "madvise" mode), which saves most TLB misses.  Freed with free(). */
+#define HNSW_HUGE ((size_t)2 << 20)
+static void *big_alloc(size_t count, size_t size, bool zero)
+{
+    size_t bytes;
+    if (!qv_mul_ok(count, size, &bytes))
+        return NULL;
+    if (bytes < 4 * HNSW_HUGE)
+        return zero ? qv_try_calloc(count, size)
+                    : qv_try_aligned_alloc(count, size);
+    size_t round = (bytes + HNSW_HUGE - 1) & ~(HNSW_HUGE - 1);
+    void *p = NULL;
+    if (posix_memalign(&p, HNSW_HUGE, round) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, round, MADV_HUGEPAGE);
+#endif
+    if (zero)
+        memset(p, 0, bytes);
+    return p;
+}
+
 /* Allocates the arrays for total rows and copies the old and new data. */
 static qv_code grow(const hnsw_graph *g, size_t n, const float *x,
                     const int64_t *labels, grown *a, qv_err *err)
 {
     size_t old = g->n, total = old + n, s0 = (size_t)g->maxM0 + 1;
     memset(a, 0, sizeof(*a));
-    a->vecs = qv_try_aligned_alloc(total * g->dim, sizeof(float));
-    a->links0 = qv_try_calloc(total * s0, sizeof(uint32_t));
+    a->vecs = big_alloc(total * g->dim, sizeof(float), false);
+    a->links0 = big_alloc(total * s0, sizeof(uint32_t), true);
     a->levels = qv_try_alloc(total, 1);
     a->upper_off = qv_try_alloc(total, sizeof(uint32_t));
     if (!a->vecs || !a->links0 || !a->levels || !a->upper_off)
@@ -333,7 +361,8 @@ static qv_code grow(const hnsw_graph *g, size_t n, const float *x,
     if (ulen >= HNSW_NO_UPPER)
         return qv_fail(err, QV_E_NOMEM, "hnsw upper levels too large");
     a->upper_len = (size_t)ulen;
-    a->upper = qv_try_calloc(a->upper_len ? a->upper_len : 1, sizeof(uint32_t));
+    a->upper =
+        big_alloc(a->upper_len ? a->upper_len : 1, sizeof(uint32_t), true);
     if (!a->upper)
         goto nomem;
     if (g->upper_len)
