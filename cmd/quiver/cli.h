@@ -36,8 +36,12 @@ qv_code qv_cli_meta_root(const qv_config *cfg, char *buf, size_t cap,
  * when standalone) or "etcd" (etcd.endpoints). */
 qv_code qv_cli_open_metakv(const qv_config *cfg, bool standalone, metakv **out,
                            qv_err *err);
-/* Creates and starts the coord; standalone: on 127.0.0.1:0 after removing
- * stale sessions, and waits until it is active. */
+/* Standalone only: the data directory is locked by this process, so
+ * sessions left by an earlier process (killed before its lease ran out) are
+ * stale; removes them rather than waiting for their leases. */
+qv_code qv_cli_clear_sessions(const qv_config *cfg, metakv *kv, qv_err *err);
+/* Creates and starts the coord; standalone: on 127.0.0.1:0, and waits
+ * until it is active. */
 qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, bool standalone,
                            qv_coord **out, qv_err *err);
 

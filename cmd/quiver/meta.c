@@ -41,6 +41,19 @@ qv_code qv_cli_open_metakv(const qv_config *cfg, bool standalone, metakv **out,
     return QV_OK;
 }
 
+qv_code qv_cli_clear_sessions(const qv_config *cfg, metakv *kv, qv_err *err)
+{
+    char root[512], key[520];
+    qv_code rc = qv_cli_meta_root(cfg, root, sizeof root, err);
+    if (rc)
+        return rc;
+    snprintf(key, sizeof key, "%ssession/", root);
+    rc = metakv_delete(kv, key, strlen(key), true, NULL, err);
+    if (rc)
+        return qv_err_prefix(err, "cannot clear stale sessions");
+    return QV_OK;
+}
+
 qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, bool standalone,
                            qv_coord **out, qv_err *err)
 {
@@ -48,16 +61,6 @@ qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, bool standalone,
     qv_code rc = qv_cli_meta_root(cfg, root, sizeof root, err);
     if (rc)
         return rc;
-    if (standalone) {
-        /* The data directory is locked by this process, so sessions left by
-         * an earlier process (killed before its lease ran out) are stale:
-         * remove them rather than wait for their leases. */
-        char key[520];
-        snprintf(key, sizeof key, "%ssession/", root);
-        rc = metakv_delete(kv, key, strlen(key), true, NULL, err);
-        if (rc)
-            return qv_err_prefix(err, "cannot clear stale sessions");
-    }
     const char *adv = qv_config_str(cfg, "coord.advertiseAddress");
     qv_coord_options o = {
         .kv = kv,

@@ -2,10 +2,12 @@
  * process's services, wait for SIGINT/SIGTERM, shut down cleanly.
  *
  * Order at start: logging, data directory lock (standalone), metrics and
- * HTTP, the meta KV, the coord (standalone, run coord), then the proxy
- * (standalone, run proxy); the process reports healthy only when all of
- * them serve.  Standalone's proxy reaches its coord over gRPC on loopback,
- * found through meta KV exactly as in a cluster.  Shutdown runs in reverse.
+ * HTTP, the meta KV, the proxy (standalone, run proxy), then the coord
+ * (standalone, run coord); the process reports healthy only when all of
+ * them serve (standalone: the coord is active).  Standalone's proxy reaches its
+ * coord over gRPC on loopback, found through meta KV exactly as in a cluster.
+ * Shutdown stops the proxy first (no new client calls; calls in flight to the
+ * coord finish), then the coord, the meta KV, HTTP and the lock.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -118,11 +120,16 @@ static qv_code start_services(const qv_config *cfg, const char *role,
                               &s->observe, err);
     if (!rc)
         rc = qv_cli_open_metakv(cfg, standalone, &s->kv, err);
-    if (!rc && (standalone || strcmp(role, "coord") == 0))
-        rc = qv_cli_start_coord(cfg, s->kv, standalone, &s->coord, err);
+    if (!rc && standalone)
+        rc = qv_cli_clear_sessions(cfg, s->kv, err);
+    /* The proxy binds its public port before the coord takes a free port,
+     * so the two can never collide; DDL that arrives before the coord is
+     * active waits for it. */
     if (!rc && (standalone || strcmp(role, "proxy") == 0))
         rc = start_proxy(cfg, standalone ? "STANDALONE" : "CLUSTER", s->kv,
                          &s->proxy, err);
+    if (!rc && (standalone || strcmp(role, "coord") == 0))
+        rc = qv_cli_start_coord(cfg, s->kv, standalone, &s->coord, err);
     return rc;
 }
 
