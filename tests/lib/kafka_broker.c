@@ -37,6 +37,29 @@ static qv_code fail_with_log(qv_kafka_broker *b, qv_code rc, qv_err *err)
     return rc;
 }
 
+/* The daemon writes its bootstrap list once it serves: it must be the
+ * fixed ports asked for. */
+static qv_code check_bootstrap_file(const qv_kafka_broker *b, const char *path,
+                                    qv_err *err)
+{
+    for (int tries = 0; tries < 200; tries++) {
+        char *text = qv_test_read_tail(path, sizeof(b->bootstrap));
+        if (text) {
+            text[strcspn(text, "\n")] = 0;
+            int same = strcmp(text, b->bootstrap) == 0;
+            qv_code rc = same ? QV_OK
+                              : qv_fail(err, QV_E_INTERNAL,
+                                        "kafka broker announced '%.100s', "
+                                        "expected '%.100s'",
+                                        text, b->bootstrap);
+            free(text);
+            return rc;
+        }
+        qv_sleep_ms(10);
+    }
+    return qv_fail(err, QV_E_TIMEOUT, "kafka broker wrote no '%s'", path);
+}
+
 /* Spawns the daemon on b->port and waits until every broker listens. */
 static qv_code spawn(qv_kafka_broker *b, qv_err *err)
 {
@@ -59,6 +82,7 @@ static qv_code spawn(qv_kafka_broker *b, qv_err *err)
                              "%s127.0.0.1:%d", i ? "," : "", b->port + i);
             off += (size_t)k;
         }
+        rc = check_bootstrap_file(b, bfile, err);
     }
     free(bfile);
     free(log);
