@@ -160,6 +160,38 @@ Test(wal_kafka_failure, frozen_broker_times_out_then_keeps_acked_records,
     qv_kafka_broker_destroy(&b);
 }
 
+/* Three brokers, replication factor 3: channels spread their leaders over
+ * the brokers and every one round-trips. */
+Test(wal_kafka_failure, three_broker_cluster_round_trips, .timeout = 60)
+{
+    qv_kafka_broker b;
+    qv_err err = {0};
+    cr_assert_eq(qv_kafka_broker_start(&b, 3, &err), QV_OK, "%s", err.msg);
+    cr_assert(strchr(b.bootstrap, ','), "one broker: %s", b.bootstrap);
+    wal_options o = {.bootstrap = b.bootstrap,
+                     .timeout_ms = APPEND_TIMEOUT_MS,
+                     .replication_factor = 3};
+    wal *w;
+    cr_assert_eq(wal_open("kafka", &o, &w, &err), QV_OK, "%s", err.msg);
+    char ch[16], v[32];
+    for (int c = 0; c < 6; c++) {
+        (void)snprintf(ch, sizeof(ch), "rf-%d", c);
+        (void)snprintf(v, sizeof(v), "value-%d", c);
+        wal_pos pos;
+        cr_assert_eq(append_str(w, ch, v, &pos, &err), QV_OK, "%s", err.msg);
+        wal_reader *r;
+        cr_assert_eq(wal_reader_open(w, ch, pos, &r, &err), QV_OK, "%s",
+                     err.msg);
+        wal_entry e;
+        cr_assert_eq(wal_reader_next(r, 5000, &e, &err), QV_OK, "%s", err.msg);
+        cr_assert(e.len == strlen(v) && memcmp(e.data, v, e.len) == 0);
+        wal_reader_close(r);
+    }
+    wal_close(w);
+    cr_assert_eq(qv_kafka_broker_stop(&b, &err), QV_OK, "%s", err.msg);
+    qv_kafka_broker_destroy(&b);
+}
+
 /* ---- local log: crash and torn tail ------------------------------------ */
 
 #define BATCH 3
