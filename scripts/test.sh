@@ -61,6 +61,7 @@ if cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
    cmake --build build-asan -j "$JOBS"; then
     step "ctest -L unit (ASan+UBSan)"
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+        LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0 \
         UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --output-on-failure -j "$JOBS" -L unit --timeout 1200) \
         2>&1 | tee "$log_dir/ctest-asan.log"
