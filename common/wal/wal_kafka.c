@@ -61,6 +61,15 @@ uint64_t wal__kafka_mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+int wal__kafka_left_ms(uint64_t deadline)
+{
+    uint64_t now = wal__kafka_mono_ms();
+    if (now >= deadline)
+        return 1;
+    uint64_t left = deadline - now;
+    return left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
 void wal__kafka_last_error(kafka_wal *kw, char *out, size_t n)
 {
     pthread_mutex_lock(&kw->mu);
@@ -302,7 +311,7 @@ qv_code wal__kafka_producer_acquire(kafka_wal *kw, const char *channel,
 /* ---- topics ------------------------------------------------------------- */
 
 static qv_code create_topic(kafka_wal *kw, rd_kafka_t *rk, const char *topic,
-                            const char *channel, qv_err *err)
+                            const char *channel, uint64_t deadline, qv_err *err)
 {
     char es[512];
     rd_kafka_NewTopic_t *nt =
@@ -314,13 +323,13 @@ static qv_code create_topic(kafka_wal *kw, rd_kafka_t *rk, const char *topic,
                        topic, channel, kw->bootstrap, es);
     rd_kafka_AdminOptions_t *ao =
         rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_request_timeout(ao, (int)kw->timeout_ms, es,
-                                              sizeof(es));
-    rd_kafka_AdminOptions_set_operation_timeout(ao, (int)kw->timeout_ms, es,
-                                                sizeof(es));
+    rd_kafka_AdminOptions_set_request_timeout(ao, wal__kafka_left_ms(deadline),
+                                              es, sizeof(es));
+    rd_kafka_AdminOptions_set_operation_timeout(
+        ao, wal__kafka_left_ms(deadline), es, sizeof(es));
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)kw->timeout_ms + 500);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, wal__kafka_left_ms(deadline));
     qv_code rc = QV_OK;
     rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
     const char *why = "no answer in time";
@@ -386,12 +395,13 @@ void wal__kafka_set_created(kafka_wal *kw, ktopic *t, int v)
 /* True if the cluster's controller is one of its brokers, so the admin API
  * can create topics.  (librdkafka's mock cluster reports controller 0,
  * which is no broker: there topics are created by a metadata request.) */
-static int controller_known(kafka_wal *kw)
+static int controller_known(kafka_wal *kw, uint64_t deadline)
 {
-    int32_t ctl = rd_kafka_controllerid(kw->q->rk, (int)kw->timeout_ms);
+    int32_t ctl =
+        rd_kafka_controllerid(kw->q->rk, wal__kafka_left_ms(deadline));
     const struct rd_kafka_metadata *md = NULL;
-    if (ctl < 0 ||
-        rd_kafka_metadata(kw->q->rk, 0, NULL, &md, (int)kw->timeout_ms) != 0)
+    if (ctl < 0 || rd_kafka_metadata(kw->q->rk, 0, NULL, &md,
+                                     wal__kafka_left_ms(deadline)) != 0)
         return 0;
     int found = 0;
     for (int i = 0; i < md->broker_cnt; i++)
@@ -403,7 +413,8 @@ static int controller_known(kafka_wal *kw)
 /* Asks for the topic's metadata (brokers that allow it create the topic
  * then) and checks that partition 0 exists. */
 static qv_code topic_by_metadata(kafka_wal *kw, const char *topic,
-                                 const char *channel, qv_err *err)
+                                 const char *channel, uint64_t deadline,
+                                 qv_err *err)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(kw->q->rk, topic, NULL);
     if (!rkt)
@@ -413,7 +424,6 @@ static qv_code topic_by_metadata(kafka_wal *kw, const char *topic,
                        channel, kw->bootstrap, topic);
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
-    uint64_t deadline = wal__kafka_mono_ms() + kw->timeout_ms;
     for (;;) {
         uint64_t now = wal__kafka_mono_ms();
         int left = now >= deadline ? 1 : (int)(deadline - now);
@@ -447,13 +457,14 @@ static qv_code topic_by_metadata(kafka_wal *kw, const char *topic,
 
 /* Lets the producer learn the new topic's leader now rather than on its
  * first message (which would wait for a metadata refresh).  Best effort. */
-static void warm_producer(kafka_wal *kw, const char *topic)
+static void warm_producer(kafka_wal *kw, const char *topic, uint64_t deadline)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(kw->prod, topic, NULL);
     if (!rkt)
         return;
     const struct rd_kafka_metadata *md = NULL;
-    if (rd_kafka_metadata(kw->prod, 0, rkt, &md, (int)kw->timeout_ms) == 0)
+    if (rd_kafka_metadata(kw->prod, 0, rkt, &md,
+                          wal__kafka_left_ms(deadline)) == 0)
         rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
 }
@@ -461,7 +472,7 @@ static void warm_producer(kafka_wal *kw, const char *topic)
 /* Finds the channel's topic, creating it on the broker if this process has
  * not yet.  Call with the producer lock held. */
 qv_code wal__kafka_ensure_topic(kafka_wal *kw, const char *channel,
-                                ktopic **out, qv_err *err)
+                                uint64_t deadline, ktopic **out, qv_err *err)
 {
     ktopic *t = find_topic(kw, channel);
     pthread_mutex_lock(&kw->mu);
@@ -469,13 +480,13 @@ qv_code wal__kafka_ensure_topic(kafka_wal *kw, const char *channel,
     pthread_mutex_unlock(&kw->mu);
     if (!created) {
         qv_code rc = QV_OK;
-        if (controller_known(kw))
-            rc = create_topic(kw, kw->q->rk, t->topic, channel, err);
+        if (controller_known(kw, deadline))
+            rc = create_topic(kw, kw->q->rk, t->topic, channel, deadline, err);
         if (rc == QV_OK)
-            rc = topic_by_metadata(kw, t->topic, channel, err);
+            rc = topic_by_metadata(kw, t->topic, channel, deadline, err);
         if (rc != QV_OK)
             return rc;
-        warm_producer(kw, t->topic);
+        warm_producer(kw, t->topic, deadline);
         wal__kafka_set_created(kw, t, 1);
     }
     *out = t;
@@ -660,7 +671,7 @@ static qv_code kafka_append(wal *w, const char *channel, const wal_record *recs,
     if (rc != QV_OK)
         return rc;
     ktopic *tp;
-    rc = wal__kafka_ensure_topic(kw, channel, &tp, err);
+    rc = wal__kafka_ensure_topic(kw, channel, deadline, &tp, err);
     if (rc != QV_OK) {
         pthread_rwlock_unlock(&kw->plock);
         return rc;

@@ -55,6 +55,9 @@ typedef struct kafka_wal {
 } kafka_wal;
 
 uint64_t wal__kafka_mono_ms(void);
+/* Milliseconds left until deadline (a wal__kafka_mono_ms() value), at
+ * least 1 so librdkafka never reads 0 as "no wait" by accident. */
+int wal__kafka_left_ms(uint64_t deadline);
 /* Copies the last error the producer's client reported. */
 void wal__kafka_last_error(kafka_wal *kw, char *out, size_t n);
 qv_code wal__kafka_map_err(rd_kafka_resp_err_t e);
@@ -68,7 +71,7 @@ qv_code wal__kafka_producer_acquire(kafka_wal *kw, const char *channel,
                                     qv_err *err);
 /* Finds or creates the channel's topic; call with kw->plock held. */
 qv_code wal__kafka_ensure_topic(kafka_wal *kw, const char *channel,
-                                ktopic **out, qv_err *err);
+                                uint64_t deadline, ktopic **out, qv_err *err);
 void wal__kafka_set_created(kafka_wal *kw, ktopic *t, int v);
 void wal__kafka_query_unref(kquery *q);
 

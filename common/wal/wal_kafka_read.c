@@ -81,12 +81,12 @@ static void *wm_main(void *arg)
 
 /* Queries the low and high watermarks of the topic within timeout_ms. */
 static rd_kafka_resp_err_t query_wm(kafka_wal *kw, const char *topic,
-                                    int64_t *lo, int64_t *hi)
+                                    uint64_t deadline, int64_t *lo, int64_t *hi)
 {
     /* Cheap reachability check: metadata requests honour their timeout. */
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e =
-        rd_kafka_metadata(kw->q->rk, 0, NULL, &md, (int)kw->timeout_ms);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(kw->q->rk, 0, NULL, &md,
+                                              wal__kafka_left_ms(deadline));
     if (e)
         return e;
     rd_kafka_metadata_destroy(md);
@@ -103,7 +103,7 @@ static rd_kafka_resp_err_t query_wm(kafka_wal *kw, const char *topic,
     kw->q->refs++;
     pthread_mutex_unlock(&kw->q->mu);
     c->topic = qv_xstrdup(topic);
-    c->timeout_ms = (int)kw->timeout_ms;
+    c->timeout_ms = wal__kafka_left_ms(deadline);
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
@@ -118,8 +118,8 @@ static rd_kafka_resp_err_t query_wm(kafka_wal *kw, const char *topic,
     pthread_attr_destroy(&at);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t ns =
-        (uint64_t)ts.tv_nsec + (uint64_t)(kw->timeout_ms + 200) * 1000000u;
+    uint64_t ns = (uint64_t)ts.tv_nsec +
+                  (uint64_t)wal__kafka_left_ms(deadline) * 1000000u;
     ts.tv_sec += (time_t)(ns / 1000000000u);
     ts.tv_nsec = (long)(ns % 1000000000u);
     pthread_mutex_lock(&c->mu);
@@ -133,9 +133,10 @@ static rd_kafka_resp_err_t query_wm(kafka_wal *kw, const char *topic,
 }
 
 static qv_code watermarks(kafka_wal *kw, const char *channel, ktopic *tp,
-                          int64_t *lo, int64_t *hi, const char *op, qv_err *err)
+                          uint64_t deadline, int64_t *lo, int64_t *hi,
+                          const char *op, qv_err *err)
 {
-    rd_kafka_resp_err_t e = query_wm(kw, tp->topic, lo, hi);
+    rd_kafka_resp_err_t e = query_wm(kw, tp->topic, deadline, lo, hi);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return QV_OK;
     if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
@@ -153,14 +154,15 @@ qv_code wal__kafka_bounds(wal *w, const char *channel, wal_pos *earliest,
                           wal_pos *end, qv_err *err)
 {
     kafka_wal *kw = (kafka_wal *)w;
+    uint64_t deadline = wal__kafka_mono_ms() + kw->timeout_ms;
     qv_code rc = wal__kafka_producer_acquire(kw, channel, err);
     if (rc != QV_OK)
         return rc;
     ktopic *tp;
     int64_t lo = 0, hi = 0;
-    rc = wal__kafka_ensure_topic(kw, channel, &tp, err);
+    rc = wal__kafka_ensure_topic(kw, channel, deadline, &tp, err);
     if (rc == QV_OK)
-        rc = watermarks(kw, channel, tp, &lo, &hi, "bounds", err);
+        rc = watermarks(kw, channel, tp, deadline, &lo, &hi, "bounds", err);
     pthread_rwlock_unlock(&kw->plock);
     if (rc == QV_OK) {
         *earliest = (wal_pos)lo;
@@ -239,14 +241,16 @@ qv_code wal__kafka_reader_open(wal *w, const char *channel, wal_pos from,
                                wal_reader **out, qv_err *err)
 {
     kafka_wal *kw = (kafka_wal *)w;
+    uint64_t deadline = wal__kafka_mono_ms() + kw->timeout_ms;
     qv_code rc = wal__kafka_producer_acquire(kw, channel, err);
     if (rc != QV_OK)
         return rc;
     ktopic *tp;
     int64_t lo = 0, hi = 0;
-    rc = wal__kafka_ensure_topic(kw, channel, &tp, err);
+    rc = wal__kafka_ensure_topic(kw, channel, deadline, &tp, err);
     if (rc == QV_OK)
-        rc = watermarks(kw, channel, tp, &lo, &hi, "reader open", err);
+        rc =
+            watermarks(kw, channel, tp, deadline, &lo, &hi, "reader open", err);
     pthread_rwlock_unlock(&kw->plock);
     if (rc != QV_OK)
         return rc;
