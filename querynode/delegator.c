@@ -1,0 +1,236 @@
+/* delegator.c -- the consumer thread and tsafe of a vchannel (delegator.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/msg/msg.h"
+#include "querynode/delegator.h"
+
+struct qv_delegator {
+    qv_shard *shard;
+    wal_reader *reader;
+    char *vchannel;
+    int64_t collection;
+    uint32_t poll_ms;
+    uint64_t max_lag_ms;
+    pthread_t thread;
+
+    pthread_mutex_t mu; /* guards the fields below */
+    pthread_cond_t cv;
+    qv_ts tsafe;
+    wal_pos ck_pos;
+    bool stopping;
+    qv_code failed; /* QV_OK while healthy */
+    char fail_msg[1024];
+};
+
+static void fail(qv_delegator *d, qv_code rc, const char *what, const qv_err *e,
+                 wal_pos pos)
+{
+    pthread_mutex_lock(&d->mu);
+    d->failed = rc;
+    snprintf(d->fail_msg, sizeof d->fail_msg,
+             "vchannel '%s' stopped at log position %llu: %s: %s", d->vchannel,
+             (unsigned long long)pos, what, e->msg);
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    QV_LOG(QV_LOG_ERROR, "querynode", "delegator: %s", d->fail_msg);
+}
+
+/* Applies one record; returns false when the consumer must stop. */
+static bool consume(qv_delegator *d, const wal_entry *e)
+{
+    qv_msg_type type;
+    qv_ts ts;
+    int64_t coll;
+    char vc[QV_MSG_VCHANNEL_MAX + 1];
+    qv_err err;
+    qv_code rc =
+        qv_msg_peek(e->data, e->len, &type, &ts, &coll, vc, sizeof vc, &err);
+    if (rc) {
+        fail(d, rc, "cannot read a log record", &err, e->pos);
+        return false;
+    }
+    bool tick = type == QV_MSG_TIME_TICK;
+    if (vc[0] ? strcmp(vc, d->vchannel) != 0 : !tick)
+        return true; /* another vchannel's record */
+    qv_msg m;
+    rc = qv_msg_decode(e->data, e->len, &m, &err);
+    if (!rc)
+        rc = qv_shard_apply(d->shard, &m, &err);
+    qv_msg_release(&m);
+    if (rc) {
+        fail(d, rc, tick ? "bad time tick" : "cannot apply a message", &err,
+             e->pos);
+        return false;
+    }
+    if (tick) {
+        qv_shard_trim(d->shard, ts);
+        pthread_mutex_lock(&d->mu);
+        if (ts > d->tsafe)
+            d->tsafe = ts;
+        d->ck_pos = e->pos + 1;
+        pthread_cond_broadcast(&d->cv);
+        pthread_mutex_unlock(&d->mu);
+    }
+    return true;
+}
+
+static void *run(void *arg)
+{
+    qv_delegator *d = arg;
+    for (;;) {
+        pthread_mutex_lock(&d->mu);
+        bool stop = d->stopping;
+        pthread_mutex_unlock(&d->mu);
+        if (stop)
+            break;
+        wal_entry e;
+        qv_err err;
+        qv_code rc = wal_reader_next(d->reader, d->poll_ms, &e, &err);
+        if (rc == QV_E_TIMEOUT)
+            continue;
+        if (rc) {
+            if (qv_code_primary(rc) == QV_E_UNAVAILABLE ||
+                qv_code_primary(rc) == QV_E_IO)
+                continue; /* the backend may come back; retry */
+            fail(d, rc, "cannot read the log", &err, 0);
+            break;
+        }
+        if (!consume(d, &e))
+            break;
+    }
+    return NULL;
+}
+
+qv_code qv_delegator_start(const qv_delegator_opts *opts, qv_delegator **out,
+                           qv_err *err)
+{
+    qv_delegator *d = QV_NEW(qv_delegator);
+    d->vchannel = qv_xstrdup(opts->shard.vchannel ? opts->shard.vchannel : "");
+    d->collection = opts->shard.collection_id;
+    d->poll_ms = opts->poll_ms ? opts->poll_ms : 50;
+    d->max_lag_ms = opts->max_lag_ms ? opts->max_lag_ms : 86400000ull;
+    d->ck_pos = opts->from;
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&d->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    qv_code rc = qv_shard_create(&opts->shard, &d->shard, err);
+    if (!rc)
+        rc = wal_reader_open(opts->log, opts->pchannel, opts->from, &d->reader,
+                             err);
+    if (!rc && pthread_create(&d->thread, NULL, run, d) != 0)
+        rc = qv_fail(err, QV_E_INTERNAL,
+                     "vchannel '%s': cannot start the consumer thread",
+                     d->vchannel);
+    if (rc) {
+        if (d->reader)
+            wal_reader_close(d->reader);
+        qv_shard_free(d->shard);
+        pthread_cond_destroy(&d->cv);
+        pthread_mutex_destroy(&d->mu);
+        free(d->vchannel);
+        free(d);
+        return rc;
+    }
+    *out = d;
+    return QV_OK;
+}
+
+void qv_delegator_stop(qv_delegator *d)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&d->mu);
+    d->stopping = true;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    pthread_join(d->thread, NULL);
+    wal_reader_close(d->reader);
+    qv_shard_free(d->shard);
+    pthread_cond_destroy(&d->cv);
+    pthread_mutex_destroy(&d->mu);
+    free(d->vchannel);
+    free(d);
+}
+
+qv_ts qv_delegator_tsafe(qv_delegator *d)
+{
+    pthread_mutex_lock(&d->mu);
+    qv_ts t = d->tsafe;
+    pthread_mutex_unlock(&d->mu);
+    return t;
+}
+
+void qv_delegator_checkpoint(qv_delegator *d, wal_pos *pos, qv_ts *tick)
+{
+    pthread_mutex_lock(&d->mu);
+    *pos = d->ck_pos;
+    *tick = d->tsafe;
+    pthread_mutex_unlock(&d->mu);
+}
+
+qv_shard *qv_delegator_shard(qv_delegator *d)
+{
+    return d->shard;
+}
+
+qv_code qv_delegator_wait_tsafe(qv_delegator *d, qv_ts guarantee,
+                                uint32_t timeout_ms, qv_ts *reached,
+                                qv_err *err)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    qv_code rc = QV_OK;
+    pthread_mutex_lock(&d->mu);
+    if (d->tsafe < guarantee &&
+        qv_ts_physical(guarantee) > qv_ts_physical(d->tsafe) + d->max_lag_ms &&
+        d->tsafe != 0)
+        rc = qv_fail(err, QV_E_INVALID,
+                     "vchannel '%s': guarantee timestamp %llu is more than "
+                     "%llu ms ahead of tsafe %llu (timestamp lag too large)",
+                     d->vchannel, (unsigned long long)guarantee,
+                     (unsigned long long)d->max_lag_ms,
+                     (unsigned long long)d->tsafe);
+    while (!rc && d->tsafe < guarantee) {
+        if (d->failed) {
+            rc = qv_fail(err, d->failed, "%s", d->fail_msg);
+            break;
+        }
+        if (d->stopping) {
+            rc = qv_fail(err, QV_E_CANCELLED,
+                         "vchannel '%s': the delegator is stopping",
+                         d->vchannel);
+            break;
+        }
+        int w = pthread_cond_timedwait(&d->cv, &d->mu, &dl);
+        if (w == ETIMEDOUT && d->tsafe < guarantee) {
+            rc = qv_fail(err, QV_E_TIMEOUT,
+                         "vchannel '%s': timed out after %u ms waiting for "
+                         "tsafe to reach %llu (tsafe is %llu)",
+                         d->vchannel, timeout_ms, (unsigned long long)guarantee,
+                         (unsigned long long)d->tsafe);
+        }
+    }
+    qv_ts t = d->tsafe;
+    pthread_mutex_unlock(&d->mu);
+    if (!rc)
+        *reached = t;
+    return rc;
+}

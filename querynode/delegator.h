@@ -1,0 +1,64 @@
+/* delegator.h -- the shard leader of one vchannel on a query node: a
+ * consumer thread reads the vchannel's pchannel from the write log,
+ * applies the vchannel's messages to its shard (querynode/shard.h) and
+ * advances tsafe; readers wait for tsafe and read the shard at a timestamp.
+ *
+ * Ordering (querynode/README.md): records are applied in log order.  A
+ * TimeTick T (pchannel-wide, or naming this vchannel) means no message with
+ * ts <= T follows, so once every record before it is applied tsafe becomes
+ * T (tsafe never decreases).  Records of other vchannels are skipped by
+ * their header alone.  A record that fails to decode or apply stops the
+ * consumer: the delegator turns "failed", keeps the error, and every wait
+ * returns it (it never serves a shard that lost a message).
+ *
+ * Ownership: the delegator owns its shard, its log reader and its thread;
+ * the wal handle is borrowed and must outlive the delegator.
+ * Threading: start/stop from one owner thread; wait_tsafe, tsafe, shard
+ * acquire (through qv_delegator_shard) from any thread.
+ */
+#ifndef QV_DELEGATOR_H
+#define QV_DELEGATOR_H
+
+#include <stdint.h>
+
+#include "common/hts.h"
+#include "common/status.h"
+#include "common/wal/wal.h"
+#include "querynode/shard.h"
+
+typedef struct qv_delegator qv_delegator;
+
+typedef struct qv_delegator_opts {
+    wal *log;              /* borrowed */
+    const char *pchannel;  /* the log channel holding the vchannel */
+    wal_pos from;          /* first position to read (a checkpoint) */
+    qv_shard_config shard; /* collection, vchannel, schema */
+    uint32_t poll_ms;      /* log read wait per round; default 50 */
+    uint64_t max_lag_ms;   /* waits for a guarantee further than this
+                              ahead of tsafe fail at once; default 86400000 */
+} qv_delegator_opts;
+
+/* Creates the shard, opens the log reader and starts the consumer. */
+qv_code qv_delegator_start(const qv_delegator_opts *opts, qv_delegator **out,
+                           qv_err *err) QV_MUST_USE;
+/* Stops the consumer, waking every waiter with QV_E_CANCELLED, and frees
+ * everything.  Readers must have released their snapshots. */
+void qv_delegator_stop(qv_delegator *d);
+
+qv_ts qv_delegator_tsafe(qv_delegator *d);
+/* Position just after the last time tick applied (where a new consumer
+ * could resume with nothing lost), and the tick itself. */
+void qv_delegator_checkpoint(qv_delegator *d, wal_pos *pos, qv_ts *tick);
+
+/* Waits until tsafe >= guarantee or timeout_ms pass.  On success *reached
+ * is the tsafe reached (read at it: DESIGN §5).  QV_E_TIMEOUT names the
+ * vchannel, the guarantee and the tsafe reached; a failed or stopped
+ * delegator returns its error (QV_E_CANCELLED when stopped). */
+qv_code qv_delegator_wait_tsafe(qv_delegator *d, qv_ts guarantee,
+                                uint32_t timeout_ms, qv_ts *reached,
+                                qv_err *err) QV_MUST_USE;
+
+/* The shard, for qv_shard_acquire (the delegator keeps ownership). */
+qv_shard *qv_delegator_shard(qv_delegator *d);
+
+#endif

@@ -1,0 +1,294 @@
+/* search.c -- per-segment exclusion masks and FLAT top-k over a shard
+ * snapshot (search.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "index/distance/distance.h"
+#include "querynode/search.h"
+
+bool qv_seg_in_partitions(const qv_shard_snap *snap, size_t i,
+                          const int64_t *partitions, size_t n)
+{
+    if (!partitions || n == 0)
+        return true;
+    for (size_t p = 0; p < n; p++)
+        if (partitions[p] == snap->snaps[i].partition_id)
+            return true;
+    return false;
+}
+
+qv_code qv_seg_exclude(const qv_shard_snap *snap, size_t i, qv_ts R,
+                       const qv_expr_plan *filter, qv_bitset *exclude,
+                       qv_err *err)
+{
+    const qv_seg_snap *ss = &snap->snaps[i];
+    qv_growing_mask(snap->segs[i], R, ss->rows, exclude);
+    if (!filter || qv_expr_plan_always_true(filter) || ss->rows == 0)
+        return QV_OK;
+    qv_expr_binding *b = QV_NEW_ARRAY(qv_expr_binding, ss->nfields);
+    for (size_t f = 0; f < ss->nfields; f++) {
+        b[f].field_id = ss->field_ids[f];
+        b[f].col = ss->cols[f];
+        b[f].index = NULL;
+    }
+    qv_bitset fx;
+    qv_code rc = qv_bitset_init(&fx, ss->rows);
+    if (!rc)
+        rc = qv_expr_filter(filter, b, ss->nfields, ss->rows, &fx, err);
+    else
+        qv_fail(err, rc, "segment %lld: cannot allocate a filter bitset",
+                (long long)ss->segment_id);
+    if (!rc)
+        qv_bitset_or(exclude, &fx);
+    qv_bitset_release(&fx);
+    free(b);
+    return rc;
+}
+
+/* ---- scoring --------------------------------------------------------- */
+
+typedef struct scorer {
+    const qv_distance_kernels *k;
+    qv_metric metric;
+    qv_dtype type;
+    uint32_t dim;
+    float *tmp; /* one converted row */
+} scorer;
+
+static float score_row(scorer *s, const float *qf, const uint8_t *qb,
+                       float qnorm, const qv_col_view *v, size_t row)
+{
+    const void *p = qv_col_fixed(v, row);
+    if (s->type == QV_DT_BINARY_VECTOR) {
+        size_t nb = s->dim / 8;
+        if (s->metric == QV_METRIC_HAMMING)
+            return (float)s->k->hamming(qb, p, nb);
+        uint32_t a, o;
+        s->k->and_or_count(qb, p, nb, &a, &o);
+        return o ? 1.0f - (float)a / (float)o : 0.0f;
+    }
+    const float *x = p;
+    if (s->type != QV_DT_FLOAT_VECTOR) {
+        qv_vec_elem e = s->type == QV_DT_FLOAT16_VECTOR    ? QV_ELEM_FLOAT16
+                        : s->type == QV_DT_BFLOAT16_VECTOR ? QV_ELEM_BFLOAT16
+                                                           : QV_ELEM_INT8;
+        if (qv_vec_to_float(e, 1, s->dim, p, s->tmp, NULL) == QV_OK)
+            x = s->tmp;
+    }
+    if (s->metric == QV_METRIC_L2)
+        return s->k->l2sqr(qf, x, s->dim);
+    float ip = s->k->ip(qf, x, s->dim);
+    if (s->metric == QV_METRIC_IP)
+        return ip;
+    float xn = qv_norm_sqr(x, s->dim);
+    return (xn > 0 && qnorm > 0) ? ip / (sqrtf(xn) * qnorm) : 0.0f;
+}
+
+/* Heap of the k best (worst at the root); key = signed distance. */
+static bool worse(const qv_hit *a, const qv_hit *b, bool larger)
+{
+    if (a->distance != b->distance)
+        return larger ? a->distance < b->distance : a->distance > b->distance;
+    if (a->seg != b->seg)
+        return a->seg > b->seg;
+    return a->row > b->row;
+}
+
+static void sift_down(qv_hit *h, size_t n, size_t i, bool larger)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && worse(&h[l], &h[m], larger))
+            m = l;
+        if (r < n && worse(&h[r], &h[m], larger))
+            m = r;
+        if (m == i)
+            return;
+        qv_hit t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void heap_push(qv_hit *h, size_t *n, size_t k, const qv_hit *x,
+                      bool larger)
+{
+    if (*n < k) {
+        size_t i = (*n)++;
+        h[i] = *x;
+        while (i && worse(&h[i], &h[(i - 1) / 2], larger)) {
+            qv_hit t = h[i];
+            h[i] = h[(i - 1) / 2];
+            h[(i - 1) / 2] = t;
+            i = (i - 1) / 2;
+        }
+    } else if (worse(&h[0], x, larger)) {
+        h[0] = *x;
+        sift_down(h, *n, 0, larger);
+    }
+}
+
+/* Sorts a heap of n into closest-first order. */
+static void heap_sort(qv_hit *h, size_t n, bool larger)
+{
+    for (size_t end = n; end > 1; end--) {
+        qv_hit t = h[0];
+        h[0] = h[end - 1];
+        h[end - 1] = t;
+        sift_down(h, end - 1, 0, larger);
+    }
+}
+
+static qv_code check_req(const qv_shard_snap *snap, const qv_search_req *req,
+                         qv_dtype *type, uint32_t *dim, qv_err *err)
+{
+    if (req->topk == 0 || req->topk > QV_SEARCH_MAX_TOPK)
+        return qv_fail(err, QV_E_INVALID, "search: topk %zu not in [1, %d]",
+                       req->topk, QV_SEARCH_MAX_TOPK);
+    if (req->nq == 0 || req->nq > QV_SEARCH_MAX_NQ || !req->queries)
+        return qv_fail(err, QV_E_INVALID, "search: nq %zu not in [1, %d]",
+                       req->nq, QV_SEARCH_MAX_NQ);
+    *type = QV_DT_NONE;
+    for (size_t i = 0; i < snap->n && *type == QV_DT_NONE; i++)
+        for (size_t f = 0; f < snap->snaps[i].nfields; f++)
+            if (snap->snaps[i].field_ids[f] == req->field_id) {
+                *type = snap->snaps[i].cols[f].type;
+                *dim = snap->snaps[i].cols[f].dim;
+            }
+    if (snap->n == 0)
+        return QV_OK;
+    bool bin = qv_metric_is_binary(req->metric);
+    bool ok =
+        *type == QV_DT_BINARY_VECTOR
+            ? bin
+            : (!bin &&
+               (*type == QV_DT_FLOAT_VECTOR || *type == QV_DT_FLOAT16_VECTOR ||
+                *type == QV_DT_BFLOAT16_VECTOR || *type == QV_DT_INT8_VECTOR));
+    if (!ok)
+        return qv_fail(err, QV_E_INVALID,
+                       "search: field %lld (%s) cannot be searched with "
+                       "metric %s",
+                       (long long)req->field_id, qv_dtype_name(*type),
+                       qv_metric_name(req->metric));
+    return QV_OK;
+}
+
+static long field_index(const qv_seg_snap *ss, int64_t fid)
+{
+    for (size_t f = 0; f < ss->nfields; f++)
+        if (ss->field_ids[f] == fid)
+            return (long)f;
+    return -1;
+}
+
+/* Top-k of every query over segment i into lists[q] (k each). */
+static qv_code search_segment(const qv_shard_snap *snap, size_t i,
+                              const qv_search_req *req, scorer *sc,
+                              const float *qnorm, qv_hit *lists, size_t *cnt,
+                              qv_err *err)
+{
+    const qv_seg_snap *ss = &snap->snaps[i];
+    long f = field_index(ss, req->field_id);
+    if (f < 0 || ss->rows == 0)
+        return QV_OK;
+    qv_bitset ex;
+    if (qv_bitset_init(&ex, ss->rows))
+        return qv_fail(err, QV_E_NOMEM, "search: cannot allocate a mask");
+    qv_code rc = qv_seg_exclude(snap, i, req->ts, req->filter, &ex, err);
+    const qv_col_view *v = &ss->cols[f];
+    const qv_col_view *pkv = &ss->cols[ss->pk_index];
+    bool larger = qv_metric_larger_is_closer(req->metric);
+    size_t qbytes =
+        sc->type == QV_DT_BINARY_VECTOR ? sc->dim / 8 : sc->dim * sizeof(float);
+    for (size_t r = 0; !rc && r < ss->rows; r++) {
+        if (qv_bitset_test(&ex, r) || qv_col_is_null(v, r))
+            continue;
+        for (size_t q = 0; q < req->nq; q++) {
+            const uint8_t *qp = (const uint8_t *)req->queries + q * qbytes;
+            qv_hit h = {.seg = (uint32_t)i, .row = (int64_t)r};
+            h.distance = score_row(sc, (const float *)(const void *)qp, qp,
+                                   qnorm ? qnorm[q] : 0, v, r);
+            heap_push(lists + q * req->topk, &cnt[q], req->topk, &h, larger);
+        }
+    }
+    for (size_t q = 0; !rc && q < req->nq; q++) {
+        qv_hit *l = lists + q * req->topk;
+        heap_sort(l, cnt[q], larger);
+        for (size_t j = 0; j < cnt[q]; j++) {
+            l[j].ts = qv_growing_row_ts(snap->segs[i], (size_t)l[j].row);
+            l[j].pk = qv_pk_of_row(pkv, (size_t)l[j].row);
+        }
+    }
+    qv_bitset_release(&ex);
+    return rc;
+}
+
+void qv_search_result_release(qv_search_result *r)
+{
+    free(r->counts);
+    free(r->hits);
+    memset(r, 0, sizeof *r);
+}
+
+qv_code qv_shard_search(const qv_shard_snap *snap, const qv_search_req *req,
+                        qv_search_result *out, qv_err *err)
+{
+    qv_dtype type = QV_DT_NONE;
+    uint32_t dim = 0;
+    qv_code rc = check_req(snap, req, &type, &dim, err);
+    if (rc)
+        return rc;
+    size_t k = req->topk, nq = req->nq, nseg = snap->n;
+    qv_search_result res = {nq, k, NULL, NULL};
+    res.counts = qv_try_calloc(nq, sizeof(size_t));
+    res.hits = qv_try_calloc(nq * k, sizeof(qv_hit));
+    qv_hit *seg_hits = qv_try_calloc(nseg ? nseg * nq * k : 1, sizeof(qv_hit));
+    size_t *seg_cnt = qv_try_calloc(nseg ? nseg * nq : 1, sizeof(size_t));
+    float *qnorm = NULL;
+    scorer sc = {qv_distance_kernels_get(), req->metric, type, dim, NULL};
+    if (!res.counts || !res.hits || !seg_hits || !seg_cnt) {
+        rc = qv_fail(err, QV_E_NOMEM,
+                     "search: cannot allocate results for "
+                     "nq %zu topk %zu",
+                     nq, k);
+        goto out;
+    }
+    if (type != QV_DT_BINARY_VECTOR && nseg) {
+        sc.tmp = QV_NEW_ARRAY(float, dim ? dim : 1);
+        qnorm = QV_NEW_ARRAY(float, nq);
+        for (size_t q = 0; q < nq; q++)
+            qnorm[q] =
+                sqrtf(qv_norm_sqr((const float *)req->queries + q * dim, dim));
+    }
+    for (size_t i = 0; i < nseg && !rc; i++)
+        if (qv_seg_in_partitions(snap, i, req->partitions, req->npartitions))
+            rc = search_segment(snap, i, req, &sc, qnorm, seg_hits + i * nq * k,
+                                seg_cnt + i * nq, err);
+    const qv_hit **lists = QV_NEW_ARRAY(const qv_hit *, nseg ? nseg : 1);
+    size_t *cnts = QV_NEW_ARRAY(size_t, nseg ? nseg : 1);
+    bool larger = qv_metric_larger_is_closer(req->metric);
+    for (size_t q = 0; q < nq && !rc; q++) {
+        for (size_t i = 0; i < nseg; i++) {
+            lists[i] = seg_hits + (i * nq + q) * k;
+            cnts[i] = seg_cnt[i * nq + q];
+        }
+        res.counts[q] =
+            qv_hits_merge(lists, cnts, nseg, k, larger, res.hits + q * k);
+    }
+    free(lists);
+    free(cnts);
+out:
+    free(seg_hits);
+    free(seg_cnt);
+    free(qnorm);
+    free(sc.tmp);
+    if (rc) {
+        qv_search_result_release(&res);
+        return rc;
+    }
+    *out = res;
+    return QV_OK;
+}

@@ -1,0 +1,91 @@
+/* search.h -- filtered brute-force (FLAT) vector search over the segments
+ * of one shard at a read timestamp, the merge of per-segment (or
+ * per-shard) top-k lists with primary-key dedupe, and the gathering of
+ * result rows into columns.
+ *
+ * Per segment: exclude = MVCC mask at req->ts (growing.h) OR the filter
+ * (qv_expr_filter, SET = filtered out); rows left are scored against every
+ * query and the k closest kept; then the segments' lists are merged.
+ * Distances follow index/index.h (L2 squared, IP, COSINE similarity,
+ * HAMMING, JACCARD), sorted closest first; equal distances keep the
+ * smaller (segment, row) first.
+ *
+ * Ownership: hits borrow VarChar PK bytes from the snapshot; results are
+ * valid while the qv_shard_snap they came from is held.  Gathered columns
+ * are new memory columns the caller frees.
+ * Threading: pure functions over a pinned snapshot; any number of threads.
+ */
+#ifndef QV_QN_SEARCH_H
+#define QV_QN_SEARCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/expr/expr.h"
+#include "common/hts.h"
+#include "index/index.h"
+#include "querynode/shard.h"
+
+#define QV_SEARCH_MAX_TOPK 16384
+#define QV_SEARCH_MAX_NQ   16384
+
+typedef struct qv_search_req {
+    int64_t field_id; /* the vector field */
+    qv_metric metric;
+    size_t nq;
+    /* nq query rows: dim float32 values for Float/Float16/BFloat16/Int8
+     * vector fields, dim/8 bytes for BinaryVector */
+    const void *queries;
+    size_t topk;                /* 1..QV_SEARCH_MAX_TOPK */
+    const qv_expr_plan *filter; /* NULL = every row */
+    const int64_t *partitions;  /* NULL/0 = every partition */
+    size_t npartitions;
+    qv_ts ts; /* read timestamp R */
+} qv_search_req;
+
+typedef struct qv_hit {
+    float distance;
+    uint32_t seg; /* index into the snapshot */
+    int64_t row;  /* row offset in that segment */
+    qv_ts ts;     /* the row's insert timestamp */
+    qv_pk pk;     /* VarChar bytes borrowed from the snapshot */
+} qv_hit;
+
+typedef struct qv_search_result {
+    size_t nq, k;
+    size_t *counts; /* hits of query i (<= k) */
+    qv_hit *hits;   /* query i: hits[i*k .. i*k + counts[i]), closest first */
+} qv_search_result;
+
+qv_code qv_shard_search(const qv_shard_snap *snap, const qv_search_req *req,
+                        qv_search_result *out, qv_err *err) QV_MUST_USE;
+void qv_search_result_release(qv_search_result *r);
+
+/* Merges nlists hit lists (each sorted closest first) into the k closest
+ * with distinct primary keys: when a key appears more than once the
+ * version with the newest insert timestamp wins (ties: the later list).
+ * out has room for k hits; returns how many it wrote. */
+size_t qv_hits_merge(const qv_hit *const *lists, const size_t *counts,
+                     size_t nlists, size_t k, bool larger_is_closer,
+                     qv_hit *out);
+
+/* Builds one new memory column per field id (schema order of the
+ * snapshot's segments is irrelevant: fields are found by id) holding the
+ * rows (seg[i], rows[i]) for i < n, in that order.  *cols receives an
+ * array of nfields columns (free each, then the array). */
+qv_code qv_shard_gather(const qv_shard_snap *snap, const uint32_t *seg,
+                        const int64_t *rows, size_t n, const int64_t *field_ids,
+                        size_t nfields, qv_column ***cols,
+                        qv_err *err) QV_MUST_USE;
+
+/* Exclusion mask of segment i of snap at R: MVCC, then the filter (NULL =
+ * none).  exclude must be initialised with snap->snaps[i].rows bits. */
+qv_code qv_seg_exclude(const qv_shard_snap *snap, size_t i, qv_ts R,
+                       const qv_expr_plan *filter, qv_bitset *exclude,
+                       qv_err *err) QV_MUST_USE;
+/* True when segment i of snap belongs to one of the partitions. */
+bool qv_seg_in_partitions(const qv_shard_snap *snap, size_t i,
+                          const int64_t *partitions, size_t n);
+
+#endif

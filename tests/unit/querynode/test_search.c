@@ -1,0 +1,279 @@
+/* FLAT search over a shard: equality with a brute-force computation, the
+ * filter and MVCC masks, merge dedupe. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "common/alloc.h"
+#include "qn_helpers.h"
+#include "querynode/search.h"
+
+#define NSEG  3
+#define NROWS 400 /* per segment */
+#define K     10
+#define NQ    5
+
+static const qv_expr_field xfields[] = {
+    {.id = QN_PK, .name = "pk", .type = QV_DT_INT64, .is_primary = true},
+    {.id = QN_TAG, .name = "tag", .type = QV_DT_INT64},
+    {.id = QN_NAME, .name = "name", .type = QV_DT_VARCHAR, .nullable = true},
+};
+
+static qv_expr_plan *parse(const char *text)
+{
+    qv_expr_schema sch = {xfields, 3};
+    qv_expr_plan *p;
+    qv_err err;
+    cr_assert_eq(qv_expr_parse(text, strlen(text), &sch, NULL, 0, &p, &err),
+                 QV_OK, "%s", err.msg);
+    return p;
+}
+
+/* Rows inserted: pk = seg * NROWS + i + 1 at ts 100 + seg; every 5th pk
+ * deleted at ts 200. */
+static qv_shard *build(void)
+{
+    qv_shard *s = qn_shard();
+    int64_t pks[NROWS];
+    for (int g = 0; g < NSEG; g++) {
+        for (int i = 0; i < NROWS; i++)
+            pks[i] = g * NROWS + i + 1;
+        qn_apply_insert(s, pks, NROWS, 100 + (qv_ts)g, 10 + g);
+    }
+    int64_t del[NSEG * NROWS / 5];
+    size_t nd = 0;
+    for (int64_t pk = 1; pk <= NSEG * NROWS; pk++)
+        if (pk % 5 == 0)
+            del[nd++] = pk;
+    qn_apply_delete(s, del, nd, 200);
+    return s;
+}
+
+static bool visible(int64_t pk, qv_ts R)
+{
+    int g = (int)((pk - 1) / NROWS);
+    if (R < 100 + (qv_ts)g)
+        return false;
+    return !(pk % 5 == 0 && R >= 200);
+}
+
+static float dist(qv_metric m, const float *q, const float *x)
+{
+    float l2 = 0, ip = 0, nq = 0, nx = 0;
+    for (int d = 0; d < QN_DIM; d++) {
+        l2 += (q[d] - x[d]) * (q[d] - x[d]);
+        ip += q[d] * x[d];
+        nq += q[d] * q[d];
+        nx += x[d] * x[d];
+    }
+    if (m == QV_METRIC_L2)
+        return l2;
+    if (m == QV_METRIC_IP)
+        return ip;
+    return ip / (sqrtf(nq) * sqrtf(nx));
+}
+
+typedef struct ref {
+    float d;
+    int64_t pk;
+} ref;
+static int g_larger;
+static int ref_cmp(const void *a, const void *b)
+{
+    const ref *x = a, *y = b;
+    if (x->d != y->d)
+        return (g_larger ? x->d < y->d : x->d > y->d) ? 1 : -1;
+    return (x->pk > y->pk) - (x->pk < y->pk);
+}
+
+static void check_against_brute_force(qv_metric metric, qv_ts R,
+                                      const char *filter, int tag_mod)
+{
+    qv_shard *s = build();
+    float q[NQ * QN_DIM];
+    for (int i = 0; i < NQ; i++)
+        qn_vec_of(100000 + i, q + i * QN_DIM);
+    qv_expr_plan *plan = filter ? parse(filter) : NULL;
+    qv_shard_snap snap;
+    qv_shard_acquire(s, &snap);
+    qv_search_req req = {.field_id = QN_VEC,
+                         .metric = metric,
+                         .nq = NQ,
+                         .queries = q,
+                         .topk = K,
+                         .filter = plan,
+                         .ts = R};
+    qv_search_result res;
+    qv_err err;
+    cr_assert_eq(qv_shard_search(&snap, &req, &res, &err), QV_OK, "%s",
+                 err.msg);
+    g_larger = qv_metric_larger_is_closer(metric);
+    ref *all = qv_xmalloc(NSEG * NROWS * sizeof *all);
+    for (int qi = 0; qi < NQ; qi++) {
+        size_t n = 0;
+        for (int64_t pk = 1; pk <= NSEG * NROWS; pk++) {
+            if (!visible(pk, R) || (tag_mod >= 0 && pk % 10 != tag_mod))
+                continue;
+            float x[QN_DIM];
+            qn_vec_of(pk, x);
+            all[n++] = (ref){dist(metric, q + qi * QN_DIM, x), pk};
+        }
+        qsort(all, n, sizeof *all, ref_cmp);
+        size_t want = n < K ? n : K;
+        cr_assert_eq(res.counts[qi], want, "query %d: %zu hits, want %zu", qi,
+                     res.counts[qi], want);
+        for (size_t j = 0; j < want; j++) {
+            const qv_hit *h = &res.hits[qi * K + j];
+            cr_assert_eq(h->pk.i, all[j].pk,
+                         "query %d rank %zu: pk %lld, "
+                         "want %lld",
+                         qi, j, (long long)h->pk.i, (long long)all[j].pk);
+            cr_assert_float_eq(h->distance, all[j].d,
+                               1e-3f * (1 + fabsf(all[j].d)));
+        }
+    }
+    free(all);
+    qv_search_result_release(&res);
+    qv_shard_snap_release(&snap);
+    qv_expr_plan_free(plan);
+    qv_shard_free(s);
+}
+
+Test(search, l2_equals_brute_force)
+{
+    check_against_brute_force(QV_METRIC_L2, 1000, NULL, -1);
+}
+
+Test(search, ip_equals_brute_force)
+{
+    check_against_brute_force(QV_METRIC_IP, 1000, NULL, -1);
+}
+
+Test(search, cosine_equals_brute_force_before_the_deletes)
+{
+    check_against_brute_force(QV_METRIC_COSINE, 150, NULL, -1);
+}
+
+Test(search, filtered_equals_brute_force)
+{
+    check_against_brute_force(QV_METRIC_L2, 1000, "tag == 3", 3);
+}
+
+Test(search, read_between_segment_timestamps_sees_only_older_rows)
+{
+    check_against_brute_force(QV_METRIC_L2, 101, NULL, -1);
+}
+
+Test(search, filtered_search_never_returns_excluded_rows)
+{
+    qv_shard *s = build();
+    qv_expr_plan *plan = parse("tag in [2, 7] and pk > 100");
+    float q[QN_DIM];
+    qn_vec_of(5, q);
+    qv_shard_snap snap;
+    qv_shard_acquire(s, &snap);
+    qv_search_req req = {.field_id = QN_VEC,
+                         .metric = QV_METRIC_L2,
+                         .nq = 1,
+                         .queries = q,
+                         .topk = 1000,
+                         .filter = plan,
+                         .ts = 1000};
+    qv_search_result res;
+    cr_assert_eq(qv_shard_search(&snap, &req, &res, NULL), QV_OK);
+    size_t eligible = 0;
+    for (int64_t pk = 101; pk <= NSEG * NROWS; pk++)
+        eligible += (pk % 10 == 2 || pk % 10 == 7) && visible(pk, 1000);
+    cr_assert_eq(res.counts[0], eligible);
+    for (size_t j = 0; j < res.counts[0]; j++) {
+        int64_t pk = res.hits[j].pk.i;
+        cr_assert(pk > 100 && (pk % 10 == 2 || pk % 10 == 7), "pk %lld",
+                  (long long)pk);
+        cr_assert(j == 0 || res.hits[j - 1].distance <= res.hits[j].distance);
+    }
+    qv_search_result_release(&res);
+    qv_shard_snap_release(&snap);
+    qv_expr_plan_free(plan);
+    qv_shard_free(s);
+}
+
+Test(search, duplicate_pks_are_returned_once_newest_version)
+{
+    qv_shard *s = qn_shard();
+    int64_t pk = 1;
+    float v0[QN_DIM] = {0}, v1[QN_DIM] = {0};
+    v1[0] = 5; /* the new version is farther from the query */
+    qn_insert a, b;
+    qn_insert_make(&a, &pk, 1, v0, 100, 1, 1);
+    qn_insert_make(&b, &pk, 1, v1, 200, 2, 1);
+    cr_assert_eq(qv_shard_apply(s, &a.m, NULL), QV_OK);
+    cr_assert_eq(qv_shard_apply(s, &b.m, NULL), QV_OK);
+    qn_insert_free(&a);
+    qn_insert_free(&b);
+    float q[QN_DIM] = {0};
+    qv_shard_snap snap;
+    qv_shard_acquire(s, &snap);
+    qv_search_req req = {.field_id = QN_VEC,
+                         .metric = QV_METRIC_L2,
+                         .nq = 1,
+                         .queries = q,
+                         .topk = 5,
+                         .ts = 300};
+    qv_search_result res;
+    cr_assert_eq(qv_shard_search(&snap, &req, &res, NULL), QV_OK);
+    cr_assert_eq(res.counts[0], 1);
+    cr_assert_eq(res.hits[0].ts, 200);
+    cr_assert_float_eq(res.hits[0].distance, 25.0f, 1e-5);
+    qv_search_result_release(&res);
+    req.ts = 150; /* time travel: the old version */
+    cr_assert_eq(qv_shard_search(&snap, &req, &res, NULL), QV_OK);
+    cr_assert_eq(res.counts[0], 1);
+    cr_assert_eq(res.hits[0].ts, 100);
+    cr_assert_float_eq(res.hits[0].distance, 0.0f, 1e-6);
+    qv_search_result_release(&res);
+    qv_shard_snap_release(&snap);
+    qv_shard_free(s);
+}
+
+Test(search, merge_dedupes_keys_newest_wins)
+{
+    qv_hit l1[3] = {{1.0f, 0, 0, 100, {QV_DT_INT64, 5, NULL, 0}},
+                    {2.0f, 0, 1, 100, {QV_DT_INT64, 6, NULL, 0}},
+                    {3.0f, 0, 2, 100, {QV_DT_INT64, 7, NULL, 0}}};
+    qv_hit l2[2] = {{1.5f, 1, 0, 300, {QV_DT_INT64, 6, NULL, 0}},
+                    {4.0f, 1, 1, 50, {QV_DT_INT64, 5, NULL, 0}}};
+    const qv_hit *lists[2] = {l1, l2};
+    size_t counts[2] = {3, 2};
+    qv_hit out[3];
+    size_t n = qv_hits_merge(lists, counts, 2, 3, false, out);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(out[0].pk.i, 5);
+    cr_assert_eq(out[0].ts, 100); /* newer than the ts-50 copy */
+    cr_assert_eq(out[1].pk.i, 6);
+    cr_assert_eq(out[1].ts, 300);
+    cr_assert_float_eq(out[1].distance, 1.5f, 1e-6);
+    cr_assert_eq(out[2].pk.i, 7);
+}
+
+Test(search, bad_requests_fail_cleanly)
+{
+    qv_shard *s = build();
+    float q[QN_DIM] = {0};
+    qv_shard_snap snap;
+    qv_shard_acquire(s, &snap);
+    qv_search_req req = {.field_id = QN_VEC,
+                         .metric = QV_METRIC_HAMMING,
+                         .nq = 1,
+                         .queries = q,
+                         .topk = 5,
+                         .ts = 300};
+    qv_search_result res;
+    qv_err err;
+    cr_assert_eq(qv_shard_search(&snap, &req, &res, &err), QV_E_INVALID);
+    req.metric = QV_METRIC_L2;
+    req.topk = QV_SEARCH_MAX_TOPK + 1;
+    cr_assert_eq(qv_shard_search(&snap, &req, &res, &err), QV_E_INVALID);
+    cr_assert(strstr(err.msg, "topk") != NULL);
+    qv_shard_snap_release(&snap);
+    qv_shard_free(s);
+}
