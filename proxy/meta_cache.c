@@ -54,8 +54,12 @@ void qv_meta_cache_clear(qv_meta_cache *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* Watches <root>meta/ and clears on every change; on watch errors it
- * clears too (changes may have been missed) and reopens. */
+/* Watches <root>meta/ and clears on every change.  While the meta KV is
+ * unreachable the watch reports errors and then resumes where it stopped
+ * (nothing is missed, metakv.h), so the cache stays valid meanwhile: the
+ * coord cannot change metadata in a store that is down.  Only history that
+ * was compacted away (changes may have been missed) or a watch that cannot
+ * be opened clears it. */
 static void *watch_main(void *arg)
 {
     qv_meta_cache *c = arg;
@@ -75,8 +79,10 @@ static void *watch_main(void *arg)
             metakv_watch_close(w);
             w = NULL;
         }
-        if (rc || ev.n)
+        if (rc == QV_E_COMPACTED || ev.n)
             qv_meta_cache_clear(c);
+        else if (rc)
+            qv_sleep_ms(50); /* the store is away; the watch resumes later */
         metakv_events_release(&ev);
     }
     metakv_watch_close(w);

@@ -3,10 +3,11 @@
  * Entries are DescribeCollection replies (packed bytes) keyed by database
  * and the name the client used (a collection name or an alias).  Any
  * change under "<root>meta/" in meta KV, seen by a watch thread, clears
- * the whole cache, and so does every DDL this proxy forwards; a reply
- * fetched before a clear is never stored after it (epochs), so no stale
- * schema survives a drop and re-create.  Metadata changes are rare, so
- * clearing everything keeps the rules simple.
+ * the whole cache (while the meta KV is unreachable the watch resumes
+ * later without missing changes, so cached replies keep being served), and so
+ * does every DDL this proxy forwards; a reply fetched before a clear is never
+ * stored after it (epochs), so no stale schema survives a drop and re-create.
+ * Metadata changes are rare, so clearing everything keeps the rules simple.
  *
  * Ownership: the cache borrows the metakv (NULL = no watch; the proxy's
  * own DDL still clears it).  Threading: every function is thread-safe;

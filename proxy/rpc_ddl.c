@@ -8,7 +8,7 @@
  * the request unchanged to the same-named CoordService method and returns
  * the coord's reply.  Failures before or on the way to the coord are
  * answered with a Status of the reply's type (gRPC OK).  RPCs that change
- * metadata clear the proxy's describe cache.
+ * metadata clear the proxy's describe cache when they succeed.
  */
 #include <string.h>
 
@@ -157,6 +157,24 @@ static qv_code set_db(qv_rpc_call *call, ProtobufCMessage *rq,
     return QV_OK;
 }
 
+/* True when a reply (a Status, or a message with a status field) says
+ * success. */
+static bool reply_ok(const ProtobufCMessage *m)
+{
+    const Milvus__Proto__Common__Status *st = NULL;
+    if (m->descriptor == &milvus__proto__common__status__descriptor) {
+        st = (const void *)m;
+    } else {
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(m->descriptor,
+                                                            "status");
+        if (f)
+            st = *(Milvus__Proto__Common__Status *const *)((const char *)m +
+                                                           f->offset);
+    }
+    return !st || st->code == 0;
+}
+
 qv_code qv_proxy__ddl(qv_rpc_call *call, const ProtobufCMessage *req,
                       ProtobufCMessage **resp, void *ud, qv_err *err)
 {
@@ -175,7 +193,10 @@ qv_code qv_proxy__ddl(qv_rpc_call *call, const ProtobufCMessage *req,
     if (!rc)
         rc = qv_proxy__forward(p, call, row->method, rq, row->resp_desc, resp,
                                err);
-    if (row->changes)
+    /* Read-your-writes on this proxy.  A failed or uncertain DDL changes
+     * nothing here: if the coord applied it after all, the cache's watch
+     * clears it as for any other change. */
+    if (row->changes && !rc && reply_ok(*resp))
         qv_meta_cache_clear(p->cache);
     if (rc) {
         QV_LOG(QV_LOG_DEBUG, "proxy", "%s failed: %s", row->method,

@@ -62,7 +62,7 @@ export async function startRole(role, { etcd, ttl = '10s', root = 'quiver/', ext
 }
 
 /** Starts `coords` coords (the first becomes active) and `proxies` proxies. */
-export async function startCluster({ etcd, coords = 1, proxies = 1, ttl = '10s', root } = {}) {
+export async function startCluster({ etcd, coords = 1, proxies = 1, ttl = '10s', root, extraArgs = [] } = {}) {
   const started = [];
   const cl = {
     coords: [], proxies: [], address: null,
@@ -76,14 +76,14 @@ export async function startCluster({ etcd, coords = 1, proxies = 1, ttl = '10s',
   };
   try {
     for (let i = 0; i < coords; i++) {
-      const h = await startRole('coord', { etcd, ttl, root, name: `coord${i}` });
+      const h = await startRole('coord', { etcd, ttl, root, extraArgs, name: `coord${i}` });
       started.push(h);
       cl.coords.push(h);
       // Let the first one win the election before the next starts.
       if (i === 0) await waitFor(() => /active coord at/.test(h.output()), 15000, h);
     }
     for (let i = 0; i < proxies; i++) {
-      const h = await startRole('proxy', { etcd, ttl, root, name: `proxy${i}` });
+      const h = await startRole('proxy', { etcd, ttl, root, extraArgs, name: `proxy${i}` });
       started.push(h);
       cl.proxies.push(h);
     }
