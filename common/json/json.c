@@ -78,6 +78,41 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
+/* Reads \\uXXXX at v->p (and its low half when it is a high surrogate);
+ * unpaired surrogates are invalid, as in the column library's check. */
+static int u4(const char *p)
+{
+    int cp = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval((unsigned char)p[i]);
+        if (h < 0)
+            return -1;
+        cp = cp * 16 + h;
+    }
+    return cp;
+}
+
+static qv_code vescape_u(vstate *v)
+{
+    if (v->end - v->p < 6)
+        return vfail(v, "truncated \\u escape");
+    int cp = u4(v->p + 2);
+    if (cp < 0)
+        return vfail(v, "invalid \\u escape");
+    if (cp >= 0xdc00 && cp <= 0xdfff)
+        return vfail(v, "unpaired surrogate in \\u escape");
+    if (cp >= 0xd800 && cp <= 0xdbff) {
+        int lo = v->end - v->p >= 12 && v->p[6] == '\\' && v->p[7] == 'u'
+                     ? u4(v->p + 8)
+                     : -1;
+        if (lo < 0xdc00 || lo > 0xdfff)
+            return vfail(v, "unpaired surrogate in \\u escape");
+        v->p += 6;
+    }
+    v->p += 6;
+    return QV_OK;
+}
+
 static qv_code vstring(vstate *v)
 {
     v->p++; /* opening quote */
@@ -94,12 +129,9 @@ static qv_code vstring(vstate *v)
                 return vfail(v, "unterminated string");
             char e = v->p[1];
             if (e == 'u') {
-                if (v->end - v->p < 6)
-                    return vfail(v, "truncated \\u escape");
-                for (int i = 2; i < 6; i++)
-                    if (hexval((unsigned char)v->p[i]) < 0)
-                        return vfail(v, "invalid \\u escape");
-                v->p += 6;
+                qv_code rc = vescape_u(v);
+                if (rc != QV_OK)
+                    return rc;
                 continue;
             }
             if (!strchr("\"\\/bfnrt", e) || e == 0)

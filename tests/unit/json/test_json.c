@@ -34,13 +34,30 @@ Test(json, validate_accepts_valid_documents)
 Test(json, validate_rejects_malformed_documents_with_position)
 {
     const char *bad[] = {
-        "",          "{",        "[1,]",
-        "{\"a\" 1}", "{a: 1}",   "01",
-        "1.",        "-",        "+1",
-        "\"abc",     "\"\\x\"",  "\"a\x01\"",
-        "tru",       "nul",      "[1] 2",
-        "{\"a\":}",  "\"\xc3\"", "\"\xed\xa0\x80\"",
-        "[1,,2]",    "1e",       "\"\\u12\"",
+        "",
+        "{",
+        "[1,]",
+        "{\"a\" 1}",
+        "{a: 1}",
+        "01",
+        "1.",
+        "-",
+        "+1",
+        "\"abc",
+        "\"\\x\"",
+        "\"a\x01\"",
+        "tru",
+        "nul",
+        "[1] 2",
+        "{\"a\":}",
+        "\"\xc3\"",
+        "\"\xed\xa0\x80\"",
+        "[1,,2]",
+        "1e",
+        "\"\\u12\"",
+        "\"\\ud83d\"",
+        "\"\\ude00x\"",
+        "\"\\ud83d\\u0041\"",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         qv_err err = {0};
