@@ -204,6 +204,64 @@ static void run_case(const bcase *bc, size_t rows, int reps)
     qv_column_free(col);
 }
 
+/* Proxy-side cost: parse, encode and decode of a filter, best of reps. */
+static void plan_costs(const char *name, const char *text, int reps)
+{
+    static const qv_expr_field fields[] = {
+        {100, "id", QV_DT_INT64, QV_DT_NONE, false, false, true},
+        {101, "x", QV_DT_VARCHAR, QV_DT_NONE, false, false, false},
+    };
+    qv_expr_schema schema = {fields, 2};
+    double tp = 1e30, te = 1e30, td = 1e30;
+    size_t bytes = 0;
+    for (int i = 0; i < reps; i++) {
+        qv_expr_plan *plan = NULL, *back = NULL;
+        qv_err err = {0};
+        qv_buf b = QV_BUF_INIT;
+        double t0 = cpu_s();
+        if (qv_expr_parse(text, strlen(text), &schema, NULL, 0, &plan, &err))
+            die("parse", &err);
+        double t1 = cpu_s();
+        if (qv_expr_plan_encode(plan, &b, &err))
+            die("encode", &err);
+        double t2 = cpu_s();
+        if (qv_expr_plan_decode(b.data, b.len, &back, &err))
+            die("decode", &err);
+        double t3 = cpu_s();
+        tp = t1 - t0 < tp ? t1 - t0 : tp;
+        te = t2 - t1 < te ? t2 - t1 : te;
+        td = t3 - t2 < td ? t3 - t2 : td;
+        bytes = b.len;
+        qv_buf_release(&b);
+        qv_expr_plan_free(plan);
+        qv_expr_plan_free(back);
+    }
+    (void)printf("| %s | %zu | %.1f | %.1f | %.1f | %zu |\n", name,
+                 strlen(text), tp * 1e6, te * 1e6, td * 1e6, bytes);
+}
+
+static void plan_section(int reps)
+{
+    (void)printf("\n## plan costs (proxy side), best of %d\n\n", reps);
+    (void)printf("| filter | text bytes | parse us | encode us | decode us "
+                 "| plan bytes |\n|---|---|---|---|---|---|\n");
+    char *in = in_list_expr();
+    plan_costs("VarChar in (100 values)", in, reps);
+    free(in);
+    plan_costs("typical",
+               "id > 10 and (x like \"ab%\" or x in [\"a\", "
+               "\"b\"]) and not (id in [1, 2, 3])",
+               reps);
+    size_t n = 200000, cap = n * 8 + 16, o = 0;
+    char *pk = qv_xmalloc(cap);
+    o += (size_t)snprintf(pk, cap, "id in [");
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(pk + o, cap - o, "%s%zu", i ? "," : "", i * 3);
+    (void)snprintf(pk + o, cap - o, "]");
+    plan_costs("delete by 200000 ids", pk, reps);
+    free(pk);
+}
+
 int main(int argc, char **argv)
 {
     size_t rows = 10000000;
@@ -245,5 +303,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         if (!only || strstr(cases[i].name, only))
             run_case(&cases[i], rows, reps);
+    if (!only || strstr("plan", only))
+        plan_section(reps);
     return 0;
 }
