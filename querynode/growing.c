@@ -300,10 +300,32 @@ void qv_growing_reclaim(qv_growing *g)
 
 /* ---- readers ----------------------------------------------------------- */
 
+static void ops_mask(const void *seg, qv_ts R, size_t rows, qv_bitset *ex)
+{
+    qv_growing_mask(seg, R, rows, ex);
+}
+static qv_ts ops_row_ts(const void *seg, size_t row)
+{
+    return qv_growing_row_ts(seg, row);
+}
+static qv_ts ops_row_hide(const void *seg, size_t row)
+{
+    return qv_growing_row_hide(seg, row);
+}
+static void ops_release(void *seg, qv_seg_snap *snap)
+{
+    qv_growing_unpin(seg, snap);
+    qv_growing_unref(seg);
+}
+static const qv_seg_ops growing_ops = {ops_mask, ops_row_ts, ops_row_hide,
+                                       ops_release};
+
 void qv_growing_pin(qv_growing *g, qv_seg_snap *snap)
 {
     pthread_rwlock_rdlock(&g->pin);
     memset(snap, 0, sizeof *snap);
+    snap->ops = &growing_ops;
+    snap->seg = g;
     snap->segment_id = g->id;
     snap->partition_id = g->partition;
     snap->rows = qv_growing_rows(g);

@@ -47,9 +47,25 @@ typedef struct qv_seg_schema {
 
 typedef struct qv_growing qv_growing;
 
+struct qv_seg_snap;
+
+/* What search and query need from any kind of segment (growing here,
+ * sealed in querynode/sealed.h), so one search code serves both. */
+typedef struct qv_seg_ops {
+    /* MVCC mask at R over rows [0, rows): bit SET = not visible */
+    void (*mask)(const void *seg, qv_ts R, size_t rows, qv_bitset *exclude);
+    /* insert timestamp of a row, and the timestamp it is hidden from */
+    qv_ts (*row_ts)(const void *seg, size_t row);
+    qv_ts (*row_hide)(const void *seg, size_t row);
+    /* ends the reader's use: unpins and drops the reference */
+    void (*release)(void *seg, struct qv_seg_snap *snap);
+} qv_seg_ops;
+
 /* A reader's view of a segment: published rows and one view per schema
- * field (in schema order).  Valid while the reader holds a pin. */
+ * field (in schema order).  Valid until ops->release(seg, snap). */
 typedef struct qv_seg_snap {
+    const qv_seg_ops *ops;
+    void *seg; /* the segment (qv_growing or qv_sealed) */
     int64_t segment_id;
     int64_t partition_id;
     size_t rows;
@@ -96,7 +112,8 @@ void qv_growing_reclaim(qv_growing *g);
 
 /* Pins the segment's buffers (a shared lock) and fills snap; unpin when
  * done with every view.  snap->cols is allocated: qv_growing_unpin frees
- * it. */
+ * it.  snap->ops->release unpins and unrefs (for a snap that holds a
+ * reference of its own, as qv_shard_acquire's do). */
 void qv_growing_pin(qv_growing *g, qv_seg_snap *snap);
 void qv_growing_unpin(qv_growing *g, qv_seg_snap *snap);
 /* Fills exclude (an initialised bitset of exactly `rows` bits, rows <=

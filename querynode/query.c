@@ -53,7 +53,7 @@ static qv_code collect(const qv_shard_snap *snap, size_t i,
             *rows = p;
         }
         (*rows)[(*n)++] =
-            (qrow){qv_pk_of_row(pkv, r), qv_growing_row_ts(snap->segs[i], r),
+            (qrow){qv_pk_of_row(pkv, r), ss->ops->row_ts(ss->seg, r),
                    (uint32_t)i, (int64_t)r};
     }
     qv_bitset_release(&ex);

@@ -24,7 +24,7 @@ qv_code qv_seg_exclude(const qv_shard_snap *snap, size_t i, qv_ts R,
                        qv_err *err)
 {
     const qv_seg_snap *ss = &snap->snaps[i];
-    qv_growing_mask(snap->segs[i], R, ss->rows, exclude);
+    ss->ops->mask(ss->seg, R, ss->rows, exclude);
     if (!filter || qv_expr_plan_always_true(filter) || ss->rows == 0)
         return QV_OK;
     qv_expr_binding *b = QV_NEW_ARRAY(qv_expr_binding, ss->nfields);
@@ -218,7 +218,7 @@ static qv_code search_segment(const qv_shard_snap *snap, size_t i,
         qv_hit *l = lists + q * req->topk;
         heap_sort(l, cnt[q], larger);
         for (size_t j = 0; j < cnt[q]; j++) {
-            l[j].ts = qv_growing_row_ts(snap->segs[i], (size_t)l[j].row);
+            l[j].ts = ss->ops->row_ts(ss->seg, (size_t)l[j].row);
             l[j].pk = qv_pk_of_row(pkv, (size_t)l[j].row);
         }
     }

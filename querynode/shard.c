@@ -374,24 +374,22 @@ void qv_shard_acquire(qv_shard *s, qv_shard_snap *out)
     pthread_mutex_lock(&s->mu);
     out->schema = &s->schema;
     out->n = s->nsegs;
-    out->segs = QV_NEW_ARRAY(qv_growing *, s->nsegs ? s->nsegs : 1);
+    qv_growing **segs = QV_NEW_ARRAY(qv_growing *, s->nsegs ? s->nsegs : 1);
     for (size_t i = 0; i < s->nsegs; i++) {
-        out->segs[i] = s->segs[i];
+        segs[i] = s->segs[i];
         qv_growing_ref(s->segs[i]);
     }
     pthread_mutex_unlock(&s->mu);
     out->snaps = QV_NEW_ARRAY(qv_seg_snap, out->n ? out->n : 1);
     for (size_t i = 0; i < out->n; i++)
-        qv_growing_pin(out->segs[i], &out->snaps[i]);
+        qv_growing_pin(segs[i], &out->snaps[i]);
+    free(segs);
 }
 
 void qv_shard_snap_release(qv_shard_snap *snap)
 {
-    for (size_t i = 0; i < snap->n; i++) {
-        qv_growing_unpin(snap->segs[i], &snap->snaps[i]);
-        qv_growing_unref(snap->segs[i]);
-    }
-    free(snap->segs);
+    for (size_t i = 0; i < snap->n; i++)
+        snap->snaps[i].ops->release(snap->snaps[i].seg, &snap->snaps[i]);
     free(snap->snaps);
     memset(snap, 0, sizeof *snap);
 }

@@ -70,8 +70,7 @@ void qv_shard_stats_get(qv_shard *s, qv_shard_stats *out);
 typedef struct qv_shard_snap {
     const qv_seg_schema *schema; /* the shard's; valid while it lives */
     size_t n;
-    qv_growing **segs;
-    qv_seg_snap *snaps;
+    qv_seg_snap *snaps; /* n segments, each holding a reference */
 } qv_shard_snap;
 
 void qv_shard_acquire(qv_shard *s, qv_shard_snap *out);

@@ -84,10 +84,10 @@ Test(growing, upsert_at_one_timestamp_shows_the_new_row)
     cr_assert_eq(snap.n, 1);
     qv_bitset b;
     cr_assert_eq(qv_bitset_init(&b, 2), QV_OK);
-    qv_growing_mask(snap.segs[0], 300, 2, &b);
+    qv_growing_mask(snap.snaps[0].seg, 300, 2, &b);
     cr_assert(qv_bitset_test(&b, 0));
     cr_assert(!qv_bitset_test(&b, 1));
-    qv_growing_mask(snap.segs[0], 299, 2, &b);
+    qv_growing_mask(snap.snaps[0].seg, 299, 2, &b);
     cr_assert(!qv_bitset_test(&b, 0));
     cr_assert(qv_bitset_test(&b, 1));
     qv_bitset_release(&b);
@@ -128,12 +128,12 @@ Test(growing, duplicate_pk_newest_version_wins_across_segments)
     for (size_t i = 0; i < snap.n; i++) {
         qv_bitset m;
         cr_assert_eq(qv_bitset_init(&m, snap.snaps[i].rows), QV_OK);
-        qv_growing_mask(snap.segs[i], 150, snap.snaps[i].rows, &m);
+        qv_growing_mask(snap.snaps[i].seg, 150, snap.snaps[i].rows, &m);
         for (size_t r = 0; r < snap.snaps[i].rows; r++)
             if (!qv_bitset_test(&m, r) &&
                 qv_col_i64(&snap.snaps[i].cols[0], r) == a) {
                 visible++;
-                cr_assert_eq(qv_growing_row_ts(snap.segs[i], r), 100);
+                cr_assert_eq(qv_growing_row_ts(snap.snaps[i].seg, r), 100);
             }
         qv_bitset_release(&m);
     }

@@ -1,0 +1,325 @@
+/* sealed.c -- loading flushed segments from the object store (sealed.h).
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/msg/seglog.h"
+#include "querynode/sealed.h"
+
+struct qv_sealed {
+    _Atomic(int) refs;
+    int64_t id, partition;
+    size_t rows;
+    size_t nfields;
+    size_t pk_index;
+    int64_t *field_ids;
+    qv_column **cols;
+    qv_col_view *views;
+    qv_column *ts_col;
+    const int64_t *ins;
+    uint64_t *hide;
+    qv_pk_map *pks;
+    qv_pk_stats stats;
+    bool has_stats;
+    qv_buf *bufs; /* objects held in memory (columns borrow them) */
+    size_t nbufs;
+};
+
+static void sealed_free(qv_sealed *s)
+{
+    for (size_t i = 0; i < s->nfields; i++)
+        qv_column_free(s->cols[i]);
+    qv_column_free(s->ts_col);
+    for (size_t i = 0; i < s->nbufs; i++)
+        qv_buf_release(&s->bufs[i]);
+    free(s->bufs);
+    free(s->cols);
+    free(s->views);
+    free(s->field_ids);
+    free(s->hide);
+    qv_pk_map_free(s->pks);
+    if (s->has_stats)
+        qv_pk_stats_release(&s->stats);
+    free(s);
+}
+
+void qv_sealed_ref(qv_sealed *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+}
+
+void qv_sealed_unref(qv_sealed *s)
+{
+    if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+        sealed_free(s);
+}
+
+size_t qv_sealed_rows(const qv_sealed *s)
+{
+    return s->rows;
+}
+
+/* Fetches key into a held buffer; *bytes points at it. */
+static qv_code fetch(qv_sealed *s, objstore *os, const char *key,
+                     const void **bytes, size_t *len, qv_err *err)
+{
+    s->bufs = qv_xrealloc(s->bufs, (s->nbufs + 1) * sizeof *s->bufs);
+    qv_buf *b = &s->bufs[s->nbufs++];
+    qv_buf_init(b, QV_BUF_DEFAULT_CAP);
+    qv_code rc = objstore_get(os, key, b, err);
+    *bytes = b->data ? (const void *)b->data : (const void *)"";
+    *len = b->len;
+    return rc;
+}
+
+/* One column file: mapped from the cache, or loaded from memory. */
+static qv_code load_column(qv_sealed *s, const qv_sealed_source *src,
+                           int64_t field, qv_column **out, qv_err *err)
+{
+    char *key =
+        qv_seglog_key(QV_SEGLOG_INSERT, src->collection_id, src->partition_id,
+                      src->segment_id, field, src->log_id);
+    qv_code rc;
+    if (src->cache_dir) {
+        char *path = qv_xasprintf("%s/%lld_%lld_%lld", src->cache_dir,
+                                  (long long)src->segment_id, (long long)field,
+                                  (long long)src->log_id);
+        rc = objstore_get_file(src->os, key, path, NULL, err);
+        if (!rc)
+            rc = qv_column_open_file(path, 0, out, err);
+        free(path);
+    } else {
+        const void *p;
+        size_t n;
+        rc = fetch(s, src->os, key, &p, &n, err);
+        if (!rc)
+            rc = qv_column_load(p, n, 0, out, err);
+    }
+    free(key);
+    return rc;
+}
+
+static qv_code check_col(const qv_sealed *s, const qv_field_spec *f,
+                         const qv_col_view *v, qv_err *err)
+{
+    bool dim_ok = f->type == QV_DT_SPARSE_FLOAT_VECTOR || v->dim == f->dim;
+    if (v->type != f->type || !dim_ok || v->rows != s->rows ||
+        (f->type == QV_DT_ARRAY && v->elem_type != f->elem_type) ||
+        (v->valid && !f->nullable))
+        return qv_fail(err, QV_E_CORRUPT,
+                       "segment %lld: column of field '%s' is %s dim %u "
+                       "with %zu rows, expected %s dim %u with %zu rows",
+                       (long long)s->id, f->name, qv_dtype_name(v->type),
+                       v->dim, v->rows, qv_dtype_name(f->type), f->dim,
+                       s->rows);
+    return QV_OK;
+}
+
+static void hide(qv_sealed *s, size_t r, qv_ts ts)
+{
+    if (ts < __atomic_load_n(&s->hide[r], __ATOMIC_RELAXED))
+        __atomic_store_n(&s->hide[r], ts, __ATOMIC_RELAXED);
+}
+
+/* Newest version of each PK wins inside the segment. */
+static qv_code resolve_versions(qv_sealed *s, qv_err *err)
+{
+    const qv_col_view *pkv = &s->views[s->pk_index];
+    qv_code rc = qv_pk_map_create(pkv->type, &s->pks, err);
+    if (rc)
+        return rc;
+    if (qv_pk_map_add_column(s->pks, pkv, 0))
+        return qv_fail(err, QV_E_NOMEM, "segment %lld: cannot index keys",
+                       (long long)s->id);
+    if (qv_pk_map_size(s->pks) == s->rows)
+        return QV_OK; /* no duplicates */
+    qv_rows rows = {NULL, 0, 0};
+    for (size_t r = 0; r < s->rows; r++) {
+        qv_pk pk = qv_pk_of_row(pkv, r);
+        rows.n = 0;
+        qv_pk_map_find(s->pks, &pk, &rows);
+        for (size_t j = 0; j < rows.n && (size_t)rows.v[j] < r; j++) {
+            size_t q = (size_t)rows.v[j];
+            if ((qv_ts)s->ins[q] <= (qv_ts)s->ins[r])
+                hide(s, q, (qv_ts)s->ins[r]);
+            else
+                hide(s, r, (qv_ts)s->ins[q]);
+        }
+    }
+    qv_rows_release(&rows);
+    return QV_OK;
+}
+
+size_t qv_sealed_delete(qv_sealed *s, const qv_pk *pk, qv_ts ts)
+{
+    qv_rows rows = {NULL, 0, 0};
+    qv_pk_map_find(s->pks, pk, &rows);
+    size_t hit = 0;
+    for (size_t i = 0; i < rows.n; i++) {
+        size_t r = (size_t)rows.v[i];
+        if ((qv_ts)s->ins[r] < ts) {
+            hit += __atomic_load_n(&s->hide[r], __ATOMIC_RELAXED) > ts;
+            hide(s, r, ts);
+        }
+    }
+    qv_rows_release(&rows);
+    return hit;
+}
+
+static qv_code load_deltas(qv_sealed *s, const qv_sealed_source *src,
+                           qv_err *err)
+{
+    char *key =
+        qv_seglog_key(QV_SEGLOG_DELTA, src->collection_id, src->partition_id,
+                      src->segment_id, 0, src->log_id);
+    const void *p;
+    size_t n;
+    qv_code rc = fetch(s, src->os, key, &p, &n, err);
+    free(key);
+    if (qv_code_primary(rc) == QV_E_NOT_FOUND)
+        return QV_OK; /* no deletes */
+    qv_delta d;
+    if (!rc)
+        rc = qv_delta_decode(p, n, &d, err);
+    if (rc)
+        return rc;
+    if (d.pks.type != s->views[s->pk_index].type)
+        rc = qv_fail(err, QV_E_CORRUPT, "segment %lld: delete log keys are %s",
+                     (long long)s->id, qv_dtype_name(d.pks.type));
+    for (size_t i = 0; !rc && i < d.n; i++) {
+        qv_pk pk = qv_pk_of_row(&d.pks, i);
+        qv_sealed_delete(s, &pk, (qv_ts)qv_col_i64(&d.ts, i));
+    }
+    qv_delta_release(&d);
+    return rc;
+}
+
+static qv_code load_stats(qv_sealed *s, const qv_sealed_source *src,
+                          int64_t pk_field, qv_err *err)
+{
+    char *key =
+        qv_seglog_key(QV_SEGLOG_STATS, src->collection_id, src->partition_id,
+                      src->segment_id, pk_field, src->log_id);
+    const void *p;
+    size_t n;
+    qv_code rc = fetch(s, src->os, key, &p, &n, err);
+    free(key);
+    if (!rc)
+        rc = qv_pk_stats_decode(p, n, &s->stats, err);
+    if (!rc)
+        s->has_stats = true;
+    return rc;
+}
+
+static qv_code load_all(qv_sealed *s, const qv_sealed_source *src,
+                        const qv_seg_schema *schema, qv_err *err)
+{
+    qv_code rc = load_column(s, src, QV_FIELD_TIMESTAMP, &s->ts_col, err);
+    if (rc)
+        return rc;
+    qv_col_view tv = qv_column_view(s->ts_col);
+    if (tv.type != QV_DT_INT64 || tv.valid)
+        return qv_fail(err, QV_E_CORRUPT,
+                       "segment %lld: timestamp column is not Int64",
+                       (long long)s->id);
+    s->rows = tv.rows;
+    s->ins = (const int64_t *)(const void *)tv.data;
+    for (size_t i = 0; i < schema->nfields && !rc; i++) {
+        const qv_field_spec *f = &schema->fields[i];
+        rc = load_column(s, src, f->id, &s->cols[i], err);
+        if (rc)
+            break;
+        s->nfields++;
+        s->field_ids[i] = f->id;
+        s->views[i] = qv_column_view(s->cols[i]);
+        rc = check_col(s, f, &s->views[i], err);
+        if (f->id == schema->pk_field_id)
+            s->pk_index = i;
+    }
+    if (rc)
+        return rc;
+    s->hide = qv_try_alloc(s->rows ? s->rows : 1, sizeof(uint64_t));
+    if (!s->hide)
+        return qv_fail(err, QV_E_NOMEM, "segment %lld: %zu rows",
+                       (long long)s->id, s->rows);
+    for (size_t r = 0; r < s->rows; r++)
+        s->hide[r] = QV_TS_MAX;
+    rc = resolve_versions(s, err);
+    if (!rc)
+        rc = load_deltas(s, src, err);
+    if (!rc)
+        rc = load_stats(s, src, schema->pk_field_id, err);
+    return rc;
+}
+
+qv_code qv_sealed_load(const qv_sealed_source *src, const qv_seg_schema *schema,
+                       qv_sealed **out, qv_err *err)
+{
+    qv_sealed *s = QV_NEW(qv_sealed);
+    atomic_init(&s->refs, 1);
+    s->id = src->segment_id;
+    s->partition = src->partition_id;
+    size_t nf = schema->nfields ? schema->nfields : 1;
+    s->cols = QV_NEW_ARRAY(qv_column *, nf);
+    s->views = QV_NEW_ARRAY(qv_col_view, nf);
+    s->field_ids = QV_NEW_ARRAY(int64_t, nf);
+    qv_code rc = load_all(s, src, schema, err);
+    if (rc) {
+        sealed_free(s);
+        return rc;
+    }
+    *out = s;
+    return QV_OK;
+}
+
+bool qv_sealed_may_contain(const qv_sealed *s, const qv_pk *pk)
+{
+    return !s->has_stats || qv_pk_stats_may_contain(&s->stats, pk);
+}
+
+/* ---- reader ops ---------------------------------------------------------- */
+
+static void ops_mask(const void *seg, qv_ts R, size_t rows, qv_bitset *ex)
+{
+    const qv_sealed *s = seg;
+    qv_bitset_clear_all(ex);
+    for (size_t r = 0; r < rows; r++)
+        if ((qv_ts)s->ins[r] > R ||
+            __atomic_load_n(&s->hide[r], __ATOMIC_RELAXED) <= R)
+            qv_bitset_set(ex, r);
+}
+static qv_ts ops_row_ts(const void *seg, size_t row)
+{
+    return (qv_ts)((const qv_sealed *)seg)->ins[row];
+}
+static qv_ts ops_row_hide(const void *seg, size_t row)
+{
+    return __atomic_load_n(&((const qv_sealed *)seg)->hide[row],
+                           __ATOMIC_RELAXED);
+}
+static void ops_release(void *seg, qv_seg_snap *snap)
+{
+    free(snap->cols);
+    snap->cols = NULL;
+    qv_sealed_unref(seg);
+}
+static const qv_seg_ops sealed_ops = {ops_mask, ops_row_ts, ops_row_hide,
+                                      ops_release};
+
+void qv_sealed_snap(qv_sealed *s, qv_seg_snap *snap)
+{
+    qv_sealed_ref(s);
+    memset(snap, 0, sizeof *snap);
+    snap->ops = &sealed_ops;
+    snap->seg = s;
+    snap->segment_id = s->id;
+    snap->partition_id = s->partition;
+    snap->rows = s->rows;
+    snap->nfields = s->nfields;
+    snap->field_ids = s->field_ids;
+    snap->pk_index = s->pk_index;
+    snap->cols = QV_NEW_ARRAY(qv_col_view, s->nfields ? s->nfields : 1);
+    memcpy(snap->cols, s->views, s->nfields * sizeof *s->views);
+}

@@ -1,0 +1,56 @@
+/* sealed.h -- a sealed segment loaded from the object store: column files
+ * used in place (mapped from a local cache file, or held in memory), its
+ * insert timestamps, the hide timestamps from its delete log, and its PK
+ * statistics.  Search and query read it through the same qv_seg_snap as a
+ * growing segment (growing.h), so one search code serves both.
+ *
+ * Load (qv_sealed_load) fetches the objects of common/msg/seglog.h,
+ * verifies every column file (magic, version, sizes, checksums), checks
+ * that types, dims and row counts agree with the schema, then derives
+ * hide timestamps: the newest version of a PK inside the segment wins
+ * (as in a growing segment), and each delete log entry (pk, d) hides the
+ * rows of pk with insert ts < d.
+ *
+ * Ownership: reference counted (load returns one reference).  Columns
+ * borrow the loaded bytes or mappings, which the segment owns.
+ * Threading: immutable after load except hide timestamps, which one writer
+ * may lower (qv_sealed_delete: deletes forwarded after load) while readers
+ * read them as relaxed atomics, as in growing segments.
+ */
+#ifndef QV_SEALED_H
+#define QV_SEALED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/column/pk.h"
+#include "common/objstore/objstore.h"
+#include "common/status.h"
+#include "querynode/growing.h"
+
+typedef struct qv_sealed qv_sealed;
+
+typedef struct qv_sealed_source {
+    objstore *os;
+    int64_t collection_id, partition_id, segment_id;
+    int64_t log_id;        /* the flush's log id (object key suffix) */
+    const char *cache_dir; /* NULL: hold objects in memory; else download
+                              column files there and map them */
+} qv_sealed_source;
+
+qv_code qv_sealed_load(const qv_sealed_source *src, const qv_seg_schema *schema,
+                       qv_sealed **out, qv_err *err) QV_MUST_USE;
+void qv_sealed_ref(qv_sealed *s);
+void qv_sealed_unref(qv_sealed *s);
+
+size_t qv_sealed_rows(const qv_sealed *s);
+/* False if pk is certainly not in the segment (min/max, bloom). */
+bool qv_sealed_may_contain(const qv_sealed *s, const qv_pk *pk);
+/* A delete (pk, ts) forwarded after load; returns rows newly hidden. */
+size_t qv_sealed_delete(qv_sealed *s, const qv_pk *pk, qv_ts ts);
+/* A snapshot for search/query; takes a reference that snap->ops->release
+ * drops. */
+void qv_sealed_snap(qv_sealed *s, qv_seg_snap *snap);
+
+#endif
