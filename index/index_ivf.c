@@ -469,6 +469,14 @@ static void ivf_chunk(void *arg, size_t b, size_t e, size_t w)
         for (size_t p = 0; p < j->nsel && s.pl[p] >= 0; p++) {
             if (p >= j->nprobe && empty_run >= j->max_empty)
                 break;
+            if (p + 1 < j->nsel && s.pl[p + 1] >= 0) {
+                /* warm the start of the next list while this one runs */
+                const ivf_list *nx = &ivf->lists[s.pl[p + 1]];
+                for (size_t o = 0; o < 512 && o < nx->n * ivf->code_size;
+                     o += 64)
+                    __builtin_prefetch(nx->codes + o);
+                __builtin_prefetch(nx->ids);
+            }
             size_t hits = scan_list(j, &s, &sc, (size_t)s.pl[p], cs[s.pl[p]],
                                     j->dist ? &h : NULL,
                                     j->dist ? NULL : &j->ranges[b + i]);
