@@ -714,6 +714,9 @@ bool qv_expr__b_unary(pstate *ps, int tk, term *x, size_t pos, term *out)
         qv_expr_node *k;
         if (!to_pred(ps, x, "'not'", &k))
             return false;
+        if (qv_expr__has_sample(k))
+            return qv_expr__perr(ps, ps->sample_pos,
+                                 "random_sample cannot be negated");
         if (k->kind == QV_XN_NOT) { /* not not x == x */
             qv_expr__set_pred(out, k->kids[0], pos);
             return true;
@@ -767,6 +770,11 @@ bool qv_expr__b_logic(pstate *ps, int tk, term *l, term *r, size_t pos,
     qv_expr_node *a = NULL, *b = NULL;
     if (!to_pred(ps, l, name, &a) || !to_pred(ps, r, name, &b) || !a || !b)
         return false;
+    if (tk == TK_OR && (qv_expr__has_sample(a) || qv_expr__has_sample(b)))
+        return qv_expr__perr(ps, ps->sample_pos,
+                             "random_sample can only be "
+                             "joined to the filter with "
+                             "'and' at the top level");
     int absorb = tk == TK_AND ? QV_XN_FALSE : QV_XN_TRUE;
     int ident = tk == TK_AND ? QV_XN_TRUE : QV_XN_FALSE;
     if (a->kind == absorb || b->kind == absorb) {

@@ -172,9 +172,47 @@ static const char *fn_name(int fn)
         return "array_contains_all";
     case FN_ARRAY_CONTAINS_ANY:
         return "array_contains_any";
+    case FN_RANDOM_SAMPLE:
+        return "random_sample";
     default:
         return "array_length";
     }
+}
+
+bool qv_expr__has_sample(const qv_expr_node *n)
+{
+    if (n->kind == QV_XN_SAMPLE)
+        return true;
+    if (n->kind == QV_XN_AND)
+        for (uint32_t i = 0; i < n->nkids; i++)
+            if (n->kids[i]->kind == QV_XN_SAMPLE)
+                return true;
+    return false;
+}
+
+/* random_sample(ratio): a float strictly between 0 and 1, once per filter,
+ * combined with the rest by a top-level `and` (checked by the callers). */
+static bool build_sample(pstate *ps, term *arg, size_t pos, term *out)
+{
+    if (arg->kind != TM_VAL ||
+        (arg->val.kind != QV_EXPR_FLOAT && arg->val.kind != QV_EXPR_INT))
+        return qv_expr__perr(ps, arg->pos,
+                             "random_sample takes a constant "
+                             "ratio, like random_sample(0.1)");
+    double r =
+        arg->val.kind == QV_EXPR_INT ? (double)arg->val.u.i : arg->val.u.f;
+    if (!(r > 0 && r < 1))
+        return qv_expr__perr(ps, arg->pos,
+                             "random_sample ratio must be "
+                             "between 0 and 1 (exclusive)");
+    if (ps->sample_pos != SIZE_MAX)
+        return qv_expr__perr(ps, pos, "random_sample may appear only once");
+    ps->sample_pos = pos;
+    qv_expr_node *n = qv_expr__node(ps->plan, QV_XN_SAMPLE);
+    n->v.kind = QV_EXPR_FLOAT;
+    n->v.u.f = r;
+    qv_expr__set_pred(out, n, pos);
+    return true;
 }
 
 static bool build_contains(pstate *ps, int fn, term *args, size_t pos,
@@ -229,10 +267,12 @@ bool qv_expr__b_func(pstate *ps, int fn, term *args, size_t nargs, size_t pos,
                      term *out)
 {
     char b1[64];
-    size_t want = fn == FN_ARRAY_LENGTH ? 1 : 2;
+    size_t want = fn == FN_ARRAY_LENGTH || fn == FN_RANDOM_SAMPLE ? 1 : 2;
     if (nargs != want)
         return qv_expr__perr(ps, pos, "%s takes %zu argument%s, got %zu",
                              fn_name(fn), want, want == 1 ? "" : "s", nargs);
+    if (fn == FN_RANDOM_SAMPLE)
+        return build_sample(ps, &args[0], pos, out);
     if (fn != FN_ARRAY_LENGTH)
         return build_contains(ps, fn, args, pos, out);
     term *c = &args[0];

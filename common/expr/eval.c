@@ -216,6 +216,13 @@ static qv_code prepare(ectx *x, const qv_expr_node *n,
     case QV_XN_TRUE:
     case QV_XN_FALSE:
         return QV_OK;
+    case QV_XN_SAMPLE: {
+        /* keep a row when a hash of its offset falls under ratio * 2^64 */
+        double lim = n->v.u.f * 18446744073709551616.0;
+        e->iv = 0;
+        e->fv = lim;
+        return QV_OK;
+    }
     case QV_XN_AND:
     case QV_XN_OR:
     case QV_XN_NOT:
@@ -337,6 +344,22 @@ static void eval_logic(enode *e, size_t row0, size_t n)
     }
 }
 
+/* random_sample: a deterministic Bernoulli choice per row offset, so a
+ * filter gives the same sample every time it runs on a segment. */
+static void eval_sample(enode *e, size_t row0, size_t n)
+{
+    uint64_t lim =
+        e->fv >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)e->fv;
+    memset(e->t, 0, ((n + 63) / 64) * sizeof(uint64_t));
+    for (size_t j = 0; j < n; j++) {
+        uint64_t z = (uint64_t)(row0 + j) + 0x9E3779B97F4A7C15ull;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        e->t[j >> 6] |= (uint64_t)(z < lim) << (j & 63);
+    }
+}
+
 static void eval_node(enode *e, size_t row0, size_t n)
 {
     size_t nw = (n + 63) / 64;
@@ -347,6 +370,9 @@ static void eval_node(enode *e, size_t row0, size_t n)
         return;
     case QV_XN_FALSE:
         memset(e->t, 0, nw * sizeof(uint64_t));
+        return;
+    case QV_XN_SAMPLE:
+        eval_sample(e, row0, n);
         return;
     case QV_XN_AND:
     case QV_XN_OR:

@@ -18,6 +18,9 @@
  *   IS_NOT_NULL,
  *   EXISTS          col
  *   CONTAINS        col; flags = ONE (v a value), ALL or ANY (v an array)
+ *   SAMPLE          random_sample(v): each row kept with probability v
+ *                   (a float in (0, 1)); only as the root or a child of
+ *                   the root AND
  *
  * `col` names a field and, for JSON, a path of keys ("0" also indexes an
  * array), or for an Array field one element index.  Values stored in CMP,
@@ -47,7 +50,8 @@ enum qv_expr_kind {
     QV_XN_IS_NOT_NULL,
     QV_XN_EXISTS,
     QV_XN_CONTAINS,
-    QV_XN_KIND_MAX = QV_XN_CONTAINS,
+    QV_XN_SAMPLE,
+    QV_XN_KIND_MAX = QV_XN_SAMPLE,
 };
 
 enum qv_expr_cmp {

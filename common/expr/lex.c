@@ -58,6 +58,8 @@ static const struct {
     {"ARRAY_CONTAINS_ALL", TK_FUNC, FN_ARRAY_CONTAINS_ALL},
     {"array_contains_any", TK_FUNC, FN_ARRAY_CONTAINS_ANY},
     {"ARRAY_CONTAINS_ANY", TK_FUNC, FN_ARRAY_CONTAINS_ANY},
+    {"random_sample", TK_FUNC, FN_RANDOM_SAMPLE},
+    {"RANDOM_SAMPLE", TK_FUNC, FN_RANDOM_SAMPLE},
     {"array_length", TK_FUNC, FN_ARRAY_LENGTH},
     {"ARRAY_LENGTH", TK_FUNC, FN_ARRAY_LENGTH},
 };

@@ -450,6 +450,7 @@ qv_code qv_expr_parse(const char *text, size_t len,
     ps.nparams = params ? nparams : 0;
     ps.plan = qv_expr__plan_new();
     ps.err = err;
+    ps.sample_pos = SIZE_MAX;
     bool ok = qv_expr__next(&ps);
     if (ok && ps.t.kind == TK_EOF) {
         ps.plan->root = qv_expr__node(ps.plan, QV_XN_TRUE);

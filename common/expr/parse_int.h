@@ -63,6 +63,7 @@ enum fn_id {
     FN_ARRAY_CONTAINS_ALL,
     FN_ARRAY_CONTAINS_ANY,
     FN_ARRAY_LENGTH,
+    FN_RANDOM_SAMPLE,
 };
 
 typedef struct tok {
@@ -102,7 +103,8 @@ typedef struct pstate {
     qv_err *err;
     bool failed;
     int depth;
-    tok t; /* current token */
+    size_t sample_pos; /* position of random_sample, or SIZE_MAX */
+    tok t;             /* current token */
 } pstate;
 
 /* Records the first error: "invalid filter at column N: <msg>". */
@@ -136,6 +138,8 @@ bool qv_expr__b_func(pstate *ps, int fn, term *args, size_t nargs, size_t pos,
                      term *out);
 /* Turns a finished term into the root predicate. */
 bool qv_expr__b_root(pstate *ps, term *x, qv_expr_node **out);
+/* True if n is a random_sample node or an AND holding one. */
+bool qv_expr__has_sample(const qv_expr_node *n);
 const char *qv_expr__dtype_name(qv_dtype t);
 /* Shared by the builders. */
 const char *qv_expr__describe(const term *t, char *buf, size_t cap);

@@ -256,6 +256,36 @@ static bool leaf_ok(const qv_expr_node *n, qv_dtype dt)
     }
 }
 
+static int count_samples(const qv_expr_node *n, int depth)
+{
+    if (n->kind == QV_XN_SAMPLE)
+        return 1;
+    int c = 0;
+    if (depth < 2 * QV_EXPR_MAX_DEPTH + 2 &&
+        (n->kind == QV_XN_AND || n->kind == QV_XN_OR || n->kind == QV_XN_NOT))
+        for (uint32_t i = 0; i < n->nkids; i++)
+            c += count_samples(n->kids[i], depth + 1);
+    return c;
+}
+
+/* random_sample: at most one, as the root or a child of the root AND. */
+static bool sample_placement_ok(const qv_expr_node *root)
+{
+    int c = count_samples(root, 0);
+    if (c == 0)
+        return true;
+    if (c > 1)
+        return false;
+    if (root->kind == QV_XN_SAMPLE)
+        return true;
+    if (root->kind != QV_XN_AND)
+        return false;
+    for (uint32_t i = 0; i < root->nkids; i++)
+        if (root->kids[i]->kind == QV_XN_SAMPLE)
+            return true;
+    return false;
+}
+
 qv_code qv_expr__check(const qv_expr_node *n, int depth, qv_err *err)
 {
     if (!n)
@@ -264,6 +294,8 @@ qv_code qv_expr__check(const qv_expr_node *n, int depth, qv_err *err)
         return bad(err, "nested too deeply");
     if (n->kind < QV_XN_TRUE || n->kind > QV_XN_KIND_MAX)
         return bad(err, "unknown node kind");
+    if (depth == 0 && n && !sample_placement_ok(n))
+        return bad(err, "misplaced random_sample");
     if (!value_ok(&n->v, 0) && n->v.kind != QV_EXPR_NULL)
         return bad(err, "bad value");
     if (!value_ok(&n->v2, 0) && n->v2.kind != QV_EXPR_NULL)
@@ -272,6 +304,11 @@ qv_code qv_expr__check(const qv_expr_node *n, int depth, qv_err *err)
     case QV_XN_TRUE:
     case QV_XN_FALSE:
         return n->nkids ? bad(err, "leaf with children") : QV_OK;
+    case QV_XN_SAMPLE:
+        if (n->nkids || n->v.kind != QV_EXPR_FLOAT || !(n->v.u.f > 0) ||
+            !(n->v.u.f < 1))
+            return bad(err, "bad random_sample");
+        return QV_OK;
     case QV_XN_AND:
     case QV_XN_OR:
     case QV_XN_NOT:
@@ -434,6 +471,8 @@ static qv_code fmt_node(qv_buf *b, const qv_expr_node *n)
     switch (n->kind) {
     case QV_XN_TRUE:
         return qv_buf_appends(b, "true");
+    case QV_XN_SAMPLE:
+        return qv_buf_printf(b, "(random_sample %.17g)", n->v.u.f);
     case QV_XN_FALSE:
         return qv_buf_appends(b, "false");
     case QV_XN_AND:
@@ -491,7 +530,8 @@ static void collect(const qv_expr_node *n, idlist *l)
             collect(n->kids[i], l);
         return;
     }
-    if (n->kind == QV_XN_TRUE || n->kind == QV_XN_FALSE)
+    if (n->kind == QV_XN_TRUE || n->kind == QV_XN_FALSE ||
+        n->kind == QV_XN_SAMPLE)
         return;
     add_id(l, n->col.field_id);
     if (n->kind == QV_XN_CMP_COLS)

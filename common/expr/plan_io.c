@@ -16,6 +16,7 @@
  *       RANGE ARITH          COL V V2
  *       CMP_COLS             COL COL2
  *       IS_NULL IS_NOT_NULL EXISTS  COL
+ *       SAMPLE               V (the ratio)
  *     colref: i64 field id | u8 type | u8 elem type | u8 nullable | u8 0 |
  *             u16 path count | path elements (u32 length, bytes)
  *     value:  u8 kind | BOOL u8 | INT i64 | FLOAT f64 bits | STR u32 length,
@@ -58,6 +59,8 @@ static int parts_of(int kind)
     case QV_XN_IS_NOT_NULL:
     case QV_XN_EXISTS:
         return P_COL;
+    case QV_XN_SAMPLE:
+        return P_V;
     default:
         return 0;
     }

@@ -526,3 +526,39 @@ Test(expr_eval, concurrent_evaluations_agree)
         qv_bitset_release(&args[i].out);
     qv_expr_plan_free(plan);
 }
+
+/* random_sample keeps about `ratio` of the matching rows, the same rows
+ * every time, and only rows the rest of the filter matches. */
+Test(expr_eval, random_sample_keeps_a_stable_fraction)
+{
+    qv_expr_binding binds[REF_NCOLS];
+    for (int k = 0; k < REF_NCOLS; k++)
+        binds[k] = (qv_expr_binding){F.ids[k], F.views[k], NULL};
+    const char *texts[] = {"i64 >= 0", "i64 >= 0 and random_sample(0.3)",
+                           "random_sample(0.3) and i64 >= 0"};
+    qv_bitset bs[3];
+    for (int k = 0; k < 3; k++) {
+        qv_expr_plan *plan = NULL;
+        qv_err err = {0};
+        cr_assert_eq(qv_expr_parse(texts[k], strlen(texts[k]), &test_schema,
+                                   NULL, 0, &plan, &err),
+                     QV_OK, "%s", err.msg);
+        cr_assert_eq(qv_bitset_init(&bs[k], REF_ROWS), QV_OK);
+        cr_assert_eq(
+            qv_expr_eval(plan, binds, REF_NCOLS, REF_ROWS, &bs[k], &err),
+            QV_OK);
+        qv_expr_plan_free(plan);
+    }
+    size_t all = qv_bitset_count(&bs[0]), some = qv_bitset_count(&bs[1]);
+    cr_assert_gt(all, 1000);
+    /* 30% of the matches, within a generous binomial margin */
+    cr_assert(some > all * 25 / 100 && some < all * 35 / 100, "%zu of %zu",
+              some, all);
+    for (size_t r = 0; r < REF_ROWS; r++) {
+        if (qv_bitset_test(&bs[1], r))
+            cr_assert(qv_bitset_test(&bs[0], r), "row %zu not a match", r);
+        cr_assert_eq(qv_bitset_test(&bs[1], r), qv_bitset_test(&bs[2], r));
+    }
+    for (int k = 0; k < 3; k++)
+        qv_bitset_release(&bs[k]);
+}

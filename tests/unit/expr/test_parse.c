@@ -133,6 +133,9 @@ static const struct {
     {"in32 in [1, 2]", "(in f113 [1 2])"},
     {"b == True and b != FALSE", "(and (== f101 true) (!= f101 false))"},
     {"id in [1, 2, 3]", "(in f100 [1 2 3])"},
+    {"random_sample(0.25)", "(random_sample 0.25)"},
+    {"i64 > 1 and RANDOM_SAMPLE(0.5) and s == 'a'",
+     "(and (> f105 1) (random_sample 0.5) (== f108 \"a\"))"},
 };
 
 Test(expr_parse, builds_the_expected_plans)
@@ -184,6 +187,11 @@ static const struct {
     {"i64 ** 2 == 4", 5, "'**' is only supported between constants"},
     {"i64 > 1 & i32 < 2", 9, "use 'and' / 'or' to combine conditions"},
     {"i64 in (1, 2)", 8, "'in' takes a list in square brackets"},
+    {"random_sample(1.5)", 15, "between 0 and 1"},
+    {"random_sample(i64)", 15, "takes a constant ratio"},
+    {"i64 > 1 or random_sample(0.1)", 12, "'and' at the top level"},
+    {"not random_sample(0.1)", 5, "cannot be negated"},
+    {"random_sample(0.1) and random_sample(0.2)", 24, "only once"},
     {"b > 'x'", 5, "cannot compare Bool field 'b' with a string"},
     {"exists i64", 1, "'exists' needs a JSON field"},
     {"text_match(s, 'a')", 1, "function 'text_match' is not supported"},
