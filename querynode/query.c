@@ -99,9 +99,41 @@ static qv_code build_columns(const qv_shard_snap *snap, const qv_query_req *req,
     return rc;
 }
 
+/* count(*): visible matching rows.  A shard never shows two versions of
+ * one key at a read timestamp (shard.h), so no dedupe is needed. */
+static qv_code count_rows(const qv_shard_snap *snap, const qv_query_req *req,
+                          uint64_t *count, qv_err *err)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < snap->n; i++) {
+        const qv_seg_snap *ss = &snap->snaps[i];
+        if (ss->rows == 0 ||
+            !qv_seg_in_partitions(snap, i, req->partitions, req->npartitions))
+            continue;
+        qv_bitset ex;
+        if (qv_bitset_init(&ex, ss->rows))
+            return qv_fail(err, QV_E_NOMEM, "count: cannot allocate a mask");
+        qv_code rc = qv_seg_exclude(snap, i, req->ts, req->filter, &ex, err);
+        n += ss->rows - qv_bitset_count(&ex);
+        qv_bitset_release(&ex);
+        if (rc)
+            return rc;
+    }
+    *count = n;
+    return QV_OK;
+}
+
 qv_code qv_shard_query(const qv_shard_snap *snap, const qv_query_req *req,
                        qv_query_result *out, qv_err *err)
 {
+    if (req->count_only) {
+        qv_query_result res;
+        memset(&res, 0, sizeof res);
+        qv_code rc = count_rows(snap, req, &res.count, err);
+        if (!rc)
+            *out = res;
+        return rc;
+    }
     qrow *rows = NULL;
     size_t n = 0, cap = 0;
     qv_code rc = QV_OK;
@@ -120,12 +152,6 @@ qv_code qv_shard_query(const qv_shard_snap *snap, const qv_query_req *req,
             rows[u++] = rows[i];
     qv_query_result res;
     memset(&res, 0, sizeof res);
-    if (req->count_only) {
-        res.count = u;
-        free(rows);
-        *out = res;
-        return QV_OK;
-    }
     size_t from = req->offset < u ? req->offset : u;
     size_t take = u - from;
     if (req->limit && take > req->limit)

@@ -5,7 +5,8 @@
  * segment (of the named partitions), sorted by primary key (Int64
  * numerically, VarChar bytewise), deduplicated by key (the newest insert
  * timestamp wins), then offset and limit are applied.  MVCC already hides
- * older versions of a key (shard.h), so the dedupe is a safety net.
+ * older versions of a key (shard.h), so the dedupe is a safety net;
+ * count(*) relies on that invariant and only counts mask bits (no sort).
  *
  * Ownership: the result owns its columns (qv_query_result_release).
  * Threading: pure over a pinned snapshot.

@@ -200,3 +200,99 @@ Test(delegator, replay_from_a_checkpoint_rebuilds_the_same_state)
     cr_assert_eq(full, 4);
     qv_delegator_stop(d);
 }
+
+/* ---- concurrent readers while the consumer applies -------------------- */
+
+#define BATCHES 30
+#define BROWS   40
+
+static qv_ts batch_ts(int k)
+{
+    return 1000 * (qv_ts)k + 1;
+}
+
+/* Batch k inserts pks k*1000 + i; every third batch (k % 3 == 0, k > 0)
+ * deletes batch k-1 at 1000k + 10; a tick follows at 1000k + 500. */
+static void *writer(void *arg)
+{
+    (void)arg;
+    for (int k = 1; k <= BATCHES; k++) {
+        int64_t pks[BROWS];
+        for (int i = 0; i < BROWS; i++)
+            pks[i] = k * 1000 + i;
+        append_insert(pks, BROWS, batch_ts(k), QN_VCH);
+        if (k % 3 == 0) {
+            for (int i = 0; i < BROWS; i++)
+                pks[i] = (k - 1) * 1000 + i;
+            qn_delete x;
+            qn_delete_make(&x, pks, BROWS, 1000 * (qv_ts)k + 10,
+                           QV_PARTITION_ALL);
+            append_msg(&x.m);
+            qn_delete_free(&x);
+        }
+        append_tick(1000 * (qv_ts)k + 500);
+    }
+    return NULL;
+}
+
+static uint64_t expected_at(qv_ts R)
+{
+    uint64_t n = 0;
+    for (int k = 1; k <= BATCHES; k++) {
+        if (batch_ts(k) > R)
+            continue;
+        bool deleted = (k + 1) % 3 == 0 && 1000 * (qv_ts)(k + 1) + 10 <= R;
+        n += deleted ? 0 : BROWS;
+    }
+    return n;
+}
+
+typedef struct reader_arg {
+    qv_delegator *d;
+    int reads;
+    int failures;
+} reader_arg;
+
+static void *reader(void *p)
+{
+    reader_arg *a = p;
+    qv_ts last = 0;
+    while (last < 1000 * (qv_ts)BATCHES + 500) {
+        qv_ts R;
+        if (qv_delegator_wait_tsafe(a->d, last + 1, 5000, &R, NULL) != QV_OK) {
+            a->failures++;
+            break;
+        }
+        qv_shard_snap snap;
+        qv_shard_acquire(qv_delegator_shard(a->d), &snap);
+        qv_query_req q = {.count_only = true, .ts = R};
+        qv_query_result r;
+        if (qv_shard_query(&snap, &q, &r, NULL) != QV_OK ||
+            r.count != expected_at(R))
+            a->failures++;
+        qv_shard_snap_release(&snap);
+        a->reads++;
+        last = R;
+    }
+    return NULL;
+}
+
+Test(delegator, readers_see_exact_snapshots_while_the_log_is_applied)
+{
+    qv_delegator *d = start(WAL_EARLIEST);
+    pthread_t w, r[2];
+    reader_arg ra[2] = {{d, 0, 0}, {d, 0, 0}};
+    cr_assert_eq(pthread_create(&w, NULL, writer, NULL), 0);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&r[i], NULL, reader, &ra[i]), 0);
+    pthread_join(w, NULL);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(r[i], NULL);
+        cr_assert_eq(ra[i].failures, 0, "reader %d: %d wrong reads of %d", i,
+                     ra[i].failures, ra[i].reads);
+        cr_assert_gt(ra[i].reads, 0);
+    }
+    cr_assert_eq(count_at(d, 1000 * (qv_ts)BATCHES + 500),
+                 expected_at(1000 * (qv_ts)BATCHES + 500));
+    qv_delegator_stop(d);
+}
