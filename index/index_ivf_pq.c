@@ -110,6 +110,39 @@ static qv_code precompute(ivf_index *ivf, qv_err *err)
     return QV_OK;
 }
 
+/* The sub-quantizers train independently: one pool task each (coarse
+ * grain: 25 Lloyd iterations per task, no per-iteration hand-offs). */
+typedef struct pqtrain_job {
+    const ivf_index *ivf;
+    const float *res; /* n residuals */
+    size_t n;
+    float *cb;
+    int failed;
+} pqtrain_job;
+
+static void pqtrain_chunk(void *arg, size_t b, size_t e, size_t w)
+{
+    (void)w;
+    pqtrain_job *j = arg;
+    size_t d = j->ivf->base.dim, ks = j->ivf->pq_ksub, ds = j->ivf->pq_dsub;
+    float *sub = qv_try_alloc(j->n, ds * sizeof(float));
+    if (!sub) {
+        __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    for (size_t sq = b; sq < e; sq++) {
+        for (size_t t = 0; t < j->n; t++)
+            memcpy(sub + t * ds, j->res + t * d + sq * ds, ds * sizeof(float));
+        qv__kmeans_cfg cfg = {.niter = PQ_NITER,
+                              .max_per_centroid = 256,
+                              .seed = PQ_SEED + sq,
+                              .pool = NULL};
+        if (qv__kmeans(&cfg, j->n, ds, sub, ks, j->cb + sq * ks * ds, NULL))
+            __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+    }
+    free(sub);
+}
+
 static qv_code pq_train(ivf_index *ivf, size_t n, const float *x,
                         const int64_t *lists, qv_err *err)
 {
@@ -121,25 +154,19 @@ static qv_code pq_train(ivf_index *ivf, size_t n, const float *x,
                        "vectors, got %zu",
                        ivf->pq_nbits, ks, n);
     float *res = qv_try_alloc(n, d * sizeof(float));
-    float *sub = qv_try_alloc(n, ds * sizeof(float));
     float *cb = qv_try_alloc(m * ks, ds * sizeof(float));
     qv_code rc = QV_OK;
-    if (!res || !sub || !cb)
+    if (!res || !cb)
         rc = qv_fail(err, QV_E_NOMEM, "cannot allocate pq training data");
     for (size_t t = 0; !rc && t < n; t++)
         qv__ivf_residual(ivf, (size_t)lists[t], x + t * d, res + t * d);
-    qv__kmeans_cfg cfg = {.niter = PQ_NITER,
-                          .max_per_centroid = 256,
-                          .seed = PQ_SEED,
-                          .pool = qv_pool_shared()};
-    for (size_t j = 0; !rc && j < m; j++) {
-        for (size_t t = 0; t < n; t++)
-            memcpy(sub + t * ds, res + t * d + j * ds, ds * sizeof(float));
-        cfg.seed = PQ_SEED + j;
-        rc = qv__kmeans(&cfg, n, ds, sub, ks, cb + j * ks * ds, err);
+    if (!rc) {
+        pqtrain_job j = {.ivf = ivf, .res = res, .n = n, .cb = cb};
+        qv_pool_parallel_for(qv_pool_shared(), m, 1, pqtrain_chunk, &j);
+        if (j.failed)
+            rc = qv_fail(err, QV_E_NOMEM, "pq training: out of memory");
     }
     free(res);
-    free(sub);
     if (rc) {
         free(cb);
         return rc;

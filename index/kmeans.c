@@ -28,10 +28,18 @@ typedef struct assign_job {
     int failed;
 } assign_job;
 
+static void assign_block(assign_job *j, size_t b, size_t e);
+
+/* Runs a pool chunk in cache-sized blocks of ASSIGN_BLOCK points. */
 static void assign_chunk(void *arg, size_t b, size_t e, size_t w)
 {
     (void)w;
-    assign_job *j = arg;
+    for (size_t s = b; s < e; s += ASSIGN_BLOCK)
+        assign_block(arg, s, s + ASSIGN_BLOCK < e ? s + ASSIGN_BLOCK : e);
+}
+
+static void assign_block(assign_job *j, size_t b, size_t e)
+{
     const qv_distance_kernels *kern = qv_distance_kernels_get();
     size_t kb = j->k < CENT_BLOCK ? j->k : CENT_BLOCK;
     size_t qn = e - b;
