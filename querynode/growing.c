@@ -30,6 +30,7 @@ struct qv_growing {
     _Atomic(uint64_t *) *chunks;
     _Atomic(size_t) rows; /* published */
     _Atomic(bool) sealed;
+    bool broken; /* an append failed midway: columns disagree (writer) */
     pthread_rwlock_t pin;
 };
 
@@ -228,6 +229,11 @@ static qv_code check_fields(const qv_growing *g, const qv_msg *m, qv_err *err)
 qv_code qv_growing_insert(qv_growing *g, const qv_msg *m, size_t *first,
                           qv_err *err)
 {
+    if (g->broken)
+        return qv_fail(err, QV_E_INTERNAL,
+                       "segment %lld: an earlier insert failed midway; the "
+                       "segment takes no more rows",
+                       (long long)g->id);
     qv_code rc = check_fields(g, m, err);
     if (rc)
         return rc;
@@ -246,6 +252,7 @@ qv_code qv_growing_insert(qv_growing *g, const qv_msg *m, size_t *first,
     if (rc) {
         /* An append failed midway: the columns may now disagree, so the
          * segment cannot take more rows consistently. */
+        g->broken = true;
         qv_growing_seal(g);
         return rc;
     }
@@ -256,6 +263,7 @@ qv_code qv_growing_insert(qv_growing *g, const qv_msg *m, size_t *first,
     }
     const qv_col_view *pkv = &m->cols[msg_field(m, g->field_ids[g->pk_index])];
     if (qv_pk_map_add_column(g->pks, pkv, (int64_t)base)) {
+        g->broken = true;
         qv_growing_seal(g);
         return qv_fail(err, QV_E_NOMEM, "segment %lld: cannot index keys",
                        (long long)g->id);

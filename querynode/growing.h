@@ -95,7 +95,9 @@ size_t qv_growing_memory_size(const qv_growing *g);
  * QV_TS_MAX) and publishes them.  Message fields are matched to the
  * schema by id: a missing field takes its default (or NULL); a field the
  * schema lacks, or one whose type, element type, dim or nullability
- * differs, is QV_E_INVALID and nothing is appended.  *first receives the
+ * differs, is QV_E_INVALID and nothing is appended.  If appending fails
+ * midway (out of memory) the segment refuses every later insert
+ * (QV_E_INTERNAL): its columns no longer agree.  *first receives the
  * offset of the first new row. */
 qv_code qv_growing_insert(qv_growing *g, const qv_msg *m, size_t *first,
                           qv_err *err) QV_MUST_USE;

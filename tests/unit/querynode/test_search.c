@@ -277,3 +277,51 @@ Test(search, bad_requests_fail_cleanly)
     qv_shard_snap_release(&snap);
     qv_shard_free(s);
 }
+
+Test(search, hits_gather_into_output_columns)
+{
+    qv_shard *s = build();
+    float q[QN_DIM];
+    qn_vec_of(777, q);
+    qv_shard_snap snap;
+    qv_shard_acquire(s, &snap);
+    qv_search_req req = {.field_id = QN_VEC,
+                         .metric = QV_METRIC_L2,
+                         .nq = 1,
+                         .queries = q,
+                         .topk = 25,
+                         .ts = 1000};
+    qv_search_result res;
+    cr_assert_eq(qv_shard_search(&snap, &req, &res, NULL), QV_OK);
+    size_t n = res.counts[0];
+    cr_assert_eq(n, 25);
+    uint32_t seg[25];
+    int64_t rows[25];
+    for (size_t j = 0; j < n; j++) {
+        seg[j] = res.hits[j].seg;
+        rows[j] = res.hits[j].row;
+    }
+    int64_t fields[3] = {QN_PK, QN_VEC, QN_NAME};
+    qv_column **cols;
+    qv_err err;
+    cr_assert_eq(qv_shard_gather(&snap, seg, rows, n, fields, 3, &cols, &err),
+                 QV_OK, "%s", err.msg);
+    qv_col_view pk = qv_column_view(cols[0]);
+    qv_col_view vec = qv_column_view(cols[1]);
+    qv_col_view name = qv_column_view(cols[2]);
+    cr_assert_eq(pk.rows, n);
+    for (size_t j = 0; j < n; j++) {
+        int64_t p = qv_col_i64(&pk, j);
+        cr_assert_eq(p, res.hits[j].pk.i);
+        float want[QN_DIM];
+        qn_vec_of(p, want);
+        cr_assert(memcmp(qv_col_fixed(&vec, j), want, sizeof want) == 0);
+        cr_assert_eq(qv_col_is_null(&name, j), p % 7 == 3);
+    }
+    for (int f = 0; f < 3; f++)
+        qv_column_free(cols[f]);
+    free(cols);
+    qv_search_result_release(&res);
+    qv_shard_snap_release(&snap);
+    qv_shard_free(s);
+}
