@@ -95,7 +95,11 @@ qv_code qv__kmeans_assign(const float *x, size_t n, size_t d, const float *cent,
                     .ip = ip,
                     .assign = assign,
                     .score = score};
-    qv_pool_parallel_for(pool, n, ASSIGN_BLOCK, assign_chunk, &j);
+    /* two chunks per thread: few hand-offs, still balanced */
+    size_t threads = pool ? qv_pool_threads(pool) + 1 : 1;
+    size_t grain = (n + 2 * threads - 1) / (2 * threads);
+    grain = grain < ASSIGN_BLOCK ? ASSIGN_BLOCK : grain;
+    qv_pool_parallel_for(pool, n, grain, assign_chunk, &j);
     free(own_score);
     if (j.failed)
         return qv_fail(err, QV_E_NOMEM, "k-means assignment: out of memory");
