@@ -114,6 +114,18 @@ export function spawnServer(name, cmd, args, { env, cwd, onStdout } = {}) {
   return handle;
 }
 
+/** True when GET /healthz on 127.0.0.1:httpPort answers 200. */
+async function isHealthy(httpPort) {
+  try {
+    const res = await fetch(`http://${HOST}:${httpPort}/healthz`,
+      { signal: AbortSignal.timeout(1000) });
+    await res.text();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
 /** Polls check() every 25 ms until it resolves truthy, the server exits or
  *  timeoutMs passes; throws with the server's output otherwise. */
 async function waitReady(h, what, timeoutMs, check) {
@@ -167,6 +179,9 @@ export async function startQuiver(opts = {}) {
     try {
       await waitReady(server, `gRPC on ${HOST}:${port}`, opts.readyMs ?? 20000,
         () => canConnect(port));
+      // Ready means every service serves: /healthz turns 200 only then.
+      await waitReady(server, `/healthz on ${HOST}:${httpPort}`,
+        opts.readyMs ?? 20000, () => isHealthy(httpPort));
     } catch (e) {
       await server.stop();
       if (attempt < 3 && /in use/.test(server.output())) continue;
