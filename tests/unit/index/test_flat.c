@@ -332,3 +332,17 @@ Test(flat, split_search_over_rows_matches_naive)
     free(x);
     free(q);
 }
+
+/* The OpenBLAS check: with OPENBLAS_CORETYPE exported (as ctest does) the
+ * loaded core suits the CPU; without it, a misdetection names the fix. */
+Test(flat, openblas_core_check_names_the_fix)
+{
+    char msg[256] = "";
+    bool ok = qv_index_blas_check(msg, sizeof(msg));
+    cr_assert_neq(msg[0], '\0');
+    if (getenv("OPENBLAS_CORETYPE"))
+        cr_assert(ok, "%s", msg);
+    if (!ok)
+        cr_assert(strstr(msg, "OPENBLAS_CORETYPE="), "%s", msg);
+    cr_assert(qv_index_blas_check(NULL, 0) == ok);
+}
