@@ -99,8 +99,13 @@ static void *run(void *arg)
             continue;
         if (rc) {
             if (qv_code_primary(rc) == QV_E_UNAVAILABLE ||
-                qv_code_primary(rc) == QV_E_IO)
-                continue; /* the backend may come back; retry */
+                qv_code_primary(rc) == QV_E_IO) {
+                /* the backend may come back: retry after a pause */
+                struct timespec ts = {d->poll_ms / 1000,
+                                      (long)(d->poll_ms % 1000) * 1000000L};
+                nanosleep(&ts, NULL);
+                continue;
+            }
             fail(d, rc, "cannot read the log", &err, 0);
             break;
         }
