@@ -127,7 +127,16 @@ static void sq8_score(const ivf_index *ivf, ivf_scan *s, size_t list,
         return;
     }
     float base = -coarse + s->scratch[2 * d]; /* q.c + const */
-    for (size_t t = 0; t < cnt; t++) {
+    size_t t = 0;
+    for (; t + 4 <= cnt; t += 4) {
+        size_t p0 = sel ? sel[t] : t, p1 = sel ? sel[t + 1] : t + 1;
+        size_t p2 = sel ? sel[t + 2] : t + 2, p3 = sel ? sel[t + 3] : t + 3;
+        k->sq8_ip_batch4(s->scratch, codes + p0 * d, codes + p1 * d,
+                         codes + p2 * d, codes + p3 * d, d, out + t);
+        for (size_t u = t; u < t + 4; u++)
+            out[u] = -(base + out[u]);
+    }
+    for (; t < cnt; t++) {
         size_t p = sel ? sel[t] : t;
         out[t] = -(base + k->sq8_ip(s->scratch, codes + p * d, d));
     }

@@ -158,6 +158,25 @@ void qv__sq8_l2_batch4_generic(const qv_distance_kernels *k, const float *qc,
     out[3] = k->sq8_l2(qc, w, c3, dim);
 }
 
+void qv__sq8_ip_batch4_generic(const qv_distance_kernels *k, const float *qw,
+                               const uint8_t *c0, const uint8_t *c1,
+                               const uint8_t *c2, const uint8_t *c3, size_t dim,
+                               float out[4])
+{
+    out[0] = k->sq8_ip(qw, c0, dim);
+    out[1] = k->sq8_ip(qw, c1, dim);
+    out[2] = k->sq8_ip(qw, c2, dim);
+    out[3] = k->sq8_ip(qw, c3, dim);
+}
+
+static void sq8_ip_4_scalar(const float *qw, const uint8_t *c0,
+                            const uint8_t *c1, const uint8_t *c2,
+                            const uint8_t *c3, size_t dim, float out[4])
+{
+    qv__sq8_ip_batch4_generic(&qv__kernels_scalar, qw, c0, c1, c2, c3, dim,
+                              out);
+}
+
 static void sq8_l2_4_scalar(const float *qc, const float *w, const uint8_t *c0,
                             const uint8_t *c1, const uint8_t *c2,
                             const uint8_t *c3, size_t dim, float out[4])
@@ -180,6 +199,7 @@ const qv_distance_kernels qv__kernels_scalar = {
     .argmin = qv__argmin_scalar,
     .select_lt = qv__select_lt_scalar,
     .sq8_l2_batch4 = sq8_l2_4_scalar,
+    .sq8_ip_batch4 = sq8_ip_4_scalar,
 };
 
 static qv_simd_level cpu_level;

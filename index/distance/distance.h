@@ -67,6 +67,10 @@ typedef struct qv_distance_kernels {
     void (*sq8_l2_batch4)(const float *qc, const float *w, const uint8_t *c0,
                           const uint8_t *c1, const uint8_t *c2,
                           const uint8_t *c3, size_t dim, float out[4]);
+    /* sq8_ip of four codes at once. */
+    void (*sq8_ip_batch4)(const float *qw, const uint8_t *c0, const uint8_t *c1,
+                          const uint8_t *c2, const uint8_t *c3, size_t dim,
+                          float out[4]);
 } qv_distance_kernels;
 
 /* The best kernels this CPU supports (respecting QUIVER_SIMD). */
@@ -86,6 +90,10 @@ extern const qv_distance_kernels qv__kernels_avx2;
 extern const qv_distance_kernels qv__kernels_avx512;
 size_t qv__argmin_scalar(const float *v, size_t n, float *min);
 size_t qv__select_lt_scalar(const float *v, size_t n, float thr, uint32_t *out);
+void qv__sq8_ip_batch4_generic(const qv_distance_kernels *k, const float *qw,
+                               const uint8_t *c0, const uint8_t *c1,
+                               const uint8_t *c2, const uint8_t *c3, size_t dim,
+                               float out[4]);
 void qv__sq8_l2_batch4_generic(const qv_distance_kernels *k, const float *qc,
                                const float *w, const uint8_t *c0,
                                const uint8_t *c1, const uint8_t *c2,

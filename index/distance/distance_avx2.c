@@ -226,6 +226,13 @@ static void sq8_l2_4_avx2(const float *qc, const float *w, const uint8_t *c0,
                               out);
 }
 
+static void sq8_ip_4_avx2(const float *qw, const uint8_t *c0, const uint8_t *c1,
+                          const uint8_t *c2, const uint8_t *c3, size_t dim,
+                          float out[4])
+{
+    qv__sq8_ip_batch4_generic(&qv__kernels_avx2, qw, c0, c1, c2, c3, dim, out);
+}
+
 const qv_distance_kernels qv__kernels_avx2 = {
     .level = QV_SIMD_AVX2,
     .l2sqr = l2sqr_avx2,
@@ -240,4 +247,5 @@ const qv_distance_kernels qv__kernels_avx2 = {
     .argmin = qv__argmin_scalar,
     .select_lt = qv__select_lt_scalar,
     .sq8_l2_batch4 = sq8_l2_4_avx2,
+    .sq8_ip_batch4 = sq8_ip_4_avx2,
 };

@@ -205,6 +205,31 @@ AVX512 static void sq8_l2_4_avx512(const float *qc, const float *w,
     hsum4(s0, s1, s2, s3, out);
 }
 
+AVX512 static void sq8_ip_4_avx512(const float *qw, const uint8_t *c0,
+                                   const uint8_t *c1, const uint8_t *c2,
+                                   const uint8_t *c3, size_t d, float out[4])
+{
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        __m512 q = _mm512_loadu_ps(qw + i);
+        s0 = _mm512_fmadd_ps(q, load16_u8(c0 + i), s0);
+        s1 = _mm512_fmadd_ps(q, load16_u8(c1 + i), s1);
+        s2 = _mm512_fmadd_ps(q, load16_u8(c2 + i), s2);
+        s3 = _mm512_fmadd_ps(q, load16_u8(c3 + i), s3);
+    }
+    if (i < d) {
+        __mmask16 m = tail_mask(d - i);
+        __m512 q = _mm512_maskz_loadu_ps(m, qw + i);
+        s0 = _mm512_fmadd_ps(q, load_u8_mask(c0 + i, m), s0);
+        s1 = _mm512_fmadd_ps(q, load_u8_mask(c1 + i, m), s1);
+        s2 = _mm512_fmadd_ps(q, load_u8_mask(c2 + i, m), s2);
+        s3 = _mm512_fmadd_ps(q, load_u8_mask(c3 + i, m), s3);
+    }
+    hsum4(s0, s1, s2, s3, out);
+}
+
 AVX512 static float sq8_ip_avx512(const float *qw, const uint8_t *code,
                                   size_t d)
 {
@@ -304,4 +329,5 @@ const qv_distance_kernels qv__kernels_avx512 = {
     .argmin = argmin_avx512,
     .select_lt = select_lt_avx512,
     .sq8_l2_batch4 = sq8_l2_4_avx512,
+    .sq8_ip_batch4 = sq8_ip_4_avx512,
 };

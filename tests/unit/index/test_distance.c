@@ -55,6 +55,9 @@ static void check_level(const qv_distance_kernels *k)
         k->sq8_l2_batch4(a, a + d, code, code, code, code, d, o4);
         for (int r = 0; r < 4; r++)
             cr_assert_float_eq(o4[r], sl2, tol * 100, "d=%zu", d);
+        k->sq8_ip_batch4(a, code, code, code, code, d, o4);
+        for (int r = 0; r < 4; r++)
+            cr_assert_float_eq(o4[r], sip, tol * 100, "d=%zu", d);
         float *o = malloc(d * sizeof(float));
         k->madd(d, a, 2.0f, a + d, o);
         for (size_t i = 0; i < d; i++)
