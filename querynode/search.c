@@ -57,6 +57,43 @@ typedef struct scorer {
     float *tmp; /* one converted row */
 } scorer;
 
+/* Inner product of two sparse rows (index-sorted pairs). */
+static float sparse_ip(const qv_col_view *a, size_t ra, const qv_col_view *b,
+                       size_t rb)
+{
+    size_t na = qv_col_sparse_nnz(a, ra), nb = qv_col_sparse_nnz(b, rb);
+    size_t i = 0, j = 0;
+    double acc = 0;
+    while (i < na && j < nb) {
+        uint32_t ia, ib;
+        float va, vb;
+        qv_col_sparse_at(a, ra, i, &ia, &va);
+        qv_col_sparse_at(b, rb, j, &ib, &vb);
+        if (ia == ib) {
+            acc += (double)va * vb;
+            i++;
+            j++;
+        } else if (ia < ib) {
+            i++;
+        } else {
+            j++;
+        }
+    }
+    return (float)acc;
+}
+
+/* True when d lies in the request's range (or there is none). */
+static bool in_range(const qv_search_req *req, float d)
+{
+    if (!req->has_range)
+        return true;
+    if (qv_metric_larger_is_closer(req->metric))
+        return d > req->radius &&
+               (!req->has_range_filter || d <= req->range_filter);
+    return d < req->radius &&
+           (!req->has_range_filter || d >= req->range_filter);
+}
+
 static float score_row(scorer *s, const float *qf, const uint8_t *qb,
                        float qnorm, const qv_col_view *v, size_t row)
 {
@@ -148,7 +185,8 @@ static qv_code check_req(const qv_shard_snap *snap, const qv_search_req *req,
     if (req->topk == 0 || req->topk > QV_SEARCH_MAX_TOPK)
         return qv_fail(err, QV_E_INVALID, "search: topk %zu not in [1, %d]",
                        req->topk, QV_SEARCH_MAX_TOPK);
-    if (req->nq == 0 || req->nq > QV_SEARCH_MAX_NQ || !req->queries)
+    if (req->nq == 0 || req->nq > QV_SEARCH_MAX_NQ ||
+        (!req->queries && !req->sparse_queries))
         return qv_fail(err, QV_E_INVALID, "search: nq %zu not in [1, %d]",
                        req->nq, QV_SEARCH_MAX_NQ);
     *type = QV_DT_NONE;
@@ -160,6 +198,23 @@ static qv_code check_req(const qv_shard_snap *snap, const qv_search_req *req,
             }
     if (snap->n == 0)
         return QV_OK;
+    if (*type == QV_DT_SPARSE_FLOAT_VECTOR) {
+        const qv_col_view *q = req->sparse_queries;
+        if (req->metric != QV_METRIC_IP)
+            return qv_fail(err, QV_E_INVALID,
+                           "search: sparse field %lld is searched with IP, "
+                           "not %s",
+                           (long long)req->field_id,
+                           qv_metric_name(req->metric));
+        if (!q || q->type != QV_DT_SPARSE_FLOAT_VECTOR || q->rows != req->nq)
+            return qv_fail(err, QV_E_INVALID,
+                           "search: sparse field %lld needs %zu sparse "
+                           "query rows",
+                           (long long)req->field_id, req->nq);
+        return QV_OK;
+    }
+    if (!req->queries)
+        return qv_fail(err, QV_E_INVALID, "search: no query vectors");
     bool bin = qv_metric_is_binary(req->metric);
     bool ok =
         *type == QV_DT_BINARY_VECTOR
@@ -203,15 +258,22 @@ static qv_code search_segment(const qv_shard_snap *snap, size_t i,
     bool larger = qv_metric_larger_is_closer(req->metric);
     size_t qbytes =
         sc->type == QV_DT_BINARY_VECTOR ? sc->dim / 8 : sc->dim * sizeof(float);
+    bool sparse = sc->type == QV_DT_SPARSE_FLOAT_VECTOR;
     for (size_t r = 0; !rc && r < ss->rows; r++) {
         if (qv_bitset_test(&ex, r) || qv_col_is_null(v, r))
             continue;
         for (size_t q = 0; q < req->nq; q++) {
-            const uint8_t *qp = (const uint8_t *)req->queries + q * qbytes;
             qv_hit h = {.seg = (uint32_t)i, .row = (int64_t)r};
-            h.distance = score_row(sc, (const float *)(const void *)qp, qp,
-                                   qnorm ? qnorm[q] : 0, v, r);
-            heap_push(lists + q * req->topk, &cnt[q], req->topk, &h, larger);
+            if (sparse) {
+                h.distance = sparse_ip(req->sparse_queries, q, v, r);
+            } else {
+                const uint8_t *qp = (const uint8_t *)req->queries + q * qbytes;
+                h.distance = score_row(sc, (const float *)(const void *)qp, qp,
+                                       qnorm ? qnorm[q] : 0, v, r);
+            }
+            if (in_range(req, h.distance))
+                heap_push(lists + q * req->topk, &cnt[q], req->topk, &h,
+                          larger);
         }
     }
     for (size_t q = 0; !rc && q < req->nq; q++) {
@@ -256,7 +318,8 @@ qv_code qv_shard_search(const qv_shard_snap *snap, const qv_search_req *req,
                      nq, k);
         goto out;
     }
-    if (type != QV_DT_BINARY_VECTOR && nseg) {
+    if (type != QV_DT_BINARY_VECTOR && type != QV_DT_SPARSE_FLOAT_VECTOR &&
+        nseg) {
         sc.tmp = QV_NEW_ARRAY(float, dim ? dim : 1);
         qnorm = QV_NEW_ARRAY(float, nq);
         for (size_t q = 0; q < nq; q++)

@@ -35,13 +35,25 @@ typedef struct qv_search_req {
     qv_metric metric;
     size_t nq;
     /* nq query rows: dim float32 values for Float/Float16/BFloat16/Int8
-     * vector fields, dim/8 bytes for BinaryVector */
+     * vector fields, dim/8 bytes for BinaryVector (the caller has checked
+     * the dim against the schema) */
     const void *queries;
     size_t topk;                /* 1..QV_SEARCH_MAX_TOPK */
     const qv_expr_plan *filter; /* NULL = every row */
     const int64_t *partitions;  /* NULL/0 = every partition */
     size_t npartitions;
     qv_ts ts; /* read timestamp R */
+    /* SparseFloatVector fields (metric IP): the queries as a sparse
+     * column view of nq rows; `queries` is then ignored */
+    const qv_col_view *sparse_queries;
+    /* Range search (index/index.h semantics): only rows with
+     * range_filter <= d < radius (L2, HAMMING, JACCARD) or
+     * radius < d <= range_filter (IP, COSINE) qualify; at most topk per
+     * query, closest first.  has_range_filter = false drops that bound. */
+    bool has_range;
+    bool has_range_filter;
+    float radius;
+    float range_filter;
 } qv_search_req;
 
 typedef struct qv_hit {

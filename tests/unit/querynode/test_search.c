@@ -325,3 +325,133 @@ Test(search, hits_gather_into_output_columns)
     qv_shard_snap_release(&snap);
     qv_shard_free(s);
 }
+
+Test(search, range_search_keeps_only_the_band)
+{
+    qv_shard *s = build();
+    float q[QN_DIM];
+    qn_vec_of(4242, q);
+    qv_shard_snap snap;
+    qv_shard_acquire(s, &snap);
+    qv_search_req req = {.field_id = QN_VEC,
+                         .metric = QV_METRIC_L2,
+                         .nq = 1,
+                         .queries = q,
+                         .topk = 5000,
+                         .ts = 1000,
+                         .has_range = true,
+                         .has_range_filter = true,
+                         .radius = 300.0f,
+                         .range_filter = 200.0f};
+    qv_search_result res;
+    cr_assert_eq(qv_shard_search(&snap, &req, &res, NULL), QV_OK);
+    size_t want = 0;
+    for (int64_t pk = 1; pk <= NSEG * NROWS; pk++) {
+        float x[QN_DIM];
+        qn_vec_of(pk, x);
+        float d = dist(QV_METRIC_L2, q, x);
+        want += visible(pk, 1000) && d >= 200.0f && d < 300.0f;
+    }
+    cr_assert_gt(want, 0);
+    cr_assert_eq(res.counts[0], want);
+    for (size_t j = 0; j < res.counts[0]; j++)
+        cr_assert(res.hits[j].distance >= 200.0f &&
+                  res.hits[j].distance < 300.0f);
+    qv_search_result_release(&res);
+    qv_shard_snap_release(&snap);
+    qv_shard_free(s);
+}
+
+/* A shard with one sparse vector field. */
+Test(search, sparse_ip_equals_brute_force)
+{
+    qv_field_spec f[2] = {
+        {.id = 100, .name = "pk", .type = QV_DT_INT64},
+        {.id = 101, .name = "sp", .type = QV_DT_SPARSE_FLOAT_VECTOR}};
+    qv_shard_config cfg = {
+        .collection_id = QN_COLL, .vchannel = QN_VCH, .schema = {f, 2, 100}};
+    qv_shard *s;
+    cr_assert_eq(qv_shard_create(&cfg, &s, NULL), QV_OK);
+    qv_column *c[2], *qc;
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(qv_column_create(&f[i], &c[i], NULL), QV_OK);
+    cr_assert_eq(qv_column_create(&f[1], &qc, NULL), QV_OK);
+    /* row r: indexes r%7, r%7+3, 20 with values 1, r/10, -1 */
+    for (int64_t r = 0; r < 200; r++) {
+        uint32_t idx[3] = {(uint32_t)(r % 7), (uint32_t)(r % 7 + 3), 20};
+        float val[3] = {1.0f, (float)r / 10.0f, -1.0f};
+        uint8_t row[24];
+        for (int k = 0; k < 3; k++) {
+            memcpy(row + 8 * k, &idx[k], 4);
+            memcpy(row + 8 * k + 4, &val[k], 4);
+        }
+        cr_assert_eq(qv_column_append_fixed(c[0], &r, 1), QV_OK);
+        cr_assert_eq(qv_column_append_var(c[1], row, sizeof row), QV_OK);
+    }
+    uint8_t qrow[16];
+    uint32_t qi[2] = {3, 5};
+    float qvv[2] = {2.0f, 1.0f};
+    for (int k = 0; k < 2; k++) {
+        memcpy(qrow + 8 * k, &qi[k], 4);
+        memcpy(qrow + 8 * k + 4, &qvv[k], 4);
+    }
+    cr_assert_eq(qv_column_append_var(qc, qrow, sizeof qrow), QV_OK);
+    qv_col_view v[2];
+    int64_t ids[2] = {100, 101};
+    for (int i = 0; i < 2; i++) {
+        qv_column_publish(c[i]);
+        v[i] = qv_column_view(c[i]);
+    }
+    qv_column_publish(qc);
+    qv_col_view qv = qv_column_view(qc);
+    qv_msg m = {.type = QV_MSG_INSERT,
+                .ts = 10,
+                .collection_id = QN_COLL,
+                .vchannel = QN_VCH,
+                .partition_id = 1,
+                .segment_id = 1,
+                .pk_field_id = 100,
+                .rows = 200,
+                .nfields = 2,
+                .field_ids = ids,
+                .cols = v};
+    qv_err err;
+    cr_assert_eq(qv_shard_apply(s, &m, &err), QV_OK, "%s", err.msg);
+    qv_shard_snap snap;
+    qv_shard_acquire(s, &snap);
+    qv_search_req req = {.field_id = 101,
+                         .metric = QV_METRIC_IP,
+                         .nq = 1,
+                         .sparse_queries = &qv,
+                         .topk = 3,
+                         .ts = 10};
+    qv_search_result res;
+    cr_assert_eq(qv_shard_search(&snap, &req, &res, &err), QV_OK, "%s",
+                 err.msg);
+    /* score(r) = 2*[r%7==3 or r%7+3==3] + [r%7==5 or r%7+3==5]... computed */
+    ref all[200];
+    for (int64_t r = 0; r < 200; r++) {
+        float sc = 0;
+        uint32_t idx[3] = {(uint32_t)(r % 7), (uint32_t)(r % 7 + 3), 20};
+        float val[3] = {1.0f, (float)r / 10.0f, -1.0f};
+        for (int k = 0; k < 3; k++)
+            for (int j = 0; j < 2; j++)
+                if (idx[k] == qi[j])
+                    sc += val[k] * qvv[j];
+        all[r] = (ref){sc, r};
+    }
+    g_larger = 1;
+    qsort(all, 200, sizeof *all, ref_cmp);
+    cr_assert_eq(res.counts[0], 3);
+    for (int j = 0; j < 3; j++) {
+        cr_assert_float_eq(res.hits[j].distance, all[j].d, 1e-4);
+        cr_assert_eq(res.hits[j].pk.i, all[j].pk);
+    }
+    req.metric = QV_METRIC_L2;
+    cr_assert_eq(qv_shard_search(&snap, &req, &res, &err), QV_E_INVALID);
+    qv_shard_snap_release(&snap);
+    for (int i = 0; i < 2; i++)
+        qv_column_free(c[i]);
+    qv_column_free(qc);
+    qv_shard_free(s);
+}
