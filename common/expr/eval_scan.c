@@ -64,17 +64,20 @@ static inline bool iset_has(const ev_iset *s, int64_t v)
 static inline uint64_t str_hash(const char *p, size_t n)
 {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        p += 8;
-        n -= 8;
-    }
     uint64_t w = 0;
-    for (size_t i = 0; i < n; i++)
-        w |= (uint64_t)(unsigned char)p[i] << (8 * i);
+    if (n >= 8) {
+        const char *end = p + n;
+        while ((size_t)(end - p) > 8) {
+            memcpy(&w, p, 8);
+            h = (h ^ w) * 0xff51afd7ed558ccdull;
+            h ^= h >> 32;
+            p += 8;
+        }
+        memcpy(&w, end - 8, 8); /* the last 8 bytes, overlapping */
+    } else {
+        for (size_t i = 0; i < n; i++)
+            w |= (uint64_t)(unsigned char)p[i] << (8 * i);
+    }
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
     return h ^ (h >> 29);
 }
@@ -537,13 +540,35 @@ static inline bool str_pred(const enode *e, const char *s, size_t len)
 static void scan_varchar(const enode *e, size_t row0, size_t n, uint64_t *t)
 {
     const qv_col_view *c = e->c;
-    const uint64_t *off = c->offsets;
+    const uint64_t *off = c->offsets + row0;
     const char *data = (const char *)c->data;
-    for (size_t j = 0; j < n; j++) {
-        size_t r = row0 + j;
-        const char *s = data + off[r];
-        size_t len = (size_t)(off[r + 1] - off[r]);
-        ev_setbit(t, j, str_pred(e, s, len));
+    const qv_expr_node *nd = e->n;
+    const char *v = nd->v.u.s.ptr;
+    size_t vl = nd->v.u.s.len;
+    /* the hot forms get their own loops; the rest go through str_pred */
+    if (nd->kind == QV_XN_IN) {
+        if (!e->nlist)
+            return;
+        for (size_t j = 0; j < n; j++)
+            ev_setbit(t, j,
+                      qv_expr__sset_has(&e->sset, data + off[j],
+                                        (size_t)(off[j + 1] - off[j])));
+    } else if ((nd->kind == QV_XN_CMP && nd->op == QV_CMP_EQ) ||
+               (nd->kind == QV_XN_LIKE && nd->flags == QV_LIKE_EQ)) {
+        for (size_t j = 0; j < n; j++)
+            ev_setbit(t, j,
+                      off[j + 1] - off[j] == vl &&
+                          (vl == 0 || memcmp(data + off[j], v, vl) == 0));
+    } else if (nd->kind == QV_XN_LIKE && nd->flags == QV_LIKE_PREFIX) {
+        for (size_t j = 0; j < n; j++)
+            ev_setbit(t, j,
+                      off[j + 1] - off[j] >= vl &&
+                          (vl == 0 || memcmp(data + off[j], v, vl) == 0));
+    } else {
+        for (size_t j = 0; j < n; j++)
+            ev_setbit(
+                t, j,
+                str_pred(e, data + off[j], (size_t)(off[j + 1] - off[j])));
     }
 }
 
