@@ -5,13 +5,15 @@
  * k-means over the bits widened to 0/1 floats, centroids thresholded back
  * to bits; rows and queries go to the centroid at the smallest Hamming
  * distance.  Search probes the nprobe closest lists; a filter passing a
- * fraction p of rows raises nprobe to nprobe / p (all lists when
- * p <= nprobe / nlist: an exact scan of the passing rows).
+ * fraction p of rows raises nprobe to nprobe / sqrt(p), and to all lists
+ * (an exact scan of the passing rows) when the probed lists would hold
+ * fewer than 4k passing rows, as IVF does (index_ivf.c).
  *
  * Threading: immutable after add; searches allocate their own scratch.
  */
 #include "index/index_impl.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,10 +164,13 @@ static qv_code bin_run(const qv_index *ix, size_t nq, const void *q,
         if (rc)
             return rc;
         double want = (double)np;
-        if (ctx->filter) {
+        if (ctx->filter) { /* as IVF: nprobe / sqrt(p), exact if sparse */
             size_t pass = qv__filter_pass_count(ctx->filter, ix->ntotal);
-            want = pass ? want * (double)ix->ntotal / (double)pass
+            size_t k = ctx->k > 10 ? ctx->k : 10;
+            want = pass ? want / sqrt((double)pass / (double)ix->ntotal)
                         : (double)b->nlist;
+            if ((double)pass * want / (double)b->nlist < 4.0 * (double)k)
+                want = (double)b->nlist;
         }
         j->nprobe = want >= (double)b->nlist ? b->nlist : (size_t)want;
         j->nsel = j->nprobe;

@@ -10,13 +10,15 @@
  * chunk gets its coarse scores from one sgemm, probes the nprobe closest
  * lists per query and scores their codes.  A filter is honoured inside the
  * lists: excluded entries cost one bit test and are never scored.  With a
- * filter that passes a fraction p of the rows, nprobe grows to nprobe / p
- * (capped at nlist), so the probed lists hold about as many passing rows
- * as an unfiltered search would see; when p <= nprobe / nlist every list
- * is probed, which is an exact scan over the passing rows for IVF_FLAT.
+ * filter that passes a fraction p of the rows, nprobe grows to
+ * nprobe / sqrt(p) (capped at nlist), which keeps recall at or above the
+ * unfiltered search's for about the same work; when the probed lists would
+ * hold fewer than 4k passing rows every list is probed, which is an exact
+ * scan over the passing rows for IVF_FLAT.
  */
 #include "index/ivf.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -488,6 +490,28 @@ static void ivf_chunk(void *arg, size_t b, size_t e, size_t w)
     scratch_free(&s);
 }
 
+/* nprobe under a filter that passes a fraction p of the rows: scaled by
+ * 1 / sqrt(p), which keeps recall at or above the unfiltered search's for
+ * about the same work (excluded entries cost one bit test); and every list
+ * when the probed lists would hold fewer than 4k passing rows, which makes
+ * the search exact over the passing rows (measurements in README.md). */
+static size_t filtered_nprobe(const ivf_index *ivf, const qv__search_ctx *ctx,
+                              size_t np)
+{
+    size_t n = ivf->base.ntotal;
+    size_t pass = qv__filter_pass_count(ctx->filter, n);
+    if (pass == 0)
+        return ivf->nlist;
+    double p = (double)pass / (double)n;
+    double want = (double)np / sqrt(p);
+    if (want >= (double)ivf->nlist)
+        return ivf->nlist;
+    size_t k = ctx->k > 10 ? ctx->k : 10;
+    if ((double)pass * want / (double)ivf->nlist < 4.0 * (double)k)
+        return ivf->nlist;
+    return (size_t)want;
+}
+
 static qv_code ivf_run(const qv_index *ix, size_t nq, const void *q,
                        const qv__search_ctx *ctx, ivf_job *j, qv_err *err)
 {
@@ -498,15 +522,8 @@ static qv_code ivf_run(const qv_index *ix, size_t nq, const void *q,
     if (rc)
         return rc;
     size_t np = (size_t)nprobe;
-    if (ctx->filter) {
-        size_t pass = qv__filter_pass_count(ctx->filter, ix->ntotal);
-        /* np / p, p = pass / ntotal */
-        if (pass == 0 || (double)np * (double)ix->ntotal / (double)pass >=
-                             (double)ivf->nlist)
-            np = ivf->nlist;
-        else
-            np = (size_t)((double)np * (double)ix->ntotal / (double)pass);
-    }
+    if (ctx->filter)
+        np = filtered_nprobe(ivf, ctx, np);
     if (np > ivf->nlist)
         np = ivf->nlist;
     j->ivf = ivf;

@@ -267,8 +267,8 @@ Test(recall, sift_binary_hamming_and_jaccard, .timeout = 300)
     sift_free(&s);
 }
 
-/* Filtered search keeps recall: half the rows excluded (nprobe scales up),
- * then 99% excluded (every list probed: exact over the passing rows). */
+/* Filtered search keeps recall: half the rows excluded, then 99 %
+ * (nprobe grows by 1 / sqrt(pass ratio)). */
 Test(recall, sift_filtered_ivf_keeps_recall, .timeout = 300)
 {
     sift s;
@@ -294,7 +294,7 @@ Test(recall, sift_filtered_ivf_keeps_recall, .timeout = 300)
         cr_assert_eq(qv_index_search(flat, s.nq, s.q, K, &a, d, gt, NULL),
                      QV_OK);
         const qv_index *ixs[] = {ivf, sq8};
-        double floors[] = {pass_pct == 50 ? 0.93 : 0.999,
+        double floors[] = {pass_pct == 50 ? 0.93 : 0.99,
                            pass_pct == 50 ? 0.92 : 0.97};
         for (int t = 0; t < 2; t++) {
             cr_assert_eq(qv_index_search(ixs[t], s.nq, s.q, K, &a, d, l, NULL),
