@@ -21,6 +21,7 @@ struct qv_delegator {
     uint32_t poll_ms;
     uint64_t max_lag_ms;
     pthread_t thread;
+    pthread_mutex_t apply_mu; /* one shard writer at a time */
 
     pthread_mutex_t mu; /* guards the fields below */
     pthread_cond_t cv;
@@ -62,9 +63,14 @@ static bool consume(qv_delegator *d, const wal_entry *e)
     if (vc[0] ? strcmp(vc, d->vchannel) != 0 : !tick)
         return true; /* another vchannel's record */
     qv_msg m;
+    memset(&m, 0, sizeof m); /* released below even if decode fails */
     rc = qv_msg_decode(e->data, e->len, &m, &err);
+    pthread_mutex_lock(&d->apply_mu);
     if (!rc)
         rc = qv_shard_apply(d->shard, &m, &err);
+    if (!rc && tick)
+        qv_shard_trim(d->shard, ts);
+    pthread_mutex_unlock(&d->apply_mu);
     qv_msg_release(&m);
     if (rc) {
         fail(d, rc, tick ? "bad time tick" : "cannot apply a message", &err,
@@ -72,7 +78,6 @@ static bool consume(qv_delegator *d, const wal_entry *e)
         return false;
     }
     if (tick) {
-        qv_shard_trim(d->shard, ts);
         pthread_mutex_lock(&d->mu);
         if (ts > d->tsafe)
             d->tsafe = ts;
@@ -125,6 +130,7 @@ qv_code qv_delegator_start(const qv_delegator_opts *opts, qv_delegator **out,
     d->max_lag_ms = opts->max_lag_ms ? opts->max_lag_ms : 86400000ull;
     d->ck_pos = opts->from;
     pthread_mutex_init(&d->mu, NULL);
+    pthread_mutex_init(&d->apply_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -144,6 +150,7 @@ qv_code qv_delegator_start(const qv_delegator_opts *opts, qv_delegator **out,
         qv_shard_free(d->shard);
         pthread_cond_destroy(&d->cv);
         pthread_mutex_destroy(&d->mu);
+        pthread_mutex_destroy(&d->apply_mu);
         free(d->vchannel);
         free(d);
         return rc;
@@ -165,6 +172,7 @@ void qv_delegator_stop(qv_delegator *d)
     qv_shard_free(d->shard);
     pthread_cond_destroy(&d->cv);
     pthread_mutex_destroy(&d->mu);
+    pthread_mutex_destroy(&d->apply_mu);
     free(d->vchannel);
     free(d);
 }
@@ -237,5 +245,21 @@ qv_code qv_delegator_wait_tsafe(qv_delegator *d, qv_ts guarantee,
     pthread_mutex_unlock(&d->mu);
     if (!rc)
         *reached = t;
+    return rc;
+}
+
+qv_code qv_delegator_handoff(qv_delegator *d, qv_sealed *x, qv_err *err)
+{
+    pthread_mutex_lock(&d->apply_mu);
+    qv_code rc = qv_shard_handoff(d->shard, x, err);
+    pthread_mutex_unlock(&d->apply_mu);
+    return rc;
+}
+
+qv_code qv_delegator_add_sealed(qv_delegator *d, qv_sealed *x, qv_err *err)
+{
+    pthread_mutex_lock(&d->apply_mu);
+    qv_code rc = qv_shard_add_sealed(d->shard, x, err);
+    pthread_mutex_unlock(&d->apply_mu);
     return rc;
 }

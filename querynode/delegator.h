@@ -14,7 +14,9 @@
  * Ownership: the delegator owns its shard, its log reader and its thread;
  * the wal handle is borrowed and must outlive the delegator.
  * Threading: start/stop from one owner thread; wait_tsafe, tsafe, shard
- * acquire (through qv_delegator_shard) from any thread.
+ * acquire (through qv_delegator_shard), handoff and add_sealed from any
+ * thread.  The consumer applies each record under `apply_mu`, which
+ * handoff/add_sealed take too, so the shard keeps one writer at a time.
  */
 #ifndef QV_DELEGATOR_H
 #define QV_DELEGATOR_H
@@ -60,5 +62,12 @@ qv_code qv_delegator_wait_tsafe(qv_delegator *d, qv_ts guarantee,
 
 /* The shard, for qv_shard_acquire (the delegator keeps ownership). */
 qv_shard *qv_delegator_shard(qv_delegator *d);
+
+/* qv_shard_handoff / qv_shard_add_sealed run between two log records (the
+ * consumer is held off meanwhile), from any thread. */
+qv_code qv_delegator_handoff(qv_delegator *d, qv_sealed *x,
+                             qv_err *err) QV_MUST_USE;
+qv_code qv_delegator_add_sealed(qv_delegator *d, qv_sealed *x,
+                                qv_err *err) QV_MUST_USE;
 
 #endif

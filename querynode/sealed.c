@@ -274,6 +274,35 @@ qv_code qv_sealed_load(const qv_sealed_source *src, const qv_seg_schema *schema,
     return QV_OK;
 }
 
+int64_t qv_sealed_id(const qv_sealed *s)
+{
+    return s->id;
+}
+int64_t qv_sealed_partition(const qv_sealed *s)
+{
+    return s->partition;
+}
+qv_ts qv_sealed_row_ts(const qv_sealed *s, size_t row)
+{
+    return (qv_ts)s->ins[row];
+}
+qv_ts qv_sealed_row_hide(const qv_sealed *s, size_t row)
+{
+    return __atomic_load_n(&s->hide[row], __ATOMIC_RELAXED);
+}
+void qv_sealed_hide(qv_sealed *s, size_t row, qv_ts ts)
+{
+    hide(s, row, ts);
+}
+size_t qv_sealed_find(const qv_sealed *s, const qv_pk *pk, qv_rows *out)
+{
+    return qv_pk_map_find(s->pks, pk, out);
+}
+qv_pk qv_sealed_pk(const qv_sealed *s, size_t row)
+{
+    return qv_pk_of_row(&s->views[s->pk_index], row);
+}
+
 bool qv_sealed_may_contain(const qv_sealed *s, const qv_pk *pk)
 {
     return !s->has_stats || qv_pk_stats_may_contain(&s->stats, pk);

@@ -47,6 +47,16 @@ void qv_sealed_unref(qv_sealed *s);
 size_t qv_sealed_rows(const qv_sealed *s);
 /* False if pk is certainly not in the segment (min/max, bloom). */
 bool qv_sealed_may_contain(const qv_sealed *s, const qv_pk *pk);
+int64_t qv_sealed_id(const qv_sealed *s);
+int64_t qv_sealed_partition(const qv_sealed *s);
+qv_ts qv_sealed_row_ts(const qv_sealed *s, size_t row);
+qv_ts qv_sealed_row_hide(const qv_sealed *s, size_t row);
+/* hide_ts[row] = min(hide_ts[row], ts) (one writer). */
+void qv_sealed_hide(qv_sealed *s, size_t row, qv_ts ts);
+/* Appends the rows holding pk (ascending) to out; returns how many. */
+size_t qv_sealed_find(const qv_sealed *s, const qv_pk *pk, qv_rows *out);
+/* The key of a row (VarChar bytes borrowed from the segment). */
+qv_pk qv_sealed_pk(const qv_sealed *s, size_t row);
 /* A delete (pk, ts) forwarded after load; returns rows newly hidden. */
 size_t qv_sealed_delete(qv_sealed *s, const qv_pk *pk, qv_ts ts);
 /* A snapshot for search/query; takes a reference that snap->ops->release

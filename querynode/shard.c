@@ -25,9 +25,11 @@ struct qv_shard {
     size_t expected_rows;
     qv_dtype pk_type;
 
-    pthread_mutex_t mu; /* guards segs/nsegs against readers */
+    pthread_mutex_t mu; /* guards the segment lists against readers */
     qv_growing **segs;
     size_t nsegs, cap;
+    qv_sealed **sealed;
+    size_t nsealed, cap_sealed;
 
     del_buf del;
     qv_rows scratch;
@@ -89,6 +91,9 @@ void qv_shard_free(qv_shard *s)
     for (size_t i = 0; i < s->nsegs; i++)
         qv_growing_unref(s->segs[i]);
     free(s->segs);
+    for (size_t i = 0; i < s->nsealed; i++)
+        qv_sealed_unref(s->sealed[i]);
+    free(s->sealed);
     del_clear(&s->del);
     free(s->del.keys);
     free(s->del.strs);
@@ -110,6 +115,14 @@ void qv_shard_free(qv_shard *s)
 const qv_seg_schema *qv_shard_schema(const qv_shard *s)
 {
     return &s->schema;
+}
+
+static qv_sealed *find_sealed(qv_shard *s, int64_t id)
+{
+    for (size_t i = 0; i < s->nsealed; i++)
+        if (qv_sealed_id(s->sealed[i]) == id)
+            return s->sealed[i];
+    return NULL;
 }
 
 static qv_growing *find_seg(qv_shard *s, int64_t id)
@@ -155,6 +168,14 @@ static void drop_segs(qv_shard *s, bool all, int64_t part)
             s->segs[k++] = s->segs[i];
     }
     s->nsegs = k;
+    k = 0;
+    for (size_t i = 0; i < s->nsealed; i++) {
+        if (all || qv_sealed_partition(s->sealed[i]) == part)
+            qv_sealed_unref(s->sealed[i]);
+        else
+            s->sealed[k++] = s->sealed[i];
+    }
+    s->nsealed = k;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -175,6 +196,21 @@ static void resolve_versions(qv_shard *s, qv_growing *g, size_t row, qv_ts t,
             qv_ts tq = qv_growing_row_ts(o, q);
             if (tq <= t)
                 qv_growing_hide(o, q, t);
+            else
+                qv_growing_hide(g, row, tq);
+        }
+    }
+    for (size_t i = 0; i < s->nsealed; i++) {
+        qv_sealed *x = s->sealed[i];
+        if (!qv_sealed_may_contain(x, pk))
+            continue;
+        s->scratch.n = 0;
+        qv_sealed_find(x, pk, &s->scratch);
+        for (size_t j = 0; j < s->scratch.n; j++) {
+            size_t q = (size_t)s->scratch.v[j];
+            qv_ts tq = qv_sealed_row_ts(x, q);
+            if (tq <= t)
+                qv_sealed_hide(x, q, t);
             else
                 qv_growing_hide(g, row, tq);
         }
@@ -278,6 +314,13 @@ static qv_code apply_delete(qv_shard *s, const qv_msg *m, qv_err *err)
                 qv_growing_partition(g) == m->partition_id)
                 s->st.deleted_rows += qv_growing_delete(g, &pk, m->ts);
         }
+        for (size_t i = 0; i < s->nsealed; i++) {
+            qv_sealed *x = s->sealed[i];
+            if ((m->partition_id == QV_PARTITION_ALL ||
+                 qv_sealed_partition(x) == m->partition_id) &&
+                qv_sealed_may_contain(x, &pk))
+                s->st.deleted_rows += qv_sealed_delete(x, &pk, m->ts);
+        }
         del_push(&s->del, &pk, m->ts, m->partition_id);
     }
     s->st.deletes++;
@@ -364,6 +407,7 @@ void qv_shard_stats_get(qv_shard *s, qv_shard_stats *out)
 {
     *out = s->st;
     out->segments = s->nsegs;
+    out->sealed = s->nsealed;
     out->delete_buffer = s->del.n;
 }
 
@@ -373,15 +417,19 @@ void qv_shard_acquire(qv_shard *s, qv_shard_snap *out)
 {
     pthread_mutex_lock(&s->mu);
     out->schema = &s->schema;
-    out->n = s->nsegs;
-    qv_growing **segs = QV_NEW_ARRAY(qv_growing *, s->nsegs ? s->nsegs : 1);
-    for (size_t i = 0; i < s->nsegs; i++) {
+    size_t ng = s->nsegs, n = s->nsegs + s->nsealed;
+    qv_growing **segs = QV_NEW_ARRAY(qv_growing *, ng ? ng : 1);
+    for (size_t i = 0; i < ng; i++) {
         segs[i] = s->segs[i];
         qv_growing_ref(s->segs[i]);
     }
+    out->n = n;
+    out->snaps = QV_NEW_ARRAY(qv_seg_snap, n ? n : 1);
+    /* sealed snaps take their reference under the lock */
+    for (size_t i = 0; i < s->nsealed; i++)
+        qv_sealed_snap(s->sealed[i], &out->snaps[ng + i]);
     pthread_mutex_unlock(&s->mu);
-    out->snaps = QV_NEW_ARRAY(qv_seg_snap, out->n ? out->n : 1);
-    for (size_t i = 0; i < out->n; i++)
+    for (size_t i = 0; i < ng; i++)
         qv_growing_pin(segs[i], &out->snaps[i]);
     free(segs);
 }
@@ -392,4 +440,106 @@ void qv_shard_snap_release(qv_shard_snap *snap)
         snap->snaps[i].ops->release(snap->snaps[i].seg, &snap->snaps[i]);
     free(snap->snaps);
     memset(snap, 0, sizeof *snap);
+}
+
+/* ---- sealed segments ----------------------------------------------------- */
+
+static void push_sealed(qv_shard *s, qv_sealed *x)
+{
+    if (s->nsealed == s->cap_sealed) {
+        s->cap_sealed = s->cap_sealed ? 2 * s->cap_sealed : 4;
+        s->sealed = qv_xrealloc(s->sealed, s->cap_sealed * sizeof *s->sealed);
+    }
+    qv_sealed_ref(x);
+    s->sealed[s->nsealed++] = x;
+}
+
+qv_code qv_shard_add_sealed(qv_shard *s, qv_sealed *x, qv_err *err)
+{
+    int64_t id = qv_sealed_id(x);
+    if (find_seg(s, id) || find_sealed(s, id))
+        return qv_fail(err, QV_E_EXISTS,
+                       "shard '%s': segment %lld is "
+                       "already served",
+                       s->vchannel, (long long)id);
+    qv_rows rows = {NULL, 0, 0};
+    size_t n = qv_sealed_rows(x);
+    for (size_t r = 0; r < n; r++) {
+        qv_pk pk = qv_sealed_pk(x, r);
+        qv_ts t = qv_sealed_row_ts(x, r);
+        for (size_t i = 0; i < s->nsegs; i++) {
+            rows.n = 0;
+            qv_growing_find(s->segs[i], &pk, &rows);
+            for (size_t j = 0; j < rows.n; j++) {
+                size_t q = (size_t)rows.v[j];
+                qv_ts tq = qv_growing_row_ts(s->segs[i], q);
+                if (tq < t)
+                    qv_growing_hide(s->segs[i], q, t);
+                else /* growing rows came later in the log */
+                    qv_sealed_hide(x, r, tq);
+            }
+        }
+        for (size_t i = 0; i < s->nsealed; i++) {
+            qv_sealed *o = s->sealed[i];
+            if (!qv_sealed_may_contain(o, &pk))
+                continue;
+            rows.n = 0;
+            qv_sealed_find(o, &pk, &rows);
+            for (size_t j = 0; j < rows.n; j++) {
+                size_t q = (size_t)rows.v[j];
+                qv_ts tq = qv_sealed_row_ts(o, q);
+                if (tq < t)
+                    qv_sealed_hide(o, q, t);
+                else /* equal: the segment already served counts as newer */
+                    qv_sealed_hide(x, r, tq);
+            }
+        }
+        rows.n = 0;
+        if (s->del.n)
+            qv_pk_map_find(s->del.map, &pk, &rows);
+        for (size_t j = 0; j < rows.n; j++) {
+            size_t e = (size_t)rows.v[j];
+            if (s->del.ts[e] > t && (s->del.part[e] == QV_PARTITION_ALL ||
+                                     s->del.part[e] == qv_sealed_partition(x)))
+                qv_sealed_hide(x, r, s->del.ts[e]);
+        }
+    }
+    qv_rows_release(&rows);
+    pthread_mutex_lock(&s->mu);
+    push_sealed(s, x);
+    pthread_mutex_unlock(&s->mu);
+    return QV_OK;
+}
+
+qv_code qv_shard_handoff(qv_shard *s, qv_sealed *x, qv_err *err)
+{
+    int64_t id = qv_sealed_id(x);
+    qv_growing *g = find_seg(s, id);
+    if (!g)
+        return qv_shard_add_sealed(s, x, err);
+    size_t n = qv_sealed_rows(x);
+    if (!qv_growing_sealed(g) || qv_growing_rows(g) != n)
+        return qv_fail(err, QV_E_CONFLICT,
+                       "shard '%s': segment %lld: the growing copy (%zu "
+                       "rows, %s) does not match the sealed copy (%zu rows)",
+                       s->vchannel, (long long)id, qv_growing_rows(g),
+                       qv_growing_sealed(g) ? "sealed" : "still growing", n);
+    for (size_t r = 0; r < n; r++)
+        if (qv_growing_row_ts(g, r) != qv_sealed_row_ts(x, r))
+            return qv_fail(err, QV_E_CONFLICT,
+                           "shard '%s': segment %lld: row %zu differs "
+                           "between the growing and the sealed copy",
+                           s->vchannel, (long long)id, r);
+    for (size_t r = 0; r < n; r++)
+        qv_sealed_hide(x, r, qv_growing_row_hide(g, r));
+    pthread_mutex_lock(&s->mu);
+    size_t k = 0;
+    for (size_t i = 0; i < s->nsegs; i++)
+        if (s->segs[i] != g)
+            s->segs[k++] = s->segs[i];
+    s->nsegs = k;
+    push_sealed(s, x);
+    pthread_mutex_unlock(&s->mu);
+    qv_growing_unref(g);
+    return QV_OK;
 }

@@ -19,6 +19,19 @@
  *   DropPartition / DropCollection remove segments.
  * Messages for another collection or vchannel are refused (QV_E_INVALID).
  *
+ * Sealed segments (querynode/sealed.h) join a shard in two ways:
+ *   qv_shard_handoff  replaces the growing copy of the same segment: the
+ *               growing copy's hide timestamps (deletes and newer versions
+ *               seen since the flush) are carried over row by row, then the
+ *               two are swapped under the reader lock -- a reader sees one
+ *               copy or the other, never both or neither;
+ *   qv_shard_add_sealed  adds a segment that has no growing copy here
+ *               (loaded at start from a checkpoint): versions of its keys
+ *               are resolved against every other segment and the delete
+ *               buffer, as for an insert.
+ * Deletes and inserts reach sealed segments through their PK statistics
+ * (min/max + bloom): only segments that may hold the key are looked up.
+ *
  * Ownership: the shard owns its segments and copies its schema.  Readers
  * take a qv_shard_snap (qv_shard_acquire): references to the segments that
  * existed then, pinned; qv_shard_snap_release drops them.  A snap must be
@@ -37,6 +50,7 @@
 #include "common/msg/msg.h"
 #include "common/status.h"
 #include "querynode/growing.h"
+#include "querynode/sealed.h"
 
 typedef struct qv_shard qv_shard;
 
@@ -51,6 +65,7 @@ typedef struct qv_shard_stats {
     uint64_t inserts, deletes, rows, deleted_rows;
     uint64_t late_inserts;  /* rows for a sealed segment */
     uint64_t segments;      /* growing segments held */
+    uint64_t sealed;        /* sealed segments held */
     uint64_t delete_buffer; /* buffered deletes */
 } qv_shard_stats;
 
@@ -65,6 +80,15 @@ qv_code qv_shard_apply(qv_shard *s, const qv_msg *m, qv_err *err) QV_MUST_USE;
  * they could hide can still arrive) and reclaims unpinned column memory. */
 void qv_shard_trim(qv_shard *s, qv_ts t);
 void qv_shard_stats_get(qv_shard *s, qv_shard_stats *out);
+
+/* Hand-off (rules above).  The shard takes a reference to x.  A growing
+ * copy that is not sealed yet, or whose rows differ from x's (count or
+ * insert timestamps), is QV_E_CONFLICT and nothing changes; without a
+ * growing copy this is qv_shard_add_sealed.  Writer thread only. */
+qv_code qv_shard_handoff(qv_shard *s, qv_sealed *x, qv_err *err) QV_MUST_USE;
+/* Adds a sealed segment with no growing copy (rules above); takes a
+ * reference.  QV_E_EXISTS if the shard already holds that segment id. */
+qv_code qv_shard_add_sealed(qv_shard *s, qv_sealed *x, qv_err *err) QV_MUST_USE;
 
 /* A reader's pinned set of segments. */
 typedef struct qv_shard_snap {

@@ -167,9 +167,17 @@ Test(delegator, damaged_record_fails_the_delegator_and_its_waiters)
     int64_t pk = 1;
     append_insert(&pk, 1, 100, QN_VCH);
     append_tick(150);
-    static const char junk[] = "QVMS this is not a message";
-    wal_record r = {junk, sizeof junk};
+    /* a well-formed header for our vchannel with a damaged body */
+    qv_msg t = {.type = QV_MSG_TIME_TICK,
+                .ts = 200,
+                .vchannel = QN_VCH,
+                .collection_id = QN_COLL};
+    qv_buf junk = QV_BUF_INIT;
+    cr_assert_eq(qv_msg_encode(&t, &junk, NULL), QV_OK);
+    junk.data[junk.len - 1] ^= 1;
+    wal_record r = {junk.data, junk.len};
     cr_assert_eq(wal_append(w, PCH, &r, 1, NULL, NULL), QV_OK);
+    qv_buf_release(&junk);
     append_tick(300);
     qv_delegator *d = start(WAL_EARLIEST);
     qv_ts reached;
