@@ -442,3 +442,57 @@ Test(types, ivf_range_search_goes_past_nprobe)
     cr_assert(strstr(err.msg, "max_empty_result_buckets"), "%s", err.msg);
     fx_free(&f);
 }
+
+/* Explicit labels travel through IVF lists: results, filters, get_vectors
+ * and files all speak labels, not row numbers. */
+Test(types, ivf_keeps_explicit_labels)
+{
+    const size_t n = 600, d = 8;
+    float *x = ixt_data(n, d, 51);
+    int64_t *labels = malloc(n * sizeof(int64_t));
+    for (size_t i = 0; i < n; i++)
+        labels[i] = 5000 + 3 * (int64_t)i;
+    qv_kv kv[] = {{"nlist", "8"}};
+    qv_params p = {kv, 1};
+    qv_index *ix, *ld;
+    qv_err err;
+    cr_assert_eq(
+        qv_index_create(QV_INDEX_IVF_FLAT, QV_METRIC_L2, d, &p, &ix, &err),
+        QV_OK);
+    cr_assert_eq(qv_index_train(ix, n, x, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(qv_index_add(ix, n, x, labels, &err), QV_OK, "%s", err.msg);
+    qv_kv sk[] = {{"nprobe", "8"}};
+    qv_params sp = {sk, 1};
+    qv_search_args a = {.params = &sp};
+    float dist[2];
+    int64_t lab[2];
+    cr_assert_eq(qv_index_search(ix, 1, x + 77 * d, 2, &a, dist, lab, NULL),
+                 QV_OK);
+    cr_assert_eq(lab[0], 5000 + 3 * 77);
+    qv_bitset f;
+    cr_assert_eq(qv_bitset_init(&f, 8000), QV_OK);
+    qv_bitset_set(&f, 5000 + 3 * 77);
+    a.filter = &f;
+    cr_assert_eq(qv_index_search(ix, 1, x + 77 * d, 2, &a, dist, lab, NULL),
+                 QV_OK);
+    cr_assert_neq(lab[0], 5000 + 3 * 77);
+    qv_buf b = QV_BUF_INIT;
+    cr_assert_eq(qv_index_serialize(ix, &b, &err), QV_OK);
+    cr_assert_eq(qv_index_load(b.data, b.len, &ld, &err), QV_OK, "%s", err.msg);
+    int64_t want[3] = {5000 + 3 * 599, 5000, 5000 + 3 * 599};
+    float v[3 * 8];
+    cr_assert_eq(qv_index_get_vectors(ld, 3, want, v, &err), QV_OK, "%s",
+                 err.msg);
+    cr_assert_eq(memcmp(v, x + 599 * d, d * sizeof(float)), 0);
+    cr_assert_eq(memcmp(v + d, x, d * sizeof(float)), 0);
+    cr_assert_eq(memcmp(v + 2 * d, x + 599 * d, d * sizeof(float)), 0);
+    want[1] = 5001;
+    cr_assert_eq(qv_index_get_vectors(ld, 3, want, v, &err), QV_E_NOT_FOUND);
+    cr_assert(strstr(err.msg, "5001"), "%s", err.msg);
+    qv_index_free(ld);
+    qv_buf_release(&b);
+    qv_bitset_release(&f);
+    qv_index_free(ix);
+    free(labels);
+    free(x);
+}
