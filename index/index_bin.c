@@ -419,24 +419,8 @@ static qv_code binivf_get(const qv_index *ix, size_t n, const int64_t *labels,
                           void *out, qv_err *err)
 {
     const bin_index *b = (const bin_index *)ix;
-    for (size_t i = 0; i < n; i++) {
-        bool found = false;
-        for (size_t li = 0; li < b->nlist && !found; li++) {
-            const ivf_list *l = &b->lists[li];
-            for (size_t p = 0; p < l->n; p++)
-                if (l->ids[p] == labels[i]) {
-                    memcpy((uint8_t *)out + i * ix->row_bytes,
-                           l->codes + p * ix->row_bytes, ix->row_bytes);
-                    found = true;
-                    break;
-                }
-        }
-        if (!found)
-            return qv_fail(err, QV_E_NOT_FOUND,
-                           "label %lld is not in the index",
-                           (long long)labels[i]);
-    }
-    return QV_OK;
+    return qv__lists_get(b->lists, b->nlist, ix->row_bytes, n, labels, out,
+                         err);
 }
 
 static qv_code binivf_write(const qv_index *ix, qv__writer *w, qv_err *err)

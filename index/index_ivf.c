@@ -592,10 +592,9 @@ static int cmp_want(const void *a, const void *b)
     return x->label < y->label ? -1 : x->label > y->label;
 }
 
-static qv_code ivf_get_vectors(const qv_index *ix, size_t n,
-                               const int64_t *labels, void *out, qv_err *err)
+qv_code qv__lists_get(const ivf_list *lists, size_t nlist, size_t row_bytes,
+                      size_t n, const int64_t *labels, void *out, qv_err *err)
 {
-    const ivf_index *ivf = (const ivf_index *)ix;
     want *w = qv_try_alloc(n, sizeof(want));
     bool *found = qv_try_calloc(n, sizeof(bool));
     if (!w || !found) {
@@ -607,8 +606,8 @@ static qv_code ivf_get_vectors(const qv_index *ix, size_t n,
         w[i] = (want){labels[i], i};
     qsort(w, n, sizeof(want), cmp_want);
     /* one pass over every list, binary search among the wanted labels */
-    for (size_t li = 0; li < ivf->nlist; li++) {
-        const ivf_list *l = &ivf->lists[li];
+    for (size_t li = 0; li < nlist; li++) {
+        const ivf_list *l = &lists[li];
         for (size_t p = 0; p < l->n; p++) {
             want key = {l->ids[p], 0};
             want *hit = bsearch(&key, w, n, sizeof(want), cmp_want);
@@ -618,8 +617,8 @@ static qv_code ivf_get_vectors(const qv_index *ix, size_t n,
             while (hit > w && hit[-1].label == key.label)
                 hit--;
             for (; hit < w + n && hit->label == key.label; hit++) {
-                memcpy((uint8_t *)out + hit->pos * ix->row_bytes,
-                       l->codes + p * ivf->code_size, ix->row_bytes);
+                memcpy((uint8_t *)out + hit->pos * row_bytes,
+                       l->codes + p * row_bytes, row_bytes);
                 found[hit->pos] = true;
             }
         }
@@ -632,6 +631,15 @@ static qv_code ivf_get_vectors(const qv_index *ix, size_t n,
     free(w);
     free(found);
     return rc;
+}
+
+static qv_code ivf_get_vectors(const qv_index *ix, size_t n,
+                               const int64_t *labels, void *out, qv_err *err)
+{
+    const ivf_index *ivf = (const ivf_index *)ix;
+    /* IVF_FLAT codes are the raw rows */
+    return qv__lists_get(ivf->lists, ivf->nlist, ix->row_bytes, n, labels, out,
+                         err);
 }
 
 /* ---- files ------------------------------------------------------------ */

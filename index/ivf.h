@@ -86,6 +86,13 @@ extern const ivf_codec qv__ivf_codec_pq;
 qv_code qv__ivf_pq_init(ivf_index *ivf, const qv_params *build,
                         qv_err *err) QV_MUST_USE;
 
+/* get_vectors over lists whose codes are raw rows of row_bytes (IVF_FLAT,
+ * BIN_IVF_FLAT): one pass over all lists, binary search among the sorted
+ * wanted labels; duplicates in labels are fine. */
+qv_code qv__lists_get(const ivf_list *lists, size_t nlist, size_t row_bytes,
+                      size_t n, const int64_t *labels, void *out,
+                      qv_err *err) QV_MUST_USE;
+
 /* Residual x - centroid[list] into out. */
 static inline void qv__ivf_residual(const ivf_index *ivf, size_t list,
                                     const float *x, float *out)
