@@ -328,7 +328,8 @@ static qv_code binivf_train(qv_index *ix, size_t n, const void *xv, qv_err *err)
     if (!fx || !fc || !cent)
         rc = qv_fail(err, QV_E_NOMEM, "cannot allocate training data");
     for (size_t i = 0; !rc && i < m; i++) {
-        const uint8_t *row = x + (i * (n / m)) * rb;
+        const uint8_t *row =
+            x + (size_t)((double)i * (double)n / (double)m) * rb;
         for (size_t t = 0; t < d; t++)
             fx[i * d + t] = (float)((row[t / 8] >> (t % 8)) & 1);
     }

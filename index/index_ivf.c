@@ -224,7 +224,9 @@ static qv_code ivf_train(qv_index *ix, size_t n, const void *x, qv_err *err)
         return qv_fail(err, QV_E_NOMEM, "cannot allocate a training sample");
     }
     for (size_t i = 0; i < m; i++)
-        memcpy(xs + i * d, (const float *)x + (i * (n / m)) * d,
+        memcpy(xs + i * d,
+               (const float *)x +
+                   (size_t)((double)i * (double)n / (double)m) * d,
                d * sizeof(float));
     rc = qv__kmeans_assign(xs, m, d, cent, cn, k, ivf_ip(ivf), pool, assign,
                            NULL, err);
