@@ -89,11 +89,17 @@ static void flat_score(const ivf_index *ivf, ivf_scan *s, size_t list,
                 out[i] = -out[i];
         return;
     }
+    qv_fdist4_fn f4 = l2 ? k->l2sqr_batch4 : k->ip_batch4;
     qv_fdist_fn f1 = l2 ? k->l2sqr : k->ip;
-    for (size_t t = 0; t < nsel; t++) {
-        float v = f1(q, x + (size_t)sel[t] * d, d);
-        out[t] = l2 ? v : -v;
-    }
+    size_t t = 0;
+    for (; t + 4 <= nsel; t += 4)
+        f4(q, x + (size_t)sel[t] * d, x + (size_t)sel[t + 1] * d,
+           x + (size_t)sel[t + 2] * d, x + (size_t)sel[t + 3] * d, d, out + t);
+    for (; t < nsel; t++)
+        out[t] = f1(q, x + (size_t)sel[t] * d, d);
+    if (!l2)
+        for (t = 0; t < nsel; t++)
+            out[t] = -out[t];
 }
 
 static qv_code flat_write(const ivf_index *ivf, qv__writer *w, qv_err *err)
