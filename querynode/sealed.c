@@ -168,6 +168,19 @@ size_t qv_sealed_delete(qv_sealed *s, const qv_pk *pk, qv_ts ts)
     return hit;
 }
 
+size_t qv_sealed_apply_delta(qv_sealed *s, const qv_delta *d)
+{
+    size_t n = 0;
+    if (d->pks.type != s->views[s->pk_index].type)
+        return 0;
+    for (size_t i = 0; i < d->n; i++) {
+        qv_pk pk = qv_pk_of_row(&d->pks, i);
+        if (qv_sealed_may_contain(s, &pk))
+            n += qv_sealed_delete(s, &pk, (qv_ts)qv_col_i64(&d->ts, i));
+    }
+    return n;
+}
+
 static qv_code load_deltas(qv_sealed *s, const qv_sealed_source *src,
                            qv_err *err)
 {

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "common/column/pk.h"
+#include "common/msg/seglog.h"
 #include "common/objstore/objstore.h"
 #include "common/status.h"
 #include "querynode/growing.h"
@@ -57,6 +58,10 @@ void qv_sealed_hide(qv_sealed *s, size_t row, qv_ts ts);
 size_t qv_sealed_find(const qv_sealed *s, const qv_pk *pk, qv_rows *out);
 /* The key of a row (VarChar bytes borrowed from the segment). */
 qv_pk qv_sealed_pk(const qv_sealed *s, size_t row);
+/* Applies every entry (pk, d) of a channel-level (L0) delete log: rows of
+ * pk with insert ts < d are hidden from d.  Returns rows newly hidden.
+ * One writer (before the segment serves, or the shard's writer). */
+size_t qv_sealed_apply_delta(qv_sealed *s, const qv_delta *d);
 /* A delete (pk, ts) forwarded after load; returns rows newly hidden. */
 size_t qv_sealed_delete(qv_sealed *s, const qv_pk *pk, qv_ts ts);
 /* A snapshot for search/query; takes a reference that snap->ops->release

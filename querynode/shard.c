@@ -543,3 +543,33 @@ qv_code qv_shard_handoff(qv_shard *s, qv_sealed *x, qv_err *err)
     qv_growing_unref(g);
     return QV_OK;
 }
+
+qv_code qv_shard_drop_segment(qv_shard *s, int64_t segment_id, qv_err *err)
+{
+    qv_growing *gone = NULL;
+    qv_sealed *xgone = NULL;
+    pthread_mutex_lock(&s->mu);
+    size_t k = 0;
+    for (size_t i = 0; i < s->nsegs; i++) {
+        if (qv_growing_id(s->segs[i]) == segment_id)
+            gone = s->segs[i];
+        else
+            s->segs[k++] = s->segs[i];
+    }
+    s->nsegs = k;
+    k = 0;
+    for (size_t i = 0; i < s->nsealed; i++) {
+        if (qv_sealed_id(s->sealed[i]) == segment_id)
+            xgone = s->sealed[i];
+        else
+            s->sealed[k++] = s->sealed[i];
+    }
+    s->nsealed = k;
+    pthread_mutex_unlock(&s->mu);
+    if (!gone && !xgone)
+        return qv_fail(err, QV_E_NOT_FOUND, "shard '%s': no segment %lld",
+                       s->vchannel, (long long)segment_id);
+    qv_growing_unref(gone);
+    qv_sealed_unref(xgone);
+    return QV_OK;
+}

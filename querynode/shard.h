@@ -81,6 +81,12 @@ qv_code qv_shard_apply(qv_shard *s, const qv_msg *m, qv_err *err) QV_MUST_USE;
 void qv_shard_trim(qv_shard *s, qv_ts t);
 void qv_shard_stats_get(qv_shard *s, qv_shard_stats *out);
 
+/* Removes a segment (growing or sealed) from the shard, e.g. once a
+ * datanode has flushed it; QV_E_NOT_FOUND if the shard does not hold it.
+ * Writer thread only. */
+qv_code qv_shard_drop_segment(qv_shard *s, int64_t segment_id,
+                              qv_err *err) QV_MUST_USE;
+
 /* Hand-off (rules above).  The shard takes a reference to x.  A growing
  * copy that is not sealed yet, or whose rows differ from x's (count or
  * insert timestamps), is QV_E_CONFLICT and nothing changes; without a
