@@ -431,6 +431,34 @@ static size_t scan_list(const ivf_job *j, ivf_scratch *s, ivf_scan *sc,
     return hits;
 }
 
+/* Turns one query's dot products with the centroids (cs, in place) into
+ * coarse scores and ranks the nsel closest lists into s->pl (closest
+ * first; -1 past the end). */
+static void rank_lists(const ivf_job *j, ivf_scratch *s, float *cs)
+{
+    const ivf_index *ivf = j->ivf;
+    const size_t nl = ivf->nlist;
+    const qv_distance_kernels *kern = ivf->base.kern;
+    if (ivf_ip(ivf)) /* -q.c */
+        kern->madd(nl, cs, -2.0f, cs, cs);
+    else /* |c|^2 - 2 q.c */
+        kern->madd(nl, ivf->cnorms, -2.0f, cs, cs);
+    qv__topk probes;
+    qv__topk_init(&probes, j->nsel, s->pd, s->pl);
+    /* fill, then only centroids under the current worst (SIMD) */
+    size_t c0 = j->nsel < nl ? j->nsel : nl;
+    for (size_t c = 0; c < c0; c++)
+        qv__topk_push(&probes, cs[c], (int64_t)c);
+    size_t nc =
+        kern->select_lt(cs + c0, nl - c0, qv__topk_worst(&probes), s->cand2);
+    for (size_t t = 0; t < nc; t++) {
+        size_t c = c0 + s->cand2[t];
+        if (cs[c] < qv__topk_worst(&probes))
+            qv__topk_push(&probes, cs[c], (int64_t)c);
+    }
+    qv__topk_finish(&probes, QV_METRIC_L2);
+}
+
 static void ivf_chunk(void *arg, size_t b, size_t e, size_t w)
 {
     (void)w;
@@ -444,28 +472,9 @@ static void ivf_chunk(void *arg, size_t b, size_t e, size_t w)
     }
     const float *q = j->q + b * d;
     qv__sgemm_nt(qn, nl, d, 1.0f, q, d, ivf->centroids, d, 0.0f, s.coarse, nl);
-    const bool ip = ivf_ip(ivf);
-    const qv_distance_kernels *kern = ivf->base.kern;
     for (size_t i = 0; i < qn; i++) {
         float *cs = s.coarse + i * nl;
-        if (ip) /* -q.c */
-            kern->madd(nl, cs, -2.0f, cs, cs);
-        else /* |c|^2 - 2 q.c */
-            kern->madd(nl, ivf->cnorms, -2.0f, cs, cs);
-        qv__topk probes;
-        qv__topk_init(&probes, j->nsel, s.pd, s.pl);
-        /* fill, then only centroids under the current worst (SIMD) */
-        size_t c0 = j->nsel < nl ? j->nsel : nl;
-        for (size_t c = 0; c < c0; c++)
-            qv__topk_push(&probes, cs[c], (int64_t)c);
-        size_t nc =
-            kern->select_lt(cs + c0, nl - c0, qv__topk_worst(&probes), s.cand2);
-        for (size_t t = 0; t < nc; t++) {
-            size_t c = c0 + s.cand2[t];
-            if (cs[c] < qv__topk_worst(&probes))
-                qv__topk_push(&probes, cs[c], (int64_t)c);
-        }
-        qv__topk_finish(&probes, QV_METRIC_L2);
+        rank_lists(j, &s, cs);
         ivf_scan sc = {.q = q + i * d, .scratch = s.codec};
         sc.qnorm = ivf->base.kern->ip(sc.q, sc.q, d);
         ivf->codec->set_query(ivf, &sc);
@@ -520,6 +529,97 @@ static size_t filtered_nprobe(const ivf_index *ivf, const qv__search_ctx *ctx,
     return (size_t)want;
 }
 
+/* Few queries on a pool with more threads: the probed lists of each query
+ * are cut into pieces scanned in parallel into private heaps, then merged
+ * (latency of nq=1 searches).  Top-k only. */
+typedef struct split_job {
+    ivf_job *j;
+    size_t pieces, per;
+    float *coarse; /* nq * nlist scores */
+    int64_t *pl;   /* nq * nsel ranked lists */
+    float *pd;     /* nq * pieces * k heaps */
+    int64_t *plab;
+    size_t *pn;
+    int failed;
+} split_job;
+
+static void ivf_split_chunk(void *arg, size_t b, size_t e, size_t w)
+{
+    (void)w;
+    split_job *sj = arg;
+    const ivf_job *j = sj->j;
+    const ivf_index *ivf = j->ivf;
+    size_t d = ivf->base.dim, k = j->ctx->k;
+    ivf_scratch s;
+    if (!scratch_alloc(j, 1, &s)) {
+        __atomic_store_n(&sj->failed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    for (size_t it = b; it < e; it++) {
+        size_t i = it / sj->pieces, c = it % sj->pieces;
+        size_t p0 = c * sj->per;
+        size_t p1 = p0 + sj->per < j->nprobe ? p0 + sj->per : j->nprobe;
+        const int64_t *pl = sj->pl + i * j->nsel;
+        const float *cs = sj->coarse + i * ivf->nlist;
+        ivf_scan sc = {.q = j->q + i * d, .scratch = s.codec};
+        sc.qnorm = ivf->base.kern->ip(sc.q, sc.q, d);
+        ivf->codec->set_query(ivf, &sc);
+        qv__topk h;
+        qv__topk_init(&h, k, sj->pd + it * k, sj->plab + it * k);
+        for (size_t p = p0; p < p1 && pl[p] >= 0; p++)
+            scan_list(j, &s, &sc, (size_t)pl[p], cs[pl[p]], &h, NULL);
+        sj->pn[it] = h.n;
+    }
+    scratch_free(&s);
+}
+
+static bool ivf_search_split(ivf_job *j, size_t nq)
+{
+    const ivf_index *ivf = j->ivf;
+    size_t threads = j->ctx->pool ? qv_pool_threads(j->ctx->pool) + 1 : 1;
+    if (threads < 2 || nq >= threads || j->ranges || j->nprobe < 4)
+        return false;
+    size_t nl = ivf->nlist, d = ivf->base.dim, k = j->ctx->k;
+    split_job sj = {.j = j, .pieces = 2 * threads / nq};
+    if (sj.pieces > j->nprobe / 2)
+        sj.pieces = j->nprobe / 2;
+    sj.per = (j->nprobe + sj.pieces - 1) / sj.pieces;
+    size_t items = nq * sj.pieces;
+    ivf_scratch s;
+    sj.pl = qv_try_alloc(nq * j->nsel, sizeof(int64_t));
+    sj.pd = qv_try_alloc(items * k, sizeof(float));
+    sj.plab = qv_try_alloc(items * k, sizeof(int64_t));
+    sj.pn = qv_try_alloc(items, sizeof(size_t));
+    bool ok = sj.pl && sj.pd && sj.plab && sj.pn && scratch_alloc(j, nq, &s);
+    if (ok) {
+        sj.coarse = s.coarse;
+        qv__sgemm_nt(nq, nl, d, 1.0f, j->q, d, ivf->centroids, d, 0.0f,
+                     s.coarse, nl);
+        for (size_t i = 0; i < nq; i++) {
+            rank_lists(j, &s, s.coarse + i * nl);
+            memcpy(sj.pl + i * j->nsel, s.pl, j->nsel * sizeof(int64_t));
+        }
+        qv_pool_parallel_for(j->ctx->pool, items, 1, ivf_split_chunk, &sj);
+        ok = !sj.failed;
+        for (size_t i = 0; ok && i < nq; i++) {
+            qv__topk h;
+            qv__topk_init(&h, k, j->dist + i * k, j->lab + i * k);
+            for (size_t it = i * sj.pieces; it < (i + 1) * sj.pieces; it++)
+                for (size_t t = 0; t < sj.pn[it]; t++)
+                    if (sj.pd[it * k + t] < qv__topk_worst(&h))
+                        qv__topk_push(&h, sj.pd[it * k + t],
+                                      sj.plab[it * k + t]);
+            qv__topk_finish(&h, ivf->base.metric);
+        }
+        scratch_free(&s);
+    }
+    free(sj.pl);
+    free(sj.pd);
+    free(sj.plab);
+    free(sj.pn);
+    return ok;
+}
+
 static qv_code ivf_run(const qv_index *ix, size_t nq, const void *q,
                        const qv__search_ctx *ctx, ivf_job *j, qv_err *err)
 {
@@ -548,6 +648,8 @@ static qv_code ivf_run(const qv_index *ix, size_t nq, const void *q,
         j->max_empty = (size_t)me;
         j->nsel = ivf->nlist;
     }
+    if (j->dist && ivf_search_split(j, nq))
+        return QV_OK;
     size_t threads = ctx->pool ? qv_pool_threads(ctx->pool) + 1 : 1;
     /* big chunks amortize packing the centroids for sgemm; at least two
      * chunks per thread keep the threads busy */

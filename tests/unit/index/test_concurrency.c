@@ -61,6 +61,21 @@ static void check_type(qv_index_type t)
     cr_assert_eq(qv_index_search(ix, NQ, q, K, &a, d2, l2, NULL), QV_OK);
     cr_assert_eq(memcmp(want, l2, sizeof(l2)), 0, "pool changed labels");
     cr_assert_eq(memcmp(d, d2, sizeof(d)), 0, "pool changed distances");
+    /* one and two queries on the pool: the probed lists are split across
+     * threads and merged, with the same answers */
+    for (size_t nq = 1; nq <= 2; nq++) {
+        qv_search_args inl = {.params = &sp};
+        cr_assert_eq(qv_index_search(ix, nq, q + 7 * D, K, &inl, d, want, NULL),
+                     QV_OK);
+        cr_assert_eq(qv_index_search(ix, nq, q + 7 * D, K, &a, d2, l2, NULL),
+                     QV_OK);
+        cr_assert_eq(memcmp(want, l2, nq * K * sizeof(int64_t)), 0,
+                     "split search changed labels (nq=%zu)", nq);
+        cr_assert_eq(memcmp(d, d2, nq * K * sizeof(float)), 0);
+    }
+    cr_assert_eq(qv_index_search(ix, NQ, q, K, &(qv_search_args){.params = &sp},
+                                 d, want, NULL),
+                 QV_OK);
     qv_pool_destroy(pool);
     /* four threads searching at once */
     pthread_t th[4];
