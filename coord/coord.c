@@ -121,6 +121,26 @@ static qv_code register_session(qv_coord *c, qv_err *err)
     return qv_session_register(c->opts.kv, &so, &c->session, err);
 }
 
+/* The ticker: time ticks every tick_ms, the load keeper every second. */
+static void *ticker_main(void *arg)
+{
+    qv_coord *c = arg;
+    uint32_t tick = c->opts.tick_ms ? c->opts.tick_ms : 100;
+    uint64_t last_keep = 0;
+    while (!c->stopping) {
+        qv_sleep_ms(tick);
+        if (!atomic_load(&c->active))
+            continue;
+        qv_coord__tick(c);
+        uint64_t now = qv_mono_ms(qv_clock_system());
+        if (now - last_keep >= 1000) {
+            last_keep = now;
+            qv_coord__keep_loads(c);
+        }
+    }
+    return NULL;
+}
+
 static void drop_session(qv_coord *c)
 {
     qv_session_close(c->session);
@@ -165,6 +185,8 @@ static void one_term(qv_coord *c)
     metakv_watch_close(w);
     qv_coord__sessions_clear(c);
     deactivate(c);
+    qv_coord__data_clear(c);
+    qv_coord__loads_clear(c);
     if (qv_session_lost(c->session)) {
         QV_LOG(QV_LOG_ERROR, "coord",
                "session %s lost; stepped down to standby",
@@ -210,6 +232,8 @@ qv_code qv_coord_create(const qv_coord_options *opts, qv_coord **out,
     pthread_mutex_init(&c->wait_mu, NULL);
     pthread_cond_init(&c->wait_cv, NULL);
     pthread_mutex_init(&c->sess_mu, NULL);
+    pthread_mutex_init(&c->data_mu, NULL);
+    pthread_mutex_init(&c->load_mu, NULL);
     atomic_init(&c->active, false);
     qv_rpc_server_opts so = {.host = c->host,
                              .port = opts->port,
@@ -258,6 +282,11 @@ qv_code qv_coord_start(qv_coord *c, qv_err *err)
         return qv_fail(err, QV_E_NOMEM, "coord: cannot start its thread");
     }
     c->thread_started = true;
+    if (c->opts.log) {
+        if (pthread_create(&c->ticker, NULL, ticker_main, c) != 0)
+            return qv_fail(err, QV_E_NOMEM, "coord: cannot start its ticker");
+        c->ticker_started = true;
+    }
     return QV_OK;
 }
 
@@ -310,6 +339,10 @@ void qv_coord_stop(qv_coord *c)
         pthread_join(c->thread, NULL);
         c->thread_started = false;
     }
+    if (c->ticker_started) {
+        pthread_join(c->ticker, NULL);
+        c->ticker_started = false;
+    }
     drop_session(c); /* revokes the lease: the election key goes with it */
 }
 
@@ -323,7 +356,11 @@ void qv_coord_destroy(qv_coord *c)
     pthread_mutex_destroy(&c->wait_mu);
     pthread_cond_destroy(&c->wait_cv);
     qv_coord__sessions_clear(c);
+    qv_coord__data_clear(c);
+    qv_coord__loads_clear(c);
     pthread_mutex_destroy(&c->sess_mu);
+    pthread_mutex_destroy(&c->data_mu);
+    pthread_mutex_destroy(&c->load_mu);
     free(c->root);
     free(c->host);
     free(c->advertise);

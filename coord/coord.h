@@ -31,6 +31,7 @@
 
 #include "common/metakv/metakv.h"
 #include "common/status.h"
+#include "common/wal/wal.h"
 
 typedef struct qv_coord qv_coord;
 
@@ -44,6 +45,9 @@ typedef struct qv_coord_options {
     size_t workers;        /* handler threads; 0 = 4 */
     int64_t session_ttl_s; /* session lease TTL; 0 = 10 */
     uint32_t pchannels;    /* physical DML channels; 0 = 16 */
+    wal *log;              /* the write log (borrowed; NULL = no data path:
+                              no time ticks, segments or flush) */
+    uint32_t tick_ms;      /* time tick period; 0 = 100 */
 } qv_coord_options;
 
 /* Creates the coord (nothing runs yet).  Strings in opts are copied. */

@@ -45,7 +45,29 @@ struct qv_coord {
     /* Live sessions seen while active (coord_sessions.c). */
     pthread_mutex_t sess_mu;
     struct qv__sess *sessions; /* guarded by sess_mu */
+    /* Data path (coord_data.c, coord_load.c).  data_mu guards the growing
+     * segments, the proxies' time tick reports, the pchannels to tick and
+     * the last tick; load_mu the query node assignments. */
+    pthread_mutex_t data_mu, load_mu;
+    struct qv__cseg *segs;
+    struct qv__report *reports;
+    struct qv__pch *pchs;
+    qv_ts last_tick;
+    struct qv__load *loads;
+    pthread_t ticker;
+    bool ticker_started;
 };
+
+/* Data path internals (coord_data.c, coord_load.c).  use_pchannel needs
+ * data_mu held. */
+void qv_coord__use_pchannel(qv_coord *c, const char *pch);
+void qv_coord__tick(qv_coord *c);
+void qv_coord__keep_loads(qv_coord *c);
+void qv_coord__data_clear(qv_coord *c);
+void qv_coord__loads_clear(qv_coord *c);
+/* Ids of the named partitions of info (QV_E_PARTITION_NOT_FOUND). */
+qv_code qv_coord__partition_ids(const qv_coll_info *info, char **names,
+                                size_t n, int64_t *out, qv_err *err);
 
 /* Sessions (coord_sessions.c), driven by the campaign thread while
  * active: open lists "<root>session/" and opens a watch after it; follow
@@ -103,5 +125,13 @@ QV_COORD_HANDLER(qv_coord__drop_alias);
 QV_COORD_HANDLER(qv_coord__alter_alias);
 QV_COORD_HANDLER(qv_coord__describe_alias);
 QV_COORD_HANDLER(qv_coord__list_aliases);
+QV_COORD_HANDLER(qv_coord__assign_segments);
+QV_COORD_HANDLER(qv_coord__report_time_tick);
+QV_COORD_HANDLER(qv_coord__get_shard_leaders);
+QV_COORD_HANDLER(qv_coord__load_collection);
+QV_COORD_HANDLER(qv_coord__release_collection);
+QV_COORD_HANDLER(qv_coord__get_load_state);
+QV_COORD_HANDLER(qv_coord__get_loading_progress);
+QV_COORD_HANDLER(qv_coord__flush);
 
 #endif

@@ -45,6 +45,21 @@ const qv_coord_rpc qv_coord__rpcs[] = {
     {COORD("DescribeAlias"), MREQ(describe_alias_request),
      qv_coord__describe_alias},
     {COORD("ListAliases"), MREQ(list_aliases_request), qv_coord__list_aliases},
+    {COORD("AssignSegments"), QIREQ(assign_segments_request),
+     qv_coord__assign_segments},
+    {COORD("ReportTimeTick"), QIREQ(report_time_tick_request),
+     qv_coord__report_time_tick},
+    {COORD("GetShardLeaders"), QIREQ(get_shard_leaders_request),
+     qv_coord__get_shard_leaders},
+    {COORD("LoadCollection"), MREQ(load_collection_request),
+     qv_coord__load_collection},
+    {COORD("ReleaseCollection"), MREQ(release_collection_request),
+     qv_coord__release_collection},
+    {COORD("GetLoadState"), MREQ(get_load_state_request),
+     qv_coord__get_load_state},
+    {COORD("GetLoadingProgress"), MREQ(get_loading_progress_request),
+     qv_coord__get_loading_progress},
+    {COORD("Flush"), MREQ(flush_request), qv_coord__flush},
 };
 
 const size_t qv_coord__n_rpcs =

@@ -42,6 +42,21 @@ const qv_proxy_rpc qv_proxy__rpcs[] = {
     {MILVUS("AlterAlias"), REQ(alter_alias_request), qv_proxy__ddl},
     {MILVUS("DescribeAlias"), REQ(describe_alias_request), qv_proxy__ddl},
     {MILVUS("ListAliases"), REQ(list_aliases_request), qv_proxy__ddl},
+    /* Data path (rpc_write.c, rpc_search.c, rpc_query.c). */
+    {MILVUS("Insert"), REQ(insert_request), qv_proxy__insert},
+    {MILVUS("Upsert"), REQ(upsert_request), qv_proxy__upsert},
+    {MILVUS("Delete"), REQ(delete_request), qv_proxy__delete},
+    {MILVUS("Search"), REQ(search_request), qv_proxy__search},
+    {MILVUS("Query"), REQ(query_request), qv_proxy__query},
+    {MILVUS("LoadCollection"), REQ(load_collection_request), qv_proxy__ddl},
+    {MILVUS("ReleaseCollection"), REQ(release_collection_request),
+     qv_proxy__ddl},
+    {MILVUS("GetLoadState"), REQ(get_load_state_request), qv_proxy__ddl},
+    {MILVUS("GetLoadingProgress"), REQ(get_loading_progress_request),
+     qv_proxy__ddl},
+    {MILVUS("Flush"), REQ(flush_request), qv_proxy__ddl},
+    {MILVUS("GetFlushState"), REQ(get_flush_state_request),
+     qv_proxy__get_flush_state},
     /* Telemetry is optional for the SDK: answered UNIMPLEMENTED on
      * purpose, which makes the SDK back off (sdk-compat §1.5). */
     {QV_TELEMETRY_SERVICE "ClientHeartbeat", REQ(client_heartbeat_request),

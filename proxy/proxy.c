@@ -114,6 +114,8 @@ qv_code qv_proxy_create(const qv_proxy_options *opts, qv_proxy **out,
     p->cache = qv_meta_cache_create(opts->kv, p->meta_root);
     pthread_mutex_init(&p->sess_mu, NULL);
     pthread_cond_init(&p->sess_cv, NULL);
+    pthread_mutex_init(&p->tt_mu, NULL);
+    pthread_cond_init(&p->tt_cv, NULL);
     /* Identifiers: unique per connection and, being time-based, unlikely
      * to repeat across restarts. */
     atomic_store(&p->next_identifier, (long long)time(NULL) * 1000);
@@ -157,6 +159,8 @@ qv_code qv_proxy_start(qv_proxy *p, qv_err *err)
         rc = qv_proxy__session_start(p, err);
     if (rc != QV_OK)
         return qv_err_prefix(err, "proxy");
+    if (p->opts.kv && p->opts.log)
+        qv_proxy__tt_start(p);
     return QV_OK;
 }
 
@@ -171,6 +175,7 @@ void qv_proxy_stop(qv_proxy *p)
         return;
     if (p->srv)
         qv_rpc_server_shutdown(p->srv);
+    qv_proxy__tt_stop(p);
     qv_proxy__session_stop(p);
 }
 
@@ -179,7 +184,10 @@ void qv_proxy_destroy(qv_proxy *p)
     if (!p)
         return;
     qv_rpc_server_destroy(p->srv);
+    qv_proxy__tt_stop(p);
     qv_proxy__session_stop(p);
+    pthread_mutex_destroy(&p->tt_mu);
+    pthread_cond_destroy(&p->tt_cv);
     pthread_mutex_destroy(&p->sess_mu);
     pthread_cond_destroy(&p->sess_cv);
     qv_meta_cache_destroy(p->cache);

@@ -30,6 +30,7 @@
 #include "common/metakv/metakv.h"
 #include "common/rpc/rpc_server.h"
 #include "common/status.h"
+#include "common/wal/wal.h"
 
 typedef struct qv_proxy qv_proxy;
 
@@ -63,6 +64,12 @@ typedef struct qv_proxy_options {
     const char *meta_root;
     int64_t session_ttl_s;
     const char *advertise;
+    /* Data path: the write log (borrowed; NULL = writes answer "not
+     * ready"), the largest log record (0 = 1000000, under Kafka's default
+     * message.max.bytes) and how long reads wait for tsafe (0 = 10000). */
+    wal *log;
+    size_t max_record_bytes;
+    uint32_t read_wait_ms;
 } qv_proxy_options;
 
 /* Creates the proxy and registers its handlers (not listening yet).  The

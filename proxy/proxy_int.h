@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "common/hts.h"
 #include "common/rpc/rpc_server.h"
 #include "milvus/common.pb-c.h"
 #include "milvus/milvus.pb-c.h"
@@ -38,7 +39,37 @@ struct qv_proxy {
     pthread_t sess_thread;
     bool sess_thread_started, sess_stop; /* sess_stop guarded by sess_mu */
     qv_session *session;                 /* NULL without meta KV; sess_mu */
+    /* Time ticks (proxy_tt.c): writes in flight, guarded by tt_mu; the
+     * reporter thread reports a bound to the coord every 50 ms. */
+    pthread_mutex_t tt_mu;
+    pthread_cond_t tt_cv;
+    struct qv_inflight *inflight;
+    qv_ts tt_last_alloc; /* the newest timestamp the reporter allocated */
+    bool tt_ready;       /* a report was accepted */
+    bool tt_stop;
+    pthread_t tt_thread;
+    bool tt_started;
 };
+
+/* One write in flight (proxy_tt.c): registered before its timestamp is
+ * allocated, so the reporter never reports past it.  lb: a timestamp
+ * allocated before registration (the write's ts will be greater). */
+typedef struct qv_inflight {
+    struct qv_inflight *next;
+    qv_ts lb, ts; /* ts 0 = not allocated yet */
+} qv_inflight;
+
+/* Registers f; waits (bounded by the call) until the reporter has had a
+ * report accepted, so the coord's ticks include this proxy. */
+qv_code qv_proxy__dml_begin(qv_proxy *p, qv_rpc_call *call, qv_inflight *f,
+                            qv_err *err);
+void qv_proxy__dml_set_ts(qv_proxy *p, qv_inflight *f, qv_ts ts);
+void qv_proxy__dml_end(qv_proxy *p, qv_inflight *f);
+void qv_proxy__tt_start(qv_proxy *p);
+void qv_proxy__tt_stop(qv_proxy *p);
+/* A fresh timestamp from the coord. */
+qv_code qv_proxy__alloc_ts(qv_proxy *p, qv_rpc_call *call, qv_ts *ts,
+                           qv_err *err);
 
 /* Registers the proxy's session and starts its keeper (proxy_session.c);
  * stop ends both (idempotent). */
@@ -119,5 +150,15 @@ qv_code qv_proxy__get_partition_statistics(qv_rpc_call *call,
                                            const ProtobufCMessage *req,
                                            ProtobufCMessage **resp, void *ud,
                                            qv_err *err);
+/* Data path (rpc_write.c, rpc_search.c, rpc_query.c, rpc_load.c). */
+#define QV_PROXY_HANDLER(fn)                                                   \
+    qv_code fn(qv_rpc_call *call, const ProtobufCMessage *req,                 \
+               ProtobufCMessage **resp, void *ud, qv_err *err)
+QV_PROXY_HANDLER(qv_proxy__insert);
+QV_PROXY_HANDLER(qv_proxy__upsert);
+QV_PROXY_HANDLER(qv_proxy__delete);
+QV_PROXY_HANDLER(qv_proxy__search);
+QV_PROXY_HANDLER(qv_proxy__query);
+QV_PROXY_HANDLER(qv_proxy__get_flush_state);
 
 #endif

@@ -125,6 +125,14 @@ static const ddl_row rows[] = {
      false},
     {"ListAliases", RESP(list_aliases_response), ck_list_aliases, DB_RESOLVE,
      false},
+    /* Load state and flush (coord/coord_load.c, coord/coord_data.c). */
+    {"LoadCollection", STATUS, ck_collection, DB_RESOLVE, false},
+    {"ReleaseCollection", STATUS, ck_collection, DB_RESOLVE, false},
+    {"GetLoadState", RESP(get_load_state_response), ck_collection, DB_RESOLVE,
+     false},
+    {"GetLoadingProgress", RESP(get_loading_progress_response), ck_collection,
+     DB_RESOLVE, false},
+    {"Flush", RESP(flush_response), NULL, DB_RESOLVE, false},
 };
 
 static const ddl_row *find_row(const char *method)

@@ -14,6 +14,7 @@
 #include "common/config/config.h"
 #include "common/metakv/metakv.h"
 #include "common/status.h"
+#include "common/wal/wal.h"
 #include "coord/coord.h"
 
 /* Exit statuses. */
@@ -40,10 +41,14 @@ qv_code qv_cli_open_metakv(const qv_config *cfg, bool standalone, metakv **out,
  * sessions left by an earlier process (killed before its lease ran out) are
  * stale; removes them rather than waiting for their leases. */
 qv_code qv_cli_clear_sessions(const qv_config *cfg, metakv *kv, qv_err *err);
-/* Creates and starts the coord; standalone: on 127.0.0.1:0, and waits
- * until it is active. */
-qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, bool standalone,
-                           qv_coord **out, qv_err *err);
+/* The write log: standalone uses the local backend under
+ * localStorage.path/wal; other roles get NULL (no data path yet). */
+qv_code qv_cli_open_wal(const qv_config *cfg, bool standalone, wal **out,
+                        qv_err *err);
+/* Creates and starts the coord (log may be NULL: no data path); standalone: on
+ * 127.0.0.1:0, and waits until it is active. */
+qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, wal *log,
+                           bool standalone, qv_coord **out, qv_err *err);
 
 /* Observability wiring: registers the process metrics, starts the HTTP
  * server with /healthz and /metrics when http.enabled. */

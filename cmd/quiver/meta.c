@@ -54,8 +54,8 @@ qv_code qv_cli_clear_sessions(const qv_config *cfg, metakv *kv, qv_err *err)
     return QV_OK;
 }
 
-qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, bool standalone,
-                           qv_coord **out, qv_err *err)
+qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, wal *log,
+                           bool standalone, qv_coord **out, qv_err *err)
 {
     char root[512];
     qv_code rc = qv_cli_meta_root(cfg, root, sizeof root, err);
@@ -71,6 +71,7 @@ qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, bool standalone,
         .advertise = standalone || !adv[0] ? NULL : adv,
         .session_ttl_s =
             (int64_t)(qv_config_duration_ms(cfg, "session.ttl") + 999) / 1000,
+        .log = log,
     };
     qv_coord *c;
     rc = qv_coord_create(&o, &c, err);
@@ -86,4 +87,18 @@ qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, bool standalone,
            qv_coord_address(c), qv_coord_active(c) ? "active" : "standby");
     *out = c;
     return QV_OK;
+}
+
+qv_code qv_cli_open_wal(const qv_config *cfg, bool standalone, wal **out,
+                        qv_err *err)
+{
+    *out = NULL;
+    if (!standalone)
+        return QV_OK;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/wal",
+             qv_config_str(cfg, "localStorage.path"));
+    wal_options o = {.dir = dir, .sync = WAL_SYNC_ALWAYS};
+    qv_code rc = wal_open("local", &o, out, err);
+    return rc ? qv_err_prefix(err, "write log") : QV_OK;
 }

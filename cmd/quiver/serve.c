@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "proxy/build_info.h"
 #include "proxy/proxy.h"
+#include "qnserver/qnserver.h"
 
 static qv_code setup_logging(const qv_config *cfg, qv_err *err)
 {
@@ -51,7 +52,7 @@ static void block_signals(sigset_t *set)
 }
 
 static qv_code start_proxy(const qv_config *cfg, const char *deploy_mode,
-                           metakv *kv, qv_proxy **out, qv_err *err)
+                           metakv *kv, wal *log, qv_proxy **out, qv_err *err)
 {
     char root[512];
     qv_code rc = qv_cli_meta_root(cfg, root, sizeof root, err);
@@ -70,6 +71,8 @@ static qv_code start_proxy(const qv_config *cfg, const char *deploy_mode,
         .shutdown_grace_ms =
             (int64_t)qv_config_duration_ms(cfg, "proxy.shutdownTimeout"),
         .on_call_done = qv_observe_rpc_done,
+        .log = log,
+        .max_record_bytes = 8u << 20,
     };
     qv_proxy *p;
     rc = qv_proxy_create(&opts, &p, err);
@@ -84,12 +87,39 @@ static qv_code start_proxy(const qv_config *cfg, const char *deploy_mode,
     return QV_OK;
 }
 
+/* Standalone's query node: loopback, any free port, found by the coord
+ * through its session. */
+static qv_code start_querynode(const qv_config *cfg, metakv *kv, wal *log,
+                               qv_qnode **out, qv_err *err)
+{
+    char root[512];
+    qv_code rc = qv_cli_meta_root(cfg, root, sizeof root, err);
+    if (rc)
+        return rc;
+    qv_qnode_options o = {
+        .kv = kv,
+        .log = log,
+        .root = root,
+        .host = "127.0.0.1",
+        .session_ttl_s =
+            (int64_t)(qv_config_duration_ms(cfg, "session.ttl") + 999) / 1000,
+    };
+    rc = qv_qnode_create(&o, out, err);
+    if (!rc && (rc = qv_qnode_start(*out, err))) {
+        qv_qnode_destroy(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 typedef struct services {
     int lock_fd;
     qv_observe *observe;
     metakv *kv;
+    wal *log;
     qv_coord *coord;
     qv_proxy *proxy;
+    qv_qnode *qnode;
 } services;
 
 static void stop_services(services *s)
@@ -101,6 +131,9 @@ static void stop_services(services *s)
         qv_proxy_destroy(s->proxy);
     }
     qv_coord_destroy(s->coord);
+    qv_qnode_destroy(s->qnode);
+    if (s->log)
+        wal_close(s->log);
     if (s->kv)
         metakv_close(s->kv);
     qv_observe_stop(s->observe);
@@ -122,14 +155,18 @@ static qv_code start_services(const qv_config *cfg, const char *role,
         rc = qv_cli_open_metakv(cfg, standalone, &s->kv, err);
     if (!rc && standalone)
         rc = qv_cli_clear_sessions(cfg, s->kv, err);
+    if (!rc)
+        rc = qv_cli_open_wal(cfg, standalone, &s->log, err);
     /* The proxy binds its public port before the coord takes a free port,
      * so the two can never collide; DDL that arrives before the coord is
      * active waits for it. */
     if (!rc && (standalone || strcmp(role, "proxy") == 0))
         rc = start_proxy(cfg, standalone ? "STANDALONE" : "CLUSTER", s->kv,
-                         &s->proxy, err);
+                         s->log, &s->proxy, err);
+    if (!rc && standalone && s->log)
+        rc = start_querynode(cfg, s->kv, s->log, &s->qnode, err);
     if (!rc && (standalone || strcmp(role, "coord") == 0))
-        rc = qv_cli_start_coord(cfg, s->kv, standalone, &s->coord, err);
+        rc = qv_cli_start_coord(cfg, s->kv, s->log, standalone, &s->coord, err);
     return rc;
 }
 

@@ -1,0 +1,67 @@
+/* proxy_read.h -- the read path shared by rpc_search.c and rpc_query.c
+ * (rpc_read.c): shard leaders, guarantee timestamps, output fields and the
+ * per-shard calls to query nodes.  Per call; memory on the call's arena. */
+#ifndef QV_PROXY_READ_H
+#define QV_PROXY_READ_H
+
+#include "internal/coord.pb-c.h"
+#include "internal/querynode.pb-c.h"
+#include "proto/convert_fielddata.h"
+#include "proxy/coll_ctx.h"
+#include "proxy/proxy_write.h"
+
+typedef struct qv_read_plan {
+    Quiver__Internal__ShardLeader **leaders; /* one per shard */
+    int64_t *partitions;
+    size_t npartitions;
+} qv_read_plan;
+
+/* Where each shard is served; QV_E_NOT_READY ("collection not loaded",
+ * Milvus code 101) when the collection is not loaded. */
+qv_code qv_proxy__leaders(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
+                          char **partitions, size_t nparts, qv_read_plan *rp,
+                          qv_err *err) QV_MUST_USE;
+
+/* The guarantee timestamp of a consistency level (DESIGN §5). */
+qv_code qv_proxy__guarantee(qv_proxy *p, qv_rpc_call *call,
+                            const qv_coll_ctx *c, int level, bool use_default,
+                            uint64_t given, qv_ts *g, qv_err *err) QV_MUST_USE;
+/* How long a query node may wait for tsafe within this call. */
+uint32_t qv_proxy__read_wait(qv_proxy *p, qv_rpc_call *call);
+
+qv_code qv_proxy__call_node(qv_rpc_call *call, const char *addr,
+                            const char *method, const ProtobufCMessage *req,
+                            const ProtobufCMessageDescriptor *desc,
+                            ProtobufCMessage **resp, qv_err *err) QV_MUST_USE;
+/* A query node's Status as a qv_code (QV_OK on success). */
+qv_code qv_proxy__status_of(const Milvus__Proto__Common__Status *st,
+                            qv_err *err);
+/* Loads a column image from a reply (an aligned private copy, freed with
+ * the arena, as is the column). */
+qv_code qv_proxy__load_image(qv_arena *a, const ProtobufCBinaryData *img,
+                             qv_column **out, qv_err *err) QV_MUST_USE;
+
+/* Output fields: idx/ids of the fields to fetch besides the primary key
+ * (ctx indexes), the names to list in results.output_fields, and whether
+ * count(*) was asked. */
+typedef struct qv_outputs {
+    size_t n;
+    int *idx;
+    int64_t *ids;
+    char **names;
+    size_t nnames;
+    bool count;
+} qv_outputs;
+qv_code qv_proxy__outputs(qv_arena *a, const qv_coll_ctx *c, char **names,
+                          size_t n, bool with_vectors, qv_outputs *o,
+                          qv_err *err) QV_MUST_USE;
+
+qv_code qv_proxy__fielddata(qv_arena *a, const qv_coll_ctx *c, size_t field,
+                            qv_column *col,
+                            Milvus__Proto__Schema__FieldData **fd,
+                            qv_err *err) QV_MUST_USE;
+/* The binary plan for query nodes (empty for a match-all plan). */
+qv_code qv_proxy__plan_bytes(qv_arena *a, const qv_expr_plan *plan,
+                             ProtobufCBinaryData *out, qv_err *err) QV_MUST_USE;
+
+#endif

@@ -1,0 +1,248 @@
+/* rpc_read.c -- the read path shared by Search and Query (DESIGN §5):
+ * shard leaders from the coord, the guarantee timestamp of a consistency
+ * level, per-shard calls to query nodes, output field resolution and the
+ * column images that come back. */
+#include "proxy/proxy_read.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/rpc/rpc_client.h"
+#include "internal/coord.pb-c.h"
+
+qv_code qv_proxy__leaders(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
+                          char **partitions, size_t nparts, qv_read_plan *rp,
+                          qv_err *err)
+{
+    Quiver__Internal__GetShardLeadersRequest rq =
+        QUIVER__INTERNAL__GET_SHARD_LEADERS_REQUEST__INIT;
+    rq.collection_id = c->id;
+    rq.db_name = (char *)c->db;
+    rq.partition_names = partitions;
+    rq.n_partition_names = nparts;
+    Quiver__Internal__GetShardLeadersResponse *r = NULL;
+    qv_code rc = qv_proxy__forward(
+        p, call, "GetShardLeaders", &rq.base,
+        &quiver__internal__get_shard_leaders_response__descriptor,
+        (ProtobufCMessage **)&r, err);
+    if (rc)
+        return rc;
+    if (!r->status || r->status->code != 0) {
+        int code = r->status ? r->status->code : 0;
+        return qv_fail(err,
+                       code == 101   ? QV_E_NOT_READY
+                       : code == 200 ? QV_E_PARTITION_NOT_FOUND
+                       : code == 100 ? QV_E_COLLECTION_NOT_FOUND
+                                     : QV_E_UNAVAILABLE,
+                       "%s", r->status ? r->status->reason : "no status");
+    }
+    if (r->n_leaders != c->nshards)
+        return qv_fail(err, QV_E_INTERNAL, "%zu shard leaders for %zu shards",
+                       r->n_leaders, c->nshards);
+    rp->leaders = r->leaders;
+    rp->partitions = r->partition_ids;
+    rp->npartitions = r->n_partition_ids;
+    return QV_OK;
+}
+
+qv_code qv_proxy__guarantee(qv_proxy *p, qv_rpc_call *call,
+                            const qv_coll_ctx *c, int level, bool use_default,
+                            uint64_t given, qv_ts *g, qv_err *err)
+{
+    if (use_default)
+        level = (int)c->d->consistency_level;
+    switch (level) {
+    case 1: /* Bounded */
+        *g = qv_ts_compose(qv_wall_ms(qv_clock_system()) - 5000, 0);
+        return QV_OK;
+    case 2: /* Session: the client's last write, sent by the SDK */
+        if (given) {
+            *g = given;
+            return QV_OK;
+        }
+        break;
+    case 3: /* Eventually */
+        *g = 1;
+        return QV_OK;
+    case 4: /* Customized */
+        *g = given ? given : 1;
+        return QV_OK;
+    default:
+        break;
+    }
+    return qv_proxy__alloc_ts(p, call, g, err); /* Strong */
+}
+
+uint32_t qv_proxy__read_wait(qv_proxy *p, qv_rpc_call *call)
+{
+    int64_t w = p->opts.read_wait_ms ? p->opts.read_wait_ms : 10000;
+    int64_t left = qv_rpc_call_ms_left(call) - 200;
+    if (left < w)
+        w = left > 1 ? left : 1;
+    return (uint32_t)w;
+}
+
+qv_code qv_proxy__call_node(qv_rpc_call *call, const char *addr,
+                            const char *method, const ProtobufCMessage *req,
+                            const ProtobufCMessageDescriptor *desc,
+                            ProtobufCMessage **resp, qv_err *err)
+{
+    qv_rpc_channel *ch;
+    qv_code rc = qv_rpc_channel_open(addr, &ch, err);
+    if (rc)
+        return rc;
+    int64_t left = qv_rpc_call_ms_left(call);
+    qv_rpc_call_opts o = {.timeout_ms =
+                              left > 0 && left < 60000 ? left : 60000};
+    char full[128];
+    snprintf(full, sizeof full, "/quiver.internal.QueryNodeService/%s", method);
+    rc = qv_rpc_unary(ch, full, req, desc, qv_rpc_call_arena(call), resp, &o,
+                      err);
+    qv_rpc_channel_close(ch);
+    return rc;
+}
+
+static void free_col(void *c)
+{
+    qv_column_free(c);
+}
+
+qv_code qv_proxy__load_image(qv_arena *a, const ProtobufCBinaryData *img,
+                             qv_column **out, qv_err *err)
+{
+    void *buf = malloc(img->len ? img->len : 1);
+    if (!buf)
+        return qv_fail(err, QV_E_NOMEM, "result column: out of memory");
+    memcpy(buf, img->data, img->len);
+    qv_arena_on_release(a, free, buf);
+    qv_code rc = qv_column_load(buf, img->len, 0, out, err);
+    if (!rc)
+        qv_arena_on_release(a, free_col, *out);
+    return rc;
+}
+
+qv_code qv_proxy__status_of(const Milvus__Proto__Common__Status *st,
+                            qv_err *err)
+{
+    if (!st)
+        return qv_fail(err, QV_E_INTERNAL, "query node: no status");
+    if (st->code == 0)
+        return QV_OK;
+    qv_code rc = st->code == 101    ? QV_E_NOT_READY
+                 : st->code == 1100 ? QV_E_INVALID
+                 : st->code == 2    ? QV_E_UNAVAILABLE
+                                    : QV_E_INTERNAL;
+    if (strstr(st->reason, "timeout") || strstr(st->reason, "timed out"))
+        rc = QV_E_TIMEOUT;
+    return qv_fail(err, rc, "%s", st->reason);
+}
+
+/* ---- output fields ------------------------------------------------------- */
+
+static bool has_id(const qv_outputs *o, int64_t id)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (o->idx[i] >= 0 && o->ids[i] == id)
+            return true;
+    return false;
+}
+
+static void add_field(qv_outputs *o, const qv_coll_ctx *c, size_t i)
+{
+    if (has_id(o, c->specs[i].id))
+        return;
+    o->idx[o->n] = (int)i;
+    o->ids[o->n] = c->specs[i].id;
+    o->n++;
+}
+
+qv_code qv_proxy__outputs(qv_arena *a, const qv_coll_ctx *c, char **names,
+                          size_t n, bool with_vectors, qv_outputs *o,
+                          qv_err *err)
+{
+    memset(o, 0, sizeof *o);
+    size_t cap = c->nfields + n + 2;
+    o->idx = qv_arena_calloc(a, cap, sizeof(int));
+    o->ids = qv_arena_calloc(a, cap, sizeof(int64_t));
+    o->names = qv_arena_calloc(a, cap + 1, sizeof(char *));
+    bool star = false;
+    for (size_t i = 0; i < n; i++) {
+        const char *nm = names[i];
+        if (strcmp(nm, "*") == 0) {
+            star = true;
+            continue;
+        }
+        if (strcmp(nm, "count(*)") == 0) {
+            o->count = true;
+            continue;
+        }
+        int k = qv_coll_ctx_field(c, nm);
+        if (k >= 0) {
+            add_field(o, c, (size_t)k);
+            continue;
+        }
+        if (c->dyn < 0)
+            return qv_fail(err, QV_E_INVALID,
+                           "field %s does not exist in collection '%s'", nm,
+                           c->d->collection_name);
+        add_field(o, c, (size_t)c->dyn);
+        o->names[o->nnames++] = (char *)nm; /* a dynamic key */
+    }
+    if (star)
+        for (size_t i = 0; i < c->nfields; i++)
+            if (with_vectors || !qv_dtype_is_vector(c->specs[i].type))
+                add_field(o, c, i);
+    /* Names the SDK will look up: real fields (not $meta itself), then the
+     * dynamic keys collected above. */
+    size_t keys = o->nnames;
+    char **dyn = qv_arena_calloc(a, keys + 1, sizeof(char *));
+    memcpy(dyn, o->names, keys * sizeof(char *));
+    o->nnames = 0;
+    o->names[o->nnames++] = (char *)c->specs[c->pk].name;
+    for (size_t i = 0; i < o->n; i++)
+        if ((size_t)o->idx[i] != c->pk && o->idx[i] != c->dyn)
+            o->names[o->nnames++] = (char *)c->specs[o->idx[i]].name;
+    for (size_t i = 0; i < keys; i++)
+        o->names[o->nnames++] = dyn[i];
+    if (star && c->dyn >= 0 && keys == 0)
+        o->names[o->nnames++] = (char *)c->specs[c->dyn].name;
+    /* The primary key is always column 0 of a shard's answer: drop it from
+     * the list of extra fields. */
+    size_t m = 0;
+    for (size_t i = 0; i < o->n; i++)
+        if ((size_t)o->idx[i] != c->pk) {
+            o->idx[m] = o->idx[i];
+            o->ids[m++] = o->ids[i];
+        }
+    o->n = m;
+    return QV_OK;
+}
+
+qv_code qv_proxy__fielddata(qv_arena *a, const qv_coll_ctx *c, size_t field,
+                            qv_column *col,
+                            Milvus__Proto__Schema__FieldData **fd, qv_err *err)
+{
+    qv_col_view v = qv_column_view(col);
+    return qv_column_to_fielddata(&v, &c->specs[field], NULL, 0, a, fd, err);
+}
+
+qv_code qv_proxy__plan_bytes(qv_arena *a, const qv_expr_plan *plan,
+                             ProtobufCBinaryData *out, qv_err *err)
+{
+    out->data = NULL;
+    out->len = 0;
+    if (!plan || qv_expr_plan_always_true(plan))
+        return QV_OK;
+    qv_buf b;
+    qv_buf_init(&b, 0);
+    qv_code rc = qv_expr_plan_encode(plan, &b, err);
+    if (!rc) {
+        out->data = qv_arena_alloc(a, b.len ? b.len : 1);
+        memcpy(out->data, b.data, b.len);
+        out->len = b.len;
+    }
+    qv_buf_release(&b);
+    return rc;
+}

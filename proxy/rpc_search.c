@@ -1,0 +1,447 @@
+/* rpc_search.c -- Search over one vector field (notes/sdk-compat.md §4.9):
+ * placeholder decoding, parameters, per-shard FLAT top-k on the query
+ * nodes, k-way merge with primary-key dedupe (newest version wins), offset,
+ * round_decimal and output fields with the primary key column always in
+ * fields_data. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "milvus/common.pb-c.h"
+#include "proxy/proxy_read.h"
+#include "querynode/search.h"
+
+#define M(x) Milvus__Proto__Milvus__##x
+typedef Milvus__Proto__Common__KeyValuePair kvp;
+typedef Quiver__Internal__ShardSearchResponse shard_resp;
+
+static const char *param(kvp **kv, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (kv[i]->key && strcmp(kv[i]->key, key) == 0)
+            return kv[i]->value ? kv[i]->value : "";
+    return NULL;
+}
+
+static qv_code int_param(kvp **kv, size_t n, const char *key, int64_t def,
+                         int64_t lo, int64_t hi, int64_t *out, qv_err *err)
+{
+    const char *v = param(kv, n, key);
+    *out = def;
+    if (!v || !v[0])
+        return QV_OK;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (*end || x < lo || x > hi)
+        return qv_fail(err, QV_E_INVALID,
+                       "%s '%s' is out of range [%lld, %lld]", key, v,
+                       (long long)lo, (long long)hi);
+    *out = x;
+    return QV_OK;
+}
+
+static float half_to_float(uint16_t h)
+{
+    uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 0x1f, m = h & 0x3ff,
+             f;
+    if (e == 0) {
+        if (m == 0) {
+            f = s;
+        } else { /* subnormal */
+            e = 127 - 15 + 1;
+            while (!(m & 0x400)) {
+                m <<= 1;
+                e--;
+            }
+            f = s | (e << 23) | ((m & 0x3ff) << 13);
+        }
+    } else if (e == 31) {
+        f = s | 0x7f800000u | (m << 13);
+    } else {
+        f = s | ((e + 127 - 15) << 23) | (m << 13);
+    }
+    float out;
+    memcpy(&out, &f, 4);
+    return out;
+}
+
+/* The query rows in the layout querynode/search.h wants. */
+static qv_code decode_queries(qv_arena *a, const ProtobufCBinaryData *pg,
+                              const qv_field_spec *f, int64_t nq_req,
+                              ProtobufCBinaryData *out, size_t *nq, qv_err *err)
+{
+    Milvus__Proto__Common__PlaceholderGroup *g =
+        milvus__proto__common__placeholder_group__unpack(NULL, pg->len,
+                                                         pg->data);
+    if (!g)
+        return qv_fail(err, QV_E_INVALID, "placeholder group is malformed");
+    qv_code rc = QV_OK;
+    if (g->n_placeholders != 1)
+        rc = qv_fail(err, QV_E_INVALID,
+                     "placeholder group must hold exactly one placeholder");
+    const Milvus__Proto__Common__PlaceholderValue *v =
+        rc ? NULL : g->placeholders[0];
+    size_t n = v ? v->n_values : 0;
+    if (!rc && (n == 0 || n > QV_SEARCH_MAX_NQ))
+        rc = qv_fail(err, QV_E_INVALID, "nq (%zu) must be in [1, %d]", n,
+                     QV_SEARCH_MAX_NQ);
+    if (!rc && nq_req && (size_t)nq_req != n)
+        rc = qv_fail(err, QV_E_INVALID,
+                     "nq is %lld but %zu vectors were "
+                     "sent",
+                     (long long)nq_req, n);
+    bool binary = f->type == QV_DT_BINARY_VECTOR;
+    size_t dim = f->dim, row = binary ? dim / 8 : dim * sizeof(float);
+    uint8_t *buf = rc ? NULL : qv_arena_try_alloc(a, n, row ? row : 1);
+    if (!rc && !buf)
+        rc = qv_fail(err, QV_E_NOMEM, "search: out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        const ProtobufCBinaryData *b = &v->values[i];
+        int t = v->type;
+        uint8_t *dst = buf + i * row;
+        if (binary &&
+            t == MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__BinaryVector &&
+            b->len == row) {
+            memcpy(dst, b->data, row);
+        } else if (!binary &&
+                   t == MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__FloatVector &&
+                   b->len == dim * 4) {
+            memcpy(dst, b->data, row);
+        } else if (
+            !binary &&
+            (t == MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__Float16Vector ||
+             t == MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__BFloat16Vector) &&
+            b->len == dim * 2) {
+            float *o = (float *)(void *)dst;
+            for (size_t j = 0; j < dim; j++) {
+                uint16_t h;
+                memcpy(&h, b->data + 2 * j, 2);
+                if (t ==
+                    MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__Float16Vector) {
+                    o[j] = half_to_float(h);
+                } else {
+                    uint32_t x = (uint32_t)h << 16;
+                    memcpy(&o[j], &x, 4);
+                }
+            }
+        } else if (!binary &&
+                   t == MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__Int8Vector &&
+                   b->len == dim) {
+            float *o = (float *)(void *)dst;
+            for (size_t j = 0; j < dim; j++)
+                o[j] = (float)(int8_t)b->data[j];
+        } else {
+            rc = qv_fail(err, QV_E_INVALID,
+                         "query vector %zu does not match field '%s' (%s, "
+                         "dim %u): placeholder type %d with %zu bytes",
+                         i, f->name, qv_dtype_name(f->type), f->dim, t, b->len);
+        }
+        if (!rc && !binary) {
+            const float *o = (const float *)(const void *)dst;
+            for (size_t j = 0; j < dim && !rc; j++)
+                if (!isfinite(o[j]))
+                    rc = qv_fail(err, QV_E_INVALID,
+                                 "query vector %zu has a NaN or infinite "
+                                 "value",
+                                 i);
+        }
+    }
+    milvus__proto__common__placeholder_group__free_unpacked(g, NULL);
+    if (!rc) {
+        out->data = buf;
+        out->len = n * row;
+        *nq = n;
+    }
+    return rc;
+}
+
+typedef struct search_in {
+    size_t field; /* ctx index of the vector field */
+    qv_metric metric;
+    size_t nq, topk, offset;
+    int64_t round;
+    ProtobufCBinaryData queries;
+} search_in;
+
+static qv_code parse_params(qv_arena *a, const qv_coll_ctx *c,
+                            const M(SearchRequest) * rq, search_in *in,
+                            qv_err *err)
+{
+    kvp **kv = rq->search_params;
+    size_t n = rq->n_search_params;
+    const char *anns = param(kv, n, "anns_field");
+    int f = -1;
+    if (anns && anns[0]) {
+        f = qv_coll_ctx_field(c, anns);
+        if (f < 0 || !qv_dtype_is_vector(c->specs[f].type))
+            return qv_fail(err, QV_E_INVALID,
+                           "anns_field '%s' is not a vector field", anns);
+    } else {
+        for (size_t i = 0; i < c->nfields && f < 0; i++)
+            if (qv_dtype_is_vector(c->specs[i].type))
+                f = (int)i;
+    }
+    if (f < 0)
+        return qv_fail(err, QV_E_INVALID,
+                       "the collection has no vector "
+                       "field");
+    in->field = (size_t)f;
+    const qv_field_spec *spec = &c->specs[f];
+    if (spec->type == QV_DT_SPARSE_FLOAT_VECTOR)
+        return qv_fail(err, QV_E_UNSUPPORTED,
+                       "search on sparse vectors is not supported yet");
+    int64_t topk, offset;
+    qv_code rc =
+        int_param(kv, n, "topk", 100, 1, QV_SEARCH_MAX_TOPK, &topk, err);
+    if (!rc)
+        rc = int_param(kv, n, "offset", 0, 0, QV_SEARCH_MAX_TOPK, &offset, err);
+    if (!rc)
+        rc = int_param(kv, n, "round_decimal", -1, -1, 6, &in->round, err);
+    if (rc)
+        return rc;
+    if (topk + offset > QV_SEARCH_MAX_TOPK)
+        return qv_fail(err, QV_E_INVALID,
+                       "topk + offset (%lld) must be at most %d",
+                       (long long)(topk + offset), QV_SEARCH_MAX_TOPK);
+    in->topk = (size_t)topk;
+    in->offset = (size_t)offset;
+    const char *m = param(kv, n, "metric_type");
+    bool binary = spec->type == QV_DT_BINARY_VECTOR;
+    if (m && m[0]) {
+        if ((rc = qv_metric_parse(m, &in->metric, err)))
+            return rc;
+        if (qv_metric_is_binary(in->metric) != binary)
+            return qv_fail(err, QV_E_INVALID,
+                           "metric %s does not apply to field '%s' (%s)", m,
+                           spec->name, qv_dtype_name(spec->type));
+    } else {
+        in->metric = binary ? QV_METRIC_HAMMING : QV_METRIC_COSINE;
+    }
+    if (rq->search_input_case ==
+        MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_IDS)
+        return qv_fail(err, QV_E_UNSUPPORTED,
+                       "search by primary keys is not supported yet");
+    if (rq->search_input_case !=
+        MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_PLACEHOLDER_GROUP)
+        return qv_fail(err, QV_E_INVALID, "search: no query vectors");
+    return decode_queries(a, &rq->placeholder_group, spec, rq->nq, &in->queries,
+                          &in->nq, err);
+}
+
+/* One merged hit: shard s, row r of that shard's answer. */
+typedef struct mhit {
+    float score;
+    uint32_t s;
+    int64_t r;
+} mhit;
+
+static qv_code merge(qv_arena *a, const qv_coll_ctx *c, const search_in *in,
+                     shard_resp **resp, qv_column ***cols, size_t S, mhit **out,
+                     int64_t *topks, size_t *total, qv_err *err)
+{
+    size_t K = in->topk + in->offset;
+    mhit *res = qv_arena_try_alloc(a, in->nq * in->topk + 1, sizeof *res);
+    qv_hit *buf = qv_arena_try_alloc(a, K + 1, sizeof *buf);
+    const qv_hit **lists = qv_arena_calloc(a, S + 1, sizeof *lists);
+    size_t *counts = qv_arena_calloc(a, S + 1, sizeof *counts);
+    size_t *first = qv_arena_calloc(a, S + 1, sizeof *first);
+    if (!res || !buf)
+        return qv_fail(err, QV_E_NOMEM, "search: out of memory");
+    bool larger = qv_metric_larger_is_closer(in->metric);
+    (void)c;
+    size_t m = 0;
+    for (size_t q = 0; q < in->nq; q++) {
+        for (size_t s = 0; s < S; s++) {
+            size_t cnt = (size_t)resp[s]->counts[q];
+            qv_hit *l = qv_arena_calloc(a, cnt + 1, sizeof *l);
+            qv_col_view pk = qv_column_view(cols[s][0]);
+            for (size_t j = 0; j < cnt; j++) {
+                size_t r = first[s] + j;
+                l[j] = (qv_hit){.distance = resp[s]->distances[r],
+                                .seg = (uint32_t)s,
+                                .row = (int64_t)r,
+                                .ts = resp[s]->row_ts[r],
+                                .pk = qv_pk_of_row(&pk, r)};
+            }
+            lists[s] = l;
+            counts[s] = cnt;
+            first[s] += cnt;
+        }
+        size_t got = qv_hits_merge(lists, counts, S, K, larger, buf);
+        size_t k = 0;
+        for (size_t j = in->offset; j < got; j++, k++) {
+            float sc = buf[j].distance;
+            if (in->round >= 0) {
+                double p = pow(10.0, (double)in->round);
+                sc = (float)(round((double)sc * p) / p);
+            }
+            res[m++] = (mhit){sc, buf[j].seg, buf[j].row};
+        }
+        topks[q] = (int64_t)k;
+    }
+    *out = res;
+    *total = m;
+    return QV_OK;
+}
+
+static M(SearchResults) * results(qv_arena *a, qv_code rc, const qv_err *err)
+{
+    M(SearchResults) *r = qv_arena_alloc(a, sizeof *r);
+    milvus__proto__milvus__search_results__init(r);
+    r->status =
+        qv_proxy__status(a, rc, QV_SUBJ_COLLECTION, rc ? err->msg : NULL);
+    return r;
+}
+
+static void free_col(void *c)
+{
+    qv_column_free(c);
+}
+
+static qv_code build_data(qv_arena *a, const qv_coll_ctx *c,
+                          const search_in *in, const qv_outputs *out,
+                          qv_column ***cols, const mhit *hits, size_t n,
+                          int64_t *topks, M(SearchResults) * r, qv_err *err)
+{
+    Milvus__Proto__Schema__SearchResultData *d = qv_arena_alloc(a, sizeof *d);
+    milvus__proto__schema__search_result_data__init(d);
+    d->num_queries = (int64_t)in->nq;
+    d->top_k = (int64_t)in->topk;
+    d->topks = topks;
+    d->n_topks = in->nq;
+    d->scores = qv_arena_try_alloc(a, n + 1, sizeof(float));
+    if (!d->scores)
+        return qv_fail(err, QV_E_NOMEM, "search: out of memory");
+    for (size_t i = 0; i < n; i++)
+        d->scores[i] = hits[i].score;
+    d->n_scores = n;
+    size_t nc = 1 + out->n;
+    d->fields_data = qv_arena_calloc(a, nc + 1, sizeof(*d->fields_data));
+    qv_code rc = QV_OK;
+    for (size_t f = 0; !rc && f < nc; f++) {
+        size_t idx = f == 0 ? c->pk : (size_t)out->idx[f - 1];
+        qv_column *col = NULL;
+        rc = qv_column_create(&c->specs[idx], &col, err);
+        for (size_t i = 0; !rc && i < n; i++) {
+            qv_col_view v = qv_column_view(cols[hits[i].s][f]);
+            rc = qv_column_append_rows(col, &v, &hits[i].r, 1, err);
+        }
+        if (col) {
+            qv_column_publish(col);
+            qv_arena_on_release(a, free_col, col);
+        }
+        if (!rc)
+            rc = qv_proxy__fielddata(a, c, idx, col, &d->fields_data[f], err);
+        if (!rc && f == 0) {
+            qv_col_view v = qv_column_view(col);
+            rc = qv_proxy__ids(a, &v, &d->ids, err);
+        }
+    }
+    d->n_fields_data = nc;
+    d->output_fields = out->names;
+    d->n_output_fields = out->nnames;
+    d->primary_field_name = (char *)c->specs[c->pk].name;
+    r->results = d;
+    return rc;
+}
+
+static qv_code run_search(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
+                          const M(SearchRequest) * rq, search_in *in,
+                          const qv_outputs *out, M(SearchResults) * r,
+                          qv_err *err)
+{
+    qv_arena *a = qv_rpc_call_arena(call);
+    qv_expr_plan *plan = NULL;
+    qv_code rc = qv_coll_ctx_parse(
+        c, a, rq->dsl, (const void *const *)rq->expr_template_values,
+        rq->n_expr_template_values, &plan, err);
+    ProtobufCBinaryData pb = {0};
+    if (!rc)
+        rc = qv_proxy__plan_bytes(a, plan, &pb, err);
+    qv_expr_plan_free(plan);
+    qv_read_plan rp;
+    if (!rc)
+        rc = qv_proxy__leaders(p, call, c, rq->partition_names,
+                               rq->n_partition_names, &rp, err);
+    qv_ts g = 0;
+    if (!rc)
+        rc = qv_proxy__guarantee(p, call, c, rq->consistency_level,
+                                 rq->use_default_consistency,
+                                 rq->guarantee_timestamp, &g, err);
+    size_t S = c->nshards, nc = 1 + out->n;
+    shard_resp **resp = qv_arena_calloc(a, S + 1, sizeof *resp);
+    qv_column ***cols = qv_arena_calloc(a, S + 1, sizeof *cols);
+    for (size_t s = 0; !rc && s < S; s++) {
+        Quiver__Internal__ShardSearchRequest q =
+            QUIVER__INTERNAL__SHARD_SEARCH_REQUEST__INIT;
+        q.collection_id = c->id;
+        q.vchannel = rp.leaders[s]->vchannel;
+        q.guarantee_ts = g;
+        q.travel_ts = rq->travel_timestamp;
+        q.timeout_ms = qv_proxy__read_wait(p, call);
+        q.plan = pb;
+        q.field_id = c->specs[in->field].id;
+        q.metric = (int32_t)in->metric;
+        q.nq = (int64_t)in->nq;
+        q.topk = (int64_t)(in->topk + in->offset);
+        q.queries = in->queries;
+        q.partition_ids = rp.partitions;
+        q.n_partition_ids = rp.npartitions;
+        q.output_field_ids = out->ids;
+        q.n_output_field_ids = out->n;
+        rc = qv_proxy__call_node(
+            call, rp.leaders[s]->address, "Search", &q.base,
+            &quiver__internal__shard_search_response__descriptor,
+            (ProtobufCMessage **)&resp[s], err);
+        if (!rc)
+            rc = qv_proxy__status_of(resp[s]->status, err);
+        if (!rc && (resp[s]->n_columns != nc || resp[s]->n_counts != in->nq))
+            rc = qv_fail(err, QV_E_INTERNAL,
+                         "query node answered %zu "
+                         "columns, %zu queries",
+                         resp[s]->n_columns, resp[s]->n_counts);
+        cols[s] = qv_arena_calloc(a, nc + 1, sizeof(qv_column *));
+        for (size_t f = 0; !rc && f < nc; f++)
+            rc =
+                qv_proxy__load_image(a, &resp[s]->columns[f], &cols[s][f], err);
+    }
+    mhit *hits = NULL;
+    size_t total = 0;
+    int64_t *topks = qv_arena_calloc(a, in->nq + 1, sizeof(int64_t));
+    if (!rc)
+        rc = merge(a, c, in, resp, cols, S, &hits, topks, &total, err);
+    if (!rc)
+        rc = build_data(a, c, in, out, cols, hits, total, topks, r, err);
+    return rc;
+}
+
+qv_code qv_proxy__search(qv_rpc_call *call, const ProtobufCMessage *req,
+                         ProtobufCMessage **resp, void *ud, qv_err *err)
+{
+    qv_proxy *p = ud;
+    const M(SearchRequest) *rq = (const void *)req;
+    qv_arena *a = qv_rpc_call_arena(call);
+    const char *db = qv_proxy__db(call, rq->db_name);
+    qv_coll_ctx c;
+    qv_outputs out;
+    search_in in = {0};
+    qv_code rc = qv_coll_ctx_get(p, call, db, rq->collection_name, &c, err);
+    if (!rc && rq->n_sub_reqs > 0)
+        rc = qv_fail(err, QV_E_UNSUPPORTED,
+                     "search with sub-requests is not supported yet");
+    if (!rc)
+        rc = parse_params(a, &c, rq, &in, err);
+    if (!rc)
+        rc = qv_proxy__outputs(a, &c, rq->output_fields, rq->n_output_fields,
+                               true, &out, err);
+    if (!rc && out.count)
+        rc = qv_fail(err, QV_E_INVALID, "count(*) is not an output of search");
+    M(SearchResults) *r = results(a, rc, err);
+    if (!rc)
+        rc = run_search(p, call, &c, rq, &in, &out, r, err);
+    if (rc)
+        r = results(a, rc, err);
+    r->collection_name = rq->collection_name;
+    *resp = &r->base;
+    return QV_OK;
+}

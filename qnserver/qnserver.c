@@ -1,0 +1,295 @@
+/* qnserver.c -- the query node's lifecycle and channel assignment
+ * (WatchChannels / ReleaseChannels); see qnserver.h. */
+#include "qnserver/qnserver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "proto/convert_fielddata.h"
+#include "proto/rpc_status.h"
+#include "qnserver/qn_int.h"
+
+typedef Milvus__Proto__Common__Status pb_status;
+
+static pb_status *mk_status(qv_arena *a, qv_code rc, qv_subject what,
+                            const qv_err *err)
+{
+    pb_status *st = qv_arena_alloc(a, sizeof *st);
+    milvus__proto__common__status__init(st);
+    qv_rpc_status_fill(st, rc, what,
+                       rc ? qv_arena_strdup(a, err && err->msg[0]
+                                                   ? err->msg
+                                                   : qv_code_name(rc))
+                          : NULL);
+    return st;
+}
+
+qv_delegator *qv_qn__find(qv_qnode *q, int64_t coll, const char *vch,
+                          qn_coll **out)
+{
+    for (qn_coll *c = q->colls; c; c = c->next) {
+        if (c->id != coll)
+            continue;
+        for (size_t i = 0; i < c->nch; i++)
+            if (strcmp(c->vch[i], vch) == 0) {
+                if (out)
+                    *out = c;
+                return c->dels[i];
+            }
+    }
+    return NULL;
+}
+
+static void coll_free(qn_coll *c)
+{
+    for (size_t i = 0; i < c->nch; i++) {
+        if (c->dels[i])
+            qv_delegator_stop(c->dels[i]);
+        free(c->vch[i]);
+    }
+    free(c->dels);
+    free(c->vch);
+    free(c->specs);
+    if (c->schema)
+        protobuf_c_message_free_unpacked(&c->schema->base, NULL);
+    free(c);
+}
+
+/* A private copy of the schema and the field specs built from it. */
+static qv_code coll_new(const Quiver__Internal__WatchChannelsRequest *rq,
+                        qn_coll **out, qv_err *err)
+{
+    if (!rq->schema || rq->n_vchannels == 0 ||
+        rq->n_vchannels != rq->n_pchannels)
+        return qv_fail(err, QV_E_INVALID,
+                       "watch channels: schema and matching vchannels and "
+                       "pchannels are required");
+    qn_coll *c = QV_NEW(qn_coll);
+    c->id = rq->collection_id;
+    size_t len = protobuf_c_message_get_packed_size(&rq->schema->base);
+    uint8_t *buf = qv_xmalloc(len + 1);
+    protobuf_c_message_pack(&rq->schema->base, buf);
+    c->schema =
+        milvus__proto__schema__collection_schema__unpack(NULL, len, buf);
+    free(buf);
+    qv_code rc = QV_OK;
+    if (!c->schema)
+        rc = qv_fail(err, QV_E_INVALID, "watch channels: bad schema");
+    size_t nf = c->schema ? c->schema->n_fields : 0;
+    c->specs = qv_xmalloc((nf + 1) * sizeof(qv_field_spec));
+    for (size_t i = 0; !rc && i < nf; i++) {
+        rc = qv_field_spec_from_schema(c->schema->fields[i], &c->specs[i], err);
+        if (c->schema->fields[i]->is_primary_key)
+            c->pk_field_id = c->schema->fields[i]->fieldid;
+    }
+    c->nfields = nf;
+    c->vch = qv_xmalloc(rq->n_vchannels * sizeof(char *));
+    c->dels = qv_xmalloc(rq->n_vchannels * sizeof(qv_delegator *));
+    for (size_t i = 0; i < rq->n_vchannels; i++) {
+        c->vch[i] = qv_xstrdup(rq->vchannels[i]);
+        c->dels[i] = NULL;
+    }
+    c->nch = rq->n_vchannels;
+    if (rc) {
+        coll_free(c);
+        return rc;
+    }
+    *out = c;
+    return QV_OK;
+}
+
+static qv_code watch(qv_qnode *q,
+                     const Quiver__Internal__WatchChannelsRequest *rq,
+                     qv_err *err)
+{
+    for (qn_coll *c = q->colls; c; c = c->next)
+        if (c->id == rq->collection_id)
+            return QV_OK; /* already watched */
+    qn_coll *c = NULL;
+    qv_code rc = coll_new(rq, &c, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < c->nch && !rc; i++) {
+        qv_delegator_opts o = {
+            .log = q->opts.log,
+            .pchannel = rq->pchannels[i],
+            .from = WAL_EARLIEST,
+            .shard = {.collection_id = c->id,
+                      .vchannel = c->vch[i],
+                      .schema = {.fields = c->specs,
+                                 .nfields = c->nfields,
+                                 .pk_field_id = c->pk_field_id}},
+        };
+        rc = qv_delegator_start(&o, &c->dels[i], err);
+    }
+    if (rc) {
+        coll_free(c);
+        return rc;
+    }
+    c->next = q->colls;
+    q->colls = c;
+    QV_LOG(QV_LOG_INFO, "querynode",
+           "watching %zu channel(s) of collection "
+           "%lld",
+           c->nch, (long long)c->id);
+    return QV_OK;
+}
+
+static qv_code rpc_watch(qv_rpc_call *call, const ProtobufCMessage *req,
+                         ProtobufCMessage **resp, void *ud, qv_err *err)
+{
+    qv_qnode *q = ud;
+    pthread_rwlock_wrlock(&q->mu);
+    qv_code rc = watch(q, (const void *)req, err);
+    pthread_rwlock_unlock(&q->mu);
+    *resp = &mk_status(qv_rpc_call_arena(call), rc, QV_SUBJ_NONE, err)->base;
+    return QV_OK;
+}
+
+static qv_code rpc_release(qv_rpc_call *call, const ProtobufCMessage *req,
+                           ProtobufCMessage **resp, void *ud, qv_err *err)
+{
+    qv_qnode *q = ud;
+    const Quiver__Internal__ReleaseChannelsRequest *rq = (const void *)req;
+    pthread_rwlock_wrlock(&q->mu);
+    for (qn_coll **p = &q->colls; *p; p = &(*p)->next)
+        if ((*p)->id == rq->collection_id) {
+            qn_coll *c = *p;
+            *p = c->next;
+            coll_free(c);
+            break;
+        }
+    pthread_rwlock_unlock(&q->mu);
+    *resp = &mk_status(qv_rpc_call_arena(call), QV_OK, QV_SUBJ_NONE, err)->base;
+    return QV_OK;
+}
+
+static const struct {
+    const char *name;
+    const ProtobufCMessageDescriptor *desc;
+    qv_rpc_unary_fn fn;
+} rpcs[] = {
+    {QV_QN_SERVICE "WatchChannels",
+     &quiver__internal__watch_channels_request__descriptor, rpc_watch},
+    {QV_QN_SERVICE "ReleaseChannels",
+     &quiver__internal__release_channels_request__descriptor, rpc_release},
+    {QV_QN_SERVICE "Search",
+     &quiver__internal__shard_search_request__descriptor, qv_qn__search},
+    {QV_QN_SERVICE "Query", &quiver__internal__shard_query_request__descriptor,
+     qv_qn__query},
+};
+
+qv_code qv_qnode_create(const qv_qnode_options *opts, qv_qnode **out,
+                        qv_err *err)
+{
+    if (!opts || !opts->kv || !opts->log)
+        return qv_fail(err, QV_E_INVALID,
+                       "querynode: meta KV and write log "
+                       "are required");
+    qv_qnode *q = QV_NEW(qv_qnode);
+    q->opts = *opts;
+    q->root = qv_xstrdup(opts->root ? opts->root : "quiver/");
+    q->host = qv_xstrdup(opts->host ? opts->host : "0.0.0.0");
+    q->advertise = qv_xstrdup(opts->advertise ? opts->advertise : "");
+    pthread_rwlock_init(&q->mu, NULL);
+    qv_rpc_server_opts so = {.host = q->host,
+                             .port = opts->port,
+                             .workers = opts->workers ? opts->workers : 4};
+    qv_code rc = qv_rpc_server_create(&so, &q->srv, err);
+    for (size_t i = 0; !rc && i < sizeof rpcs / sizeof rpcs[0]; i++) {
+        qv_rpc_method m = {.name = rpcs[i].name,
+                           .kind = QV_RPC_UNARY,
+                           .req_desc = rpcs[i].desc,
+                           .unary = rpcs[i].fn,
+                           .user_data = q};
+        rc = qv_rpc_server_register(q->srv, &m, err);
+    }
+    if (rc) {
+        qv_qnode_destroy(q);
+        return qv_err_prefix(err, "querynode");
+    }
+    *out = q;
+    return QV_OK;
+}
+
+static int64_t random_id(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+        v = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+    return (int64_t)(v & ((1ull << 40) - 1)) + 1;
+}
+
+qv_code qv_qnode_start(qv_qnode *q, qv_err *err)
+{
+    qv_code rc = qv_rpc_server_start(q->srv, err);
+    if (rc)
+        return qv_err_prefix(err, "querynode");
+    if (!q->advertise[0]) {
+        const char *h = q->host;
+        bool any = !h[0] || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0;
+        char a[300];
+        snprintf(a, sizeof a, "%s:%d", any ? "127.0.0.1" : h,
+                 qv_rpc_server_port(q->srv));
+        free(q->advertise);
+        q->advertise = qv_xstrdup(a);
+    }
+    qv_session_options so = {.root = q->root,
+                             .role = "querynode",
+                             .server_id = random_id(),
+                             .address = q->advertise,
+                             .ttl_s = q->opts.session_ttl_s};
+    rc = qv_session_register(q->opts.kv, &so, &q->session, err);
+    return rc ? qv_err_prefix(err, "querynode") : QV_OK;
+}
+
+int qv_qnode_port(const qv_qnode *q)
+{
+    return qv_rpc_server_port(q->srv);
+}
+
+size_t qv_qnode_channels(qv_qnode *q)
+{
+    size_t n = 0;
+    pthread_rwlock_rdlock(&q->mu);
+    for (qn_coll *c = q->colls; c; c = c->next)
+        n += c->nch;
+    pthread_rwlock_unlock(&q->mu);
+    return n;
+}
+
+void qv_qnode_stop(qv_qnode *q)
+{
+    if (!q)
+        return;
+    if (q->srv)
+        qv_rpc_server_shutdown(q->srv);
+    qv_session_close(q->session);
+    q->session = NULL;
+    pthread_rwlock_wrlock(&q->mu);
+    while (q->colls) {
+        qn_coll *c = q->colls;
+        q->colls = c->next;
+        coll_free(c);
+    }
+    pthread_rwlock_unlock(&q->mu);
+}
+
+void qv_qnode_destroy(qv_qnode *q)
+{
+    if (!q)
+        return;
+    qv_qnode_stop(q);
+    qv_rpc_server_destroy(q->srv);
+    pthread_rwlock_destroy(&q->mu);
+    free(q->root);
+    free(q->host);
+    free(q->advertise);
+    free(q);
+}
