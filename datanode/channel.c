@@ -39,9 +39,9 @@ static qv_code fail(qv_dn_channel *ch, qv_code rc, const qv_err *e, wal_pos pos,
                     qv_err *err)
 {
     ch->failed = rc;
-    snprintf(ch->fail_msg, sizeof ch->fail_msg,
-             "datanode channel '%s' stopped at log position %llu: %s",
-             ch->vchannel, (unsigned long long)pos, e->msg);
+    (void)snprintf(ch->fail_msg, sizeof ch->fail_msg,
+                   "datanode channel '%s' stopped at log position %llu: %s",
+                   ch->vchannel, (unsigned long long)pos, e->msg);
     return qv_fail(err, rc, "%s", ch->fail_msg);
 }
 

@@ -85,10 +85,14 @@ static qv_code put_deltas(const qv_flush_target *t, const qv_seg_schema *schema,
     int64_t *rows = qv_try_alloc(s->rows ? s->rows : 1, sizeof(int64_t));
     int64_t *ts = qv_try_alloc(s->rows ? s->rows : 1, sizeof(int64_t));
     qv_column *keys = NULL;
-    qv_code rc =
-        (!rows || !ts) ? qv_fail(err, QV_E_NOMEM, "flush: deletes") : QV_OK;
+    if (!rows || !ts) {
+        free(rows);
+        free(ts);
+        return qv_fail(err, QV_E_NOMEM, "flush: deletes of %zu rows", s->rows);
+    }
+    qv_code rc = QV_OK;
     size_t n = 0;
-    for (size_t r = 0; !rc && r < s->rows; r++) {
+    for (size_t r = 0; r < s->rows; r++) {
         qv_ts h = s->ops->row_hide(s->seg, r);
         if (h != QV_TS_MAX) {
             rows[n] = (int64_t)r;

@@ -37,9 +37,9 @@ static void fail(qv_delegator *d, qv_code rc, const char *what, const qv_err *e,
 {
     pthread_mutex_lock(&d->mu);
     d->failed = rc;
-    snprintf(d->fail_msg, sizeof d->fail_msg,
-             "vchannel '%s' stopped at log position %llu: %s: %s", d->vchannel,
-             (unsigned long long)pos, what, e->msg);
+    (void)snprintf(d->fail_msg, sizeof d->fail_msg,
+                   "vchannel '%s' stopped at log position %llu: %s: %s",
+                   d->vchannel, (unsigned long long)pos, what, e->msg);
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
     QV_LOG(QV_LOG_ERROR, "querynode", "delegator: %s", d->fail_msg);

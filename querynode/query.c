@@ -43,7 +43,7 @@ static qv_code collect(const qv_shard_snap *snap, size_t i,
     for (size_t r = 0; !rc && r < ss->rows; r++) {
         if (qv_bitset_test(&ex, r))
             continue;
-        if (*n == *cap) {
+        if (!*rows || *n == *cap) {
             *cap = *cap ? 2 * *cap : 1024;
             qrow *p = qv_try_realloc(*rows, *cap, sizeof **rows);
             if (!p) {

@@ -148,7 +148,7 @@ static qv_code open_seg(qv_shard *s, int64_t id, int64_t part, qv_growing **out,
     pthread_mutex_lock(&s->mu);
     if (s->nsegs == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 4;
-        s->segs = qv_xrealloc(s->segs, s->cap * sizeof *s->segs);
+        s->segs = qv_xrealloc(s->segs, s->cap * sizeof(qv_growing *));
     }
     s->segs[s->nsegs++] = g;
     pthread_mutex_unlock(&s->mu);
@@ -448,7 +448,7 @@ static void push_sealed(qv_shard *s, qv_sealed *x)
 {
     if (s->nsealed == s->cap_sealed) {
         s->cap_sealed = s->cap_sealed ? 2 * s->cap_sealed : 4;
-        s->sealed = qv_xrealloc(s->sealed, s->cap_sealed * sizeof *s->sealed);
+        s->sealed = qv_xrealloc(s->sealed, s->cap_sealed * sizeof(qv_sealed *));
     }
     qv_sealed_ref(x);
     s->sealed[s->nsealed++] = x;

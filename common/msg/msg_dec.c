@@ -250,7 +250,7 @@ static qv_code dec_small(const uint8_t *base, size_t total, size_t b, qv_msg *m,
 static qv_code dec_head(const uint8_t *p, size_t len, qv_msg *m, size_t *body,
                         msg_priv *pv, qv_err *err)
 {
-    char vc[QV_MSG_VCHANNEL_MAX + 1];
+    char vc[QV_MSG_VCHANNEL_MAX + 1] = {0};
     qv_code rc = qv_msg_peek(p, len, &m->type, &m->ts, &m->collection_id, vc,
                              sizeof vc, err);
     if (rc)

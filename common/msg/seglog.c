@@ -104,7 +104,7 @@ qv_code qv_delta_decode(const void *bytes, size_t len, qv_delta *out,
     memset(&d, 0, sizeof d);
     qv_column **cols[2] = {&d.cpk, &d.cts};
     size_t prev = DL_HDR;
-    for (int i = 0; i < 2; i++) {
+    for (size_t i = 0; i < 2; i++) {
         uint64_t o = msg__get64(p + 16 + 16 * i),
                  l = msg__get64(p + 24 + 16 * i);
         if (o != ALIGN64(prev) || o > len || l > len - o || l == 0) {
