@@ -100,7 +100,7 @@ static qv_code call_node(const char *addr, const char *method,
     qv_arena a;
     qv_arena_init(&a, 0);
     Milvus__Proto__Common__Status *st = NULL;
-    qv_rpc_call_opts o = {.timeout_ms = 10000};
+    qv_rpc_call_opts o = {.timeout_ms = 10000, .flags = QV_RPC_FAIL_FAST};
     rc = qv_rpc_unary(ch, method, req,
                       &milvus__proto__common__status__descriptor, &a,
                       (ProtobufCMessage **)&st, &o, err);

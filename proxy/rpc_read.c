@@ -94,8 +94,10 @@ qv_code qv_proxy__call_node(qv_rpc_call *call, const char *addr,
     if (rc)
         return rc;
     int64_t left = qv_rpc_call_ms_left(call);
-    qv_rpc_call_opts o = {.timeout_ms =
-                              left > 0 && left < 60000 ? left : 60000};
+    /* Fail fast: a dead query node is replaced by the coord; the client
+     * retries rather than waiting out its deadline. */
+    qv_rpc_call_opts o = {.timeout_ms = left > 0 && left < 60000 ? left : 60000,
+                          .flags = QV_RPC_FAIL_FAST};
     char full[128];
     snprintf(full, sizeof full, "/quiver.internal.QueryNodeService/%s", method);
     rc = qv_rpc_unary(ch, full, req, desc, qv_rpc_call_arena(call), resp, &o,

@@ -375,7 +375,8 @@ qv_code qv_proxy__ids(qv_arena *a, const qv_col_view *pk,
         l->data = qv_arena_try_alloc(a, pk->rows + 1, sizeof(int64_t));
         if (!l->data)
             return qv_fail(err, QV_E_NOMEM, "ids: out of memory");
-        memcpy(l->data, pk->data, pk->rows * sizeof(int64_t));
+        if (pk->rows)
+            memcpy(l->data, pk->data, pk->rows * sizeof(int64_t));
         l->n_data = pk->rows;
         ids->id_field_case = MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID;
         ids->int_id = l;

@@ -112,8 +112,9 @@ static qv_code do_search(qv_arena *a,
     size_t nout = 1 + rq->n_output_field_ids;
     int64_t *ids = qv_arena_alloc(a, nout * sizeof(int64_t));
     ids[0] = c->pk_field_id;
-    memcpy(ids + 1, rq->output_field_ids,
-           rq->n_output_field_ids * sizeof(int64_t));
+    if (rq->n_output_field_ids)
+        memcpy(ids + 1, rq->output_field_ids,
+               rq->n_output_field_ids * sizeof(int64_t));
     if (!rc) {
         r->counts = qv_arena_alloc(a, (res.nq + 1) * sizeof(int64_t));
         r->distances = qv_arena_alloc(a, (total + 1) * sizeof(float));

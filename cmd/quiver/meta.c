@@ -93,12 +93,20 @@ qv_code qv_cli_open_wal(const qv_config *cfg, bool standalone, wal **out,
                         qv_err *err)
 {
     *out = NULL;
-    if (!standalone)
-        return QV_OK;
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/wal",
-             qv_config_str(cfg, "localStorage.path"));
-    wal_options o = {.dir = dir, .sync = WAL_SYNC_ALWAYS};
-    qv_code rc = wal_open("local", &o, out, err);
+    qv_code rc;
+    if (strcmp(qv_config_str(cfg, "wal.backend"), "kafka") == 0) {
+        wal_options o = {.bootstrap = qv_config_str(cfg, "kafka.brokers"),
+                         .topic_prefix =
+                             qv_config_str(cfg, "kafka.topicPrefix")};
+        rc = wal_open("kafka", &o, out, err);
+    } else {
+        if (!standalone)
+            return QV_OK; /* no shared log: DDL only */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/wal",
+                 qv_config_str(cfg, "localStorage.path"));
+        wal_options o = {.dir = dir, .sync = WAL_SYNC_ALWAYS};
+        rc = wal_open("local", &o, out, err);
+    }
     return rc ? qv_err_prefix(err, "write log") : QV_OK;
 }

@@ -72,7 +72,10 @@ static qv_code start_proxy(const qv_config *cfg, const char *deploy_mode,
             (int64_t)qv_config_duration_ms(cfg, "proxy.shutdownTimeout"),
         .on_call_done = qv_observe_rpc_done,
         .log = log,
-        .max_record_bytes = 8u << 20,
+        /* Kafka: under the broker's default message.max.bytes. */
+        .max_record_bytes =
+            strcmp(qv_config_str(cfg, "wal.backend"), "kafka") == 0 ? 900000
+                                                                    : 8u << 20,
     };
     qv_proxy *p;
     rc = qv_proxy_create(&opts, &p, err);
@@ -87,10 +90,10 @@ static qv_code start_proxy(const qv_config *cfg, const char *deploy_mode,
     return QV_OK;
 }
 
-/* Standalone's query node: loopback, any free port, found by the coord
- * through its session. */
+/* The query node: standalone's on loopback and any free port, found by
+ * the coord through its session; `run querynode` on queryNode.*. */
 static qv_code start_querynode(const qv_config *cfg, metakv *kv, wal *log,
-                               qv_qnode **out, qv_err *err)
+                               bool standalone, qv_qnode **out, qv_err *err)
 {
     char root[512];
     qv_code rc = qv_cli_meta_root(cfg, root, sizeof root, err);
@@ -100,7 +103,12 @@ static qv_code start_querynode(const qv_config *cfg, metakv *kv, wal *log,
         .kv = kv,
         .log = log,
         .root = root,
-        .host = "127.0.0.1",
+        .host = standalone ? "127.0.0.1"
+                           : qv_config_str(cfg, "queryNode.listenAddress"),
+        .port = standalone ? 0 : (int)qv_config_int(cfg, "queryNode.port"),
+        .advertise = standalone
+                         ? NULL
+                         : qv_config_str(cfg, "queryNode.advertiseAddress"),
         .session_ttl_s =
             (int64_t)(qv_config_duration_ms(cfg, "session.ttl") + 999) / 1000,
     };
@@ -163,8 +171,11 @@ static qv_code start_services(const qv_config *cfg, const char *role,
     if (!rc && (standalone || strcmp(role, "proxy") == 0))
         rc = start_proxy(cfg, standalone ? "STANDALONE" : "CLUSTER", s->kv,
                          s->log, &s->proxy, err);
-    if (!rc && standalone && s->log)
-        rc = start_querynode(cfg, s->kv, s->log, &s->qnode, err);
+    if (!rc && !standalone && strcmp(role, "querynode") == 0 && !s->log)
+        rc = qv_fail(err, QV_E_INVALID,
+                     "quiver run querynode needs wal.backend: kafka");
+    if (!rc && s->log && (standalone || strcmp(role, "querynode") == 0))
+        rc = start_querynode(cfg, s->kv, s->log, standalone, &s->qnode, err);
     if (!rc && (standalone || strcmp(role, "coord") == 0))
         rc = qv_cli_start_coord(cfg, s->kv, s->log, standalone, &s->coord, err);
     return rc;
@@ -177,11 +188,12 @@ int qv_cli_serve(const qv_config *cfg, const char *role)
         fprintf(stderr, "quiver: %s\n", err.msg);
         return QV_EXIT_FAILURE;
     }
-    if (role && strcmp(role, "proxy") != 0 && strcmp(role, "coord") != 0) {
+    if (role && strcmp(role, "proxy") != 0 && strcmp(role, "coord") != 0 &&
+        strcmp(role, "querynode") != 0) {
         fprintf(stderr,
                 "quiver: role '%s' cannot run as its own process in this "
-                "version; use 'quiver standalone', 'quiver run coord' or "
-                "'quiver run proxy'\n",
+                "version; use 'quiver standalone', 'quiver run coord', "
+                "'quiver run proxy' or 'quiver run querynode'\n",
                 role);
         return QV_EXIT_FAILURE;
     }
@@ -198,10 +210,12 @@ int qv_cli_serve(const qv_config *cfg, const char *role)
     QV_LOG(QV_LOG_INFO, "quiver",
            "quiver %s %s serving: grpc %s:%d, http port %d%s%s",
            qv_build_info_get()->version, role ? role : "standalone",
-           s.proxy ? qv_config_str(cfg, "proxy.listenAddress")
-                   : qv_config_str(cfg, "coord.listenAddress"),
-           s.proxy ? qv_proxy_port(s.proxy)
-                   : (s.coord ? qv_coord_port(s.coord) : 0),
+           s.proxy   ? qv_config_str(cfg, "proxy.listenAddress")
+           : s.coord ? qv_config_str(cfg, "coord.listenAddress")
+                     : qv_config_str(cfg, "queryNode.listenAddress"),
+           s.proxy   ? qv_proxy_port(s.proxy)
+           : s.coord ? qv_coord_port(s.coord)
+                     : (s.qnode ? qv_qnode_port(s.qnode) : 0),
            qv_observe_http_port(s.observe), role ? "" : ", data ",
            role ? "" : qv_config_str(cfg, "localStorage.path"));
 

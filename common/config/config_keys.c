@@ -32,6 +32,26 @@ const qv_config_key qv_config_keys[] = {
      "host:port other processes reach the coord at (empty = listen "
      "address and port, 127.0.0.1 for 0.0.0.0)"},
 
+    /* queryNode: the query node's internal QueryNodeService */
+    {"queryNode.listenAddress", QV_CFG_STRING, "0.0.0.0", 0, 0, NULL,
+     "address the query node's internal gRPC service listens on (quiver "
+     "run querynode)"},
+    {"queryNode.port", QV_CFG_PORT, "19532", 0, 0, NULL,
+     "port of the query node's internal gRPC service (0 = any free port)"},
+    {"queryNode.advertiseAddress", QV_CFG_STRING, "", 0, 0, NULL,
+     "host:port other processes reach the query node at (empty = listen "
+     "address and port, 127.0.0.1 for 0.0.0.0)"},
+
+    /* wal: the write log */
+    {"wal.backend", QV_CFG_ENUM, "local", 0, 0, "local|kafka",
+     "write log backend: local (segment files in the data directory, "
+     "standalone only) or kafka"},
+    {"kafka.brokers", QV_CFG_STRING, "127.0.0.1:9092", 0, 0, NULL,
+     "Kafka bootstrap brokers, host:port[,host:port...] (wal.backend: "
+     "kafka)"},
+    {"kafka.topicPrefix", QV_CFG_STRING, "", 0, 0, NULL,
+     "prefix of the Kafka topics that hold Quiver's channels"},
+
     /* metakv: where metadata lives */
     {"metakv.backend", QV_CFG_ENUM, "local", 0, 0, "local|etcd",
      "meta KV backend: local (LMDB in the data directory, standalone only) "
