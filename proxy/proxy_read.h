@@ -26,6 +26,14 @@ qv_code qv_proxy__leaders(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
 qv_code qv_proxy__guarantee(qv_proxy *p, qv_rpc_call *call,
                             const qv_coll_ctx *c, int level, bool use_default,
                             uint64_t given, qv_ts *g, qv_err *err) QV_MUST_USE;
+/* Time travel: the request's travel_timestamp, else the same key in its
+ * params; refused when older than the retention window (data is kept that
+ * long: growing segments keep every version, and nothing is compacted
+ * yet). */
+#define QV_PROXY_RETENTION_MS 3600000
+qv_code qv_proxy__travel(Milvus__Proto__Common__KeyValuePair **kv, size_t n,
+                         uint64_t field, uint64_t *out,
+                         qv_err *err) QV_MUST_USE;
 /* How long a query node may wait for tsafe within this call. */
 uint32_t qv_proxy__read_wait(qv_proxy *p, qv_rpc_call *call);
 

@@ -307,8 +307,10 @@ qv_code qv_proxy__query(qv_rpc_call *call, const ProtobufCMessage *req,
                     .nparts = rq->n_partition_names,
                     .out = &out,
                     .limit = limit ? limit + offset : 0,
-                    .count_only = !rc && out.count,
-                    .travel = rq->travel_timestamp};
+                    .count_only = !rc && out.count};
+    if (!rc)
+        rc = qv_proxy__travel(rq->query_params, rq->n_query_params,
+                              rq->travel_timestamp, &q.travel, err);
     if (!rc)
         rc = qv_proxy__guarantee(p, call, &c, rq->consistency_level,
                                  rq->use_default_consistency,

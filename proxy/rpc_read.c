@@ -75,6 +75,32 @@ qv_code qv_proxy__guarantee(qv_proxy *p, qv_rpc_call *call,
     return qv_proxy__alloc_ts(p, call, g, err); /* Strong */
 }
 
+qv_code qv_proxy__travel(Milvus__Proto__Common__KeyValuePair **kv, size_t n,
+                         uint64_t field, uint64_t *out, qv_err *err)
+{
+    uint64_t t = field;
+    for (size_t i = 0; !t && i < n; i++)
+        if (kv[i]->key && strcmp(kv[i]->key, "travel_timestamp") == 0 &&
+            kv[i]->value) {
+            char *end;
+            t = strtoull(kv[i]->value, &end, 10);
+            if (*end)
+                return qv_fail(err, QV_E_INVALID,
+                               "travel_timestamp '%s' is not a timestamp",
+                               kv[i]->value);
+        }
+    *out = t;
+    if (!t)
+        return QV_OK;
+    uint64_t now = qv_wall_ms(qv_clock_system());
+    if (qv_ts_physical(t) + QV_PROXY_RETENTION_MS < now)
+        return qv_fail(err, QV_E_INVALID,
+                       "travel_timestamp %llu is older than the retention "
+                       "window (%d s)",
+                       (unsigned long long)t, QV_PROXY_RETENTION_MS / 1000);
+    return QV_OK;
+}
+
 uint32_t qv_proxy__read_wait(qv_proxy *p, qv_rpc_call *call)
 {
     int64_t w = p->opts.read_wait_ms ? p->opts.read_wait_ms : 10000;

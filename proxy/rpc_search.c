@@ -368,6 +368,10 @@ static qv_code run_search(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
         rc = qv_proxy__guarantee(p, call, c, rq->consistency_level,
                                  rq->use_default_consistency,
                                  rq->guarantee_timestamp, &g, err);
+    uint64_t travel = 0;
+    if (!rc)
+        rc = qv_proxy__travel(rq->search_params, rq->n_search_params,
+                              rq->travel_timestamp, &travel, err);
     size_t S = c->nshards, nc = 1 + out->n;
     shard_resp **resp = qv_arena_calloc(a, S + 1, sizeof *resp);
     qv_column ***cols = qv_arena_calloc(a, S + 1, sizeof *cols);
@@ -377,7 +381,7 @@ static qv_code run_search(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
         q.collection_id = c->id;
         q.vchannel = rp.leaders[s]->vchannel;
         q.guarantee_ts = g;
-        q.travel_ts = rq->travel_timestamp;
+        q.travel_ts = travel;
         q.timeout_ms = qv_proxy__read_wait(p, call);
         q.plan = pb;
         q.field_id = c->specs[in->field].id;
