@@ -255,6 +255,8 @@ QV_COORD_HANDLER(qv_coord__report_time_tick)
         p->ts = rq->timestamp;
     p->at_ms = qv_mono_ms(qv_clock_system());
     pthread_mutex_unlock(&c->data_mu);
+    if (rq->tick_now)
+        qv_coord__tick(c);
     *resp = &qv_coord__status(a, QV_OK, NULL)->base;
     return QV_OK;
 }

@@ -67,6 +67,10 @@ void qv_proxy__dml_set_ts(qv_proxy *p, qv_inflight *f, qv_ts ts);
 void qv_proxy__dml_end(qv_proxy *p, qv_inflight *f);
 void qv_proxy__tt_start(qv_proxy *p);
 void qv_proxy__tt_stop(qv_proxy *p);
+/* A Strong read's guarantee: a fresh timestamp, reported with a request
+ * to tick at once (proxy_tt.c). */
+qv_code qv_proxy__strong_ts(qv_proxy *p, qv_rpc_call *call, qv_ts *ts,
+                            qv_err *err);
 /* A fresh timestamp from the coord. */
 qv_code qv_proxy__alloc_ts(qv_proxy *p, qv_rpc_call *call, qv_ts *ts,
                            qv_err *err);

@@ -8,7 +8,11 @@
  * will have ts > bound.  A write registers before asking for its timestamp
  * and records lb = the newest timestamp the reporter has allocated, which
  * is smaller than the timestamp it will get.  Writes wait until one report
- * was accepted, so the coord's ticks include this proxy before it writes. */
+ * was accepted, so the coord's ticks include this proxy before it writes.
+ *
+ * A Strong read takes its guarantee from a report of its own that asks the
+ * coord to tick at once (tick_now): with no other proxy behind, the tick
+ * reaches the guarantee without waiting for the next period. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -97,19 +101,25 @@ qv_code qv_proxy__alloc_ts(qv_proxy *p, qv_rpc_call *call, qv_ts *ts,
                     err);
 }
 
-static void report_once(qv_proxy *p)
+/* Allocates T and reports the bound; tick_now asks the coord to write a
+ * tick at once.  *fresh (may be NULL) receives T. */
+static qv_code report_once(qv_proxy *p, bool tick_now, int64_t timeout_ms,
+                           qv_ts *fresh, qv_err *err)
 {
     qv_arena a;
     qv_arena_init(&a, 0);
-    qv_err e = {0};
+    qv_err e0 = {0}, *e = err ? err : &e0;
     qv_ts T = 0;
-    qv_code rc = alloc_ts(p, &a, 2000, &T, &e);
+    qv_code rc = alloc_ts(p, &a, timeout_ms, &T, e);
     if (rc) {
         qv_arena_release(&a);
-        return;
+        return rc;
     }
+    if (fresh)
+        *fresh = T;
     pthread_mutex_lock(&p->tt_mu);
-    p->tt_last_alloc = T;
+    if (T > p->tt_last_alloc)
+        p->tt_last_alloc = T;
     qv_ts bound = T;
     for (qv_inflight *f = p->inflight; f; f = f->next) {
         qv_ts b = f->ts ? f->ts - 1 : f->lb;
@@ -126,10 +136,11 @@ static void report_once(qv_proxy *p)
         QUIVER__INTERNAL__REPORT_TIME_TICK_REQUEST__INIT;
     rq.source = source;
     rq.timestamp = bound;
+    rq.tick_now = tick_now;
     Milvus__Proto__Common__Status *st = NULL;
     rc = qv_coord_link_call(p->link, "ReportTimeTick", &rq.base,
                             &milvus__proto__common__status__descriptor, &a,
-                            (ProtobufCMessage **)&st, 2000, &e);
+                            (ProtobufCMessage **)&st, timeout_ms, e);
     if (!rc && st->code == 0) {
         pthread_mutex_lock(&p->tt_mu);
         p->tt_ready = true;
@@ -137,6 +148,23 @@ static void report_once(qv_proxy *p)
         pthread_mutex_unlock(&p->tt_mu);
     }
     qv_arena_release(&a);
+    return rc;
+}
+
+qv_code qv_proxy__strong_ts(qv_proxy *p, qv_rpc_call *call, qv_ts *ts,
+                            qv_err *err)
+{
+    if (!p->link)
+        return qv_fail(err, QV_E_NOT_READY, "this proxy has no coord");
+    if (!p->opts.log)
+        return qv_proxy__alloc_ts(p, call, ts, err);
+    int64_t left = qv_rpc_call_ms_left(call);
+    qv_ts T = 0;
+    qv_code rc = report_once(p, true, left < 10000 ? left : 10000, &T, err);
+    if (rc && T == 0)
+        return rc;
+    *ts = T; /* a fresh timestamp even when the report failed */
+    return QV_OK;
 }
 
 static void *tt_main(void *arg)
@@ -148,7 +176,7 @@ static void *tt_main(void *arg)
         pthread_mutex_unlock(&p->tt_mu);
         if (stop)
             break;
-        report_once(p);
+        (void)report_once(p, false, 2000, NULL, NULL);
         qv_sleep_ms(TT_PERIOD_MS);
     }
     return NULL;

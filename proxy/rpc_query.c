@@ -186,7 +186,7 @@ qv_code qv_proxy__query_keys(qv_proxy *p, qv_rpc_call *call,
                     .plan = plan,
                     .partitions = parts,
                     .nparts = partition && partition[0] ? 1 : 0};
-    qv_code rc = qv_proxy__alloc_ts(p, call, &q.guarantee, err);
+    qv_code rc = qv_proxy__strong_ts(p, call, &q.guarantee, err);
     qv_column **cols = NULL;
     size_t n = 0;
     uint64_t cnt = 0;

@@ -72,7 +72,7 @@ qv_code qv_proxy__guarantee(qv_proxy *p, qv_rpc_call *call,
     default:
         break;
     }
-    return qv_proxy__alloc_ts(p, call, g, err); /* Strong */
+    return qv_proxy__strong_ts(p, call, g, err); /* Strong */
 }
 
 qv_code qv_proxy__travel(Milvus__Proto__Common__KeyValuePair **kv, size_t n,
