@@ -300,3 +300,54 @@ test('time travel: a read at ts1 sees the database as it was then', async () => 
   assert.notEqual(bad.status.error_code, 'Success');
   assert.match(bad.status.reason, /retention/);
 });
+
+test('VarChar keys and every other vector type round-trip and search', async () => {
+  const r = await c.createCollection({
+    collection_name: 'vectors',
+    fields: [
+      { name: 'id', data_type: DataType.VarChar, is_primary_key: true, max_length: 10 },
+      { name: 'bv', data_type: DataType.BinaryVector, dim: 16 },
+      { name: 'h', data_type: DataType.Float16Vector, dim: 4 },
+      { name: 'bf', data_type: DataType.BFloat16Vector, dim: 4 },
+      { name: 'sp', data_type: DataType.SparseFloatVector },
+    ],
+  });
+  assert.equal(r.error_code, 'Success', r.reason);
+  const data = [0, 1, 2].map((i) => ({
+    id: `k${i}`, bv: [i, 255 - i], h: [i, 0.5, 1, 2], bf: [i, 0.5, 1, 2], sp: { [i]: 0.5, 10: 1.5 },
+  }));
+  const ins = await c.insert({ collection_name: 'vectors', data });
+  assert.equal(ins.status.error_code, 'Success', ins.status.reason);
+  assert.deepEqual(ins.IDs.str_id.data, ['k0', 'k1', 'k2']);
+  await c.loadCollectionSync({ collection_name: 'vectors' });
+  const got = await c.query({
+    collection_name: 'vectors', filter: 'id != ""', output_fields: ['*'], consistency_level: STRONG,
+  });
+  assert.deepEqual(got.data, data);
+  const cases = [['bv', [1, 254], 'HAMMING', ['k1', 'k0'], [0, 2]],
+    ['h', [1, 0.5, 1, 2], 'L2', ['k1', 'k0'], [0, 1]],
+    ['bf', [2, 0.5, 1, 2], 'L2', ['k2', 'k1'], [0, 1]]];
+  for (const [f, v, m, ids, scores] of cases) {
+    const s = await c.search({
+      collection_name: 'vectors', anns_field: f, data: [v], limit: 2, metric_type: m,
+      output_fields: ['id'], consistency_level: STRONG,
+    });
+    assert.equal(s.status.error_code, 'Success', s.status.reason);
+    assert.deepEqual(s.results.map((h) => h.id), ids, f);
+    assert.deepEqual(s.results.map((h) => h.score), scores, f);
+  }
+  // Int8 vectors (a collection of their own: at most 4 vector fields)
+  assert.equal((await c.createCollection({
+    collection_name: 'int8v',
+    fields: [{ name: 'id', data_type: DataType.Int64, is_primary_key: true },
+      { name: 'v', data_type: DataType.Int8Vector, dim: 4 }],
+  })).error_code, 'Success');
+  const i8 = await c.insert({ collection_name: 'int8v', data: [{ id: 1, v: [1, -2, 3, -4] }, { id: 2, v: [9, 9, 9, 9] }] });
+  assert.equal(i8.status.error_code, 'Success', i8.status.reason);
+  await c.loadCollectionSync({ collection_name: 'int8v' });
+  const s8 = await c.search({
+    collection_name: 'int8v', data: [[1, -2, 3, -4]], limit: 1, metric_type: 'L2', consistency_level: STRONG,
+  });
+  assert.equal(s8.status.error_code, 'Success', s8.status.reason);
+  assert.equal(Number(s8.results[0].id), 1);
+});
