@@ -209,7 +209,17 @@ QV_COORD_HANDLER(qv_coord__assign_segments)
                      "assign segments: %zu shards, %zu "
                      "row counts",
                      rq->n_shards, rq->n_rows);
+    bool per_entry = rq->n_partition_names > 0;
+    if (!rc && per_entry && rq->n_partition_names != rq->n_shards)
+        rc = qv_fail(err, QV_E_INVALID,
+                     "assign segments: %zu partition "
+                     "names for %zu entries",
+                     rq->n_partition_names, rq->n_shards);
     r->segment_ids = qv_arena_alloc(a, (rq->n_shards + 1) * sizeof(int64_t));
+    r->partition_ids = qv_arena_alloc(a, (rq->n_shards + 1) * sizeof(int64_t));
+    if (!rc && per_entry)
+        rc = qv_coord__partition_ids(info, rq->partition_names, rq->n_shards,
+                                     r->partition_ids, err);
     pthread_mutex_lock(&c->data_mu);
     for (size_t i = 0; !rc && i < rq->n_shards; i++) {
         if (rq->shards[i] >= info->n_virtual_channels) {
@@ -217,8 +227,8 @@ QV_COORD_HANDLER(qv_coord__assign_segments)
                          rq->shards[i]);
             break;
         }
-        rc = assign_one(c, tso, info, part, rq->shards[i], rq->rows[i],
-                        &r->segment_ids[i], err);
+        rc = assign_one(c, tso, info, per_entry ? r->partition_ids[i] : part,
+                        rq->shards[i], rq->rows[i], &r->segment_ids[i], err);
     }
     if (!rc && rq->count > 0)
         rc = qv_tso_alloc(tso, rq->count, &r->timestamp, err);
@@ -227,6 +237,7 @@ QV_COORD_HANDLER(qv_coord__assign_segments)
     r->status = qv_coord__status(a, rc, err);
     if (!rc) {
         r->n_segment_ids = rq->n_shards;
+        r->n_partition_ids = per_entry ? rq->n_shards : 0;
         r->partition_id = part;
     }
     return QV_OK;

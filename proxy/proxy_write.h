@@ -12,13 +12,16 @@
 typedef struct qv_assign {
     qv_ts ts;
     int64_t partition_id;
-    const int64_t *segments; /* one per requested shard */
+    const int64_t *segments;   /* one per requested shard */
+    const int64_t *partitions; /* one per entry when partitions were named
+                                  per entry, else NULL */
 } qv_assign;
 
+/* partitions: NULL, or one partition name per entry (partition keys). */
 qv_code qv_proxy__assign(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
                          const char *partition, const uint32_t *shards,
-                         const uint64_t *rows, size_t n, qv_assign *out,
-                         qv_err *err) QV_MUST_USE;
+                         const uint64_t *rows, char **partitions, size_t n,
+                         qv_assign *out, qv_err *err) QV_MUST_USE;
 
 /* One column per field of c (ctx order) from the request (new columns the
  * caller frees). */

@@ -163,8 +163,8 @@ uint32_t qv_proxy__shard_of(const qv_col_view *pk, size_t row, size_t shards)
 
 qv_code qv_proxy__assign(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
                          const char *partition, const uint32_t *shards,
-                         const uint64_t *rows, size_t n, qv_assign *out,
-                         qv_err *err)
+                         const uint64_t *rows, char **partitions, size_t n,
+                         qv_assign *out, qv_err *err)
 {
     Quiver__Internal__AssignSegmentsRequest rq =
         QUIVER__INTERNAL__ASSIGN_SEGMENTS_REQUEST__INIT;
@@ -175,6 +175,8 @@ qv_code qv_proxy__assign(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
     rq.n_shards = n;
     rq.rows = (uint64_t *)rows;
     rq.n_rows = n;
+    rq.partition_names = partitions;
+    rq.n_partition_names = partitions ? n : 0;
     rq.count = 1;
     Quiver__Internal__AssignSegmentsResponse *r = NULL;
     qv_code rc = qv_proxy__forward(
@@ -198,6 +200,7 @@ qv_code qv_proxy__assign(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
     out->ts = r->timestamp;
     out->partition_id = r->partition_id;
     out->segments = r->segment_ids;
+    out->partitions = r->n_partition_ids == n && n ? r->partition_ids : NULL;
     return QV_OK;
 }
 
@@ -287,21 +290,50 @@ static qv_code write_shard(qv_proxy *p, const qv_coll_ctx *c, uint32_t sh,
     return rc;
 }
 
+/* The partition-key field's index in c, or -1. */
+static int partition_key(const qv_coll_ctx *c)
+{
+    for (size_t i = 0; i < c->nfields; i++)
+        if (c->fs[i] && c->fs[i]->is_partition_key)
+            return (int)i;
+    return -1;
+}
+
 qv_code qv_proxy__write_rows(qv_proxy *p, qv_rpc_call *call,
                              const qv_coll_ctx *c, const char *partition,
                              qv_column **cols, size_t n, bool upsert,
                              qv_ts *ts_out, qv_err *err)
 {
+    /* Rows go to groups (shard, partition): shard = hash(pk) % S, and with
+     * a partition key, partition = hash(key) % num_partitions (the hidden
+     * partitions "_default_<i>"). */
+    int pkey = partition_key(c);
     size_t S = c->nshards;
-    shard_rows *sr = calloc(S, sizeof *sr);
-    uint32_t *shards = calloc(S, sizeof *shards);
-    uint64_t *counts = calloc(S, sizeof *counts);
-    qv_code rc = (!sr || !shards || !counts)
+    size_t P = pkey >= 0 && c->d->num_partitions > 0
+                   ? (size_t)c->d->num_partitions
+                   : 1;
+    if (P > 1 && partition && partition[0])
+        return qv_fail(err, QV_E_INVALID,
+                       "partition names cannot be given when the partition "
+                       "key is used (collection '%s')",
+                       c->d->collection_name);
+    size_t G = S * P;
+    shard_rows *sr = calloc(G, sizeof *sr);
+    uint32_t *shards = calloc(G, sizeof *shards);
+    uint64_t *counts = calloc(G, sizeof *counts);
+    char **pnames = calloc(G, sizeof *pnames);
+    size_t *group = calloc(G, sizeof *group);
+    qv_code rc = (!sr || !shards || !counts || !pnames || !group)
                      ? qv_fail(err, QV_E_NOMEM, "write: out of memory")
                      : QV_OK;
     qv_col_view pk = rc ? (qv_col_view){0} : qv_column_view(cols[c->pk]);
-    for (size_t r = 0; !rc && S > 1 && r < n; r++) {
-        shard_rows *s = &sr[qv_proxy__shard_of(&pk, r, S)];
+    qv_col_view kv =
+        rc || pkey < 0 ? (qv_col_view){0} : qv_column_view(cols[pkey]);
+    for (size_t r = 0; !rc && G > 1 && r < n; r++) {
+        size_t g = qv_proxy__shard_of(&pk, r, S) * P;
+        if (P > 1)
+            g += qv_proxy__shard_of(&kv, r, P);
+        shard_rows *s = &sr[g];
         if (s->n == 0)
             s->rows = malloc(n * sizeof(int64_t));
         if (!s->rows) {
@@ -310,27 +342,34 @@ qv_code qv_proxy__write_rows(qv_proxy *p, qv_rpc_call *call,
         }
         s->rows[s->n++] = (int64_t)r;
     }
-    if (!rc && S == 1)
+    if (!rc && G == 1)
         sr[0].n = n;
     size_t used = 0;
-    for (size_t s = 0; !rc && s < S; s++)
-        if (sr[s].n) {
-            shards[used] = (uint32_t)s;
-            counts[used++] = sr[s].n;
+    qv_arena *a = qv_rpc_call_arena(call);
+    for (size_t g = 0; !rc && g < G; g++)
+        if (sr[g].n) {
+            shards[used] = (uint32_t)(g / P);
+            counts[used] = sr[g].n;
+            if (P > 1) {
+                char nm[64];
+                snprintf(nm, sizeof nm, "_default_%zu", g % P);
+                pnames[used] = qv_arena_strdup(a, nm);
+            }
+            group[used++] = g;
         }
-    /* Per-shard columns. */
-    for (size_t s = 0; !rc && S > 1 && s < S; s++) {
-        if (!sr[s].n)
+    /* Per-group columns. */
+    for (size_t g = 0; !rc && G > 1 && g < G; g++) {
+        if (!sr[g].n)
             continue;
-        sr[s].cols = calloc(c->nfields, sizeof(qv_column *));
+        sr[g].cols = calloc(c->nfields, sizeof(qv_column *));
         for (size_t f = 0; !rc && f < c->nfields; f++) {
             qv_col_view v = qv_column_view(cols[f]);
-            rc = qv_column_create(&c->specs[f], &sr[s].cols[f], err);
+            rc = qv_column_create(&c->specs[f], &sr[g].cols[f], err);
             if (!rc)
-                rc = qv_column_append_rows(sr[s].cols[f], &v, sr[s].rows,
-                                           sr[s].n, err);
+                rc = qv_column_append_rows(sr[g].cols[f], &v, sr[g].rows,
+                                           sr[g].n, err);
             if (!rc)
-                qv_column_publish(sr[s].cols[f]);
+                qv_column_publish(sr[g].cols[f]);
         }
     }
     qv_inflight f;
@@ -338,26 +377,31 @@ qv_code qv_proxy__write_rows(qv_proxy *p, qv_rpc_call *call,
     qv_assign as = {0};
     if (!rc && !(rc = qv_proxy__dml_begin(p, call, &f, err))) {
         begun = true;
-        rc = qv_proxy__assign(p, call, c, partition, shards, counts, used, &as,
-                              err);
+        rc = qv_proxy__assign(p, call, c, partition, shards, counts,
+                              P > 1 ? pnames : NULL, used, &as, err);
         if (!rc)
             qv_proxy__dml_set_ts(p, &f, as.ts);
     }
     for (size_t i = 0; !rc && i < used; i++) {
-        uint32_t s = shards[i];
-        rc = write_shard(p, c, s, S > 1 ? sr[s].cols : cols, sr[s].n, &as,
-                         as.segments[i], upsert, err);
+        size_t g = group[i];
+        qv_assign one = as;
+        if (as.partitions)
+            one.partition_id = as.partitions[i];
+        rc = write_shard(p, c, shards[i], G > 1 ? sr[g].cols : cols, sr[g].n,
+                         &one, as.segments[i], upsert, err);
     }
     if (begun)
         qv_proxy__dml_end(p, &f);
-    for (size_t s = 0; sr && s < S; s++) {
-        free(sr[s].rows);
-        free_cols(sr[s].cols, c->nfields);
-        free(sr[s].cols);
+    for (size_t g = 0; sr && g < G; g++) {
+        free(sr[g].rows);
+        free_cols(sr[g].cols, c->nfields);
+        free(sr[g].cols);
     }
     free(sr);
     free(shards);
     free(counts);
+    free(pnames);
+    free(group);
     if (!rc)
         *ts_out = as.ts;
     return rc;
@@ -518,7 +562,8 @@ static qv_code delete_keys(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
     qv_assign as = {0};
     if (!rc && !(rc = qv_proxy__dml_begin(p, call, &f, err))) {
         begun = true;
-        rc = qv_proxy__assign(p, call, c, partition, NULL, NULL, 0, &as, err);
+        rc = qv_proxy__assign(p, call, c, partition, NULL, NULL, NULL, 0, &as,
+                              err);
         if (!rc)
             qv_proxy__dml_set_ts(p, &f, as.ts);
     }

@@ -351,3 +351,39 @@ test('VarChar keys and every other vector type round-trip and search', async () 
   assert.equal(s8.status.error_code, 'Success', s8.status.reason);
   assert.equal(Number(s8.results[0].id), 1);
 });
+
+test('partition key: rows spread over the hidden partitions, each once', async () => {
+  const r = await c.createCollection({
+    collection_name: 'pkey', num_partitions: 4,
+    fields: [
+      { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+      { name: 'v', data_type: DataType.FloatVector, dim: 2 },
+      { name: 'cat', data_type: DataType.VarChar, max_length: 8, is_partition_key: true },
+    ],
+  });
+  assert.equal(r.error_code, 'Success', r.reason);
+  const data = Array.from({ length: 100 }, (_, i) => ({ id: i, v: [i, 1], cat: `c${i % 10}` }));
+  const ins = await c.insert({ collection_name: 'pkey', data });
+  assert.equal(ins.status.error_code, 'Success', ins.status.reason);
+  await c.loadCollectionSync({ collection_name: 'pkey' });
+  const seen = new Map();
+  let nonEmpty = 0;
+  for (let p = 0; p < 4; p++) {
+    const q1 = await c.query({
+      collection_name: 'pkey', filter: 'id >= 0', output_fields: ['cat'], limit: 1000,
+      partition_names: [`_default_${p}`], consistency_level: STRONG,
+    });
+    assert.equal(q1.status.error_code, 'Success', q1.status.reason);
+    if (q1.data.length) nonEmpty++;
+    for (const row of q1.data) {
+      assert.ok(!seen.has(Number(row.id)));
+      seen.set(Number(row.id), p);
+    }
+  }
+  assert.equal(seen.size, 100);
+  assert.ok(nonEmpty > 1);
+  // one category lives in one partition
+  for (let i = 10; i < 100; i++) assert.equal(seen.get(i), seen.get(i % 10));
+  const bad = await c.insert({ collection_name: 'pkey', partition_name: '_default_0', data: [data[0]] });
+  assert.notEqual(bad.status.error_code, 'Success');
+});
