@@ -72,4 +72,10 @@ qv_code qv_proxy__fielddata(qv_arena *a, const qv_coll_ctx *c, size_t field,
 qv_code qv_proxy__plan_bytes(qv_arena *a, const qv_expr_plan *plan,
                              ProtobufCBinaryData *out, qv_err *err) QV_MUST_USE;
 
+/* Rows visible now (Strong) in the collection (or one partition); 0 when
+ * the collection is not loaded (statistics). */
+qv_code qv_proxy__count_rows(qv_proxy *p, qv_rpc_call *call, const char *db,
+                             const char *coll, const char *partition,
+                             uint64_t *n, qv_err *err) QV_MUST_USE;
+
 #endif

@@ -5,11 +5,12 @@
  * status as "no" (sdk-compat §4.2), so a missing collection must come back
  * as CollectionNotExists (code 100), which the coord's not-found detail
  * code gives.  HasCollection answers value=false with a success status for
- * a missing collection, as Milvus does.  Statistics report row_count "0"
- * until the data path exists. */
+ * a missing collection, as Milvus does.  Statistics report the rows a
+ * Strong count(*) sees when the collection is loaded, "0" when it is not. */
+#include <stdio.h>
 #include <string.h>
 
-#include "proxy/proxy_int.h"
+#include "proxy/proxy_read.h"
 
 #define M(x) Milvus__Proto__Milvus__##x
 
@@ -109,12 +110,14 @@ qv_code qv_proxy__has_collection(qv_rpc_call *call, const ProtobufCMessage *req,
 }
 
 /* A stats list with one row_count entry. */
-static Milvus__Proto__Common__KeyValuePair **row_count(qv_arena *a)
+static Milvus__Proto__Common__KeyValuePair **row_count(qv_arena *a, uint64_t n)
 {
     Milvus__Proto__Common__KeyValuePair *kv = qv_arena_alloc(a, sizeof *kv);
     milvus__proto__common__key_value_pair__init(kv);
     kv->key = (char *)"row_count";
-    kv->value = (char *)"0";
+    char buf[32];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)n);
+    kv->value = qv_arena_strdup(a, buf);
     Milvus__Proto__Common__KeyValuePair **v = qv_arena_alloc(a, sizeof *v);
     v[0] = kv;
     return v;
@@ -132,16 +135,21 @@ qv_code qv_proxy__get_collection_statistics(qv_rpc_call *call,
     milvus__proto__milvus__get_collection_statistics_response__init(r);
     qv_code rc = qv_proxy__check_name("collection", rq->collection_name, err);
     qv_describe_resp *d = NULL;
+    const char *db = qv_proxy__db(call, rq->db_name);
     if (!rc)
-        rc = qv_proxy__describe(p, call, qv_proxy__db(call, rq->db_name),
-                                rq->collection_name, &d, err);
-    if (rc && d && d->status)
+        rc = qv_proxy__describe(p, call, db, rq->collection_name, &d, err);
+    uint64_t n = 0;
+    bool described = !rc;
+    if (!rc)
+        rc = qv_proxy__count_rows(p, call, db, rq->collection_name, NULL, &n,
+                                  err);
+    if (rc && !described && d && d->status)
         r->status = d->status;
     else
         r->status = qv_proxy__status(a, rc, QV_SUBJ_NONE,
                                      rc ? qv_arena_strdup(a, err->msg) : NULL);
     if (!rc) {
-        r->stats = row_count(a);
+        r->stats = row_count(a, n);
         r->n_stats = 1;
     }
     *resp = &r->base;
@@ -214,7 +222,14 @@ qv_code qv_proxy__get_partition_statistics(qv_rpc_call *call,
     if (!rc && sp->status)
         r->status = sp->status;
     if (!rc && (!sp->status || sp->status->code == 0)) {
-        r->stats = row_count(a);
+        uint64_t n = 0;
+        qv_code rc2 = qv_proxy__count_rows(
+            p, call, qv_proxy__db(call, rq->db_name), rq->collection_name,
+            rq->partition_name, &n, err);
+        if (rc2)
+            r->status = qv_proxy__status(a, rc2, QV_SUBJ_NONE,
+                                         qv_arena_strdup(a, err->msg));
+        r->stats = row_count(a, n);
         r->n_stats = 1;
     }
     *resp = &r->base;

@@ -346,3 +346,26 @@ qv_code qv_proxy__query(qv_rpc_call *call, const ProtobufCMessage *req,
     r->n_output_fields = out.nnames;
     return QV_OK;
 }
+
+qv_code qv_proxy__count_rows(qv_proxy *p, qv_rpc_call *call, const char *db,
+                             const char *coll, const char *partition,
+                             uint64_t *n, qv_err *err)
+{
+    *n = 0;
+    qv_coll_ctx c;
+    qv_code rc = qv_coll_ctx_get(p, call, db, coll, &c, err);
+    char *parts[1] = {(char *)partition};
+    query_args q = {.c = &c,
+                    .partitions = parts,
+                    .nparts = partition && partition[0] ? 1 : 0,
+                    .count_only = true};
+    if (!rc)
+        rc = qv_proxy__strong_ts(p, call, &q.guarantee, err);
+    qv_column **cols = NULL;
+    size_t rows = 0;
+    if (!rc)
+        rc = run_query(p, call, &q, 0, &cols, &rows, n, err);
+    if (rc == QV_E_NOT_READY) /* not loaded: no count to give */
+        rc = QV_OK;
+    return rc;
+}

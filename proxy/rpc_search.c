@@ -190,6 +190,15 @@ static qv_code parse_params(qv_arena *a, const qv_coll_ctx *c,
     if (spec->type == QV_DT_SPARSE_FLOAT_VECTOR)
         return qv_fail(err, QV_E_UNSUPPORTED,
                        "search on sparse vectors is not supported yet");
+    static const char *const unsupported[] = {"group_by_field", "radius",
+                                              "range_filter"};
+    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
+        const char *v = param(kv, n, unsupported[i]);
+        if (v && v[0])
+            return qv_fail(err, QV_E_UNSUPPORTED,
+                           "search parameter %s is not supported yet",
+                           unsupported[i]);
+    }
     int64_t topk, offset;
     qv_code rc =
         int_param(kv, n, "topk", 100, 1, QV_SEARCH_MAX_TOPK, &topk, err);

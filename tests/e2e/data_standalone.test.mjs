@@ -107,6 +107,8 @@ test('insert, query back exactly, count, search equals brute force', async () =>
 
   const cnt = await c.count({ collection_name: name, consistency_level: STRONG });
   assert.equal(Number(cnt.data), 300);
+  const stats = await c.getCollectionStatistics({ collection_name: name });
+  assert.equal(Number(stats.data.row_count), 300);
 
   const got = await c.query({
     collection_name: name, filter: 'id <= 300', output_fields: ['*'],
@@ -266,6 +268,11 @@ test('bad input gets clear errors and the server keeps serving', async () => {
   assert.match(q1.status.reason, /nope|filter/);
   const q2 = await c.query({ collection_name: name, filter: 'id >', consistency_level: STRONG });
   assert.notEqual(q2.status.error_code, 'Success');
+  const g = await c.search({
+    collection_name: name, data: [Array(DIM).fill(0)], limit: 3, group_by_field: 's', consistency_level: STRONG,
+  });
+  assert.notEqual(g.status.error_code, 'Success');
+  assert.match(g.status.reason, /group_by_field/);
   // still serving
   const ok = await c.insert({ collection_name: name, data: [good] });
   assert.equal(ok.status.error_code, 'Success', ok.status.reason);
