@@ -78,4 +78,14 @@ qv_code qv_proxy__count_rows(qv_proxy *p, qv_rpc_call *call, const char *db,
                              const char *coll, const char *partition,
                              uint64_t *n, qv_err *err) QV_MUST_USE;
 
+/* Decodes a search's placeholder group (the bytes the client sent) for the
+ * vector field f: exactly one placeholder of 1..16384 values whose type
+ * and size match the field (Float, Float16, BFloat16 and Int8 become
+ * float32 rows; Binary stays dim/8 bytes), finite values; nq_req (0 = any)
+ * must equal the number of values.  Rows go to the arena. */
+qv_code qv_proxy__decode_queries(qv_arena *a, const ProtobufCBinaryData *pg,
+                                 const qv_field_spec *f, int64_t nq_req,
+                                 ProtobufCBinaryData *out, size_t *nq,
+                                 qv_err *err) QV_MUST_USE;
+
 #endif

@@ -66,9 +66,10 @@ static float half_to_float(uint16_t h)
 }
 
 /* The query rows in the layout querynode/search.h wants. */
-static qv_code decode_queries(qv_arena *a, const ProtobufCBinaryData *pg,
-                              const qv_field_spec *f, int64_t nq_req,
-                              ProtobufCBinaryData *out, size_t *nq, qv_err *err)
+qv_code qv_proxy__decode_queries(qv_arena *a, const ProtobufCBinaryData *pg,
+                                 const qv_field_spec *f, int64_t nq_req,
+                                 ProtobufCBinaryData *out, size_t *nq,
+                                 qv_err *err)
 {
     Milvus__Proto__Common__PlaceholderGroup *g =
         milvus__proto__common__placeholder_group__unpack(NULL, pg->len,
@@ -233,8 +234,8 @@ static qv_code parse_params(qv_arena *a, const qv_coll_ctx *c,
     if (rq->search_input_case !=
         MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_PLACEHOLDER_GROUP)
         return qv_fail(err, QV_E_INVALID, "search: no query vectors");
-    return decode_queries(a, &rq->placeholder_group, spec, rq->nq, &in->queries,
-                          &in->nq, err);
+    return qv_proxy__decode_queries(a, &rq->placeholder_group, spec, rq->nq,
+                                    &in->queries, &in->nq, err);
 }
 
 /* One merged hit: shard s, row r of that shard's answer. */
