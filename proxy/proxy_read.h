@@ -78,6 +78,13 @@ qv_code qv_proxy__count_rows(qv_proxy *p, qv_rpc_call *call, const char *db,
                              const char *coll, const char *partition,
                              uint64_t *n, qv_err *err) QV_MUST_USE;
 
+/* Column `field` (ctx index) of the rows plan matches now (Strong), with
+ * their primary keys, in PK order; both columns belong to the arena. */
+qv_code qv_proxy__fetch_field(qv_proxy *p, qv_rpc_call *call,
+                              const qv_coll_ctx *c, const qv_expr_plan *plan,
+                              size_t field, qv_column **pk, qv_column **col,
+                              qv_err *err) QV_MUST_USE;
+
 /* Decodes a search's placeholder group (the bytes the client sent) for the
  * vector field f: exactly one placeholder of 1..16384 values whose type
  * and size match the field (Float, Float16, BFloat16 and Int8 become

@@ -369,3 +369,28 @@ qv_code qv_proxy__count_rows(qv_proxy *p, qv_rpc_call *call, const char *db,
         rc = QV_OK;
     return rc;
 }
+
+qv_code qv_proxy__fetch_field(qv_proxy *p, qv_rpc_call *call,
+                              const qv_coll_ctx *c, const qv_expr_plan *plan,
+                              size_t field, qv_column **pk, qv_column **col,
+                              qv_err *err)
+{
+    qv_outputs out = {0};
+    int idx = (int)field;
+    int64_t id = c->specs[field].id;
+    out.n = 1;
+    out.idx = &idx;
+    out.ids = &id;
+    query_args q = {.c = c, .plan = plan, .out = &out};
+    qv_code rc = qv_proxy__strong_ts(p, call, &q.guarantee, err);
+    qv_column **cols = NULL;
+    size_t n = 0;
+    uint64_t cnt = 0;
+    if (!rc)
+        rc = run_query(p, call, &q, 0, &cols, &n, &cnt, err);
+    if (!rc) {
+        *pk = cols[0];
+        *col = cols[1];
+    }
+    return rc;
+}

@@ -4,9 +4,11 @@
  * round_decimal and output fields with the primary key column always in
  * fields_data. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/column/pk.h"
 #include "milvus/common.pb-c.h"
 #include "proxy/proxy_read.h"
 #include "querynode/search.h"
@@ -229,8 +231,7 @@ static qv_code parse_params(qv_arena *a, const qv_coll_ctx *c,
     }
     if (rq->search_input_case ==
         MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_IDS)
-        return qv_fail(err, QV_E_UNSUPPORTED,
-                       "search by primary keys is not supported yet");
+        return rc; /* vectors fetched later (by_ids) */
     if (rq->search_input_case !=
         MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_PLACEHOLDER_GROUP)
         return qv_fail(err, QV_E_INVALID, "search: no query vectors");
@@ -355,6 +356,100 @@ static qv_code build_data(qv_arena *a, const qv_coll_ctx *c,
     return rc;
 }
 
+/* Search by primary keys: the query vectors are the stored vectors of the
+ * keys, in the order given; a missing key is an error. */
+static qv_code by_ids(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
+                      const Milvus__Proto__Schema__IDs *ids, search_in *in,
+                      qv_err *err)
+{
+    qv_arena *a = qv_rpc_call_arena(call);
+    const qv_field_spec *pks = &c->specs[c->pk];
+    size_t n = 0;
+    qv_expr_value *vals = NULL;
+    if (ids &&
+        ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID &&
+        pks->type == QV_DT_INT64) {
+        n = ids->int_id->n_data;
+        vals = qv_arena_calloc(a, n + 1, sizeof *vals);
+        for (size_t i = 0; i < n; i++)
+            vals[i] = (qv_expr_value){.kind = QV_EXPR_INT,
+                                      .u.i = ids->int_id->data[i]};
+    } else if (ids &&
+               ids->id_field_case ==
+                   MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID &&
+               pks->type == QV_DT_VARCHAR) {
+        n = ids->str_id->n_data;
+        vals = qv_arena_calloc(a, n + 1, sizeof *vals);
+        for (size_t i = 0; i < n; i++)
+            vals[i] = (qv_expr_value){
+                .kind = QV_EXPR_STR,
+                .u.s = {ids->str_id->data[i], strlen(ids->str_id->data[i])}};
+    } else {
+        return qv_fail(err, QV_E_INVALID,
+                       "search ids must match the primary key type");
+    }
+    if (n == 0 || n > QV_SEARCH_MAX_NQ)
+        return qv_fail(err, QV_E_INVALID, "nq (%zu) must be in [1, %d]", n,
+                       QV_SEARCH_MAX_NQ);
+    qv_expr_param prm = {.name = "ids",
+                         .value = {.kind = QV_EXPR_ARRAY, .u.a = {vals, n}}};
+    char text[300];
+    snprintf(text, sizeof text, "%s in {ids}", pks->name);
+    qv_expr_plan *plan = NULL;
+    qv_code rc =
+        qv_expr_parse(text, strlen(text), &c->xschema, &prm, 1, &plan, err);
+    qv_column *pkc = NULL, *vc = NULL;
+    if (!rc)
+        rc = qv_proxy__fetch_field(p, call, c, plan, in->field, &pkc, &vc, err);
+    qv_expr_plan_free(plan);
+    if (rc)
+        return rc;
+    const qv_field_spec *f = &c->specs[in->field];
+    bool binary = f->type == QV_DT_BINARY_VECTOR;
+    size_t row = binary ? f->dim / 8 : f->dim * sizeof(float);
+    uint8_t *buf = qv_arena_try_alloc(a, n, row);
+    if (!buf)
+        return qv_fail(err, QV_E_NOMEM, "search: out of memory");
+    qv_col_view pv = qv_column_view(pkc), vv = qv_column_view(vc);
+    for (size_t i = 0; i < n; i++) {
+        qv_pk want = vals[i].kind == QV_EXPR_INT
+                         ? qv_pk_int(vals[i].u.i)
+                         : qv_pk_str(vals[i].u.s.ptr, vals[i].u.s.len);
+        size_t r = 0;
+        for (; r < pv.rows; r++) {
+            qv_pk got = qv_pk_of_row(&pv, r);
+            if (qv_pk_cmp(&got, &want) == 0)
+                break;
+        }
+        if (r == pv.rows)
+            return qv_fail(err, QV_E_INVALID,
+                           "search id %zu does not exist in the collection", i);
+        const uint8_t *src = qv_col_fixed(&vv, r);
+        float *dst = (float *)(void *)(buf + i * row);
+        if (binary || f->type == QV_DT_FLOAT_VECTOR) {
+            memcpy(buf + i * row, src, row);
+        } else if (f->type == QV_DT_INT8_VECTOR) {
+            for (size_t j = 0; j < f->dim; j++)
+                dst[j] = (float)(int8_t)src[j];
+        } else {
+            for (size_t j = 0; j < f->dim; j++) {
+                uint16_t h;
+                memcpy(&h, src + 2 * j, 2);
+                if (f->type == QV_DT_FLOAT16_VECTOR) {
+                    dst[j] = half_to_float(h);
+                } else {
+                    uint32_t x = (uint32_t)h << 16;
+                    memcpy(&dst[j], &x, 4);
+                }
+            }
+        }
+    }
+    in->queries.data = buf;
+    in->queries.len = n * row;
+    in->nq = n;
+    return QV_OK;
+}
+
 static qv_code run_search(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
                           const M(SearchRequest) * rq, search_in *in,
                           const qv_outputs *out, M(SearchResults) * r,
@@ -369,6 +464,9 @@ static qv_code run_search(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
     if (!rc)
         rc = qv_proxy__plan_bytes(a, plan, &pb, err);
     qv_expr_plan_free(plan);
+    if (!rc && rq->search_input_case ==
+                   MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_IDS)
+        rc = by_ids(p, call, c, rq->ids, in, err);
     qv_read_plan rp;
     if (!rc)
         rc = qv_proxy__leaders(p, call, c, rq->partition_names,

@@ -158,6 +158,20 @@ test('insert, query back exactly, count, search equals brute force', async () =>
     assert.equal(res.results[i].s, `row-${bf[i].id}`);
   }
 
+  // search by primary keys: the stored vectors are the queries
+  const byId = await c.search({
+    collection_name: name, ids: [rows[17].id, rows[5].id], limit: 2, metric_type: 'L2',
+    consistency_level: STRONG,
+  });
+  assert.equal(byId.status.error_code, 'Success', byId.status.reason);
+  assert.equal(Number(byId.results[0][0].id), rows[17].id);
+  assert.equal(byId.results[0][0].score, 0);
+  assert.equal(Number(byId.results[1][0].id), rows[5].id);
+  const noId = await c.search({
+    collection_name: name, ids: [99999], limit: 2, metric_type: 'L2', consistency_level: STRONG,
+  });
+  assert.notEqual(noId.status.error_code, 'Success');
+
   // filtered search and nq = 2
   const two = await c.search({
     collection_name: name, data: [query, rows[3].vec], limit: 3, metric_type: 'L2',
