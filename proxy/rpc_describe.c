@@ -12,6 +12,9 @@
 
 #include "proxy/proxy_read.h"
 
+/* ShowPartitionsRequest's INIT sets its deprecated `type` field. */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
 #define M(x) Milvus__Proto__Milvus__##x
 
 qv_code qv_proxy__describe(qv_proxy *p, qv_rpc_call *call, const char *db,
