@@ -11,8 +11,9 @@
  * "collection not loaded" (code 101) when there is no record.
  *
  * This is the single-replica minimum: one query node serves every shard of
- * a collection. */
+ * a collection; collections go to the live node serving the fewest. */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,10 @@ static bool parse_address(const char *json, char *buf, size_t cap)
     return true;
 }
 
-/* The first live query node: its session key and address. */
+static size_t loads_on(qv_coord *c, const char *session);
+
+/* The live query node serving the fewest collections (ties: the first in
+ * key order): its session key and address.  load_mu held. */
 static qv_code pick_node(qv_coord *c, char *key, size_t kcap, char *addr,
                          size_t acap, qv_err *err)
 {
@@ -64,14 +68,23 @@ static qv_code pick_node(qv_coord *c, char *key, size_t kcap, char *addr,
     if (rc)
         return rc;
     rc = qv_fail(err, QV_E_NOT_READY, "no query node is running");
-    for (size_t i = 0; i < r.n; i++)
-        if (r.kvs[i].key_len < kcap &&
-            parse_address((const char *)r.kvs[i].value, addr, acap)) {
-            memcpy(key, r.kvs[i].key, r.kvs[i].key_len);
-            key[r.kvs[i].key_len] = '\0';
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < r.n; i++) {
+        char k[600], a[300];
+        if (r.kvs[i].key_len >= sizeof k || r.kvs[i].key_len >= kcap ||
+            !parse_address((const char *)r.kvs[i].value, a, sizeof a) ||
+            strlen(a) >= acap)
+            continue;
+        memcpy(k, r.kvs[i].key, r.kvs[i].key_len);
+        k[r.kvs[i].key_len] = '\0';
+        size_t n = loads_on(c, k);
+        if (n < best) {
+            best = n;
+            memcpy(key, k, r.kvs[i].key_len + 1);
+            memcpy(addr, a, strlen(a) + 1);
             rc = QV_OK;
-            break;
         }
+    }
     metakv_kvs_release(&r);
     return rc;
 }
@@ -117,6 +130,14 @@ static qv__load *find_load(qv_coord *c, int64_t coll)
         if (l->coll == coll)
             return l;
     return NULL;
+}
+
+static size_t loads_on(qv_coord *c, const char *session)
+{
+    size_t n = 0;
+    for (qv__load *l = c->loads; l; l = l->next)
+        n += strcmp(l->session, session) == 0;
+    return n;
 }
 
 static void forget_load(qv_coord *c, int64_t coll)

@@ -39,6 +39,7 @@ test('cluster: insert, load, search and query across processes; a query node is 
   const kafka = await startKafkaBroker();
   let cl;
   let qn;
+  let qn2;
   let c;
   try {
     const wal = ['--set', 'wal.backend=kafka', '--set', `kafka.brokers=${kafka.bootstrap}`];
@@ -88,9 +89,25 @@ test('cluster: insert, load, search and query across processes; a query node is 
       }
     }, 20000, qn);
     await check();
+    // a second query node takes the next collection (the least loaded node)
+    qn2 = await startQueryNode(etcd, kafka, 'querynode2');
+    assert.equal((await c.createCollection({
+      collection_name: 'cl2',
+      fields: [{ name: 'id', data_type: DataType.Int64, is_primary_key: true },
+        { name: 'v', data_type: DataType.FloatVector, dim: 2 }],
+    })).error_code, 'Success');
+    assert.equal((await c.insert({ collection_name: 'cl2', data: [{ id: 1, v: [1, 2] }] })).status.error_code, 'Success');
+    assert.equal((await c.loadCollectionSync({ collection_name: 'cl2' })).error_code, 'Success');
+    const served = [...cl.coords[0].output().matchAll(/collection (\w+) \(\d+\) served by (\S+)/g)]
+      .map((m) => [m[1], m[2]]);
+    const last = new Map(served);
+    assert.notEqual(last.get('cl'), last.get('cl2'), JSON.stringify(served));
+    const n2 = await c.count({ collection_name: 'cl2', consistency_level: STRONG });
+    assert.equal(Number(n2.data), 1);
   } finally {
     await c?.closeConnection();
     await qn?.stop();
+    await qn2?.stop();
     await cl?.stop();
     await kafka.stop();
     await etcd.stop();

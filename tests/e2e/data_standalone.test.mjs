@@ -211,6 +211,16 @@ test('delete and upsert are visible at once with Strong; duplicates dedupe', asy
   cnt = await c.count({ collection_name: name, consistency_level: STRONG });
   assert.equal(Number(cnt.data), 41);
 
+  // the same key twice in one insert: the later row wins
+  const twice = await c.insert({
+    collection_name: name, data: [{ ...rows[30], s: 'first' }, { ...rows[30], s: 'second' }],
+  });
+  assert.equal(twice.status.error_code, 'Success', twice.status.reason);
+  const one = await c.query({
+    collection_name: name, filter: `id == ${rows[30].id}`, output_fields: ['s'], consistency_level: STRONG,
+  });
+  assert.deepEqual(one.data.map((x) => x.s), ['second']);
+
   // the same key inserted twice: one row, the newest version
   await c.insert({ collection_name: name, data: [{ ...rows[20], s: 'newer' }] });
   const dup = await c.query({
