@@ -186,6 +186,7 @@ void qv_proxy_destroy(qv_proxy *p)
     qv_rpc_server_destroy(p->srv);
     qv_proxy__tt_stop(p);
     qv_proxy__session_stop(p);
+    free(p->lw);
     pthread_mutex_destroy(&p->tt_mu);
     pthread_cond_destroy(&p->tt_cv);
     pthread_mutex_destroy(&p->sess_mu);

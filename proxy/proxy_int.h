@@ -49,6 +49,11 @@ struct qv_proxy {
     bool tt_stop;
     pthread_t tt_thread;
     bool tt_started;
+    /* Last acknowledged write per collection (rpc_read.c), tt_mu. */
+    struct {
+        int64_t coll;
+        qv_ts ts;
+    } * lw;
 };
 
 /* One write in flight (proxy_tt.c): registered before its timestamp is
@@ -71,6 +76,8 @@ void qv_proxy__tt_stop(qv_proxy *p);
  * to tick at once (proxy_tt.c). */
 qv_code qv_proxy__strong_ts(qv_proxy *p, qv_rpc_call *call, qv_ts *ts,
                             qv_err *err);
+/* Records an acknowledged write (Bounded and Session reads cover it). */
+void qv_proxy__note_write(qv_proxy *p, int64_t coll, qv_ts ts);
 /* A fresh timestamp from the coord. */
 qv_code qv_proxy__alloc_ts(qv_proxy *p, qv_rpc_call *call, qv_ts *ts,
                            qv_err *err);

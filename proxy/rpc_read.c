@@ -47,6 +47,51 @@ qv_code qv_proxy__leaders(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
     return QV_OK;
 }
 
+/* The last write timestamp this proxy acknowledged for a collection
+ * (a small table; an evicted entry only makes a later Bounded or Session
+ * read weaker, never wrong for other clients). */
+#define LW_SLOTS 256
+
+void qv_proxy__note_write(qv_proxy *p, int64_t coll, qv_ts ts)
+{
+    pthread_mutex_lock(&p->tt_mu);
+    size_t i =
+        (size_t)((uint64_t)coll * 0x9e3779b97f4a7c15ull >> 56) % LW_SLOTS;
+    if (!p->lw)
+        p->lw = calloc(LW_SLOTS, sizeof *p->lw);
+    if (p->lw && (p->lw[i].coll != coll || p->lw[i].ts < ts)) {
+        p->lw[i].coll = coll;
+        p->lw[i].ts = ts;
+    }
+    pthread_mutex_unlock(&p->tt_mu);
+}
+
+static qv_ts last_write(qv_proxy *p, int64_t coll)
+{
+    qv_ts t = 0;
+    pthread_mutex_lock(&p->tt_mu);
+    size_t i =
+        (size_t)((uint64_t)coll * 0x9e3779b97f4a7c15ull >> 56) % LW_SLOTS;
+    if (p->lw && p->lw[i].coll == coll)
+        t = p->lw[i].ts;
+    pthread_mutex_unlock(&p->tt_mu);
+    return t;
+}
+
+/* Read-your-writes through this proxy: the guarantee covers its last
+ * acknowledged write to the collection; when that is what the read waits
+ * for, a tick is asked for at once rather than waiting a period. */
+static qv_code cover_writes(qv_proxy *p, qv_rpc_call *call,
+                            const qv_coll_ctx *c, qv_ts *g, qv_err *err)
+{
+    qv_ts w = last_write(p, c->id);
+    if (w <= *g)
+        return QV_OK;
+    *g = w;
+    qv_ts fresh;
+    return qv_proxy__strong_ts(p, call, &fresh, err);
+}
+
 qv_code qv_proxy__guarantee(qv_proxy *p, qv_rpc_call *call,
                             const qv_coll_ctx *c, int level, bool use_default,
                             uint64_t given, qv_ts *g, qv_err *err)
@@ -54,15 +99,13 @@ qv_code qv_proxy__guarantee(qv_proxy *p, qv_rpc_call *call,
     if (use_default)
         level = (int)c->d->consistency_level;
     switch (level) {
-    case 1: /* Bounded */
+    case 1: /* Bounded: at most 5 s stale, and this proxy's writes seen */
         *g = qv_ts_compose(qv_wall_ms(qv_clock_system()) - 5000, 0);
-        return QV_OK;
-    case 2: /* Session: the client's last write, sent by the SDK */
-        if (given) {
-            *g = given;
-            return QV_OK;
-        }
-        break;
+        return cover_writes(p, call, c, g, err);
+    case 2: /* Session: the client's last write if the SDK sends it, else
+             * this proxy's last write to the collection */
+        *g = given ? given : 1;
+        return given ? QV_OK : cover_writes(p, call, c, g, err);
     case 3: /* Eventually */
         *g = 1;
         return QV_OK;

@@ -392,6 +392,8 @@ qv_code qv_proxy__write_rows(qv_proxy *p, qv_rpc_call *call,
     }
     if (begun)
         qv_proxy__dml_end(p, &f);
+    if (!rc)
+        qv_proxy__note_write(p, c->id, as.ts);
     for (size_t g = 0; sr && g < G; g++) {
         free(sr[g].rows);
         free_cols(sr[g].cols, c->nfields);
@@ -604,6 +606,8 @@ static qv_code delete_keys(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
     }
     if (begun)
         qv_proxy__dml_end(p, &f);
+    if (!rc)
+        qv_proxy__note_write(p, c->id, as.ts);
     for (size_t s = 0; rows && s < S; s++)
         free(rows[s]);
     free(rows);

@@ -79,6 +79,14 @@ for (const signal of ['SIGTERM', 'SIGKILL']) {
       });
       assert.equal(ev.status.error_code, 'Success', ev.status.reason);
       assert.ok(Date.now() - t0 < 2000);
+      // Bounded (the SDK's default) sees this proxy's own writes at once
+      const mine = await c.insert({ collection_name: 'kept', data: rows(20000, 1) });
+      assert.equal(mine.status.error_code, 'Success');
+      const seen = await c.query({
+        collection_name: 'kept', filter: 'id == 20000', output_fields: ['id'],
+        consistency_level: ConsistencyLevelEnum.Bounded,
+      });
+      assert.equal(seen.data.length, 1);
       // Bounded reads are answered too
       const bd = await c.search({
         collection_name: 'kept', data: [[3, 1, 0, 0]], limit: 2, metric_type: 'L2',
