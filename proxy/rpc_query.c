@@ -148,6 +148,11 @@ static qv_code run_query(qv_proxy *p, qv_rpc_call *call, const query_args *q,
         for (size_t f = 0; !rc && f < nc; f++)
             rc =
                 qv_proxy__load_image(a, &resp[s]->columns[f], &cols[s][f], err);
+        for (size_t f = 1; !rc && f < nc; f++)
+            if (qv_column_rows(cols[s][f]) != qv_column_rows(cols[s][0]))
+                rc = qv_fail(err, QV_E_INTERNAL,
+                             "query node answered columns of different "
+                             "lengths");
     }
     size_t total = 0;
     uint32_t *ss = NULL;

@@ -450,6 +450,27 @@ static qv_code by_ids(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
     return QV_OK;
 }
 
+/* A shard's answer must be self-consistent before the merge indexes it. */
+static qv_code check_shard(const shard_resp *r, qv_column **cols, size_t nc,
+                           size_t k, qv_err *err)
+{
+    size_t total = 0;
+    for (size_t q = 0; q < r->n_counts; q++) {
+        if (r->counts[q] < 0 || (size_t)r->counts[q] > k)
+            return qv_fail(err, QV_E_INTERNAL,
+                           "query node answered %lld hits for top %zu",
+                           (long long)r->counts[q], k);
+        total += (size_t)r->counts[q];
+    }
+    bool ok = r->n_distances == total && r->n_row_ts == total;
+    for (size_t f = 0; ok && f < nc; f++)
+        ok = qv_column_rows(cols[f]) == total;
+    if (!ok)
+        return qv_fail(err, QV_E_INTERNAL,
+                       "query node answered inconsistent hit arrays");
+    return QV_OK;
+}
+
 static qv_code run_search(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
                           const M(SearchRequest) * rq, search_in *in,
                           const qv_outputs *out, M(SearchResults) * r,
@@ -516,6 +537,8 @@ static qv_code run_search(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
         for (size_t f = 0; !rc && f < nc; f++)
             rc =
                 qv_proxy__load_image(a, &resp[s]->columns[f], &cols[s][f], err);
+        if (!rc)
+            rc = check_shard(resp[s], cols[s], nc, in->topk + in->offset, err);
     }
     mhit *hits = NULL;
     size_t total = 0;
