@@ -99,6 +99,8 @@ void bench_filter_study(const bench_dataset *ds, const qv_index *built, int M,
         qv_index_free(flat);
         return;
     }
+    if (!built)
+        h = own;
     printf("## %s filtered HNSW search: graph walk vs exact scan "
            "(M=%d, efConstruction=%d, ef=%d, 1 thread; QPS by thread CPU "
            "time)\n\n"

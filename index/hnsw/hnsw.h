@@ -20,9 +20,10 @@
  * before the batch (phase 1, parallel over nodes, each writes only its own
  * lists), then the reverse links are grouped by target node and merged
  * (phase 2, parallel over targets, each writes only its target's lists).
- * Neither phase depends on thread scheduling, so for a given seed the graph
- * is the same whatever the thread count.  Levels come from a counter-based
- * RNG keyed by (seed, internal id).
+ * Neither phase depends on thread scheduling, so for a given seed, input
+ * order and SIMD kernel level the graph is bit-for-bit the same whatever
+ * the thread count (tests/unit/index_hnsw checks 1, 2 and 3 threads).
+ * Levels come from a counter-based RNG keyed by (seed, internal id).
  *
  * Search (hnsw_search.c): greedy descent through the upper levels, then a
  * best-first beam of width ef at level 0, kept as a sorted array with an
