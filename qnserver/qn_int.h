@@ -4,6 +4,7 @@
 #define QV_QN_INT_H
 
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "common/rpc/rpc_server.h"
 #include "common/session/session.h"
@@ -31,7 +32,11 @@ struct qv_qnode {
     qv_qnode_options opts;
     char *root, *host, *advertise;
     qv_rpc_server *srv;
-    qv_session *session;
+    qv_session *session; /* sess_mu */
+    pthread_mutex_t sess_mu;
+    pthread_t keeper;
+    bool keeper_started;
+    volatile bool stopping;
     pthread_rwlock_t mu; /* guards colls */
     qn_coll *colls;
 };

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "proto/convert_fielddata.h"
 #include "proto/rpc_status.h"
@@ -198,6 +199,7 @@ qv_code qv_qnode_create(const qv_qnode_options *opts, qv_qnode **out,
     q->host = qv_xstrdup(opts->host ? opts->host : "0.0.0.0");
     q->advertise = qv_xstrdup(opts->advertise ? opts->advertise : "");
     pthread_rwlock_init(&q->mu, NULL);
+    pthread_mutex_init(&q->sess_mu, NULL);
     qv_rpc_server_opts so = {.host = q->host,
                              .port = opts->port,
                              .workers = opts->workers ? opts->workers : 4};
@@ -226,6 +228,46 @@ static int64_t random_id(void)
     return (int64_t)(v & ((1ull << 40) - 1)) + 1;
 }
 
+static qv_code register_session(qv_qnode *q, qv_session **out, qv_err *err)
+{
+    qv_session_options so = {.root = q->root,
+                             .role = "querynode",
+                             .server_id = random_id(),
+                             .address = q->advertise,
+                             .ttl_s = q->opts.session_ttl_s};
+    return qv_session_register(q->opts.kv, &so, out, err);
+}
+
+/* Every 250 ms: a lost session (meta KV unreachable past the TTL) is
+ * replaced by a new one, so the coord can assign collections here again. */
+static void *keeper_main(void *arg)
+{
+    qv_qnode *q = arg;
+    while (!q->stopping) {
+        qv_sleep_ms(250);
+        pthread_mutex_lock(&q->sess_mu);
+        bool lost = q->session && qv_session_lost(q->session);
+        pthread_mutex_unlock(&q->sess_mu);
+        if (!lost || q->stopping)
+            continue;
+        qv_session *s = NULL;
+        qv_err e = {0};
+        if (register_session(q, &s, &e)) {
+            QV_LOG(QV_LOG_WARN, "querynode", "cannot register session: %s",
+                   e.msg);
+            continue;
+        }
+        pthread_mutex_lock(&q->sess_mu);
+        qv_session *old = q->session;
+        q->session = s;
+        pthread_mutex_unlock(&q->sess_mu);
+        QV_LOG(QV_LOG_WARN, "querynode", "session %s lost; registered %s",
+               qv_session_key(old), qv_session_key(s));
+        qv_session_close(old);
+    }
+    return NULL;
+}
+
 qv_code qv_qnode_start(qv_qnode *q, qv_err *err)
 {
     qv_code rc = qv_rpc_server_start(q->srv, err);
@@ -240,13 +282,12 @@ qv_code qv_qnode_start(qv_qnode *q, qv_err *err)
         free(q->advertise);
         q->advertise = qv_xstrdup(a);
     }
-    qv_session_options so = {.root = q->root,
-                             .role = "querynode",
-                             .server_id = random_id(),
-                             .address = q->advertise,
-                             .ttl_s = q->opts.session_ttl_s};
-    rc = qv_session_register(q->opts.kv, &so, &q->session, err);
-    return rc ? qv_err_prefix(err, "querynode") : QV_OK;
+    rc = register_session(q, &q->session, err);
+    if (rc)
+        return qv_err_prefix(err, "querynode");
+    if (pthread_create(&q->keeper, NULL, keeper_main, q) == 0)
+        q->keeper_started = true;
+    return QV_OK;
 }
 
 int qv_qnode_port(const qv_qnode *q)
@@ -268,8 +309,13 @@ void qv_qnode_stop(qv_qnode *q)
 {
     if (!q)
         return;
+    q->stopping = true;
     if (q->srv)
         qv_rpc_server_shutdown(q->srv);
+    if (q->keeper_started) {
+        pthread_join(q->keeper, NULL);
+        q->keeper_started = false;
+    }
     qv_session_close(q->session);
     q->session = NULL;
     pthread_rwlock_wrlock(&q->mu);
@@ -288,6 +334,7 @@ void qv_qnode_destroy(qv_qnode *q)
     qv_qnode_stop(q);
     qv_rpc_server_destroy(q->srv);
     pthread_rwlock_destroy(&q->mu);
+    pthread_mutex_destroy(&q->sess_mu);
     free(q->root);
     free(q->host);
     free(q->advertise);

@@ -12,7 +12,7 @@
  * hits/rows with their columns as column file images.
  *
  * The node registers "<root>session/querynode-<id>" with its address so
- * the coord can find it.
+ * the coord can find it, and registers a new one whenever it is lost.
  *
  * Ownership: borrows the metakv and the wal (both must outlive it); owns
  * its RPC server, session, collections and delegators.
