@@ -41,6 +41,25 @@ qv_code qv_proxy__call_node(qv_rpc_call *call, const char *addr,
                             const char *method, const ProtobufCMessage *req,
                             const ProtobufCMessageDescriptor *desc,
                             ProtobufCMessage **resp, qv_err *err) QV_MUST_USE;
+/* One call of a fan-out: filled by the caller (addr, method, req, desc);
+ * resp lives in the call's own arena, released with the RPC call's. */
+typedef struct qv_node_call {
+    const char *addr, *method;
+    const ProtobufCMessage *req;
+    const ProtobufCMessageDescriptor *desc;
+    ProtobufCMessage *resp;
+    qv_code rc;
+    qv_err err;
+    int64_t timeout_ms;
+    qv_arena arena;
+} qv_node_call;
+
+/* Runs the calls in parallel (one thread per call after the first) within
+ * the RPC call's deadline; the first failure is returned.  calls must be
+ * allocated on the RPC call's arena. */
+qv_code qv_proxy__call_nodes(qv_rpc_call *call, qv_node_call *calls, size_t n,
+                             qv_err *err) QV_MUST_USE;
+
 /* A query node's Status as a qv_code (QV_OK on success). */
 qv_code qv_proxy__status_of(const Milvus__Proto__Common__Status *st,
                             qv_err *err);

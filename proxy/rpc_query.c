@@ -36,27 +36,34 @@ static qv_code fan_out(qv_proxy *p, qv_rpc_call *call, const query_args *q,
     ProtobufCBinaryData pb = {0};
     if (!rc)
         rc = qv_proxy__plan_bytes(a, q->plan, &pb, err);
-    for (size_t s = 0; !rc && s < q->c->nshards; s++) {
-        Quiver__Internal__ShardQueryRequest rq =
-            QUIVER__INTERNAL__SHARD_QUERY_REQUEST__INIT;
-        rq.collection_id = q->c->id;
-        rq.vchannel = rp.leaders[s]->vchannel;
-        rq.guarantee_ts = q->guarantee;
-        rq.travel_ts = q->travel;
-        rq.timeout_ms = qv_proxy__read_wait(p, call);
-        rq.plan = pb;
-        rq.partition_ids = rp.partitions;
-        rq.n_partition_ids = rp.npartitions;
-        rq.output_field_ids = q->out ? q->out->ids : NULL;
-        rq.n_output_field_ids = q->out ? q->out->n : 0;
-        rq.limit = q->limit;
-        rq.count_only = q->count_only;
-        rc = qv_proxy__call_node(
-            call, rp.leaders[s]->address, "Query", &rq.base,
-            &quiver__internal__shard_query_response__descriptor,
-            (ProtobufCMessage **)&resp[s], err);
-        if (!rc)
-            rc = qv_proxy__status_of(resp[s]->status, err);
+    size_t S = q->c->nshards;
+    qv_node_call *calls = qv_arena_calloc(a, S + 1, sizeof *calls);
+    for (size_t s = 0; !rc && s < S; s++) {
+        Quiver__Internal__ShardQueryRequest *rq = qv_arena_alloc(a, sizeof *rq);
+        quiver__internal__shard_query_request__init(rq);
+        rq->collection_id = q->c->id;
+        rq->vchannel = rp.leaders[s]->vchannel;
+        rq->guarantee_ts = q->guarantee;
+        rq->travel_ts = q->travel;
+        rq->timeout_ms = qv_proxy__read_wait(p, call);
+        rq->plan = pb;
+        rq->partition_ids = rp.partitions;
+        rq->n_partition_ids = rp.npartitions;
+        rq->output_field_ids = q->out ? q->out->ids : NULL;
+        rq->n_output_field_ids = q->out ? q->out->n : 0;
+        rq->limit = q->limit;
+        rq->count_only = q->count_only;
+        calls[s] = (qv_node_call){
+            .addr = rp.leaders[s]->address,
+            .method = "Query",
+            .req = &rq->base,
+            .desc = &quiver__internal__shard_query_response__descriptor};
+    }
+    if (!rc)
+        rc = qv_proxy__call_nodes(call, calls, S, err);
+    for (size_t s = 0; !rc && s < S; s++) {
+        resp[s] = (shard_resp *)calls[s].resp;
+        rc = qv_proxy__status_of(resp[s]->status, err);
         if (!rc && !q->count_only &&
             resp[s]->n_columns != 1 + (q->out ? q->out->n : 0))
             rc = qv_fail(err, QV_E_INTERNAL, "query node answered %zu columns",

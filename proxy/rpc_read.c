@@ -4,6 +4,7 @@
  * column images that come back. */
 #include "proxy/proxy_read.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,26 +154,82 @@ uint32_t qv_proxy__read_wait(qv_proxy *p, qv_rpc_call *call)
     return (uint32_t)w;
 }
 
-qv_code qv_proxy__call_node(qv_rpc_call *call, const char *addr,
-                            const char *method, const ProtobufCMessage *req,
-                            const ProtobufCMessageDescriptor *desc,
-                            ProtobufCMessage **resp, qv_err *err)
+static qv_code unary(const char *addr, const char *method,
+                     const ProtobufCMessage *req,
+                     const ProtobufCMessageDescriptor *desc, qv_arena *a,
+                     int64_t timeout_ms, ProtobufCMessage **resp, qv_err *err)
 {
     qv_rpc_channel *ch;
     qv_code rc = qv_rpc_channel_open(addr, &ch, err);
     if (rc)
         return rc;
-    int64_t left = qv_rpc_call_ms_left(call);
     /* Fail fast: a dead query node is replaced by the coord; the client
      * retries rather than waiting out its deadline. */
-    qv_rpc_call_opts o = {.timeout_ms = left > 0 && left < 60000 ? left : 60000,
-                          .flags = QV_RPC_FAIL_FAST};
+    qv_rpc_call_opts o = {.timeout_ms = timeout_ms, .flags = QV_RPC_FAIL_FAST};
     char full[128];
     snprintf(full, sizeof full, "/quiver.internal.QueryNodeService/%s", method);
-    rc = qv_rpc_unary(ch, full, req, desc, qv_rpc_call_arena(call), resp, &o,
-                      err);
+    rc = qv_rpc_unary(ch, full, req, desc, a, resp, &o, err);
     qv_rpc_channel_close(ch);
     return rc;
+}
+
+static int64_t node_timeout(qv_rpc_call *call)
+{
+    int64_t left = qv_rpc_call_ms_left(call);
+    return left > 0 && left < 60000 ? left : 60000;
+}
+
+qv_code qv_proxy__call_node(qv_rpc_call *call, const char *addr,
+                            const char *method, const ProtobufCMessage *req,
+                            const ProtobufCMessageDescriptor *desc,
+                            ProtobufCMessage **resp, qv_err *err)
+{
+    return unary(addr, method, req, desc, qv_rpc_call_arena(call),
+                 node_timeout(call), resp, err);
+}
+
+static void *node_call_main(void *arg)
+{
+    qv_node_call *n = arg;
+    n->rc = unary(n->addr, n->method, n->req, n->desc, &n->arena, n->timeout_ms,
+                  &n->resp, &n->err);
+    return NULL;
+}
+
+static void release_arena(void *a)
+{
+    qv_arena_release(a);
+}
+
+qv_code qv_proxy__call_nodes(qv_rpc_call *call, qv_node_call *calls, size_t n,
+                             qv_err *err)
+{
+    qv_arena *a = qv_rpc_call_arena(call);
+    int64_t t = node_timeout(call);
+    pthread_t *th = qv_arena_calloc(a, n + 1, sizeof *th);
+    bool *started = qv_arena_calloc(a, n + 1, sizeof *started);
+    for (size_t i = 0; i < n; i++) {
+        qv_arena_init(&calls[i].arena, 0);
+        qv_arena_on_release(a, release_arena, &calls[i].arena);
+        calls[i].timeout_ms = t;
+        calls[i].resp = NULL;
+    }
+    /* One thread per extra shard; the first runs here. */
+    for (size_t i = 1; i < n; i++)
+        started[i] =
+            pthread_create(&th[i], NULL, node_call_main, &calls[i]) == 0;
+    if (n > 0)
+        node_call_main(&calls[0]);
+    for (size_t i = 1; i < n; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        else
+            node_call_main(&calls[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (calls[i].rc)
+            return qv_fail(err, calls[i].rc, "%s", calls[i].err.msg);
+    return QV_OK;
 }
 
 static void free_col(void *c)

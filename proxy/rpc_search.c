@@ -504,30 +504,36 @@ static qv_code run_search(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
     size_t S = c->nshards, nc = 1 + out->n;
     shard_resp **resp = qv_arena_calloc(a, S + 1, sizeof *resp);
     qv_column ***cols = qv_arena_calloc(a, S + 1, sizeof *cols);
+    qv_node_call *calls = qv_arena_calloc(a, S + 1, sizeof *calls);
     for (size_t s = 0; !rc && s < S; s++) {
-        Quiver__Internal__ShardSearchRequest q =
-            QUIVER__INTERNAL__SHARD_SEARCH_REQUEST__INIT;
-        q.collection_id = c->id;
-        q.vchannel = rp.leaders[s]->vchannel;
-        q.guarantee_ts = g;
-        q.travel_ts = travel;
-        q.timeout_ms = qv_proxy__read_wait(p, call);
-        q.plan = pb;
-        q.field_id = c->specs[in->field].id;
-        q.metric = (int32_t)in->metric;
-        q.nq = (int64_t)in->nq;
-        q.topk = (int64_t)(in->topk + in->offset);
-        q.queries = in->queries;
-        q.partition_ids = rp.partitions;
-        q.n_partition_ids = rp.npartitions;
-        q.output_field_ids = out->ids;
-        q.n_output_field_ids = out->n;
-        rc = qv_proxy__call_node(
-            call, rp.leaders[s]->address, "Search", &q.base,
-            &quiver__internal__shard_search_response__descriptor,
-            (ProtobufCMessage **)&resp[s], err);
-        if (!rc)
-            rc = qv_proxy__status_of(resp[s]->status, err);
+        Quiver__Internal__ShardSearchRequest *q = qv_arena_alloc(a, sizeof *q);
+        quiver__internal__shard_search_request__init(q);
+        q->collection_id = c->id;
+        q->vchannel = rp.leaders[s]->vchannel;
+        q->guarantee_ts = g;
+        q->travel_ts = travel;
+        q->timeout_ms = qv_proxy__read_wait(p, call);
+        q->plan = pb;
+        q->field_id = c->specs[in->field].id;
+        q->metric = (int32_t)in->metric;
+        q->nq = (int64_t)in->nq;
+        q->topk = (int64_t)(in->topk + in->offset);
+        q->queries = in->queries;
+        q->partition_ids = rp.partitions;
+        q->n_partition_ids = rp.npartitions;
+        q->output_field_ids = out->ids;
+        q->n_output_field_ids = out->n;
+        calls[s] = (qv_node_call){
+            .addr = rp.leaders[s]->address,
+            .method = "Search",
+            .req = &q->base,
+            .desc = &quiver__internal__shard_search_response__descriptor};
+    }
+    if (!rc)
+        rc = qv_proxy__call_nodes(call, calls, S, err);
+    for (size_t s = 0; !rc && s < S; s++) {
+        resp[s] = (shard_resp *)calls[s].resp;
+        rc = qv_proxy__status_of(resp[s]->status, err);
         if (!rc && (resp[s]->n_columns != nc || resp[s]->n_counts != in->nq))
             rc = qv_fail(err, QV_E_INTERNAL,
                          "query node answered %zu "
