@@ -78,13 +78,19 @@ typedef struct qv_outputs {
     char **names;
     size_t nnames;
     bool count;
+    bool star;   /* `*` was asked: $meta goes out whole */
+    char **keys; /* dynamic keys asked for by name */
+    size_t nkeys;
 } qv_outputs;
 qv_code qv_proxy__outputs(qv_arena *a, const qv_coll_ctx *c, char **names,
                           size_t n, bool with_vectors, qv_outputs *o,
                           qv_err *err) QV_MUST_USE;
 
-qv_code qv_proxy__fielddata(qv_arena *a, const qv_coll_ctx *c, size_t field,
-                            qv_column *col,
+/* The FieldData of column `field` (ctx index); the dynamic field keeps
+ * only the keys out asked for, unless out asked for `*` (out may be
+ * NULL). */
+qv_code qv_proxy__fielddata(qv_arena *a, const qv_coll_ctx *c,
+                            const qv_outputs *out, size_t field, qv_column *col,
                             Milvus__Proto__Schema__FieldData **fd,
                             qv_err *err) QV_MUST_USE;
 /* The binary plan for query nodes (empty for a match-all plan). */

@@ -347,7 +347,8 @@ qv_code qv_proxy__query(qv_rpc_call *call, const ProtobufCMessage *req,
     r->fields_data = qv_arena_calloc(a, nc + 1, sizeof(*r->fields_data));
     for (size_t f = 0; !rc && f < nc; f++) {
         size_t idx = f == 0 ? c.pk : (size_t)out.idx[f - 1];
-        rc = qv_proxy__fielddata(a, &c, idx, cols[f], &r->fields_data[f], err);
+        rc = qv_proxy__fielddata(a, &c, &out, idx, cols[f], &r->fields_data[f],
+                                 err);
     }
     if (rc) {
         *resp = &results(a, rc, err)->base;

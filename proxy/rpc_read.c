@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/json/json.h"
 #include "common/rpc/rpc_client.h"
 #include "internal/coord.pb-c.h"
 
@@ -336,6 +337,9 @@ qv_code qv_proxy__outputs(qv_arena *a, const qv_coll_ctx *c, char **names,
         o->names[o->nnames++] = dyn[i];
     if (star && c->dyn >= 0 && keys == 0)
         o->names[o->nnames++] = (char *)c->specs[c->dyn].name;
+    o->star = star;
+    o->keys = dyn;
+    o->nkeys = keys;
     /* The primary key is always column 0 of a shard's answer: drop it from
      * the list of extra fields. */
     size_t m = 0;
@@ -348,12 +352,73 @@ qv_code qv_proxy__outputs(qv_arena *a, const qv_coll_ctx *c, char **names,
     return QV_OK;
 }
 
-qv_code qv_proxy__fielddata(qv_arena *a, const qv_coll_ctx *c, size_t field,
-                            qv_column *col,
+static bool plain_key(const char *k)
+{
+    for (; *k; k++)
+        if (*k == '"' || *k == '\\' || (unsigned char)*k < 0x20)
+            return false;
+    return true;
+}
+
+/* A JSON column of the rows of v keeping only the members named in keys. */
+static qv_code restrict_meta(const qv_field_spec *spec, const qv_col_view *v,
+                             char **keys, size_t nkeys, qv_column **out,
+                             qv_err *err)
+{
+    qv_code rc = qv_column_create(spec, out, err);
+    qv_buf b;
+    qv_buf_init(&b, 0);
+    for (size_t r = 0; !rc && r < v->rows; r++) {
+        if (qv_col_is_null(v, r)) {
+            rc = qv_column_append_null(*out, 1);
+            continue;
+        }
+        size_t len;
+        const uint8_t *p = qv_col_var(v, r, &len);
+        qv_json_val root = qv_json_root((const char *)p, len);
+        qv_buf_reset(&b);
+        rc = qv_buf_append(&b, "{", 1);
+        bool first = true;
+        for (size_t k = 0; !rc && k < nkeys; k++) {
+            qv_json_val m;
+            if (!plain_key(keys[k]) ||
+                !qv_json_member(&root, keys[k], strlen(keys[k]), &m))
+                continue;
+            rc = qv_buf_printf(&b, "%s\"%s\":", first ? "" : ",", keys[k]);
+            if (!rc)
+                rc = qv_buf_append(&b, m.p, m.len);
+            first = false;
+        }
+        if (!rc)
+            rc = qv_buf_append(&b, "}", 1);
+        if (!rc)
+            rc = qv_column_append_var(*out, b.data, b.len);
+    }
+    qv_buf_release(&b);
+    if (*out)
+        qv_column_publish(*out);
+    if (rc && !err->msg[0])
+        qv_fail(err, rc, "dynamic field: cannot build the result");
+    return rc;
+}
+
+qv_code qv_proxy__fielddata(qv_arena *a, const qv_coll_ctx *c,
+                            const qv_outputs *out, size_t field, qv_column *col,
                             Milvus__Proto__Schema__FieldData **fd, qv_err *err)
 {
     qv_col_view v = qv_column_view(col);
-    return qv_column_to_fielddata(&v, &c->specs[field], NULL, 0, a, fd, err);
+    if ((int)field != c->dyn || !out || out->star || out->nkeys == 0)
+        return qv_column_to_fielddata(&v, &c->specs[field], NULL, 0, a, fd,
+                                      err);
+    qv_column *m = NULL;
+    qv_code rc =
+        restrict_meta(&c->specs[field], &v, out->keys, out->nkeys, &m, err);
+    if (!rc) {
+        qv_col_view mv = qv_column_view(m);
+        rc = qv_column_to_fielddata(&mv, &c->specs[field], NULL, 0, a, fd, err);
+    }
+    qv_column_free(m);
+    return rc;
 }
 
 qv_code qv_proxy__plan_bytes(qv_arena *a, const qv_expr_plan *plan,

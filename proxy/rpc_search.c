@@ -342,7 +342,8 @@ static qv_code build_data(qv_arena *a, const qv_coll_ctx *c,
             qv_arena_on_release(a, free_col, col);
         }
         if (!rc)
-            rc = qv_proxy__fielddata(a, c, idx, col, &d->fields_data[f], err);
+            rc = qv_proxy__fielddata(a, c, out, idx, col, &d->fields_data[f],
+                                     err);
         if (!rc && f == 0) {
             qv_col_view v = qv_column_view(col);
             rc = qv_proxy__ids(a, &v, &d->ids, err);

@@ -261,6 +261,15 @@ test('auto id, dynamic fields, flushSync', async () => {
   });
   assert.equal(got.data.length, 1);
   assert.equal(String(got.data[0].pk), ids[1]);
+  // only the dynamic keys asked for; `*` gives all of them
+  const red = await c.query({
+    collection_name: name, filter: 'color == "red"', output_fields: ['color'], consistency_level: STRONG,
+  });
+  assert.deepEqual(red.data[0].$meta, { color: 'red' });
+  const all = await c.query({
+    collection_name: name, filter: 'color == "red"', output_fields: ['*'], consistency_level: STRONG,
+  });
+  assert.deepEqual(all.data[0].$meta, { color: 'red', n: 1 });
   const sr = await c.search({
     collection_name: name, data: [[1, 0, 0, 0]], limit: 1, metric_type: 'IP',
     output_fields: ['color'], consistency_level: STRONG,
