@@ -98,6 +98,10 @@ for (const signal of ['SIGTERM', 'SIGKILL']) {
       assert.equal((await c.releaseCollection({ collection_name: 'kept' })).error_code, 'Success');
       const nl = await c.query({ collection_name: 'kept', filter: 'id > 0', consistency_level: STRONG });
       assert.equal(nl.status.code, 101);
+      // loading again rebuilds the shards from the log
+      assert.equal((await c.loadCollectionSync({ collection_name: 'kept' })).error_code, 'Success');
+      const again = await c.count({ collection_name: 'kept', consistency_level: STRONG });
+      assert.equal(Number(again.data), acked - 2 + 3 + 1);
     } finally {
       await c?.closeConnection();
       if (q) await q.stop();
