@@ -17,6 +17,7 @@
 #include "bench/index/bench_data.h"
 #include "common/alloc.h"
 #include "common/bitset.h"
+#include "index/hnsw/hnsw.h"
 #include "index/index.h"
 
 void bench_filter_study(const bench_dataset *ds, const qv_index *built, int M,
@@ -115,7 +116,7 @@ void bench_filter_study(const bench_dataset *ds, const qv_index *built, int M,
     int64_t *T = qv_xmalloc(nq * k * sizeof(int64_t));
     double q0 = run_mode(h, ds, nq, NULL, ef, 0, min_time, D, I);
     printf("| no filter | %zu | %.0f | - | - | - | - |\n", n, q0);
-    double prev_ratio = 0, cross = NAN;
+    double prev_ratio = 0, prev_log = 0, cross = NAN;
     int prev_graph_wins = -1;
     for (size_t r = 0; r < sizeof(ratios) / sizeof(ratios[0]); r++) {
         qv_bitset f;
@@ -140,17 +141,25 @@ void bench_filter_study(const bench_dataset *ds, const qv_index *built, int M,
         double gamma = (double)pass * (double)pass / ((double)n * ef);
         /* the rule of hnsw.h: exact when gamma < HNSW_EXACT_GAMMA */
         printf("| %.3f | %zu | %.0f | %.4f | %.0f | %s | %.2f |\n", ratios[r],
-               pass, qg, rg, qe, gamma < 8.0 ? "exact" : "graph", gamma);
+               pass, qg, rg, qe, gamma < HNSW_EXACT_GAMMA ? "exact" : "graph",
+               gamma);
+        /* Where log(graph QPS / exact QPS) crosses zero, interpolated
+         * linearly in log(pass ratio). */
         int graph_wins = qg > qe;
-        if (prev_graph_wins == 1 && !graph_wins)
-            cross = 0.5 * (prev_ratio + ratios[r]);
+        double lr = log(qg / qe);
+        if (prev_graph_wins == 1 && !graph_wins) {
+            double x0 = log(prev_ratio), x1 = log(ratios[r]);
+            cross = exp(x0 + (x1 - x0) * prev_log / (prev_log - lr));
+        }
         prev_graph_wins = graph_wins;
         prev_ratio = ratios[r];
+        prev_log = lr;
         qv_bitset_release(&f);
     }
     if (!isnan(cross))
-        printf("\nMeasured crossover near pass ratio %.3f: gamma = %.2f\n\n",
-               cross, cross * cross * (double)n / ef);
+        printf("\nMeasured crossover at pass ratio %.3f: gamma = %.2f "
+               "(the rule uses %.1f)\n\n",
+               cross, cross * cross * (double)n / ef, HNSW_EXACT_GAMMA);
     else
         printf("\nNo crossover inside the measured ratios.\n\n");
     free(D);
