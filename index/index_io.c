@@ -237,7 +237,7 @@ qv_code qv__reader_section(const qv__reader *r, uint32_t tag, size_t elem_size,
 qv_code qv__reader_exact(const qv__reader *r, uint32_t tag, size_t elem_size,
                          size_t count, const void **ptr, qv_err *err)
 {
-    size_t have;
+    size_t have = 0;
     qv_code rc = qv__reader_section(r, tag, elem_size, &have, ptr, err);
     if (rc)
         return rc;

@@ -80,7 +80,7 @@ qv_code qv__rows_get(const qv__rows *r, size_t n, const int64_t *labels,
                      void *out, qv_err *err)
 {
     for (size_t i = 0; i < n; i++) {
-        size_t row;
+        size_t row = 0;
         qv_code rc = qv__rows_find(r, labels[i], &row, err);
         if (rc)
             return rc;
