@@ -2,10 +2,10 @@
 #   make run    install dependencies, build, start `quiver standalone`
 #   make test   install dependencies, build, run every test suite
 # Other targets: build, asan, bench, format, format-check, lint, clean.
-# `make build`/`run`/`bench` use the Release build in build-release/;
-# `make test` uses build/ (RelWithDebInfo) and build-asan/.
+# `make build`/`run`/`bench`/`test` use the Release build in build/;
+# `make test` also builds build-asan/ (ASan+UBSan) and build-fuzz/.
 
-BUILD      ?= build-release
+BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 DATA_DIR   ?= ./quiver-data

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh -- build and run every test suite of Quiver (what `make test` and
 # CI run):
-#   1. the normal build: unit, conformance, recall and integration tests
+#   1. the Release build (what `make run` runs): unit, conformance, recall and integration tests
 #      (ctest; tests that need etcd, the Kafka broker or the S3 server start
 #      them on 127.0.0.1 themselves),
 #   2. the ASan+UBSan build of the unit tests (ctest -L unit), failing on any
@@ -44,8 +44,8 @@ else
     echo "FAIL: format-check or lint"; failed=$((failed + 1))
 fi
 
-step "build (RelWithDebInfo)"
-if cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+step "build (Release)"
+if cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null &&
    cmake --build build -j "$JOBS"; then
     step "ctest (all suites)"
     (cd build && ctest --output-on-failure -j "$JOBS" --timeout 900) \
