@@ -494,5 +494,6 @@ Test(objstore_s3_client, parallel_parts_each_go_once_and_complete_in_order)
     cr_assert_eq(qv_buf_appends(&want, "</CompleteMultipartUpload>"), QV_OK);
     cr_assert_str_eq(srv.reqs[7].body, want.data);
     qv_buf_release(&want);
-    cr_assert_geq(srv.nconn, 2, "parts went over several connections");
+    /* How many connections carried the parts depends on scheduling (under
+     * load one worker may send them all), so it is not asserted. */
 }
