@@ -98,11 +98,15 @@ Test(proxy_ddl, cache_is_cleared_by_meta_changes)
                  QV_OK);
     qv_sleep_ms(400);
     cr_assert_eq(qv_meta_cache_size(c), 1, "session keys are not metadata");
-    cr_assert_eq(
-        metakv_put(kv, "quiver/meta/coll/1/2", 20, "x", 1, 0, NULL, &err),
-        QV_OK);
-    for (int i = 0; i < 50 && qv_meta_cache_size(c) > 0; i++)
+    /* Change a metadata key until the cache notices (bounded): on a loaded
+     * machine the watch may open after a single early change. */
+    for (int i = 0; i < 250 && qv_meta_cache_size(c) > 0; i++) {
+        if (i % 25 == 0)
+            cr_assert_eq(metakv_put(kv, "quiver/meta/coll/1/2", 20, "x", 1, 0,
+                                    NULL, &err),
+                         QV_OK);
         qv_sleep_ms(20);
+    }
     cr_assert_eq(qv_meta_cache_size(c), 0);
     qv_meta_cache_destroy(c);
 }
@@ -277,7 +281,7 @@ Test(proxy_ddl, ddl_without_a_coord_is_not_ready)
     cr_assert_neq(r->status->code, 0);
     cr_assert(strstr(r->status->reason, "no active coord"), "%s",
               r->status->reason);
-    cr_assert_lt(qv_mono_ms(qv_clock_system()) - t0, 3000);
+    cr_assert_lt(qv_mono_ms(qv_clock_system()) - t0, 6000);
     /* CheckHealth says why. */
     Milvus__Proto__Milvus__CheckHealthRequest hq =
         MILVUS__PROTO__MILVUS__CHECK_HEALTH_REQUEST__INIT;
@@ -322,7 +326,7 @@ Test(proxy_ddl, a_lost_session_is_registered_again)
     /* Another party (or an expiry) takes the lease away. */
     cr_assert_eq(metakv_lease_revoke(kv, lease, &err), QV_OK, "%s", err.msg);
     bool back = false;
-    for (int i = 0; i < 150 && !back; i++) {
+    for (int i = 0; i < 500 && !back; i++) { /* up to 10 s under load */
         qv_sleep_ms(20);
         back = proxy_session(now, sizeof now, &lease2) && lease2 != lease;
     }
