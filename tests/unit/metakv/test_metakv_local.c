@@ -272,8 +272,13 @@ Test(metakv_local, data_file_is_preallocated_ahead_of_use)
             metakv_put(kv, k, (size_t)n, big, sizeof big, 0, NULL, NULL),
             QV_OK);
     }
-    qv_sleep_ms(300); /* the timer thread extends the file */
-    cr_assert_eq(stat(path, &st), 0);
+    /* The timer thread extends the file; wait for it (bounded). */
+    for (int i = 0; i < 250; i++) {
+        cr_assert_eq(stat(path, &st), 0);
+        if (st.st_size >= (72LL << 20))
+            break;
+        qv_sleep_ms(20);
+    }
     cr_assert_geq(st.st_size, 72LL << 20, "size %lld", (long long)st.st_size);
     free(path);
     metakv_close(kv);

@@ -70,9 +70,18 @@ Test(proc, spawn_and_stop_kills_the_whole_group)
 Test(proc, stop_escalates_to_sigkill_after_the_grace_period)
 {
     qv_proc p = {0};
-    const char *argv[] = {"sh", "-c", "trap '' TERM; sleep 30", NULL};
+    char mark[64];
+    snprintf(mark, sizeof mark, "/tmp/qv-proc-trap-%ld", (long)getpid());
+    unlink(mark);
+    char script[128];
+    snprintf(script, sizeof script, "trap '' TERM; : > %s; sleep 30", mark);
+    const char *argv[] = {"sh", "-c", script, NULL};
     cr_assert_eq(qv_proc_spawn(&p, argv, NULL, NULL), QV_OK);
-    qv_sleep_ms(100); /* let the shell install its trap */
+    /* Wait (bounded) until the shell has installed its trap. */
+    for (int i = 0; i < 500 && access(mark, F_OK) != 0; i++)
+        qv_sleep_ms(10);
+    cr_assert_eq(access(mark, F_OK), 0, "the shell never started");
+    unlink(mark);
     uint64_t t0 = qv_mono_ms(qv_clock_system());
     qv_err err = {0};
     int st = 0;
