@@ -7,6 +7,7 @@
  * that each section lies inside the file, is 64-byte aligned and does not
  * overlap the header or trailer.  Types then check each section's size.
  */
+#include "common/bytes.h"
 #include "index/index_impl.h"
 
 #include <stdlib.h>
@@ -25,27 +26,6 @@
 #define SEC_ENTRY   24
 #define TRAILER     8
 #define TAG_PARAMS  QV_FOURCC('P', 'A', 'R', 'M')
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    memcpy(p, &v, 8);
-}
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
 
 /* ---- writer ----------------------------------------------------------- */
 
@@ -127,24 +107,24 @@ qv_code qv_index_serialize(const qv_index *ix, qv_buf *out, qv_err *err)
     }
     uint8_t *h = (uint8_t *)out->data + w.start;
     size_t total = out->len - w.start + TRAILER;
-    put32(h + 0, MAGIC);
-    put32(h + 4, QV_INDEX_FORMAT_V1);
-    put32(h + 8, (uint32_t)ix->type);
-    put32(h + 12, (uint32_t)ix->metric);
-    put64(h + 16, ix->dim);
-    put64(h + 24, ix->ntotal);
-    put64(h + 32, total);
-    put32(h + 40, (uint32_t)w.nsec);
-    put32(h + 44, ix->trained ? 1 : 0);
+    qv_store_u32(h + 0, MAGIC);
+    qv_store_u32(h + 4, QV_INDEX_FORMAT_V1);
+    qv_store_u32(h + 8, (uint32_t)ix->type);
+    qv_store_u32(h + 12, (uint32_t)ix->metric);
+    qv_store_u64(h + 16, ix->dim);
+    qv_store_u64(h + 24, ix->ntotal);
+    qv_store_u64(h + 32, total);
+    qv_store_u32(h + 40, (uint32_t)w.nsec);
+    qv_store_u32(h + 44, ix->trained ? 1 : 0);
     for (size_t i = 0; i < w.nsec; i++) {
         uint8_t *e = h + HEADER_SIZE + i * SEC_ENTRY;
-        put32(e, w.tag[i]);
-        put64(e + 8, w.off[i]);
-        put64(e + 16, w.len[i]);
+        qv_store_u32(e, w.tag[i]);
+        qv_store_u64(e + 8, w.off[i]);
+        qv_store_u64(e + 16, w.len[i]);
     }
     uint8_t trailer[TRAILER];
-    put32(trailer, qv_crc32c(0, h, total - TRAILER));
-    put32(trailer + 4, MAGIC_END);
+    qv_store_u32(trailer, qv_crc32c(0, h, total - TRAILER));
+    qv_store_u32(trailer + 4, MAGIC_END);
     if (qv_buf_append(out, trailer, TRAILER)) {
         out->len = w.start;
         return qv_fail(err, QV_E_NOMEM, "index file is too large");
@@ -162,41 +142,41 @@ static qv_code reader_open(qv__reader *r, const uint8_t *d, size_t len,
     if (len < table_end + TRAILER)
         return qv_fail(err, QV_E_CORRUPT, "index file is truncated (%zu bytes)",
                        len);
-    if (get32(d) != MAGIC)
+    if (qv_load_u32(d) != MAGIC)
         return qv_fail(err, QV_E_CORRUPT, "not an index file (bad magic)");
-    r->version = get32(d + 4);
+    r->version = qv_load_u32(d + 4);
     if (r->version != QV_INDEX_FORMAT_V1)
         return qv_fail(err, QV_E_CORRUPT_VERSION,
                        "index file format version %u is not supported "
                        "(expected %u)",
                        r->version, QV_INDEX_FORMAT_V1);
-    uint64_t total = get64(d + 32);
+    uint64_t total = qv_load_u64(d + 32);
     if (total != len)
         return qv_fail(err, QV_E_CORRUPT,
                        "index file is %zu bytes but its header says %llu "
                        "(truncated or padded)",
                        len, (unsigned long long)total);
-    if (get32(d + len - 4) != MAGIC_END)
+    if (qv_load_u32(d + len - 4) != MAGIC_END)
         return qv_fail(err, QV_E_CORRUPT, "index file trailer is damaged");
-    uint32_t want = get32(d + len - TRAILER);
+    uint32_t want = qv_load_u32(d + len - TRAILER);
     if (qv_crc32c(0, d, len - TRAILER) != want)
         return qv_fail(err, QV_E_CORRUPT_CHECKSUM,
                        "index file checksum mismatch");
     r->data = d;
     r->len = len;
-    r->type = get32(d + 8);
-    r->metric = get32(d + 12);
-    r->dim = get64(d + 16);
-    r->ntotal = get64(d + 24);
-    r->nsec = get32(d + 40);
-    r->flags = get32(d + 44);
+    r->type = qv_load_u32(d + 8);
+    r->metric = qv_load_u32(d + 12);
+    r->dim = qv_load_u64(d + 16);
+    r->ntotal = qv_load_u64(d + 24);
+    r->nsec = qv_load_u32(d + 40);
+    r->flags = qv_load_u32(d + 44);
     if (r->nsec > QV_IX_MAX_SECTIONS)
         return qv_fail(err, QV_E_CORRUPT, "index file has %zu sections",
                        r->nsec);
     for (size_t i = 0; i < r->nsec; i++) {
         const uint8_t *e = d + HEADER_SIZE + i * SEC_ENTRY;
-        uint64_t off = get64(e + 8), sl = get64(e + 16);
-        r->tag[i] = get32(e);
+        uint64_t off = qv_load_u64(e + 8), sl = qv_load_u64(e + 16);
+        r->tag[i] = qv_load_u32(e);
         r->off[i] = off;
         r->len_[i] = sl;
         if (off < table_end || off % QV_IX_ALIGN != 0 || off > len - TRAILER ||

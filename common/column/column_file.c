@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "common/alloc.h"
 #include "common/column/column.h"
 #include "common/column/column_int.h"
@@ -44,27 +45,6 @@
 #define FLAG_VALID  1u
 #define ALIGN_UP(x) (((x) + 63) & ~(size_t)63)
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    memcpy(p, &v, 8);
-}
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 /* Checks the internal structure of an Array or sparse row. */
 bool qv__column_row_ok(const qv_col_view *v, size_t row)
 {
@@ -74,10 +54,10 @@ bool qv__column_row_ok(const qv_col_view *v, size_t row)
         if (len % 8)
             return false;
         for (size_t k = 0; k < len / 8; k++) {
-            uint32_t idx = get32(p + 8 * k);
+            uint32_t idx = qv_load_u32(p + 8 * k);
             if (idx > QV_SPARSE_MAX_INDEX || idx >= v->dim)
                 return false;
-            if (k && idx <= get32(p + 8 * (k - 1)))
+            if (k && idx <= qv_load_u32(p + 8 * (k - 1)))
                 return false;
         }
         return true;
@@ -92,16 +72,16 @@ bool qv__column_row_ok(const qv_col_view *v, size_t row)
         return true;
     if (len < 8)
         return false;
-    uint32_t n = get32(p);
+    uint32_t n = qv_load_u32(p);
     if ((size_t)n > (len - 8) / 4)
         return false;
     size_t hdr = 4 + 4 * ((size_t)n + 1);
-    if (get32(p + 4) != 0)
+    if (qv_load_u32(p + 4) != 0)
         return false;
     for (size_t j = 0; j < n; j++)
-        if (get32(p + 8 + 4 * j) < get32(p + 4 + 4 * j))
+        if (qv_load_u32(p + 8 + 4 * j) < qv_load_u32(p + 4 + 4 * j))
             return false;
-    return hdr + get32(p + 4 + 4 * (size_t)n) == len;
+    return hdr + qv_load_u32(p + 4 + 4 * (size_t)n) == len;
 }
 
 qv_code qv_column_file_encode(const qv_col_view *v, int64_t field_id,
@@ -129,36 +109,36 @@ qv_code qv_column_file_encode(const qv_col_view *v, int64_t field_id,
                        (long long)field_id, flen);
     uint8_t *f = (uint8_t *)out->data + start;
     memset(f, 0, flen);
-    put32(f, COL_MAGIC);
-    put32(f + 4, COL_VERSION);
-    put64(f + 8, (uint64_t)field_id);
-    put32(f + 16, (uint32_t)v->type);
-    put32(f + 20, v->type == QV_DT_ARRAY ? (uint32_t)v->elem_type : 0);
-    put32(f + 24, v->dim);
-    put32(f + 28, v->valid ? FLAG_VALID : 0);
-    put64(f + 32, v->rows);
-    put32(f + 40, var ? 0 : v->width);
-    put64(f + 48, vlen ? voff : 0);
-    put64(f + 56, vlen);
-    put64(f + 64, olen ? ooff : 0);
-    put64(f + 72, olen);
-    put64(f + 80, doff);
-    put64(f + 88, dlen);
-    put64(f + 96, flen);
+    qv_store_u32(f, COL_MAGIC);
+    qv_store_u32(f + 4, COL_VERSION);
+    qv_store_u64(f + 8, (uint64_t)field_id);
+    qv_store_u32(f + 16, (uint32_t)v->type);
+    qv_store_u32(f + 20, v->type == QV_DT_ARRAY ? (uint32_t)v->elem_type : 0);
+    qv_store_u32(f + 24, v->dim);
+    qv_store_u32(f + 28, v->valid ? FLAG_VALID : 0);
+    qv_store_u64(f + 32, v->rows);
+    qv_store_u32(f + 40, var ? 0 : v->width);
+    qv_store_u64(f + 48, vlen ? voff : 0);
+    qv_store_u64(f + 56, vlen);
+    qv_store_u64(f + 64, olen ? ooff : 0);
+    qv_store_u64(f + 72, olen);
+    qv_store_u64(f + 80, doff);
+    qv_store_u64(f + 88, dlen);
+    qv_store_u64(f + 96, flen);
     if (vlen) {
         for (size_t w = 0; w < vlen / 8; w++)
-            put64(f + voff + 8 * w, qv_col_valid_word(v, w));
+            qv_store_u64(f + voff + 8 * w, qv_col_valid_word(v, w));
         size_t r = v->rows & 63; /* keep bits past the last row zero */
         if (r)
-            put64(f + voff + vlen - 8,
-                  get64(f + voff + vlen - 8) & (((uint64_t)1 << r) - 1));
+            qv_store_u64(f + voff + vlen - 8, qv_load_u64(f + voff + vlen - 8) &
+                                                  (((uint64_t)1 << r) - 1));
     }
     for (size_t i = 0; olen && i <= v->rows; i++)
-        put64(f + ooff + 8 * i, v->offsets[i] - v->offsets[0]);
+        qv_store_u64(f + ooff + 8 * i, v->offsets[i] - v->offsets[0]);
     if (dlen)
         memcpy(f + doff, var ? v->data + v->offsets[0] : v->data, dlen);
-    put32(f + 104, qv_crc32c(0, f + HDR_SIZE, flen - HDR_SIZE));
-    put32(f + 108, qv_crc32c(0, f, 108));
+    qv_store_u32(f + 104, qv_crc32c(0, f + HDR_SIZE, flen - HDR_SIZE));
+    qv_store_u32(f + 108, qv_crc32c(0, f, 108));
     out->len = start + flen;
     out->data[out->len] = '\0';
     return QV_OK;
@@ -225,33 +205,33 @@ static qv_code parse_header(const uint8_t *f, size_t len, unsigned flags,
                        "column file: %zu bytes is shorter "
                        "than the header",
                        len);
-    if (get32(f) != COL_MAGIC)
+    if (qv_load_u32(f) != COL_MAGIC)
         return qv_fail(err, QV_E_CORRUPT, "column file: bad magic");
-    if (get32(f + 4) != COL_VERSION)
+    if (qv_load_u32(f + 4) != COL_VERSION)
         return qv_fail(err, QV_E_CORRUPT_VERSION,
                        "column file: unsupported format version %u",
-                       get32(f + 4));
+                       qv_load_u32(f + 4));
     for (size_t i = 112; i < HDR_SIZE; i++)
         if (f[i] != 0)
             return qv_fail(err, QV_E_CORRUPT,
                            "column file: reserved header bytes are set");
-    if (get32(f + 108) != qv_crc32c(0, f, 108))
+    if (qv_load_u32(f + 108) != qv_crc32c(0, f, 108))
         return qv_fail(err, QV_E_CORRUPT_CHECKSUM,
                        "column file: header checksum mismatch");
-    if (get64(f + 96) != len)
+    if (qv_load_u64(f + 96) != len)
         return qv_fail(err, QV_E_CORRUPT,
                        "column file: length %zu, header says %llu", len,
-                       (unsigned long long)get64(f + 96));
+                       (unsigned long long)qv_load_u64(f + 96));
     memset(v, 0, sizeof *v);
-    *fid = (int64_t)get64(f + 8);
-    v->type = (qv_dtype)get32(f + 16);
-    v->elem_type = (qv_dtype)get32(f + 20);
-    v->dim = get32(f + 24);
-    v->width = get32(f + 40);
-    uint64_t rows = get64(f + 32);
-    *sv = (sect){get64(f + 48), get64(f + 56)};
-    *so = (sect){get64(f + 64), get64(f + 72)};
-    *sd = (sect){get64(f + 80), get64(f + 88)};
+    *fid = (int64_t)qv_load_u64(f + 8);
+    v->type = (qv_dtype)qv_load_u32(f + 16);
+    v->elem_type = (qv_dtype)qv_load_u32(f + 20);
+    v->dim = qv_load_u32(f + 24);
+    v->width = qv_load_u32(f + 40);
+    uint64_t rows = qv_load_u64(f + 32);
+    *sv = (sect){qv_load_u64(f + 48), qv_load_u64(f + 56)};
+    *so = (sect){qv_load_u64(f + 64), qv_load_u64(f + 72)};
+    *sd = (sect){qv_load_u64(f + 80), qv_load_u64(f + 88)};
     if (!qv_dtype_valid(v->type))
         return qv_fail(err, QV_E_CORRUPT, "column file: bad data type %d",
                        (int)v->type);
@@ -276,8 +256,8 @@ static qv_code parse_header(const uint8_t *f, size_t len, unsigned flags,
         !sect_ok(*sd, len, HDR_SIZE))
         return qv_fail(err, QV_E_CORRUPT,
                        "column file: a section lies outside the file");
-    bool has_valid = get32(f + 28) & FLAG_VALID;
-    if ((get32(f + 28) & ~FLAG_VALID) ||
+    bool has_valid = qv_load_u32(f + 28) & FLAG_VALID;
+    if ((qv_load_u32(f + 28) & ~FLAG_VALID) ||
         sv->len != (has_valid ? QV_BITSET_WORDS(v->rows) * 8 : 0) ||
         so->len != (var ? (v->rows + 1) * 8 : 0) ||
         (!var && sd->len != v->rows * v->width))
@@ -285,7 +265,7 @@ static qv_code parse_header(const uint8_t *f, size_t len, unsigned flags,
                        "column file: section sizes do not match %zu rows",
                        v->rows);
     if (!(flags & QV_COLUMN_NO_VERIFY) &&
-        get32(f + 104) != qv_crc32c(0, f + HDR_SIZE, len - HDR_SIZE))
+        qv_load_u32(f + 104) != qv_crc32c(0, f + HDR_SIZE, len - HDR_SIZE))
         return qv_fail(err, QV_E_CORRUPT_CHECKSUM,
                        "column file: payload checksum mismatch");
     return QV_OK;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "common/alloc.h"
 #include "common/column/pk.h"
 #include "common/hash.h"
@@ -211,27 +212,6 @@ bool qv_pk_stats_may_contain(const qv_pk_stats *s, const qv_pk *pk)
     return !s->bloom || qv_pk_bloom_test(s->bloom, pk);
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    memcpy(p, &v, 8);
-}
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 qv_code qv_pk_stats_encode(const qv_pk_stats *s, qv_buf *out, qv_err *err)
 {
     bool str = s->type == QV_DT_VARCHAR;
@@ -244,28 +224,28 @@ qv_code qv_pk_stats_encode(const qv_pk_stats *s, qv_buf *out, qv_err *err)
         return qv_fail(err, rc, "cannot encode PK stats of %zu bytes", total);
     uint8_t *p = (uint8_t *)out->data + start;
     memset(p, 0, total);
-    put32(p, STATS_MAGIC);
-    put32(p + 4, STATS_VERSION);
-    put32(p + 8, (uint32_t)s->type);
-    put32(p + 12, s->has_minmax ? STATS_HAS_MINMAX : 0);
-    put64(p + 16, s->rows);
+    qv_store_u32(p, STATS_MAGIC);
+    qv_store_u32(p + 4, STATS_VERSION);
+    qv_store_u32(p + 8, (uint32_t)s->type);
+    qv_store_u32(p + 12, s->has_minmax ? STATS_HAS_MINMAX : 0);
+    qv_store_u64(p + 16, s->rows);
     uint8_t *q = p + 24;
     if (str) {
-        put32(q, (uint32_t)s->min_len);
-        put32(q + 4, (uint32_t)s->max_len);
+        qv_store_u32(q, (uint32_t)s->min_len);
+        qv_store_u32(q + 4, (uint32_t)s->max_len);
         if (s->min_len)
             memcpy(q + 8, s->min_s, s->min_len);
         if (s->max_len)
             memcpy(q + 8 + s->min_len, s->max_s, s->max_len);
     } else {
-        put64(q, (uint64_t)s->min_i);
-        put64(q + 8, (uint64_t)s->max_i);
+        qv_store_u64(q, (uint64_t)s->min_i);
+        qv_store_u64(q + 8, (uint64_t)s->max_i);
     }
     q += mm;
-    put32(q, s->bloom->k);
-    put64(q + 8, s->bloom->nbits);
+    qv_store_u32(q, s->bloom->k);
+    qv_store_u64(q + 8, s->bloom->nbits);
     memcpy(q + 16, s->bloom->bits, words * 8);
-    put32(p + total - 4, qv_crc32c(0, p, total - 4));
+    qv_store_u32(p + total - 4, qv_crc32c(0, p, total - 4));
     out->len += total;
     out->data[out->len] = '\0';
     return QV_OK;
@@ -284,14 +264,14 @@ static qv_code decode_minmax(const uint8_t **q, const uint8_t *end,
     if (s->type == QV_DT_INT64) {
         if (end - p < 16)
             return corrupt(err, "truncated min/max");
-        s->min_i = (int64_t)get64(p);
-        s->max_i = (int64_t)get64(p + 8);
+        s->min_i = (int64_t)qv_load_u64(p);
+        s->max_i = (int64_t)qv_load_u64(p + 8);
         *q = p + 16;
         return QV_OK;
     }
     if (end - p < 8)
         return corrupt(err, "truncated min/max");
-    size_t a = get32(p), b = get32(p + 4);
+    size_t a = qv_load_u32(p), b = qv_load_u32(p + 4);
     if ((size_t)(end - p - 8) < a || (size_t)(end - p - 8) - a < b)
         return corrupt(err, "min/max lengths exceed the image");
     s->min_s = qv_xstrndup((const char *)p + 8, a);
@@ -310,17 +290,17 @@ qv_code qv_pk_stats_decode(const void *bytes, size_t len, qv_pk_stats *out,
     memset(&s, 0, sizeof s);
     if (len < 24 + 4)
         return corrupt(err, "shorter than the header");
-    if (get32(p) != STATS_MAGIC)
+    if (qv_load_u32(p) != STATS_MAGIC)
         return corrupt(err, "bad magic");
-    if (get32(p + 4) != STATS_VERSION)
+    if (qv_load_u32(p + 4) != STATS_VERSION)
         return qv_fail(err, QV_E_CORRUPT_VERSION,
-                       "pk stats: unsupported version %u", get32(p + 4));
-    if (get32(p + len - 4) != qv_crc32c(0, p, len - 4))
+                       "pk stats: unsupported version %u", qv_load_u32(p + 4));
+    if (qv_load_u32(p + len - 4) != qv_crc32c(0, p, len - 4))
         return qv_fail(err, QV_E_CORRUPT_CHECKSUM,
                        "pk stats: checksum mismatch");
-    s.type = (qv_dtype)get32(p + 8);
-    uint32_t flags = get32(p + 12);
-    s.rows = get64(p + 16);
+    s.type = (qv_dtype)qv_load_u32(p + 8);
+    uint32_t flags = qv_load_u32(p + 12);
+    s.rows = qv_load_u64(p + 16);
     if ((s.type != QV_DT_INT64 && s.type != QV_DT_VARCHAR) ||
         (flags & ~STATS_HAS_MINMAX))
         return corrupt(err, "bad key type or flags");
@@ -333,10 +313,10 @@ qv_code qv_pk_stats_decode(const void *bytes, size_t len, qv_pk_stats *out,
         rc = corrupt(err, "truncated bloom header");
         goto fail;
     }
-    uint32_t k = get32(q);
-    uint64_t nbits = get64(q + 8);
+    uint32_t k = qv_load_u32(q);
+    uint64_t nbits = qv_load_u64(q + 8);
     size_t words = (size_t)((nbits + 63) / 64);
-    if (k == 0 || k > BLOOM_MAX_HASHES || nbits == 0 || get32(q + 4) ||
+    if (k == 0 || k > BLOOM_MAX_HASHES || nbits == 0 || qv_load_u32(q + 4) ||
         nbits > (uint64_t)(end - q) * 8 ||
         (size_t)(end - q - 16) != words * 8) {
         rc = corrupt(err, "bloom size does not match the image");

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/bytes.h"
 #include "common/alloc.h"
 #include "common/hash.h"
 #include "index/scalar/sindex_int.h"
@@ -426,15 +427,6 @@ static bool plan_layout(plan *p)
     return true;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    memcpy(p, &v, 8);
-}
-
 /* Counts distinct keys and string bytes. */
 static void count_keys(const entries *es, int kind, size_t *nkeys,
                        size_t *kbytes)
@@ -465,7 +457,7 @@ static void fill_sections(uint8_t *img, const plan *p, const entries *es,
         bool fresh = all || i == 0 || !same_key(kind, e, &es->e[i - 1]);
         if (fresh) {
             if (kind == KIND_STR) {
-                put64(keys + 8 * k, sb);
+                qv_store_u64(keys + 8 * k, sb);
                 if (e->len)
                     memcpy(kb + sb, e->k.p, e->len);
                 sb += e->len;
@@ -480,7 +472,7 @@ static void fill_sections(uint8_t *img, const plan *p, const entries *es,
             rows[i] = e->row;
     }
     if (kind == KIND_STR)
-        put64(keys + 8 * k, sb);
+        qv_store_u64(keys + 8 * k, sb);
     if (p->len[S_POFF])
         poff[k] = es->n;
 }
@@ -610,23 +602,23 @@ static qv_code assemble(qv_sindex_type t, const qv_col_view *v, int kind,
         p.total += (p.len[S_NODES] + 63) & ~(size_t)63;
         free(nodes);
     }
-    put32(img, SX_MAGIC);
-    put32(img + 4, SX_VERSION);
-    put32(img + 8, (uint32_t)t);
-    put32(img + 12,
-          (uint32_t)(v->type == QV_DT_ARRAY ? v->elem_type : v->type));
-    put32(img + 16, v->type == QV_DT_ARRAY ? SX_FLAG_ARRAY : 0);
-    put32(img + 20, (uint32_t)kind);
-    put64(img + 24, v->rows);
-    put64(img + 32, nkeys);
-    put64(img + 40, nposts);
-    put64(img + 48, nnodes);
+    qv_store_u32(img, SX_MAGIC);
+    qv_store_u32(img + 4, SX_VERSION);
+    qv_store_u32(img + 8, (uint32_t)t);
+    qv_store_u32(img + 12,
+                 (uint32_t)(v->type == QV_DT_ARRAY ? v->elem_type : v->type));
+    qv_store_u32(img + 16, v->type == QV_DT_ARRAY ? SX_FLAG_ARRAY : 0);
+    qv_store_u32(img + 20, (uint32_t)kind);
+    qv_store_u64(img + 24, v->rows);
+    qv_store_u64(img + 32, nkeys);
+    qv_store_u64(img + 40, nposts);
+    qv_store_u64(img + 48, nnodes);
     for (int s = 0; s < S_COUNT; s++) {
-        put64(img + 64 + (size_t)16 * s, p.off[s]);
-        put64(img + 72 + (size_t)16 * s, p.len[s]);
+        qv_store_u64(img + 64 + (size_t)16 * s, p.off[s]);
+        qv_store_u64(img + 72 + (size_t)16 * s, p.len[s]);
     }
     uint32_t crc = qv_crc32c(0, img, 56);
-    put32(img + 56, qv_crc32c(crc, img + 64, p.total - 64));
+    qv_store_u32(img + 56, qv_crc32c(crc, img + 64, p.total - 64));
     *out = img;
     *out_len = p.total;
     return QV_OK;

@@ -9,22 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "common/alloc.h"
 #include "common/hash.h"
 #include "index/scalar/sindex_int.h"
-
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
 
 /* ---- load ------------------------------------------------------------ */
 
@@ -39,24 +27,24 @@ static qv_code parse_header(const uint8_t *f, size_t len, qv_sindex *ix,
 {
     if (len < SX_HDR)
         return bad(err, "shorter than the header");
-    if (get32(f) != SX_MAGIC)
+    if (qv_load_u32(f) != SX_MAGIC)
         return bad(err, "bad magic");
-    if (get32(f + 4) != SX_VERSION)
+    if (qv_load_u32(f + 4) != SX_VERSION)
         return qv_fail(err, QV_E_CORRUPT_VERSION,
                        "scalar index image: unsupported version %u",
-                       get32(f + 4));
+                       qv_load_u32(f + 4));
     uint32_t crc = qv_crc32c(0, f, 56);
-    if (get32(f + 56) != qv_crc32c(crc, f + 64, len - 64))
+    if (qv_load_u32(f + 56) != qv_crc32c(crc, f + 64, len - 64))
         return qv_fail(err, QV_E_CORRUPT_CHECKSUM,
                        "scalar index image: checksum mismatch");
-    ix->type = (qv_sindex_type)get32(f + 8);
-    ix->ktype = (qv_dtype)get32(f + 12);
-    uint32_t flags = get32(f + 16);
+    ix->type = (qv_sindex_type)qv_load_u32(f + 8);
+    ix->ktype = (qv_dtype)qv_load_u32(f + 12);
+    uint32_t flags = qv_load_u32(f + 16);
     ix->is_array = flags & SX_FLAG_ARRAY;
-    ix->kind = (int)get32(f + 20);
-    uint64_t rows = get64(f + 24), nkeys = get64(f + 32);
-    uint64_t nposts = get64(f + 40), nnodes = get64(f + 48);
-    if ((flags & ~SX_FLAG_ARRAY) || get32(f + 60))
+    ix->kind = (int)qv_load_u32(f + 20);
+    uint64_t rows = qv_load_u64(f + 24), nkeys = qv_load_u64(f + 32);
+    uint64_t nposts = qv_load_u64(f + 40), nnodes = qv_load_u64(f + 48);
+    if ((flags & ~SX_FLAG_ARRAY) || qv_load_u32(f + 60))
         return bad(err, "unknown flags");
     if (!qv_sindex_type_fits(ix->type, ix->is_array ? QV_DT_ARRAY : ix->ktype,
                              ix->ktype))
@@ -75,8 +63,8 @@ static qv_code parse_header(const uint8_t *f, size_t len, qv_sindex *ix,
     ix->nnodes = nnodes;
     ix->words = QV_BITSET_WORDS(ix->rows);
     for (int s = 0; s < S_COUNT; s++) {
-        off[s] = get64(f + 64 + (size_t)16 * s);
-        sl[s] = get64(f + 72 + (size_t)16 * s);
+        off[s] = qv_load_u64(f + 64 + (size_t)16 * s);
+        sl[s] = qv_load_u64(f + 72 + (size_t)16 * s);
         if (sl[s] && (off[s] < SX_HDR || off[s] % 64 || off[s] > len ||
                       sl[s] > len - off[s]))
             return bad(err, "a section lies outside the image");
