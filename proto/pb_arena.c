@@ -3,7 +3,7 @@
 
 static void *arena_alloc(void *data, size_t size)
 {
-    return qv_arena_try_alloc(data, 1, size);
+    return qv_arena_try_alloc(data, 1, size ? size : 1);
 }
 
 static void arena_free(void *data, void *ptr)

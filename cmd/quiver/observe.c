@@ -7,6 +7,7 @@
 #include "common/httpd/httpd.h"
 #include "common/log.h"
 #include "common/metrics/metrics.h"
+#include "proto/rpc_status.h"
 #include "proxy/build_info.h"
 
 struct qv_observe {
@@ -16,31 +17,6 @@ struct qv_observe {
 
 static qv_metric_family *rpc_total, *rpc_latency, *http_total;
 
-/* gRPC status names as Prometheus label values. */
-static const char *grpc_code_name(int code)
-{
-    static const char *const names[] = {"OK",
-                                        "CANCELLED",
-                                        "UNKNOWN",
-                                        "INVALID_ARGUMENT",
-                                        "DEADLINE_EXCEEDED",
-                                        "NOT_FOUND",
-                                        "ALREADY_EXISTS",
-                                        "PERMISSION_DENIED",
-                                        "RESOURCE_EXHAUSTED",
-                                        "FAILED_PRECONDITION",
-                                        "ABORTED",
-                                        "OUT_OF_RANGE",
-                                        "UNIMPLEMENTED",
-                                        "INTERNAL",
-                                        "UNAVAILABLE",
-                                        "DATA_LOSS",
-                                        "UNAUTHENTICATED"};
-    if (code >= 0 && code < (int)(sizeof(names) / sizeof(names[0])))
-        return names[code];
-    return "UNKNOWN";
-}
-
 void qv_observe_rpc_done(const char *method, int grpc_code, int64_t duration_ns,
                          void *ud)
 {
@@ -48,7 +24,7 @@ void qv_observe_rpc_done(const char *method, int grpc_code, int64_t duration_ns,
     /* "/milvus.proto.milvus.MilvusService/Search" -> "Search" */
     const char *slash = strrchr(method, '/');
     const char *short_name = slash ? slash + 1 : method;
-    const char *l2[] = {short_name, grpc_code_name(grpc_code)};
+    const char *l2[] = {short_name, qv_rpc_status_grpc_name(grpc_code)};
     const char *l1[] = {short_name};
     qv_metric_add(rpc_total, l2, 1);
     qv_metric_observe(rpc_latency, l1, (double)duration_ns / 1e9);

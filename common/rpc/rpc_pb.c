@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/rpc/rpc_internal.h"
+#include "proto/pb_arena.h"
 
 grpc_byte_buffer *qv_rpc__pack(const ProtobufCMessage *m)
 {
@@ -19,17 +20,6 @@ grpc_byte_buffer *qv_rpc__pack(const ProtobufCMessage *m)
     return bb;
 }
 
-static void *arena_pb_alloc(void *data, size_t size)
-{
-    return qv_arena_try_alloc((qv_arena *)data, 1, size ? size : 1);
-}
-
-static void arena_pb_free(void *data, void *ptr)
-{
-    (void)data;
-    (void)ptr; /* released with the arena */
-}
-
 qv_code qv_rpc__unpack(const ProtobufCMessageDescriptor *desc,
                        grpc_byte_buffer *bb, qv_arena *arena,
                        ProtobufCMessage **out, qv_err *err)
@@ -39,7 +29,7 @@ qv_code qv_rpc__unpack(const ProtobufCMessageDescriptor *desc,
         return qv_fail(err, QV_E_INVALID, "cannot read message bytes");
     grpc_slice s = grpc_byte_buffer_reader_readall(&r);
     grpc_byte_buffer_reader_destroy(&r);
-    ProtobufCAllocator alloc = {arena_pb_alloc, arena_pb_free, arena};
+    ProtobufCAllocator alloc = qv_pb_arena_allocator(arena);
     ProtobufCMessage *m = protobuf_c_message_unpack(desc, arena ? &alloc : NULL,
                                                     GRPC_SLICE_LENGTH(s),
                                                     GRPC_SLICE_START_PTR(s));
