@@ -13,6 +13,7 @@
 
 #include "common/config/config.h"
 #include "common/metakv/metakv.h"
+#include "common/objstore/objstore.h"
 #include "common/status.h"
 #include "common/wal/wal.h"
 #include "coord/coord.h"
@@ -45,6 +46,10 @@ qv_code qv_cli_clear_sessions(const qv_config *cfg, metakv *kv, qv_err *err);
  * localStorage.path/wal; other roles get NULL (no data path yet). */
 qv_code qv_cli_open_wal(const qv_config *cfg, bool standalone, wal **out,
                         qv_err *err);
+/* The object store: objstore.backend "fs" (standalone only, under
+ * localStorage.path/objects) or "s3" (s3.*). */
+qv_code qv_cli_open_objstore(const qv_config *cfg, bool standalone,
+                             objstore **out, qv_err *err);
 /* Creates and starts the coord (log may be NULL: no data path); standalone: on
  * 127.0.0.1:0, and waits until it is active. */
 qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, wal *log,

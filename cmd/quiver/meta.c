@@ -110,3 +110,33 @@ qv_code qv_cli_open_wal(const qv_config *cfg, bool standalone, wal **out,
     }
     return rc ? qv_err_prefix(err, "write log") : QV_OK;
 }
+
+qv_code qv_cli_open_objstore(const qv_config *cfg, bool standalone,
+                             objstore **out, qv_err *err)
+{
+    *out = NULL;
+    qv_code rc;
+    if (strcmp(qv_config_str(cfg, "objstore.backend"), "s3") == 0) {
+        objstore_config o = {
+            .endpoint = qv_config_str(cfg, "s3.endpoint"),
+            .region = qv_config_str(cfg, "s3.region"),
+            .bucket = qv_config_str(cfg, "s3.bucket"),
+            .access_key = qv_config_str(cfg, "s3.accessKey"),
+            .secret_key = qv_config_str(cfg, "s3.secretKey"),
+            .path_style = qv_config_bool(cfg, "s3.pathStyle"),
+            .create_bucket = qv_config_bool(cfg, "s3.createBucket"),
+        };
+        rc = objstore_open("s3", &o, out, err);
+    } else {
+        if (!standalone)
+            return qv_fail(err, QV_E_INVALID,
+                           "objstore.backend 'fs' works only for quiver "
+                           "standalone; set objstore.backend: s3");
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/objects",
+                 qv_config_str(cfg, "localStorage.path"));
+        objstore_config o = {.root = dir};
+        rc = objstore_open("fs", &o, out, err);
+    }
+    return rc ? qv_err_prefix(err, "object store") : QV_OK;
+}

@@ -125,6 +125,8 @@ typedef struct services {
     qv_observe *observe;
     metakv *kv;
     wal *log;
+    objstore *os; /* segments and indexes (datanode, querynode, indexnode,
+                     coord's GC); NULL for roles that need none */
     qv_coord *coord;
     qv_proxy *proxy;
     qv_qnode *qnode;
@@ -142,6 +144,8 @@ static void stop_services(services *s)
     qv_qnode_destroy(s->qnode);
     if (s->log)
         wal_close(s->log);
+    if (s->os)
+        objstore_close(s->os);
     if (s->kv)
         metakv_close(s->kv);
     qv_observe_stop(s->observe);
@@ -165,6 +169,10 @@ static qv_code start_services(const qv_config *cfg, const char *role,
         rc = qv_cli_clear_sessions(cfg, s->kv, err);
     if (!rc)
         rc = qv_cli_open_wal(cfg, standalone, &s->log, err);
+    /* Roles that read or write segments open it as they join (datanode,
+     * querynode, indexnode); the coord's GC once it has one. */
+    if (!rc && standalone)
+        rc = qv_cli_open_objstore(cfg, standalone, &s->os, err);
     /* The proxy binds its public port before the coord takes a free port,
      * so the two can never collide; DDL that arrives before the coord is
      * active waits for it. */

@@ -42,6 +42,43 @@ const qv_config_key qv_config_keys[] = {
      "host:port other processes reach the query node at (empty = listen "
      "address and port, 127.0.0.1 for 0.0.0.0)"},
 
+    /* dataNode: the datanode's internal DataNodeService */
+    {"dataNode.listenAddress", QV_CFG_STRING, "0.0.0.0", 0, 0, NULL,
+     "address the datanode's internal gRPC service listens on (quiver run "
+     "datanode)"},
+    {"dataNode.port", QV_CFG_PORT, "19533", 0, 0, NULL,
+     "port of the datanode's internal gRPC service (0 = any free port)"},
+    {"dataNode.advertiseAddress", QV_CFG_STRING, "", 0, 0, NULL,
+     "host:port other processes reach the datanode at (empty = listen "
+     "address and port, 127.0.0.1 for 0.0.0.0)"},
+
+    /* indexNode: the indexnode's internal IndexNodeService */
+    {"indexNode.listenAddress", QV_CFG_STRING, "0.0.0.0", 0, 0, NULL,
+     "address the indexnode's internal gRPC service listens on (quiver run "
+     "indexnode)"},
+    {"indexNode.port", QV_CFG_PORT, "19534", 0, 0, NULL,
+     "port of the indexnode's internal gRPC service (0 = any free port)"},
+    {"indexNode.advertiseAddress", QV_CFG_STRING, "", 0, 0, NULL,
+     "host:port other processes reach the indexnode at (empty = listen "
+     "address and port, 127.0.0.1 for 0.0.0.0)"},
+
+    /* objstore: where segments and indexes live */
+    {"objstore.backend", QV_CFG_ENUM, "fs", 0, 0, "fs|s3",
+     "object store backend: fs (a directory under localStorage.path, "
+     "standalone only) or s3"},
+    {"s3.endpoint", QV_CFG_STRING, "http://127.0.0.1:9000", 0, 0, NULL,
+     "S3 endpoint URL (objstore.backend: s3)"},
+    {"s3.bucket", QV_CFG_STRING, "quiver", 0, 0, NULL,
+     "S3 bucket holding Quiver's objects"},
+    {"s3.region", QV_CFG_STRING, "us-east-1", 0, 0, NULL,
+     "S3 region used in request signatures"},
+    {"s3.accessKey", QV_CFG_STRING, "", 0, 0, NULL, "S3 access key id"},
+    {"s3.secretKey", QV_CFG_STRING, "", 0, 0, NULL, "S3 secret access key"},
+    {"s3.pathStyle", QV_CFG_BOOL, "true", 0, 0, NULL,
+     "path-style requests (endpoint/bucket/key), as MinIO and s3rver need"},
+    {"s3.createBucket", QV_CFG_BOOL, "false", 0, 0, NULL,
+     "create the bucket at start when it does not exist"},
+
     /* wal: the write log */
     {"wal.backend", QV_CFG_ENUM, "local", 0, 0, "local|kafka",
      "write log backend: local (segment files in the data directory, "
