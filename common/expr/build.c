@@ -18,34 +18,6 @@
 #include "common/expr/parse_int.h"
 #include "common/banned.h"
 
-const char *qv_expr__dtype_name(qv_dtype t)
-{
-    switch (t) {
-    case QV_DT_BOOL:
-        return "Bool";
-    case QV_DT_INT8:
-        return "Int8";
-    case QV_DT_INT16:
-        return "Int16";
-    case QV_DT_INT32:
-        return "Int32";
-    case QV_DT_INT64:
-        return "Int64";
-    case QV_DT_FLOAT:
-        return "Float";
-    case QV_DT_DOUBLE:
-        return "Double";
-    case QV_DT_VARCHAR:
-        return "VarChar";
-    case QV_DT_ARRAY:
-        return "Array";
-    case QV_DT_JSON:
-        return "JSON";
-    default:
-        return "vector";
-    }
-}
-
 static qv_expr_node *node(pstate *ps, int kind)
 {
     return qv_expr__node(ps->plan, kind);
@@ -84,8 +56,8 @@ const char *qv_expr__describe(const term *t, char *buf, size_t cap)
         if (t->col.type == QV_DT_ARRAY && t->col.npath == 0)
             (void)snprintf(buf, cap, "Array field '%s'", t->name);
         else
-            (void)snprintf(buf, cap, "%s field '%s'",
-                           qv_expr__dtype_name(t->dt), t->name);
+            (void)snprintf(buf, cap, "%s field '%s'", qv_dtype_name(t->dt),
+                           t->name);
         break;
     case TM_ARITH:
         (void)snprintf(buf, cap, "an arithmetic expression");
@@ -195,7 +167,7 @@ bool qv_expr__b_ident(pstate *ps, size_t pos, const char *name, size_t nlen,
         return qv_expr__perr(ps, pos,
                              "%s field '%.*s' cannot be indexed "
                              "with '[...]'",
-                             qv_expr__dtype_name(f->type), (int)nlen, name);
+                             qv_dtype_name(f->type), (int)nlen, name);
     } else {
         out->dt = f->type;
     }
@@ -240,7 +212,7 @@ bool qv_expr__cast_array(pstate *ps, qv_dtype dt, const term *arr,
                                  "%s: element %zu is %s, "
                                  "expected a %s value",
                                  what, i + 1, qv_expr__kind_name(e->kind),
-                                 qv_expr__dtype_name(dt));
+                                 qv_dtype_name(dt));
     }
     out->kind = QV_EXPR_ARRAY;
     out->u.a.items = items;
@@ -415,7 +387,7 @@ static bool cmp_arith_val(pstate *ps, int op, term *l, term *r, size_t pos,
         return qv_expr__perr(ps, r->pos,
                              "cannot compare %s arithmetic with "
                              "%s",
-                             qv_expr__dtype_name(l->dt),
+                             qv_dtype_name(l->dt),
                              qv_expr__describe(r, b1, sizeof(b1)));
     }
     qv_expr_node *n = node(ps, QV_XN_ARITH);

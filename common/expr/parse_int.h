@@ -140,7 +140,6 @@ bool qv_expr__b_func(pstate *ps, int fn, term *args, size_t nargs, size_t pos,
 bool qv_expr__b_root(pstate *ps, term *x, qv_expr_node **out);
 /* True if n is a random_sample node or an AND holding one. */
 bool qv_expr__has_sample(const qv_expr_node *n);
-const char *qv_expr__dtype_name(qv_dtype t);
 /* Shared by the builders. */
 const char *qv_expr__describe(const term *t, char *buf, size_t cap);
 bool qv_expr__cast(qv_dtype dt, const qv_expr_value *v, qv_expr_value *out);
