@@ -19,10 +19,12 @@
 typedef struct vstate {
     const char *s, *p, *end;
     qv_err *err;
+    size_t fail_at; /* byte offset of the first error */
 } vstate;
 
 static qv_code vfail(vstate *v, const char *what)
 {
+    v->fail_at = (size_t)(v->p - v->s);
     return qv_fail(v->err, QV_E_INVALID, "invalid json at byte %zu: %s",
                    (size_t)(v->p - v->s), what);
 }
@@ -260,21 +262,31 @@ static qv_code vvalue(vstate *v, int depth)
     }
 }
 
-qv_code qv_json_validate(const char *s, size_t n, qv_err *err)
+qv_code qv_json_validate_at(const char *s, size_t n, size_t *err_off,
+                            qv_err *err)
 {
     if (!s) {
+        if (err_off)
+            *err_off = 0;
         if (n)
             return qv_fail(err, QV_E_INVALID, "invalid json: no data");
         s = "";
     }
-    vstate v = {s, s, s + n, err};
+    vstate v = {s, s, s + n, err, 0};
     qv_code rc = vvalue(&v, 0);
-    if (rc != QV_OK)
-        return rc;
-    ws(&v);
-    if (v.p != v.end)
-        return vfail(&v, "unexpected data after the value");
-    return QV_OK;
+    if (rc == QV_OK) {
+        ws(&v);
+        if (v.p != v.end)
+            rc = vfail(&v, "unexpected data after the value");
+    }
+    if (rc && err_off)
+        *err_off = v.fail_at;
+    return rc;
+}
+
+qv_code qv_json_validate(const char *s, size_t n, qv_err *err)
+{
+    return qv_json_validate_at(s, n, NULL, err);
 }
 
 /* ---------------------------------------------------------------- access */

@@ -46,6 +46,9 @@ typedef struct qv_json_val {
  * allowed).  On failure returns QV_E_INVALID with a message naming the byte
  * offset, e.g. "invalid json at byte 7: expected ':' after object key". */
 qv_code qv_json_validate(const char *s, size_t n, qv_err *err) QV_MUST_USE;
+/* The same, also giving the failing byte offset in *err_off (may be NULL). */
+qv_code qv_json_validate_at(const char *s, size_t n, size_t *err_off,
+                            qv_err *err) QV_MUST_USE;
 
 /* The root value of a document; type QV_JSON_INVALID if the text does not
  * start with a value.  An object or array root spans to the last

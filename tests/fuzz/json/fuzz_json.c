@@ -62,9 +62,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *s = (const char *)data;
     qv_err err = {0};
     bool valid = qv_json_validate(s, size, &err) == QV_OK;
-    size_t off;
+    size_t off = SIZE_MAX;
     if (valid != qv_col_json_valid(s, size, &off))
-        abort(); /* the two validators disagree */
+        abort(); /* the column layer's entry disagrees */
+    if (!valid && off > size)
+        abort(); /* an error offset outside the input */
     qv_json_val root = qv_json_root(s, size);
     walk(&root, 0, valid);
     return 0;
