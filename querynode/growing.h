@@ -73,6 +73,10 @@ typedef struct qv_seg_snap {
     const int64_t *field_ids; /* schema order */
     qv_col_view *cols;        /* nfields views, each with >= rows rows */
     size_t pk_index;          /* index of the PK field in cols */
+    /* sealed segments: what was attached (vector indexes, sealed.h) when
+     * the snapshot was taken -- a reference that release drops; NULL for
+     * growing segments and sealed ones with nothing attached */
+    struct qv_sealed_attach *attach;
 } qv_seg_snap;
 
 /* Creates an empty segment with reference count 1.  expected_rows (0 =

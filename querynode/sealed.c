@@ -1,6 +1,8 @@
 /* sealed.c -- loading flushed segments from the object store (sealed.h).
  */
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +27,15 @@ struct qv_sealed {
     bool has_stats;
     qv_buf *bufs; /* objects held in memory (columns borrow them) */
     size_t nbufs;
+    bool mapped;
+    qv_ts max_ins;              /* newest insert timestamp */
+    _Atomic(uint64_t) min_hide; /* oldest hide timestamp */
+    /* rows hidden so far, in the order they were first hidden (one
+     * writer appends, readers read the published prefix) */
+    uint32_t *hidden;
+    _Atomic(size_t) nhidden;
+    pthread_mutex_t attach_mu; /* guards attach */
+    qv_sealed_attach *attach;
 };
 
 static void sealed_free(qv_sealed *s)
@@ -42,6 +53,9 @@ static void sealed_free(qv_sealed *s)
     qv_pk_map_free(s->pks);
     if (s->has_stats)
         qv_pk_stats_release(&s->stats);
+    free(s->hidden);
+    qv_sealed_attach_unref(s->attach);
+    pthread_mutex_destroy(&s->attach_mu);
     free(s);
 }
 
@@ -119,8 +133,17 @@ static qv_code check_col(const qv_sealed *s, const qv_field_spec *f,
 
 static void hide(qv_sealed *s, size_t r, qv_ts ts)
 {
-    if (ts < __atomic_load_n(&s->hide[r], __ATOMIC_RELAXED))
-        __atomic_store_n(&s->hide[r], ts, __ATOMIC_RELAXED);
+    uint64_t old = __atomic_load_n(&s->hide[r], __ATOMIC_RELAXED);
+    if (ts >= old)
+        return;
+    __atomic_store_n(&s->hide[r], ts, __ATOMIC_RELAXED);
+    if (ts < atomic_load_explicit(&s->min_hide, memory_order_relaxed))
+        atomic_store_explicit(&s->min_hide, ts, memory_order_relaxed);
+    if (old == QV_TS_MAX) {
+        size_t n = atomic_load_explicit(&s->nhidden, memory_order_relaxed);
+        s->hidden[n] = (uint32_t)r;
+        atomic_store_explicit(&s->nhidden, n + 1, memory_order_release);
+    }
 }
 
 /* Newest version of each PK wins inside the segment. */
@@ -238,7 +261,13 @@ static qv_code load_all(qv_sealed *s, const qv_sealed_source *src,
                        "segment %lld: timestamp column is not Int64",
                        (long long)s->id);
     s->rows = tv.rows;
+    if (s->rows > UINT32_MAX)
+        return qv_fail(err, QV_E_CORRUPT, "segment %lld: %zu rows",
+                       (long long)s->id, s->rows);
     s->ins = (const int64_t *)(const void *)tv.data;
+    for (size_t r = 0; r < s->rows; r++)
+        if ((qv_ts)s->ins[r] > s->max_ins)
+            s->max_ins = (qv_ts)s->ins[r];
     for (size_t i = 0; i < schema->nfields && !rc; i++) {
         const qv_field_spec *f = &schema->fields[i];
         rc = load_column(s, src, f->id, &s->cols[i], err);
@@ -254,7 +283,8 @@ static qv_code load_all(qv_sealed *s, const qv_sealed_source *src,
     if (rc)
         return rc;
     s->hide = qv_try_alloc(s->rows ? s->rows : 1, sizeof(uint64_t));
-    if (!s->hide)
+    s->hidden = qv_try_alloc(s->rows ? s->rows : 1, sizeof(uint32_t));
+    if (!s->hide || !s->hidden)
         return qv_fail(err, QV_E_NOMEM, "segment %lld: %zu rows",
                        (long long)s->id, s->rows);
     for (size_t r = 0; r < s->rows; r++)
@@ -272,6 +302,10 @@ qv_code qv_sealed_load(const qv_sealed_source *src, const qv_seg_schema *schema,
 {
     qv_sealed *s = QV_NEW(qv_sealed);
     atomic_init(&s->refs, 1);
+    atomic_init(&s->min_hide, QV_TS_MAX);
+    atomic_init(&s->nhidden, 0);
+    pthread_mutex_init(&s->attach_mu, NULL);
+    s->mapped = src->cache_dir != NULL;
     s->id = src->segment_id;
     s->partition = src->partition_id;
     size_t nf = schema->nfields ? schema->nfields : 1;
@@ -327,6 +361,16 @@ static void ops_mask(const void *seg, qv_ts R, size_t rows, qv_bitset *ex)
 {
     const qv_sealed *s = seg;
     qv_bitset_clear_all(ex);
+    if (R >= s->max_ins) { /* only hidden rows can be excluded */
+        size_t n = atomic_load_explicit(&((qv_sealed *)s)->nhidden,
+                                        memory_order_acquire);
+        for (size_t i = 0; i < n; i++) {
+            size_t r = s->hidden[i];
+            if (r < rows && __atomic_load_n(&s->hide[r], __ATOMIC_RELAXED) <= R)
+                qv_bitset_set(ex, r);
+        }
+        return;
+    }
     for (size_t r = 0; r < rows; r++)
         if ((qv_ts)s->ins[r] > R ||
             __atomic_load_n(&s->hide[r], __ATOMIC_RELAXED) <= R)
@@ -345,6 +389,8 @@ static void ops_release(void *seg, qv_seg_snap *snap)
 {
     free(snap->cols);
     snap->cols = NULL;
+    qv_sealed_attach_unref(snap->attach);
+    snap->attach = NULL;
     qv_sealed_unref(seg);
 }
 static const qv_seg_ops sealed_ops = {ops_mask, ops_row_ts, ops_row_hide,
@@ -364,4 +410,48 @@ void qv_sealed_snap(qv_sealed *s, qv_seg_snap *snap)
     snap->pk_index = s->pk_index;
     snap->cols = QV_NEW_ARRAY(qv_col_view, s->nfields ? s->nfields : 1);
     memcpy(snap->cols, s->views, s->nfields * sizeof *s->views);
+    snap->attach = qv_sealed_attach_get(s);
+}
+
+bool qv_sealed_all_visible(const qv_sealed *s, qv_ts R)
+{
+    return R >= s->max_ins && atomic_load_explicit(&((qv_sealed *)s)->min_hide,
+                                                   memory_order_relaxed) > R;
+}
+
+bool qv_sealed_mapped(const qv_sealed *s)
+{
+    return s->mapped;
+}
+
+/* ---- attachments --------------------------------------------------------- */
+
+void qv_sealed_attach_ref(qv_sealed_attach *a)
+{
+    atomic_fetch_add(&a->refs, 1);
+}
+
+void qv_sealed_attach_unref(qv_sealed_attach *a)
+{
+    if (a && atomic_fetch_sub(&a->refs, 1) == 1)
+        a->destroy(a);
+}
+
+void qv_sealed_attach_set(qv_sealed *s, qv_sealed_attach *a)
+{
+    pthread_mutex_lock(&s->attach_mu);
+    qv_sealed_attach *old = s->attach;
+    s->attach = a;
+    pthread_mutex_unlock(&s->attach_mu);
+    qv_sealed_attach_unref(old);
+}
+
+qv_sealed_attach *qv_sealed_attach_get(qv_sealed *s)
+{
+    pthread_mutex_lock(&s->attach_mu);
+    qv_sealed_attach *a = s->attach;
+    if (a)
+        qv_sealed_attach_ref(a);
+    pthread_mutex_unlock(&s->attach_mu);
+    return a;
 }

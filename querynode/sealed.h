@@ -65,7 +65,34 @@ size_t qv_sealed_apply_delta(qv_sealed *s, const qv_delta *d);
 /* A delete (pk, ts) forwarded after load; returns rows newly hidden. */
 size_t qv_sealed_delete(qv_sealed *s, const qv_pk *pk, qv_ts ts);
 /* A snapshot for search/query; takes a reference that snap->ops->release
- * drops. */
+ * drops.  snap->attach holds a reference to the current attachment. */
 void qv_sealed_snap(qv_sealed *s, qv_seg_snap *snap);
+
+/* True when every row is visible at R: none inserted after R and none
+ * hidden at or before R (O(1); search skips the MVCC mask then). */
+bool qv_sealed_all_visible(const qv_sealed *s, qv_ts R);
+/* True when the columns are mapped from local files (cache_dir). */
+bool qv_sealed_mapped(const qv_sealed *s);
+
+/* ---- attachments ---------------------------------------------------------
+ * Search structures loaded after the segment (vector indexes,
+ * querynode/sealed_index.h) are attached to a serving segment without a
+ * gap: qv_sealed_attach_set swaps them in under a small lock; each
+ * snapshot takes a reference to the attachment current when it was taken
+ * and keeps it until released, so a reader sees the segment with or
+ * without it, never half of it; the last holder of a replaced attachment
+ * destroys it.  The owner embeds qv_sealed_attach first in its struct. */
+typedef struct qv_sealed_attach {
+    _Atomic(int) refs;
+    void (*destroy)(struct qv_sealed_attach *a);
+} qv_sealed_attach;
+
+void qv_sealed_attach_ref(qv_sealed_attach *a);
+void qv_sealed_attach_unref(qv_sealed_attach *a); /* NULL: no-op */
+/* Replaces the attachment: the segment takes over the caller's reference
+ * to a (NULL detaches) and drops its reference to the previous one. */
+void qv_sealed_attach_set(qv_sealed *s, qv_sealed_attach *a);
+/* A new reference to the current attachment, or NULL. */
+qv_sealed_attach *qv_sealed_attach_get(qv_sealed *s);
 
 #endif
