@@ -6,6 +6,7 @@
 
 #include "common/alloc.h"
 #include "index/distance/distance.h"
+#include "querynode/sealed_index.h"
 #include "querynode/search.h"
 
 bool qv_seg_in_partitions(const qv_shard_snap *snap, size_t i,
@@ -239,6 +240,90 @@ static long field_index(const qv_seg_snap *ss, int64_t fid)
     return -1;
 }
 
+/* Fills hit h's timestamp and key from its segment. */
+static void hit_finish(const qv_seg_snap *ss, qv_hit *h)
+{
+    h->ts = ss->ops->row_ts(ss->seg, (size_t)h->row);
+    h->pk = qv_pk_of_row(&ss->cols[ss->pk_index], (size_t)h->row);
+}
+
+/* Exclusion bitset of segment i for req; *used = false (and no bitset)
+ * when an indexed sealed segment excludes nothing. */
+static qv_code seg_mask(const qv_shard_snap *snap, size_t i,
+                        const qv_search_req *req, bool indexed, qv_bitset *ex,
+                        bool *used, qv_err *err)
+{
+    const qv_seg_snap *ss = &snap->snaps[i];
+    bool no_filter = !req->filter || qv_expr_plan_always_true(req->filter);
+    *used = false;
+    if (indexed && no_filter &&
+        qv_sealed_all_visible((const qv_sealed *)ss->seg, req->ts))
+        return QV_OK;
+    if (qv_bitset_init(ex, ss->rows))
+        return qv_fail(err, QV_E_NOMEM, "search: cannot allocate a mask");
+    *used = true;
+    return qv_seg_exclude(snap, i, req->ts, req->filter, ex, err);
+}
+
+/* Top-k (or range) of every query over an indexed segment. */
+static qv_code search_indexed(const qv_seg_snap *ss, uint32_t segno,
+                              const qv_index *ix, const qv_search_req *req,
+                              const qv_bitset *ex, qv_hit *lists, size_t *cnt,
+                              qv_err *err)
+{
+    size_t nq = req->nq, k = req->topk;
+    qv_search_args a = {req->params, ex, NULL};
+    qv_code rc;
+    if (req->has_range) {
+        qv_range_result rr;
+        rc = qv_index_range_search(ix, nq, req->queries, &a, &rr, err);
+        for (size_t q = 0; !rc && q < nq; q++)
+            for (size_t j = rr.lims[q]; j < rr.lims[q + 1] && cnt[q] < k; j++) {
+                int64_t lab = rr.labels[j];
+                if (lab < 0 || (size_t)lab >= ss->rows)
+                    continue;
+                qv_hit *h = &lists[q * k + cnt[q]++];
+                *h = (qv_hit){
+                    .distance = rr.distances[j], .seg = segno, .row = lab};
+                hit_finish(ss, h);
+            }
+        if (!rc)
+            qv_range_result_release(&rr);
+        return rc;
+    }
+    float *d = qv_try_alloc(nq * k, sizeof(float));
+    int64_t *l = qv_try_alloc(nq * k, sizeof(int64_t));
+    if (!d || !l) {
+        free(d);
+        free(l);
+        return qv_fail(err, QV_E_NOMEM, "search: cannot allocate results");
+    }
+    rc = qv_index_search(ix, nq, req->queries, k, &a, d, l, err);
+    for (size_t q = 0; !rc && q < nq; q++)
+        for (size_t j = 0; j < k; j++) {
+            int64_t lab = l[q * k + j];
+            if (lab < 0 || (size_t)lab >= ss->rows)
+                continue;
+            qv_hit *h = &lists[q * k + cnt[q]++];
+            *h = (qv_hit){.distance = d[q * k + j], .seg = segno, .row = lab};
+            hit_finish(ss, h);
+        }
+    free(d);
+    free(l);
+    return rc;
+}
+
+/* The index to search field/metric of segment ss with, or NULL. */
+static const qv_index *seg_index(const qv_seg_snap *ss,
+                                 const qv_search_req *req)
+{
+    if (!ss->attach || req->sparse_queries)
+        return NULL;
+    const qv_seg_index *x = qv_seg_snap_index(ss, req->field_id);
+    const qv_index *ix = x ? qv_seg_index_index(x) : NULL;
+    return ix && qv_index_metric(ix) == req->metric ? ix : NULL;
+}
+
 /* Top-k of every query over segment i into lists[q] (k each). */
 static qv_code search_segment(const qv_shard_snap *snap, size_t i,
                               const qv_search_req *req, scorer *sc,
@@ -249,12 +334,18 @@ static qv_code search_segment(const qv_shard_snap *snap, size_t i,
     long f = field_index(ss, req->field_id);
     if (f < 0 || ss->rows == 0)
         return QV_OK;
+    const qv_index *ix = seg_index(ss, req);
     qv_bitset ex;
-    if (qv_bitset_init(&ex, ss->rows))
-        return qv_fail(err, QV_E_NOMEM, "search: cannot allocate a mask");
-    qv_code rc = qv_seg_exclude(snap, i, req->ts, req->filter, &ex, err);
+    bool masked;
+    qv_code rc = seg_mask(snap, i, req, ix != NULL, &ex, &masked, err);
+    if (!rc && ix) {
+        rc = search_indexed(ss, (uint32_t)i, ix, req, masked ? &ex : NULL,
+                            lists, cnt, err);
+        if (masked)
+            qv_bitset_release(&ex);
+        return rc;
+    }
     const qv_col_view *v = &ss->cols[f];
-    const qv_col_view *pkv = &ss->cols[ss->pk_index];
     bool larger = qv_metric_larger_is_closer(req->metric);
     size_t qbytes =
         sc->type == QV_DT_BINARY_VECTOR ? sc->dim / 8 : sc->dim * sizeof(float);
@@ -279,12 +370,11 @@ static qv_code search_segment(const qv_shard_snap *snap, size_t i,
     for (size_t q = 0; !rc && q < req->nq; q++) {
         qv_hit *l = lists + q * req->topk;
         heap_sort(l, cnt[q], larger);
-        for (size_t j = 0; j < cnt[q]; j++) {
-            l[j].ts = ss->ops->row_ts(ss->seg, (size_t)l[j].row);
-            l[j].pk = qv_pk_of_row(pkv, (size_t)l[j].row);
-        }
+        for (size_t j = 0; j < cnt[q]; j++)
+            hit_finish(ss, &l[j]);
     }
-    qv_bitset_release(&ex);
+    if (masked)
+        qv_bitset_release(&ex);
     return rc;
 }
 

@@ -1,11 +1,17 @@
-/* search.h -- filtered brute-force (FLAT) vector search over the segments
- * of one shard at a read timestamp, the merge of per-segment (or
- * per-shard) top-k lists with primary-key dedupe, and the gathering of
- * result rows into columns.
+/* search.h -- filtered vector search over the segments of one shard at a
+ * read timestamp, the merge of per-segment (or per-shard) top-k lists with
+ * primary-key dedupe, and the gathering of result rows into columns.
  *
  * Per segment: exclude = MVCC mask at req->ts (growing.h) OR the filter
- * (qv_expr_filter, SET = filtered out); rows left are scored against every
- * query and the k closest kept; then the segments' lists are merged.
+ * (qv_expr_filter, SET = filtered out).  A sealed segment with a vector
+ * index of the field and metric (querynode/sealed_index.h) is searched
+ * through the index with that bitset (pre-filtering; the index library
+ * switches to an exact scan of the passing rows when few pass) and
+ * req->params; when nothing is excluded (no filter, every row visible at
+ * req->ts) no bitset is built at all.  Other segments (growing, no index,
+ * another metric) are scored exactly (FLAT): rows left are scored against
+ * every query and the k closest kept.  Then the segments' lists are
+ * merged.
  * Distances follow index/index.h (L2 squared, IP, COSINE similarity,
  * HAMMING, JACCARD), sorted closest first; equal distances keep the
  * smaller (segment, row) first.
@@ -54,7 +60,23 @@ typedef struct qv_search_req {
     bool has_range_filter;
     float radius;
     float range_filter;
+    /* Index search parameters (Milvus names: "ef", "nprobe", "radius",
+     * "range_filter", ...) for segments searched through a vector index;
+     * NULL = defaults.  They must agree with has_range / radius /
+     * range_filter above (qv_search_params_parse fills both). */
+    const qv_params *params;
 } qv_search_req;
+
+/* Parses a ShardSearchRequest.search_params JSON object (text of n bytes;
+ * n = 0 = none) into req->params (key/value strings: numbers as written,
+ * strings decoded, booleans "true"/"false") and the range fields of req.
+ * kv receives the array (free it, and each kv[i].key / value, with
+ * qv_search_params_free).  QV_E_INVALID for text that is not a JSON
+ * object, a radius or range_filter that is not a finite number, or a
+ * range_filter on the far side of radius. */
+qv_code qv_search_params_parse(const char *json, size_t n, qv_search_req *req,
+                               qv_params *params, qv_err *err) QV_MUST_USE;
+void qv_search_params_free(qv_params *params);
 
 typedef struct qv_hit {
     float distance;
