@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/column/pk.h"
+#include "common/json/json.h"
 #include "milvus/common.pb-c.h"
 #include "proxy/proxy_read.h"
 #include "querynode/search.h"
@@ -164,7 +165,102 @@ typedef struct search_in {
     size_t nq, topk, offset;
     int64_t round;
     ProtobufCBinaryData queries;
+    char *index_params; /* JSON object for the query nodes ("" = none) */
 } search_in;
+
+/* Index search parameters the SDKs also send as pairs of their own. */
+static const char *const index_keys[] = {"ef",
+                                         "nprobe",
+                                         "radius",
+                                         "range_filter",
+                                         "level",
+                                         "reorder_k",
+                                         "search_list",
+                                         "max_empty_result_buckets",
+                                         "hnsw_filter_mode",
+                                         "itopk_size",
+                                         "drop_ratio_search"};
+
+static bool key_in(const qv_json_val *obj, const char *key)
+{
+    qv_json_val v;
+    return obj->type == QV_JSON_OBJECT &&
+           qv_json_member(obj, key, strlen(key), &v);
+}
+
+/* Appends "key": "value" (value: a plain token, no quotes or escapes). */
+static qv_code put_pair(qv_buf *b, bool *first, const char *key,
+                        const char *val, qv_err *err)
+{
+    for (const char *c = val; *c; c++)
+        if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
+            return qv_fail(err, QV_E_INVALID,
+                           "search parameter %s '%s' is malformed", key, val);
+    qv_code rc = qv_buf_append(b, *first ? "\"" : ", \"", *first ? 1 : 3);
+    if (!rc)
+        rc = qv_buf_append(b, key, strlen(key));
+    if (!rc)
+        rc = qv_buf_append(b, "\": \"", 4);
+    if (!rc)
+        rc = qv_buf_append(b, val, strlen(val));
+    if (!rc)
+        rc = qv_buf_append(b, "\"", 1);
+    *first = false;
+    return rc ? qv_fail(err, rc, "search: out of memory") : QV_OK;
+}
+
+/* The index search parameters as one JSON object for the query nodes: the
+ * members of the `params` JSON, then the known keys sent as pairs of their
+ * own that `params` lacks.  Checked here (radius / range_filter) so a bad
+ * value fails before any query node is asked. */
+static qv_code index_params(qv_arena *a, kvp **kv, size_t n, search_in *in,
+                            qv_err *err)
+{
+    const char *pj = param(kv, n, "params");
+    qv_json_val root = {QV_JSON_INVALID, NULL, 0};
+    qv_code rc = QV_OK;
+    if (pj && pj[0]) {
+        rc = qv_json_validate(pj, strlen(pj), err);
+        root = rc ? root : qv_json_root(pj, strlen(pj));
+        if (!rc && root.type != QV_JSON_OBJECT)
+            rc = qv_fail(err, QV_E_INVALID,
+                         "search params must be a JSON object");
+        if (rc)
+            return rc;
+    }
+    qv_buf b;
+    qv_buf_init(&b, 1 << 16);
+    bool first = true;
+    if (root.type == QV_JSON_OBJECT) {
+        /* the object without its closing brace, members kept as sent */
+        size_t end = root.len - 1;
+        rc = qv_buf_append(&b, root.p, end);
+        qv_json_iter it;
+        qv_json_val k, v;
+        qv_json_obj_iter_init(&it, &root);
+        first = !qv_json_obj_next(&it, &k, &v);
+    } else {
+        rc = qv_buf_append(&b, "{", 1);
+    }
+    for (size_t i = 0; !rc && i < sizeof index_keys / sizeof index_keys[0];
+         i++) {
+        const char *v = param(kv, n, index_keys[i]);
+        if (v && v[0] && !key_in(&root, index_keys[i]))
+            rc = put_pair(&b, &first, index_keys[i], v, err);
+    }
+    if (!rc)
+        rc = qv_buf_append(&b, "}", 1);
+    if (!rc) {
+        qv_search_req chk = {.metric = in->metric};
+        qv_params prm;
+        rc = qv_search_params_parse(b.data, b.len, &chk, &prm, err);
+        bool any = prm.n > 0;
+        qv_search_params_free(&prm);
+        in->index_params = qv_arena_strdup(a, !rc && any ? b.data : "");
+    }
+    qv_buf_release(&b);
+    return rc;
+}
 
 static qv_code parse_params(qv_arena *a, const qv_coll_ctx *c,
                             const M(SearchRequest) * rq, search_in *in,
@@ -193,8 +289,7 @@ static qv_code parse_params(qv_arena *a, const qv_coll_ctx *c,
     if (spec->type == QV_DT_SPARSE_FLOAT_VECTOR)
         return qv_fail(err, QV_E_UNSUPPORTED,
                        "search on sparse vectors is not supported yet");
-    static const char *const unsupported[] = {"group_by_field", "radius",
-                                              "range_filter"};
+    static const char *const unsupported[] = {"group_by_field"};
     for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
         const char *v = param(kv, n, unsupported[i]);
         if (v && v[0])
@@ -229,6 +324,8 @@ static qv_code parse_params(qv_arena *a, const qv_coll_ctx *c,
     } else {
         in->metric = binary ? QV_METRIC_HAMMING : QV_METRIC_COSINE;
     }
+    if ((rc = index_params(a, kv, n, in, err)))
+        return rc;
     if (rq->search_input_case ==
         MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_IDS)
         return rc; /* vectors fetched later (by_ids) */
@@ -524,6 +621,7 @@ static qv_code run_search(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
         q->n_partition_ids = rp.npartitions;
         q->output_field_ids = out->ids;
         q->n_output_field_ids = out->n;
+        q->search_params = in->index_params;
         calls[s] = (qv_node_call){
             .addr = rp.leaders[s]->address,
             .method = "Search",

@@ -102,8 +102,12 @@ static qv_code do_search(qv_arena *a,
                         .partitions = rq->partition_ids,
                         .npartitions = rq->n_partition_ids,
                         .ts = R};
+    qv_params prm;
     qv_search_result res = {0};
-    qv_code rc = qv_shard_search(&snap, &sr, &res, err);
+    const char *js = rq->search_params ? rq->search_params : "";
+    qv_code rc = qv_search_params_parse(js, strlen(js), &sr, &prm, err);
+    if (!rc)
+        rc = qv_shard_search(&snap, &sr, &res, err);
     size_t total = 0;
     for (size_t i = 0; !rc && i < res.nq; i++)
         total += res.counts[i];
@@ -147,6 +151,7 @@ static qv_code do_search(qv_arena *a,
     free(segs);
     free(rows);
     qv_search_result_release(&res);
+    qv_search_params_free(&prm);
     qv_shard_snap_release(&snap);
     return rc;
 }

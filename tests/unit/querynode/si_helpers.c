@@ -46,7 +46,7 @@ static void gen(uint64_t seed, float *v, uint8_t *b)
     uint64_t s = seed * 7919 + 17;
     uint64_t c = mix(seed) % 40, cs = c * 104729 + 3;
     for (int d = 0; d < SI_DIM; d++)
-        v[d] = unit(&cs) * 10.0f + unit(&s) * 2.0f;
+        v[d] = unit(&cs) * 10.0f + unit(&s) * 6.0f;
     uint64_t cb = mix(c + 99), nb = mix(seed + 12345);
     for (int i = 0; i < SI_BITS / 8; i++) {
         uint8_t noise = (uint8_t)(mix(nb + (uint64_t)i) & mix(nb * 3 + 1) &
