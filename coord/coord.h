@@ -48,6 +48,17 @@ typedef struct qv_coord_options {
     wal *log;              /* the write log (borrowed; NULL = no data path:
                               no time ticks, segments or flush) */
     uint32_t tick_ms;      /* time tick period; 0 = 100 */
+    /* Segment seal policies (coord_data.c; dataCoord.segment.*). */
+    uint64_t seg_max_rows;   /* seal a growing segment at this many rows;
+                                0 = 1,000,000 */
+    uint64_t seg_idle_ms;    /* seal one that got no rows for this long;
+                                0 = 10 s; UINT64_MAX = never */
+    uint64_t seg_max_age_ms; /* seal one open this long; 0 = 10 min;
+                                UINT64_MAX = never */
+    /* Log trimming (coord_dn.c; dataCoord.walTrim.*). */
+    bool wal_trim_off;        /* never trim the log */
+    uint64_t wal_trim_margin; /* records kept below the smallest
+                                 checkpoint of a pchannel */
 } qv_coord_options;
 
 /* Creates the coord (nothing runs yet).  Strings in opts are copied. */

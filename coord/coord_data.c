@@ -10,6 +10,12 @@
  *     partition, shard), opens it with a SegmentOpen message and seals it
  *     (SegmentSeal, reason rows) when it is full; Flush seals every growing
  *     segment of a collection (SegmentSeal reason flush + Flush);
+ *   - seal policies (qv_coord__seal_policies, every second on the ticker):
+ *     rows (dataCoord.segment.maxRows: a segment never gets more), idle (no
+ *     rows assigned for dataCoord.segment.idleSeal) and age (open for
+ *     dataCoord.segment.maxAge).  The idle and age seals leave a segment
+ *     alone for a second after its last assignment, so a proxy's insert
+ *     that was assigned to it is in the log before the seal;
  *   - every control message and tick is appended under data_mu with a
  *     timestamp allocated under it, so they are ordered with the ticks.
  *
@@ -26,13 +32,17 @@
 #include "common/msg/msg.h"
 #include "coord/coord_int.h"
 
-#define SEGMENT_MAX_ROWS 1000000u
+#define SEGMENT_MAX_ROWS   1000000u
+#define SEGMENT_IDLE_MS    10000u
+#define SEGMENT_MAX_AGE_MS 600000u
+#define ASSIGN_SETTLE_MS   1000u
 
 typedef struct qv__cseg {
     struct qv__cseg *next;
     int64_t coll, part, seg;
     uint32_t shard;
     uint64_t rows;
+    uint64_t opened_ms, assigned_ms; /* monotonic */
     char vch[QV_MSG_VCHANNEL_MAX + 1];
     char pch[WAL_CHANNEL_MAX + 1];
 } qv__cseg;
@@ -114,7 +124,9 @@ static qv_code assign_one(qv_coord *c, qv_tso *tso, const qv_coll_info *info,
         if (s->coll == info->id && s->part == part && s->shard == shard)
             break;
     qv_code rc;
-    if (s && s->rows > 0 && s->rows + rows > SEGMENT_MAX_ROWS) {
+    uint64_t max_rows =
+        c->opts.seg_max_rows ? c->opts.seg_max_rows : SEGMENT_MAX_ROWS;
+    if (s && s->rows > 0 && s->rows + rows > max_rows) {
         if ((rc = seal(c, tso, s, QV_SEAL_ROWS, err)))
             return rc;
         unlink_seg(c, s);
@@ -131,6 +143,7 @@ static qv_code assign_one(qv_coord *c, qv_tso *tso, const qv_coll_info *info,
         s->part = part;
         s->shard = shard;
         s->seg = id;
+        s->opened_ms = qv_mono_ms(qv_clock_system());
         snprintf(s->vch, sizeof s->vch, "%s", info->virtual_channels[shard]);
         snprintf(s->pch, sizeof s->pch, "%s", info->physical_channels[shard]);
         qv_msg m = {.type = QV_MSG_SEGMENT_OPEN,
@@ -149,6 +162,7 @@ static qv_code assign_one(qv_coord *c, qv_tso *tso, const qv_coll_info *info,
         c->segs = s;
     }
     s->rows += rows;
+    s->assigned_ms = qv_mono_ms(qv_clock_system());
     *seg_out = s->seg;
     return QV_OK;
 }
@@ -241,6 +255,51 @@ QV_COORD_HANDLER(qv_coord__assign_segments)
         r->partition_id = part;
     }
     return QV_OK;
+}
+
+/* ---- idle and age seals ---------------------------------------------------
+ */
+
+static uint64_t policy_ms(uint64_t v, uint64_t dflt)
+{
+    return v ? v : dflt;
+}
+
+void qv_coord__seal_policies(qv_coord *c)
+{
+    qv_catalog *cat;
+    qv_tso *tso;
+    qv_err e = {0};
+    if (!c->opts.log || qv_coord__enter(c, &cat, &tso, &e))
+        return;
+    uint64_t idle = policy_ms(c->opts.seg_idle_ms, SEGMENT_IDLE_MS);
+    uint64_t age = policy_ms(c->opts.seg_max_age_ms, SEGMENT_MAX_AGE_MS);
+    pthread_mutex_lock(&c->data_mu);
+    uint64_t now = qv_mono_ms(qv_clock_system());
+    qv_code rc = QV_OK;
+    for (qv__cseg *s = c->segs, *next; s && !rc; s = next) {
+        next = s->next;
+        if (now - s->assigned_ms < ASSIGN_SETTLE_MS)
+            continue;
+        uint32_t reason = 0;
+        if (idle != UINT64_MAX && now - s->assigned_ms >= idle)
+            reason = QV_SEAL_IDLE;
+        else if (age != UINT64_MAX && now - s->opened_ms >= age)
+            reason = QV_SEAL_AGE;
+        if (!reason)
+            continue;
+        rc = seal(c, tso, s, reason, &e);
+        if (!rc) {
+            QV_LOG(QV_LOG_DEBUG, "coord",
+                   "segment %" PRId64 " sealed (%s, %" PRIu64 " rows)", s->seg,
+                   reason == QV_SEAL_IDLE ? "idle" : "age", s->rows);
+            unlink_seg(c, s);
+        }
+    }
+    pthread_mutex_unlock(&c->data_mu);
+    qv_coord__leave(c);
+    if (rc)
+        QV_LOG(QV_LOG_WARN, "coord", "seal policy: %s", e.msg);
 }
 
 /* ---- time ticks ---------------------------------------------------------- */

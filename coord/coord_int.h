@@ -63,6 +63,10 @@ struct qv_coord {
 void qv_coord__use_pchannel(qv_coord *c, const char *pch);
 void qv_coord__tick(qv_coord *c);
 void qv_coord__keep_loads(qv_coord *c);
+/* Datanode placement, release and log trimming (coord_dn.c); ticker. */
+void qv_coord__keep_datanodes(qv_coord *c);
+/* Idle and age seal policies (coord_data.c); ticker. */
+void qv_coord__seal_policies(qv_coord *c);
 void qv_coord__data_clear(qv_coord *c);
 void qv_coord__loads_clear(qv_coord *c);
 /* Ids of the named partitions of info (QV_E_PARTITION_NOT_FOUND). */
@@ -133,5 +137,7 @@ QV_COORD_HANDLER(qv_coord__release_collection);
 QV_COORD_HANDLER(qv_coord__get_load_state);
 QV_COORD_HANDLER(qv_coord__get_loading_progress);
 QV_COORD_HANDLER(qv_coord__flush);
+QV_COORD_HANDLER(qv_coord__commit_segment);  /* svc_segment.c */
+QV_COORD_HANDLER(qv_coord__get_flush_state); /* svc_segment.c */
 
 #endif

@@ -8,6 +8,8 @@
  *   chkpt/<vchannel>                           ChannelCheckpoint
  *   index/<coll id>/<index id>                 IndexInfo
  *   segidx/<coll id>/<segment id>/<index id>   SegmentIndex
+ *   dnchan/<coll id>/<vchannel>                the datanode session key
+ *                                              assigned the vchannel
  *
  * Ids are written in decimal, so key order is not numeric order; lists are
  * returned sorted by id.  Writers that must be atomic together (a segment
@@ -21,6 +23,7 @@
 #ifndef QV_COORD_SEGMETA_H
 #define QV_COORD_SEGMETA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +48,9 @@ size_t qv_segmeta_index_key(const char *root, int64_t coll, int64_t index_id,
                             char *buf, size_t cap);
 size_t qv_segmeta_segidx_key(const char *root, int64_t coll, int64_t seg,
                              int64_t index_id, char *buf, size_t cap);
+
+size_t qv_segmeta_dnchan_key(const char *root, int64_t coll,
+                             const char *vchannel, char *buf, size_t cap);
 
 /* Every SegmentInfo of a collection (all states, both levels), sorted by
  * id; vchannel != NULL keeps only that channel's. */
@@ -78,5 +84,36 @@ void qv_segmeta_txn_put(metakv_txn *t, metakv_branch b, const char *key,
 /* Plain writes (one call each). */
 qv_code qv_segmeta_put(metakv *kv, const char *key, const ProtobufCMessage *m,
                        qv_err *err) QV_MUST_USE;
+
+/* ---- datanode commits (coord CommitSegment) ----------------------------- */
+
+typedef struct qv_segmeta_commit {
+    const char *node; /* the committing datanode's session key; NULL = no
+                         assignee check */
+    int64_t coll;
+    const char *vchannel;
+    qv_seg_info *segment;      /* L1, or NULL */
+    qv_seg_info *l0;           /* L0 delete log, or NULL */
+    qv_checkpoint *checkpoint; /* required */
+    uint64_t flushed_ts;       /* stamped on segment and l0 */
+} qv_segmeta_commit;
+
+/* Records a datanode commit in ONE transaction: the segment (state
+ * FLUSHED, level L1), the L0 log (state FLUSHED, level L0) and the
+ * checkpoint.  Refuses with QV_E_CONFLICT: a checkpoint behind the
+ * recorded one; a node that is not the vchannel's assignee (dnchan key);
+ * a segment id already recorded with another log id.  A retry of the same
+ * commit succeeds without rewriting the segment (so a COMPACTED state is
+ * never reverted).  Races with other writers are retried. */
+qv_code qv_segmeta_commit_put(metakv *kv, const char *root,
+                              const qv_segmeta_commit *c,
+                              qv_err *err) QV_MUST_USE;
+
+/* Flush state of segment ids: *flushed = every id has a SegmentInfo (any
+ * state, any level).  coll > 0 looks only in that collection, else in
+ * every collection. */
+qv_code qv_segmeta_flushed(metakv *kv, const char *root, int64_t coll,
+                           const int64_t *ids, size_t n, bool *flushed,
+                           qv_err *err) QV_MUST_USE;
 
 #endif

@@ -60,6 +60,10 @@ const qv_coord_rpc qv_coord__rpcs[] = {
     {COORD("GetLoadingProgress"), MREQ(get_loading_progress_request),
      qv_coord__get_loading_progress},
     {COORD("Flush"), MREQ(flush_request), qv_coord__flush},
+    {COORD("CommitSegment"), QIREQ(commit_segment_request),
+     qv_coord__commit_segment},
+    {COORD("GetFlushState"), MREQ(get_flush_state_request),
+     qv_coord__get_flush_state},
 };
 
 const size_t qv_coord__n_rpcs =

@@ -1,21 +1,29 @@
-/* rpc_flush.c -- GetFlushState.  Flush (forwarded to the coord) seals the
- * collection's growing segments with SegmentSeal and Flush messages that
- * are durable in the write log before it answers; with no datanode yet,
- * nothing more has to happen for those segments, so the state asked about
- * is always "flushed" (the SDK's flushSync polls until it is). */
+/* rpc_flush.c -- GetFlushState, forwarded to the coord (coord/
+ * svc_segment.c): flushed once every listed segment is recorded in meta
+ * KV, i.e. a datanode wrote it to the object store and committed it.
+ * Flush itself is forwarded by rpc_ddl.c; the SDK's flushSync polls this
+ * until it answers flushed. */
 #include "proxy/proxy_int.h"
 
 QV_PROXY_HANDLER(qv_proxy__get_flush_state)
 {
-    (void)req;
-    (void)ud;
-    (void)err;
-    qv_arena *a = qv_rpc_call_arena(call);
-    Milvus__Proto__Milvus__GetFlushStateResponse *r =
-        qv_arena_alloc(a, sizeof *r);
-    milvus__proto__milvus__get_flush_state_response__init(r);
-    r->status = qv_proxy__status(a, QV_OK, QV_SUBJ_NONE, NULL);
-    r->flushed = 1;
-    *resp = &r->base;
+    qv_proxy *p = ud;
+    Milvus__Proto__Milvus__GetFlushStateRequest *rq = (void *)req;
+    const ProtobufCMessageDescriptor *rd =
+        &milvus__proto__milvus__get_flush_state_response__descriptor;
+    /* the request lives in the call's arena and is ours to complete */
+    if (rq->collection_name && rq->collection_name[0]) {
+        qv_code rc =
+            qv_proxy__check_name("collection", rq->collection_name, err);
+        if (rc) {
+            *resp = qv_proxy__reply(qv_rpc_call_arena(call), rd, rc, err);
+            return QV_OK;
+        }
+        rq->db_name = (char *)qv_proxy__db(call, rq->db_name);
+    }
+    qv_code rc =
+        qv_proxy__forward(p, call, "GetFlushState", &rq->base, rd, resp, err);
+    if (rc)
+        *resp = qv_proxy__reply(qv_rpc_call_arena(call), rd, rc, err);
     return QV_OK;
 }

@@ -1,5 +1,6 @@
 /* meta.c -- the meta KV of a `quiver` process (metakv.* and etcd.* keys)
  * and the coord of `quiver standalone` / `quiver run coord`. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -72,7 +73,17 @@ qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, wal *log,
         .session_ttl_s =
             (int64_t)(qv_config_duration_ms(cfg, "session.ttl") + 999) / 1000,
         .log = log,
+        .seg_max_rows =
+            (uint64_t)qv_config_int(cfg, "dataCoord.segment.maxRows"),
+        .wal_trim_off = !qv_config_bool(cfg, "dataCoord.walTrim.enabled"),
+        .wal_trim_margin =
+            (uint64_t)qv_config_int(cfg, "dataCoord.walTrim.marginRecords"),
     };
+    /* 0 in the configuration = never; 0 in the options = the default */
+    uint64_t idle = qv_config_duration_ms(cfg, "dataCoord.segment.idleSeal");
+    uint64_t age = qv_config_duration_ms(cfg, "dataCoord.segment.maxAge");
+    o.seg_idle_ms = idle ? idle : UINT64_MAX;
+    o.seg_max_age_ms = age ? age : UINT64_MAX;
     qv_coord *c;
     rc = qv_coord_create(&o, &c, err);
     if (!rc)

@@ -2,12 +2,14 @@
  * process's services, wait for SIGINT/SIGTERM, shut down cleanly.
  *
  * Order at start: logging, data directory lock (standalone), metrics and
- * HTTP, the meta KV, the proxy (standalone, run proxy), then the coord
- * (standalone, run coord); the process reports healthy only when all of
- * them serve (standalone: the coord is active).  Standalone's proxy reaches its
- * coord over gRPC on loopback, found through meta KV exactly as in a cluster.
- * Shutdown stops the proxy first (no new client calls; calls in flight to the
- * coord finish), then the coord, the meta KV, HTTP and the lock.
+ * HTTP, the meta KV, the proxy (standalone, run proxy), the query node,
+ * the coord (standalone, run coord), then the datanode (standalone, run
+ * datanode; it needs the object store and a shared log); the process reports
+ * healthy only when all of them serve (standalone: the coord is active).
+ * Standalone's proxy reaches its coord over gRPC on loopback, found through
+ * meta KV exactly as in a cluster. Shutdown stops the proxy first (no new
+ * client calls; calls in flight to the coord finish), then the coord, the meta
+ * KV, HTTP and the lock.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -18,6 +20,7 @@
 
 #include "cmd/quiver/cli.h"
 #include "common/log.h"
+#include "datanode/server.h"
 #include "proxy/build_info.h"
 #include "proxy/proxy.h"
 #include "qnserver/qnserver.h"
@@ -120,6 +123,37 @@ static qv_code start_querynode(const qv_config *cfg, metakv *kv, wal *log,
     return rc;
 }
 
+/* The datanode: standalone's on loopback and any free port; `run datanode`
+ * on dataNode.*.  Found by the coord through its session. */
+static qv_code start_datanode(const qv_config *cfg, metakv *kv, wal *log,
+                              objstore *os, bool standalone, qv_dnode **out,
+                              qv_err *err)
+{
+    char root[512];
+    qv_code rc = qv_cli_meta_root(cfg, root, sizeof root, err);
+    if (rc)
+        return rc;
+    qv_dnode_options o = {
+        .kv = kv,
+        .log = log,
+        .os = os,
+        .root = root,
+        .host = standalone ? "127.0.0.1"
+                           : qv_config_str(cfg, "dataNode.listenAddress"),
+        .port = standalone ? 0 : (int)qv_config_int(cfg, "dataNode.port"),
+        .advertise =
+            standalone ? NULL : qv_config_str(cfg, "dataNode.advertiseAddress"),
+        .session_ttl_s =
+            (int64_t)(qv_config_duration_ms(cfg, "session.ttl") + 999) / 1000,
+    };
+    rc = qv_dnode_create(&o, out, err);
+    if (!rc && (rc = qv_dnode_start(*out, err))) {
+        qv_dnode_destroy(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 typedef struct services {
     int lock_fd;
     qv_observe *observe;
@@ -130,6 +164,7 @@ typedef struct services {
     qv_coord *coord;
     qv_proxy *proxy;
     qv_qnode *qnode;
+    qv_dnode *dnode;
 } services;
 
 static void stop_services(services *s)
@@ -140,6 +175,7 @@ static void stop_services(services *s)
         qv_proxy_stop(s->proxy);
         qv_proxy_destroy(s->proxy);
     }
+    qv_dnode_destroy(s->dnode); /* before the coord its commits go to */
     qv_coord_destroy(s->coord);
     qv_qnode_destroy(s->qnode);
     if (s->log)
@@ -171,7 +207,11 @@ static qv_code start_services(const qv_config *cfg, const char *role,
         rc = qv_cli_open_wal(cfg, standalone, &s->log, err);
     /* Roles that read or write segments open it as they join (datanode,
      * querynode, indexnode); the coord's GC once it has one. */
-    if (!rc && standalone)
+    bool datanode = !standalone && strcmp(role, "datanode") == 0;
+    if (!rc && datanode && !s->log)
+        rc = qv_fail(err, QV_E_INVALID,
+                     "quiver run datanode needs wal.backend: kafka");
+    if (!rc && (standalone || datanode))
         rc = qv_cli_open_objstore(cfg, standalone, &s->os, err);
     /* The proxy binds its public port before the coord takes a free port,
      * so the two can never collide; DDL that arrives before the coord is
@@ -186,6 +226,9 @@ static qv_code start_services(const qv_config *cfg, const char *role,
         rc = start_querynode(cfg, s->kv, s->log, standalone, &s->qnode, err);
     if (!rc && (standalone || strcmp(role, "coord") == 0))
         rc = qv_cli_start_coord(cfg, s->kv, s->log, standalone, &s->coord, err);
+    if (!rc && s->log && (standalone || datanode))
+        rc = start_datanode(cfg, s->kv, s->log, s->os, standalone, &s->dnode,
+                            err);
     return rc;
 }
 
@@ -197,11 +240,12 @@ int qv_cli_serve(const qv_config *cfg, const char *role)
         return QV_EXIT_FAILURE;
     }
     if (role && strcmp(role, "proxy") != 0 && strcmp(role, "coord") != 0 &&
-        strcmp(role, "querynode") != 0) {
+        strcmp(role, "querynode") != 0 && strcmp(role, "datanode") != 0) {
         fprintf(stderr,
                 "quiver: role '%s' cannot run as its own process in this "
                 "version; use 'quiver standalone', 'quiver run coord', "
-                "'quiver run proxy' or 'quiver run querynode'\n",
+                "'quiver run proxy', 'quiver run querynode' or 'quiver run "
+                "datanode'\n",
                 role);
         return QV_EXIT_FAILURE;
     }
@@ -220,9 +264,11 @@ int qv_cli_serve(const qv_config *cfg, const char *role)
            qv_build_info_get()->version, role ? role : "standalone",
            s.proxy   ? qv_config_str(cfg, "proxy.listenAddress")
            : s.coord ? qv_config_str(cfg, "coord.listenAddress")
+           : s.dnode ? qv_config_str(cfg, "dataNode.listenAddress")
                      : qv_config_str(cfg, "queryNode.listenAddress"),
            s.proxy   ? qv_proxy_port(s.proxy)
            : s.coord ? qv_coord_port(s.coord)
+           : s.dnode ? qv_dnode_port(s.dnode)
                      : (s.qnode ? qv_qnode_port(s.qnode) : 0),
            qv_observe_http_port(s.observe), role ? "" : ", data ",
            role ? "" : qv_config_str(cfg, "localStorage.path"));

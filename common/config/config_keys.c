@@ -62,6 +62,20 @@ const qv_config_key qv_config_keys[] = {
      "host:port other processes reach the indexnode at (empty = listen "
      "address and port, 127.0.0.1 for 0.0.0.0)"},
 
+    /* dataCoord: segment seal policies and log trimming (the coord) */
+    {"dataCoord.segment.maxRows", QV_CFG_INT, "1000000", 1, 1000000000, NULL,
+     "a growing segment is sealed before it would exceed this many rows"},
+    {"dataCoord.segment.idleSeal", QV_CFG_DURATION, "10s", 0, 86400000, NULL,
+     "a growing segment that got no rows for this long is sealed (0 = "
+     "never)"},
+    {"dataCoord.segment.maxAge", QV_CFG_DURATION, "10m", 0, 604800000, NULL,
+     "a growing segment open this long is sealed (0 = never)"},
+    {"dataCoord.walTrim.enabled", QV_CFG_BOOL, "true", 0, 0, NULL,
+     "trim each log channel below the checkpoints of its vchannels"},
+    {"dataCoord.walTrim.marginRecords", QV_CFG_INT, "10000", 0,
+     1000000000000.0, NULL,
+     "log positions kept below the smallest checkpoint of a channel"},
+
     /* objstore: where segments and indexes live */
     {"objstore.backend", QV_CFG_ENUM, "fs", 0, 0, "fs|s3",
      "object store backend: fs (a directory under localStorage.path, "

@@ -183,6 +183,22 @@ qv_code wal_latest(wal *w, const char *channel, wal_pos *end, qv_err *err)
     return wal_bounds(w, channel, NULL, end, err);
 }
 
+qv_code wal_trim(wal *w, const char *channel, wal_pos before, qv_err *err)
+{
+    qv_code rc = check_channel(w, channel, "trim", err);
+    if (rc != QV_OK)
+        return rc;
+    if (before == WAL_EARLIEST || before == WAL_LATEST || before > INT64_MAX)
+        return qv_fail(err, QV_E_INVALID,
+                       "wal trim of channel '%s': %llu is not a position",
+                       channel, (unsigned long long)before);
+    if (!w->ops->trim)
+        return qv_fail(err, QV_E_UNSUPPORTED,
+                       "wal trim of channel '%s': the %s backend cannot trim",
+                       channel, w->ops->name);
+    return w->ops->trim(w, channel, before, err);
+}
+
 qv_code wal_reader_open(wal *w, const char *channel, wal_pos from,
                         wal_reader **out, qv_err *err)
 {

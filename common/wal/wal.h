@@ -133,6 +133,8 @@ typedef struct wal_ops {
     qv_code (*reader_next)(wal_reader *r, uint32_t wait_ms, wal_entry *out,
                            qv_err *err);
     void (*reader_close)(wal_reader *r);
+    /* Optional (NULL = QV_E_UNSUPPORTED): drops records below `before`. */
+    qv_code (*trim)(wal *w, const char *channel, wal_pos before, qv_err *err);
 } wal_ops;
 
 /* Every backend's state starts with this. */
@@ -185,6 +187,18 @@ qv_code wal_reader_open(wal *w, const char *channel, wal_pos from,
 qv_code wal_reader_next(wal_reader *r, uint32_t wait_ms, wal_entry *out,
                         qv_err *err) QV_MUST_USE;
 void wal_reader_close(wal_reader *r);
+
+/* Log trimming: releases the records of channel below position `before`
+ * that no consumer needs any more (the coord calls it with the minimum
+ * checkpoint of the channel's consumers).  Records at or above `before`
+ * are never removed; records below it may stay (local: only whole segment
+ * files entirely below `before` are deleted, never the active one;
+ * kafka: DeleteRecords moves the log start offset to `before`, capped at
+ * the end).  After it, readers opened below the new earliest position fail
+ * with QV_E_COMPACTED as with retention.  QV_E_UNSUPPORTED if the backend
+ * cannot trim. */
+qv_code wal_trim(wal *w, const char *channel, wal_pos before,
+                 qv_err *err) QV_MUST_USE;
 
 /* True if name is a valid channel name. */
 int wal_channel_valid(const char *name);

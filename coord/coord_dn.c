@@ -1,0 +1,457 @@
+/* coord_dn.c -- vchannel placement on datanodes and log trimming (DESIGN §1,
+ * §2, §8).
+ *
+ * Every vchannel of every live collection is consumed by exactly one live
+ * datanode (sessions "<root>session/datanode-<id>").  The assignment is a
+ * meta KV record "<root>meta/dnchan/<coll id>/<vchannel>" holding the
+ * datanode's session key, so a new active coord keeps the placement, and
+ * CommitSegment (svc_segment.c) refuses commits from any other node.
+ *
+ * The keeper (qv_coord__keep_datanodes, on the ticker thread, every
+ * second):
+ *   1. gives every vchannel a checkpoint: one without is recorded at the
+ *      pchannel's earliest retained position (nothing of a pchannel is
+ *      trimmed while one of its vchannels has no checkpoint, step 4, so the
+ *      collection's records are all still there);
+ *   2. assigns every vchannel whose datanode's session is gone (or that
+ *      has none) to the live datanode with the fewest vchannels, and sends
+ *      it DataNodeService/WatchDataChannels with the checkpoint; the new
+ *      node resumes from there.  A session lapses within its TTL, so a dead
+ *      datanode's channels move within about TTL + 1 s.  Assignments are
+ *      re-sent every few rounds (WatchDataChannels is idempotent), which
+ *      also restarts channels a datanode lost;
+ *   3. releases the vchannels of dropped collections (ReleaseDataChannels)
+ *      and removes their assignment and checkpoint records;
+ *   4. every trim_every rounds, trims each pchannel below the smallest
+ *      checkpoint of the vchannels on it, less a safety margin, and never
+ *      past the end position read before the collections were listed (a
+ *      collection created meanwhile has all its records above that).  A
+ *      pchannel any of whose vchannels has no checkpoint is not trimmed.
+ *
+ * Query nodes start from the same checkpoints, so nothing they need is
+ * trimmed. */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/json/json.h"
+#include "common/log.h"
+#include "common/rpc/rpc_client.h"
+#include "coord/coord_int.h"
+#include "common/msg/msg.h"
+#include "coord/segmeta.h"
+#include "internal/datanode.pb-c.h"
+#include "proto/pb_arena.h"
+
+#define DN_SERVICE     "/quiver.internal.DataNodeService/"
+#define REWATCH_ROUNDS 5
+#define TRIM_ROUNDS    10
+
+typedef struct dn_node {
+    char key[QV_SEGMETA_KEY_MAX];
+    char addr[300];
+    size_t load;
+} dn_node;
+
+typedef struct dn_nodes {
+    dn_node *v;
+    size_t n;
+} dn_nodes;
+
+static bool session_address(const uint8_t *val, size_t len, char *buf,
+                            size_t cap)
+{
+    qv_json_val root = qv_json_root((const char *)val, len), a;
+    if (!qv_json_member(&root, "address", 7, &a) || a.type != QV_JSON_STRING ||
+        a.len < 3 || a.len - 2 >= cap)
+        return false;
+    memcpy(buf, a.p + 1, a.len - 2);
+    buf[a.len - 2] = '\0';
+    return true;
+}
+
+/* The live datanodes (session key and address). */
+static qv_code list_nodes(qv_coord *c, dn_nodes *out, qv_err *err)
+{
+    char prefix[QV_SEGMETA_KEY_MAX];
+    snprintf(prefix, sizeof prefix, "%ssession/datanode-", c->root);
+    metakv_kvs r = METAKV_KVS_INIT;
+    qv_code rc =
+        metakv_range(c->opts.kv, prefix, strlen(prefix), NULL, &r, err);
+    if (rc)
+        return rc;
+    out->v = QV_NEW_ARRAY(dn_node, r.n + 1);
+    out->n = 0;
+    for (size_t i = 0; i < r.n; i++) {
+        dn_node *d = &out->v[out->n];
+        if (r.kvs[i].key_len >= sizeof d->key ||
+            !session_address(r.kvs[i].value, r.kvs[i].value_len, d->addr,
+                             sizeof d->addr))
+            continue;
+        memcpy(d->key, r.kvs[i].key, r.kvs[i].key_len);
+        d->key[r.kvs[i].key_len] = '\0';
+        d->load = 0;
+        out->n++;
+    }
+    metakv_kvs_release(&r);
+    return QV_OK;
+}
+
+static dn_node *find_node(dn_nodes *ns, const char *key)
+{
+    for (size_t i = 0; i < ns->n; i++)
+        if (strcmp(ns->v[i].key, key) == 0)
+            return &ns->v[i];
+    return NULL;
+}
+
+static dn_node *least_loaded(dn_nodes *ns)
+{
+    dn_node *best = NULL;
+    for (size_t i = 0; i < ns->n; i++)
+        if (!best || ns->v[i].load < best->load)
+            best = &ns->v[i];
+    return best;
+}
+
+static qv_code call_dn(const char *addr, const char *method,
+                       const ProtobufCMessage *req, qv_err *err)
+{
+    qv_rpc_channel *ch;
+    qv_code rc = qv_rpc_channel_open(addr, &ch, err);
+    if (rc)
+        return rc;
+    qv_arena a;
+    qv_arena_init(&a, 0);
+    Milvus__Proto__Common__Status *st = NULL;
+    qv_rpc_call_opts o = {.timeout_ms = 10000, .flags = QV_RPC_FAIL_FAST};
+    rc = qv_rpc_unary(ch, method, req,
+                      &milvus__proto__common__status__descriptor, &a,
+                      (ProtobufCMessage **)&st, &o, err);
+    if (!rc && st->code != 0)
+        rc = qv_fail(err, QV_E_INTERNAL, "datanode %s: %s", addr, st->reason);
+    qv_arena_release(&a);
+    qv_rpc_channel_close(ch);
+    return rc;
+}
+
+/* One assignment record (dnchan/<coll>/<vchannel>). */
+typedef struct dn_assign {
+    int64_t coll;
+    char vch[QV_MSG_VCHANNEL_MAX + 1];
+    char node[QV_SEGMETA_KEY_MAX];
+    bool live; /* its collection is live */
+} dn_assign;
+
+typedef struct dn_assigns {
+    dn_assign *v;
+    size_t n, cap;
+} dn_assigns;
+
+static qv_code list_assigns(qv_coord *c, dn_assigns *out, qv_err *err)
+{
+    char prefix[QV_SEGMETA_KEY_MAX];
+    snprintf(prefix, sizeof prefix, "%smeta/dnchan/", c->root);
+    size_t plen = strlen(prefix);
+    metakv_kvs r = METAKV_KVS_INIT;
+    qv_code rc = metakv_range(c->opts.kv, prefix, plen, NULL, &r, err);
+    if (rc)
+        return rc;
+    out->v = QV_NEW_ARRAY(dn_assign, r.n + 1);
+    out->n = 0;
+    for (size_t i = 0; i < r.n; i++) {
+        const char *k = (const char *)r.kvs[i].key + plen;
+        size_t kl = r.kvs[i].key_len - plen;
+        const char *slash = memchr(k, '/', kl);
+        dn_assign *d = &out->v[out->n];
+        size_t vl = slash ? kl - (size_t)(slash - k) - 1 : 0;
+        if (!slash || vl == 0 || vl >= sizeof d->vch ||
+            r.kvs[i].value_len >= sizeof d->node)
+            continue;
+        d->coll = strtoll(k, NULL, 10);
+        memcpy(d->vch, slash + 1, vl);
+        d->vch[vl] = '\0';
+        memcpy(d->node, r.kvs[i].value, r.kvs[i].value_len);
+        d->node[r.kvs[i].value_len] = '\0';
+        d->live = false;
+        out->n++;
+    }
+    metakv_kvs_release(&r);
+    return QV_OK;
+}
+
+static dn_assign *find_assign(dn_assigns *as, int64_t coll, const char *vch)
+{
+    for (size_t i = 0; i < as->n; i++)
+        if (as->v[i].coll == coll && strcmp(as->v[i].vch, vch) == 0)
+            return &as->v[i];
+    return NULL;
+}
+
+/* The vchannel's checkpoint; records one at the pchannel's earliest
+ * position when there is none.  *out on arena a. */
+static qv_code ensure_checkpoint(qv_coord *c, const qv_coll_info *info,
+                                 size_t shard, qv_arena *a, qv_checkpoint **out,
+                                 qv_err *err)
+{
+    const char *vch = info->virtual_channels[shard];
+    const char *pch = info->physical_channels[shard];
+    qv_code rc =
+        qv_segmeta_get_checkpoint(c->opts.kv, c->root, vch, a, out, err);
+    if (rc || *out)
+        return rc;
+    wal_pos earliest = 0, end = 0;
+    if ((rc = wal_bounds(c->opts.log, pch, &earliest, &end, err)))
+        return rc;
+    qv_checkpoint *k = qv_arena_alloc(a, sizeof *k);
+    quiver__internal__channel_checkpoint__init(k);
+    k->vchannel = (char *)vch;
+    k->pchannel = (char *)pch;
+    k->position = earliest;
+    k->collection_id = info->id;
+    char key[QV_SEGMETA_KEY_MAX];
+    qv_segmeta_chkpt_key(c->root, vch, key, sizeof key);
+    metakv_txn *t = metakv_txn_begin(c->opts.kv);
+    metakv_txn_cmp_num(t, key, strlen(key), METAKV_CMP_VERSION, METAKV_EQ, 0);
+    qv_segmeta_txn_put(t, METAKV_THEN, key, &k->base);
+    bool ok = false;
+    if ((rc = metakv_txn_commit(t, &ok, NULL, err)))
+        return rc;
+    if (!ok) /* a commit got there first */
+        return qv_segmeta_get_checkpoint(c->opts.kv, c->root, vch, a, out, err);
+    *out = k;
+    return QV_OK;
+}
+
+static qv_code watch_one(const dn_node *n, const qv_coll_info *info,
+                         qv_checkpoint *k, qv_err *err)
+{
+    Quiver__Internal__WatchDataChannelsRequest w =
+        QUIVER__INTERNAL__WATCH_DATA_CHANNELS_REQUEST__INIT;
+    w.collection_id = info->id;
+    w.schema = info->schema;
+    w.checkpoints = &k;
+    w.n_checkpoints = 1;
+    return call_dn(n->addr, DN_SERVICE "WatchDataChannels", &w.base, err);
+}
+
+/* Steps 1 and 2 for one vchannel. */
+static void keep_vchannel(qv_coord *c, const qv_coll_info *info, size_t shard,
+                          dn_nodes *nodes, dn_assigns *as, bool rewatch)
+{
+    const char *vch = info->virtual_channels[shard];
+    qv_arena a;
+    qv_arena_init(&a, 0);
+    qv_err e = {0};
+    qv_checkpoint *k = NULL;
+    qv_code rc = ensure_checkpoint(c, info, shard, &a, &k, &e);
+    dn_assign *cur = find_assign(as, info->id, vch);
+    if (cur)
+        cur->live = true;
+    dn_node *n = cur ? find_node(nodes, cur->node) : NULL;
+    if (!rc && n && rewatch)
+        rc = watch_one(n, info, k, &e);
+    if (!rc && !n && nodes->n > 0) {
+        n = least_loaded(nodes);
+        char key[QV_SEGMETA_KEY_MAX];
+        qv_segmeta_dnchan_key(c->root, info->id, vch, key, sizeof key);
+        rc = metakv_put(c->opts.kv, key, strlen(key), n->key, strlen(n->key), 0,
+                        NULL, &e);
+        if (!rc) {
+            n->load++;
+            QV_LOG(QV_LOG_INFO, "coord",
+                   "vchannel %s of collection %s assigned to datanode %s "
+                   "(from position %" PRIu64 "%s%s)",
+                   vch, info->name, n->addr, k->position, cur ? ", was " : "",
+                   cur ? cur->node : "");
+            rc = watch_one(n, info, k, &e);
+        }
+    }
+    if (rc)
+        QV_LOG(QV_LOG_WARN, "coord", "vchannel %s of collection %s: %s", vch,
+               info->name, e.msg);
+    qv_arena_release(&a);
+}
+
+/* Step 3: a dropped collection's vchannel. */
+static void release_dropped(qv_coord *c, const dn_assign *d, dn_nodes *nodes)
+{
+    qv_err e = {0};
+    dn_node *n = find_node(nodes, d->node);
+    if (n) {
+        Quiver__Internal__ReleaseDataChannelsRequest x =
+            QUIVER__INTERNAL__RELEASE_DATA_CHANNELS_REQUEST__INIT;
+        char *v = (char *)d->vch;
+        x.collection_id = d->coll;
+        x.vchannels = &v;
+        x.n_vchannels = 1;
+        if (call_dn(n->addr, DN_SERVICE "ReleaseDataChannels", &x.base, &e)) {
+            QV_LOG(QV_LOG_WARN, "coord", "release vchannel %s: %s", d->vch,
+                   e.msg);
+            return; /* try again next round */
+        }
+    }
+    char key[QV_SEGMETA_KEY_MAX];
+    qv_segmeta_dnchan_key(c->root, d->coll, d->vch, key, sizeof key);
+    qv_code rc = metakv_delete(c->opts.kv, key, strlen(key), false, NULL, &e);
+    qv_segmeta_chkpt_key(c->root, d->vch, key, sizeof key);
+    if (!rc)
+        rc = metakv_delete(c->opts.kv, key, strlen(key), false, NULL, &e);
+    if (rc && rc != QV_E_NOT_FOUND)
+        QV_LOG(QV_LOG_WARN, "coord", "release vchannel %s: %s", d->vch, e.msg);
+    else
+        QV_LOG(QV_LOG_INFO, "coord",
+               "vchannel %s of dropped collection %" PRId64 " released", d->vch,
+               d->coll);
+}
+
+/* Every live collection of every database, on arena a. */
+static qv_code live_collections(qv_catalog *cat, qv_arena *a,
+                                qv_coll_info ***out, size_t *n, qv_err *err)
+{
+    qv_db_info **dbs;
+    size_t ndb;
+    qv_code rc = qv_catalog_list_databases(cat, a, &dbs, &ndb, err);
+    size_t cap = 16;
+    *out = qv_arena_alloc(a, cap * sizeof **out);
+    *n = 0;
+    for (size_t i = 0; !rc && i < ndb; i++) {
+        qv_coll_info **cs;
+        size_t nc;
+        rc = qv_catalog_list_collections(cat, dbs[i]->name, a, &cs, &nc, err);
+        if (rc == QV_E_DATABASE_NOT_FOUND) { /* dropped meanwhile */
+            rc = QV_OK;
+            continue;
+        }
+        for (size_t j = 0; !rc && j < nc; j++) {
+            if (*n == cap) {
+                qv_coll_info **g = qv_arena_alloc(a, 2 * cap * sizeof *g);
+                memcpy(g, *out, cap * sizeof *g);
+                *out = g;
+                cap *= 2;
+            }
+            (*out)[(*n)++] = cs[j];
+        }
+    }
+    return rc;
+}
+
+/* ---- step 4: trimming ---------------------------------------------------- */
+
+typedef struct trim_pch {
+    const char *name;
+    wal_pos end_before; /* end read before the collections were listed */
+    wal_pos min_chk;
+    bool blocked; /* a vchannel without a checkpoint */
+} trim_pch;
+
+static trim_pch *find_pch(trim_pch *v, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].name, name) == 0)
+            return &v[i];
+    return NULL;
+}
+
+static void trim_logs(qv_coord *c, qv_catalog *cat)
+{
+    qv_arena a;
+    qv_arena_init(&a, 0);
+    qv_err e = {0};
+    qv_coll_info **cs;
+    size_t nc;
+    if (live_collections(cat, &a, &cs, &nc, &e))
+        goto out;
+    /* the pchannels in use and their ends, before listing again */
+    size_t np = 0;
+    trim_pch *ps = qv_arena_alloc(&a, (nc * 16 + 1) * sizeof *ps);
+    for (size_t i = 0; i < nc; i++)
+        for (size_t s = 0; s < cs[i]->n_physical_channels; s++) {
+            const char *pch = cs[i]->physical_channels[s];
+            if (find_pch(ps, np, pch) || np == nc * 16)
+                continue;
+            trim_pch *p = &ps[np];
+            p->name = pch;
+            p->min_chk = UINT64_MAX;
+            p->blocked = wal_latest(c->opts.log, pch, &p->end_before, &e) != 0;
+            np++;
+        }
+    if (live_collections(cat, &a, &cs, &nc, &e))
+        goto out;
+    for (size_t i = 0; i < nc; i++)
+        for (size_t s = 0; s < cs[i]->n_virtual_channels; s++) {
+            trim_pch *p = find_pch(ps, np, cs[i]->physical_channels[s]);
+            if (!p)
+                continue; /* created after the ends were read: skip */
+            qv_checkpoint *k = NULL;
+            if (qv_segmeta_get_checkpoint(c->opts.kv, c->root,
+                                          cs[i]->virtual_channels[s], &a, &k,
+                                          &e) ||
+                !k)
+                p->blocked = true;
+            else if (k->position < p->min_chk)
+                p->min_chk = k->position;
+        }
+    uint64_t margin = c->opts.wal_trim_margin;
+    for (size_t i = 0; i < np; i++) {
+        trim_pch *p = &ps[i];
+        if (p->blocked || p->min_chk == UINT64_MAX)
+            continue;
+        wal_pos to = p->min_chk < p->end_before ? p->min_chk : p->end_before;
+        if (to <= margin)
+            continue;
+        to -= margin;
+        qv_code rc = wal_trim(c->opts.log, p->name, to, &e);
+        if (rc && rc != QV_E_UNSUPPORTED)
+            QV_LOG(QV_LOG_WARN, "coord", "trim of %s below %" PRIu64 ": %s",
+                   p->name, to, e.msg);
+    }
+out:
+    qv_arena_release(&a);
+}
+
+/* ---- the keeper ---------------------------------------------------------- */
+
+void qv_coord__keep_datanodes(qv_coord *c)
+{
+    static _Atomic uint64_t rounds;
+    uint64_t round = atomic_fetch_add(&rounds, 1);
+    qv_catalog *cat;
+    qv_err e = {0};
+    if (!c->opts.log || qv_coord__enter(c, &cat, NULL, &e))
+        return;
+    dn_nodes nodes = {0};
+    dn_assigns as = {0};
+    qv_arena a;
+    qv_arena_init(&a, 0);
+    qv_coll_info **cs = NULL;
+    size_t nc = 0;
+    qv_code rc = list_nodes(c, &nodes, &e);
+    if (!rc)
+        rc = list_assigns(c, &as, &e);
+    for (size_t i = 0; !rc && i < as.n; i++) {
+        dn_node *n = find_node(&nodes, as.v[i].node);
+        if (n)
+            n->load++;
+    }
+    if (!rc)
+        rc = live_collections(cat, &a, &cs, &nc, &e);
+    for (size_t i = 0; !rc && i < nc; i++)
+        for (size_t s = 0; s < cs[i]->n_virtual_channels; s++)
+            keep_vchannel(c, cs[i], s, &nodes, &as,
+                          round % REWATCH_ROUNDS == 0);
+    for (size_t i = 0; !rc && i < as.n; i++)
+        if (!as.v[i].live)
+            release_dropped(c, &as.v[i], &nodes);
+    if (!rc && !c->opts.wal_trim_off && round % TRIM_ROUNDS == TRIM_ROUNDS - 1)
+        trim_logs(c, cat);
+    if (rc)
+        QV_LOG(QV_LOG_WARN, "coord", "datanode placement: %s", e.msg);
+    qv_arena_release(&a);
+    free(nodes.v);
+    free(as.v);
+    qv_coord__leave(c);
+}

@@ -1,0 +1,82 @@
+/* svc_segment.c -- CommitSegment (datanode -> coord) and GetFlushState.
+ *
+ * CommitSegment records what one datanode commit produced (a flushed L1
+ * segment and/or an L0 delete log) and the vchannel's new checkpoint in
+ * one meta KV transaction (qv_segmeta_commit_put): a checkpoint behind the
+ * recorded one, or a node that is not the vchannel's assignee
+ * (coord_dn.c), is refused with QV_E_CONFLICT.  flushed_ts is a fresh TSO
+ * timestamp.
+ *
+ * GetFlushState(segmentIDs): flushed = every listed segment is recorded
+ * (any state), so the SDK's flushSync returns once the datanode committed
+ * every segment the Flush sealed. */
+#include <string.h>
+
+#include "coord/coord_int.h"
+#include "coord/segmeta.h"
+
+QV_COORD_HANDLER(qv_coord__commit_segment)
+{
+    qv_coord *c = ud;
+    const Quiver__Internal__CommitSegmentRequest *rq = (const void *)req;
+    qv_arena *a = qv_rpc_call_arena(call);
+    qv_catalog *cat;
+    qv_tso *tso;
+    qv_code rc = qv_coord__enter(c, &cat, &tso, err);
+    if (rc)
+        return rc;
+    qv_ts ts = 0;
+    rc = qv_tso_alloc(tso, 1, &ts, err);
+    if (!rc && !rq->checkpoint)
+        rc = qv_fail(err, QV_E_INVALID, "commit segment: no checkpoint");
+    if (!rc) {
+        qv_segmeta_commit cm = {
+            .node = rq->node && rq->node[0] ? rq->node : NULL,
+            .coll = rq->collection_id,
+            .vchannel = rq->vchannel,
+            .segment = rq->segment,
+            .l0 = rq->l0,
+            .checkpoint = rq->checkpoint,
+            .flushed_ts = ts,
+        };
+        /* the request lives in the call's arena and is ours to complete */
+        rq->checkpoint->collection_id = rq->collection_id;
+        if (!rq->checkpoint->vchannel || !rq->checkpoint->vchannel[0])
+            rq->checkpoint->vchannel = rq->vchannel;
+        rc = qv_segmeta_commit_put(c->opts.kv, c->root, &cm, err);
+    }
+    qv_coord__leave(c);
+    *resp = &qv_coord__status(a, rc, err)->base;
+    return QV_OK;
+}
+
+QV_COORD_HANDLER(qv_coord__get_flush_state)
+{
+    qv_coord *c = ud;
+    const Milvus__Proto__Milvus__GetFlushStateRequest *rq = (const void *)req;
+    qv_arena *a = qv_rpc_call_arena(call);
+    Milvus__Proto__Milvus__GetFlushStateResponse *r =
+        qv_arena_alloc(a, sizeof *r);
+    milvus__proto__milvus__get_flush_state_response__init(r);
+    *resp = &r->base;
+    qv_catalog *cat;
+    qv_code rc = qv_coord__enter(c, &cat, NULL, err);
+    if (rc)
+        return rc;
+    int64_t coll = 0;
+    if (rq->collection_name && rq->collection_name[0]) {
+        qv_coll_info *info;
+        rc = qv_catalog_get_collection(cat, qv_coord__db(rq->db_name),
+                                       rq->collection_name, 0, a, &info, err);
+        if (!rc)
+            coll = info->id;
+    }
+    bool flushed = false;
+    if (!rc)
+        rc = qv_segmeta_flushed(c->opts.kv, c->root, coll, rq->segmentids,
+                                rq->n_segmentids, &flushed, err);
+    qv_coord__leave(c);
+    r->status = qv_coord__status(a, rc, err);
+    r->flushed = !rc && flushed;
+    return QV_OK;
+}
