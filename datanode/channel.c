@@ -203,10 +203,12 @@ static qv_code seal_and_commit(qv_dn_channel *ch, int64_t id, wal_pos pos,
             ss = &snap.snaps[i];
     bool held = ss != NULL;
     qv_code rc = QV_OK;
-    if (ss && ss->rows) {
+    if (ss) { /* recorded even with 0 rows, so its flush state turns true */
         c.segment_id = id;
         c.partition_id = ss->partition_id;
         c.rows = ss->rows;
+    }
+    if (ss && ss->rows) {
         rc = ch->o.alloc_id(ch->o.ctx, &c.log_id, err);
         qv_flush_target t = {ch->o.os, ch->o.shard.collection_id, c.log_id};
         qv_flush_result res;

@@ -32,7 +32,9 @@
 
 /* What one commit records. */
 typedef struct qv_dn_commit {
-    int64_t segment_id; /* flushed segment, or 0 when only L0 was written */
+    int64_t segment_id; /* flushed segment (with rows == 0 and log_id == 0
+                           when it was sealed empty: no objects), or 0 when
+                           only L0 was written */
     int64_t partition_id;
     int64_t log_id; /* of the segment's objects */
     uint64_t rows;

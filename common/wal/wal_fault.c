@@ -103,6 +103,14 @@ static qv_code fault_bounds(wal *w, const char *channel, wal_pos *earliest,
     return wal_bounds(fw->inner, channel, earliest, end, err);
 }
 
+/* Trimming is passed through (not a fault-plan operation). */
+static qv_code fault_trim(wal *w, const char *channel, wal_pos before,
+                          qv_err *err)
+{
+    fault_wal *fw = (fault_wal *)w;
+    return wal_trim(fw->inner, channel, before, err);
+}
+
 static qv_code fault_reader_open(wal *w, const char *channel, wal_pos from,
                                  wal_reader **out, qv_err *err)
 {
@@ -186,4 +194,5 @@ const wal_ops wal__fault_ops = {
     .reader_open = fault_reader_open,
     .reader_next = fault_reader_next,
     .reader_close = fault_reader_close,
+    .trim = fault_trim,
 };

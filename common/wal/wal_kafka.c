@@ -735,4 +735,5 @@ const wal_ops wal__kafka_ops = {
     .reader_open = wal__kafka_reader_open,
     .reader_next = wal__kafka_reader_next,
     .reader_close = wal__kafka_reader_close,
+    .trim = wal__kafka_trim,
 };

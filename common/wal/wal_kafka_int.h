@@ -83,5 +83,7 @@ qv_code wal__kafka_reader_open(wal *w, const char *channel, wal_pos from,
 qv_code wal__kafka_reader_next(wal_reader *r, uint32_t wait_ms, wal_entry *out,
                                qv_err *err);
 void wal__kafka_reader_close(wal_reader *r);
+qv_code wal__kafka_trim(wal *w, const char *channel, wal_pos before,
+                        qv_err *err);
 
 #endif

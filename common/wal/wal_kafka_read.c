@@ -171,6 +171,86 @@ qv_code wal__kafka_bounds(wal *w, const char *channel, wal_pos *earliest,
     return rc;
 }
 
+/* ---- trimming ------------------------------------------------------------ */
+
+/* DeleteRecords on partition 0 of the topic up to offset `to`. */
+static qv_code delete_records(kafka_wal *kw, const char *channel,
+                              const char *topic, int64_t to, uint64_t deadline,
+                              qv_err *err)
+{
+    char es[512];
+    rd_kafka_t *rk = kw->q->rk;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, 0)->offset = to;
+    rd_kafka_DeleteRecords_t *dr = rd_kafka_DeleteRecords_new(l);
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_AdminOptions_t *ao =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETERECORDS);
+    rd_kafka_AdminOptions_set_request_timeout(ao, wal__kafka_left_ms(deadline),
+                                              es, sizeof(es));
+    rd_kafka_AdminOptions_set_operation_timeout(
+        ao, wal__kafka_left_ms(deadline), es, sizeof(es));
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_DeleteRecords(rk, &dr, 1, ao, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, wal__kafka_left_ms(deadline));
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    const char *why = "no answer in time";
+    if (ev && rd_kafka_event_error(ev)) {
+        e = rd_kafka_event_error(ev);
+        why = rd_kafka_event_error_string(ev);
+    } else if (ev) {
+        const rd_kafka_DeleteRecords_result_t *res =
+            rd_kafka_event_DeleteRecords_result(ev);
+        const rd_kafka_topic_partition_list_t *off =
+            res ? rd_kafka_DeleteRecords_result_offsets(res) : NULL;
+        e = off && off->cnt == 1 ? off->elems[0].err
+                                 : RD_KAFKA_RESP_ERR__BAD_MSG;
+        why = off && off->cnt == 1 ? rd_kafka_err2str(e) : "empty result";
+    }
+    qv_code rc = QV_OK;
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        char le[256];
+        wal__kafka_last_error(kw, le, sizeof(le));
+        bool unsupported = e == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION ||
+                           e == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ||
+                           e == RD_KAFKA_RESP_ERR_INVALID_REQUEST;
+        rc =
+            qv_fail(err, unsupported ? QV_E_UNSUPPORTED : wal__kafka_map_err(e),
+                    "wal trim of channel '%s' (kafka topic '%s' at %s): "
+                    "delete records below %lld: %s: %s (last broker "
+                    "error: %s)",
+                    channel, topic, kw->bootstrap, (long long)to,
+                    rd_kafka_err2name(e), why ? why : "", le);
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(ao);
+    rd_kafka_DeleteRecords_destroy(dr);
+    return rc;
+}
+
+qv_code wal__kafka_trim(wal *w, const char *channel, wal_pos before,
+                        qv_err *err)
+{
+    kafka_wal *kw = (kafka_wal *)w;
+    uint64_t deadline = wal__kafka_mono_ms() + kw->timeout_ms;
+    qv_code rc = wal__kafka_producer_acquire(kw, channel, err);
+    if (rc != QV_OK)
+        return rc;
+    ktopic *tp;
+    int64_t lo = 0, hi = 0;
+    rc = wal__kafka_ensure_topic(kw, channel, deadline, &tp, err);
+    if (rc == QV_OK)
+        rc = watermarks(kw, channel, tp, deadline, &lo, &hi, "trim", err);
+    /* never past the end; nothing to do at or below the log start */
+    int64_t to = (int64_t)before < hi ? (int64_t)before : hi;
+    if (rc == QV_OK && to > lo)
+        rc = delete_records(kw, channel, tp->topic, to, deadline, err);
+    pthread_rwlock_unlock(&kw->plock);
+    return rc;
+}
+
 /* ---- readers --------------------------------------------------------------
  */
 

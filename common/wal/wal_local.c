@@ -781,6 +781,46 @@ static qv_code local_bounds(wal *w, const char *channel, wal_pos *earliest,
     return QV_OK;
 }
 
+/* Deletes the segment files that lie entirely below `before` (their
+ * successor starts at or below it), oldest first, never the active one.
+ * A reader holding a deleted file open keeps reading it; later opens below
+ * the new first segment get QV_E_COMPACTED, as with retention. */
+static qv_code local_trim(wal *w, const char *channel, wal_pos before,
+                          qv_err *err)
+{
+    local_wal *lw = (local_wal *)w;
+    lchan *ch;
+    qv_code rc = wal__local_get_chan(lw, channel, &ch, err);
+    if (rc == QV_OK)
+        rc = wal__local_lock_chan(lw, ch, "trim", err);
+    if (rc != QV_OK)
+        return rc;
+    size_t gone = 0;
+    while (gone + 1 < ch->nseg && ch->segs[gone + 1].base <= before) {
+        char *p = wal__local_seg_path(ch, ch->segs[gone].base);
+        int r = unlink(p);
+        if (r != 0 && errno != ENOENT) {
+            rc = qv_fail_errno(err, QV_E_IO,
+                               "wal trim of channel '%s': cannot delete '%s'",
+                               channel, p);
+            free(p);
+            break;
+        }
+        free(p);
+        gone++;
+    }
+    if (gone) {
+        memmove(ch->segs, ch->segs + gone, (ch->nseg - gone) * sizeof(lseg));
+        ch->nseg -= gone;
+        if (fsync_dir(ch->dir) != 0 && rc == QV_OK)
+            rc = qv_fail_errno(err, QV_E_IO,
+                               "wal trim of channel '%s': cannot sync '%s'",
+                               channel, ch->dir);
+    }
+    pthread_mutex_unlock(&ch->mu);
+    return rc;
+}
+
 const wal_ops wal__local_ops = {
     .name = "local",
     .caps = WAL_CAP_DENSE_POSITIONS | WAL_CAP_PERSISTENT | WAL_CAP_RETENTION,
@@ -792,4 +832,5 @@ const wal_ops wal__local_ops = {
     .reader_open = wal__local_reader_open,
     .reader_next = wal__local_reader_next,
     .reader_close = wal__local_reader_close,
+    .trim = local_trim,
 };

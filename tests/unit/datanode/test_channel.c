@@ -195,3 +195,29 @@ Test(dn_channel, a_damaged_record_fails_the_channel)
     cr_assert_eq(c.ncommits, 0);
     qv_dn_channel_close(ch);
 }
+
+Test(dn_channel, an_empty_sealed_segment_is_still_committed)
+{
+    qv_msg open = {.type = QV_MSG_SEGMENT_OPEN,
+                   .ts = 100,
+                   .collection_id = QN_COLL,
+                   .vchannel = QN_VCH,
+                   .partition_id = 1,
+                   .segment_id = 9};
+    append_msg(&open); /* pos 0: no insert ever follows */
+    qv_msg seal = open;
+    seal.type = QV_MSG_SEGMENT_SEAL;
+    seal.ts = 200;
+    append_msg(&seal); /* pos 1 */
+    ctx c = {0, 0, {0}};
+    qv_dn_channel *ch = open_channel(&c, WAL_EARLIEST);
+    qv_err err;
+    cr_assert_eq(qv_dn_channel_poll(ch, 50, 100, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(c.ncommits, 1);
+    cr_assert_eq(c.last.segment_id, 9);
+    cr_assert_eq(c.last.rows, 0);
+    cr_assert_eq(c.last.log_id, 0, "no objects for an empty segment");
+    cr_assert_eq(c.last.checkpoint, 2);
+    cr_assert_eq(c.next_id, 0, "no id allocated");
+    qv_dn_channel_close(ch);
+}
