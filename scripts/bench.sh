@@ -28,7 +28,7 @@ export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$(scripts/openblas-coretype.sh)}
 export OPENBLAS_NUM_THREADS=1
 export OMP_WAIT_POLICY=PASSIVE
 
-SECTIONS=(index filter rpc storage)
+SECTIONS=(index filter rpc storage e2e)
 
 step() { printf '\n==== %s ====\n' "$*"; }
 
@@ -89,6 +89,23 @@ section_storage() {
     step "storage_bench"
     "$BUILD/bench/storage/storage_bench" --wal-reps "$BENCH_REPS" \
         --objstore-reps "$BENCH_REPS" | tee "$out_dir/storage.md"
+}
+
+# e2e: the whole server through its MilvusService (bench/e2e): inserts,
+# flush, index build and load, nq=1 search vs the index library; on
+# `quiver standalone` (localsift-332K) and on the multi-process cluster
+# (bench/e2e/cluster.sh; a subset, the Kafka test broker keeps ~5 MiB per
+# partition).  BENCH_E2E_MODES to pick ("standalone cluster").
+section_e2e() {
+    configure || return 1
+    cmake --build "$BUILD" --target e2e_bench quiver qv_kafka_broker \
+        -j "$(nproc)" || return 1
+    local mode
+    for mode in ${BENCH_E2E_MODES:-standalone cluster}; do
+        step "e2e_bench --spawn $mode"
+        "$BUILD/bench/e2e/e2e_bench" --spawn "$mode" --data "$BENCH_DATA" |
+            tee "$out_dir/e2e-$mode.md"
+    done
 }
 
 want=("$@")

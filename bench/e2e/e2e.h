@@ -80,6 +80,8 @@ void e2e_client_close(e2e_client *c);
 /* Polls CheckHealth until it answers is_healthy or timeout_ms passes. */
 qv_code e2e_wait_healthy(e2e_client *c, int64_t timeout_ms,
                          qv_err *err) QV_MUST_USE;
+/* One GetVersion round trip (the RPC floor of every call). */
+qv_code e2e_ping(e2e_client *c, qv_err *err) QV_MUST_USE;
 /* The server's version string (GetVersion), "?" when it has none. */
 void e2e_server_version(e2e_client *c, char *out, size_t cap);
 

@@ -119,6 +119,21 @@ qv_code e2e_wait_healthy(e2e_client *c, int64_t timeout_ms, qv_err *err)
     }
 }
 
+qv_code e2e_ping(e2e_client *c, qv_err *err)
+{
+    qv_arena a;
+    qv_arena_init(&a, 0);
+    M(GetVersionRequest) rq = MILVUS__PROTO__MILVUS__GET_VERSION_REQUEST__INIT;
+    M(GetVersionResponse) *r = NULL;
+    qv_code rc = call(c, "GetVersion", &rq.base,
+                      &milvus__proto__milvus__get_version_response__descriptor,
+                      &a, &r, NULL, err);
+    if (!rc)
+        rc = check_status(r->status, "GetVersion", err);
+    qv_arena_release(&a);
+    return rc;
+}
+
 void e2e_server_version(e2e_client *c, char *out, size_t cap)
 {
     qv_arena a;

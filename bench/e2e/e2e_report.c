@@ -45,6 +45,10 @@ void e2e_print_header(const e2e_opts *o, const e2e_run *r)
 
 static void print_writes(const e2e_run *r)
 {
+    if (r->ping.calls)
+        printf("\nRPC floor: GetVersion round trip p50 %.3f ms, p99 %.3f ms "
+               "(%.0f calls/s, 1 client thread)\n",
+               r->ping.p50_ms, r->ping.p99_ms, r->ping.qps);
     printf("\n### Writes\n\n| case | rows | batch | client threads | "
            "seconds | rows/s | MB/s (vectors) | batch p50 ms | batch p99 ms "
            "|\n|---|---|---|---|---|---|---|---|---|\n");

@@ -51,6 +51,7 @@ typedef struct e2e_run {
     e2e_client c;
     char version[64];
 
+    e2e_point ping; /* GetVersion round trips, 1 thread */
     e2e_insert_result ins128, ins768;
     bool flushed;
     double flush_s;
