@@ -136,6 +136,7 @@ static void *ticker_main(void *arg)
         if (now - last_keep >= 1000) {
             last_keep = now;
             qv_coord__keep_loads(c);
+            qv_coord__keep_builds(c);
             qv_coord__keep_datanodes(c);
             qv_coord__seal_policies(c);
         }

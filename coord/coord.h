@@ -48,6 +48,8 @@ typedef struct qv_coord_options {
     wal *log;              /* the write log (borrowed; NULL = no data path:
                               no time ticks, segments or flush) */
     uint32_t tick_ms;      /* time tick period; 0 = 100 */
+    uint64_t index_min_rows; /* segments with fewer rows get no index
+                                build (indexCoord.minSegmentRows); 0 = 1024 */
     /* Segment seal policies (coord_data.c; dataCoord.segment.*). */
     uint64_t seg_max_rows;   /* seal a growing segment at this many rows;
                                 0 = 1,000,000 */

@@ -140,4 +140,26 @@ QV_COORD_HANDLER(qv_coord__flush);
 QV_COORD_HANDLER(qv_coord__commit_segment);  /* svc_segment.c */
 QV_COORD_HANDLER(qv_coord__get_flush_state); /* svc_segment.c */
 
+/* Indexes (svc_index.c, coord_build.c): the build scheduler's round
+ * (ticker, every second) and the build progress of one index. */
+#define QV_BUILD_MAX_ATTEMPTS 3
+typedef struct qv_index_progress {
+    int64_t total, indexed, pending; /* rows of FLUSHED L1 segments */
+    int state;                       /* common.IndexState */
+    const char *fail_reason;         /* a FAILED build's, or NULL */
+} qv_index_progress;
+void qv_coord__keep_builds(qv_coord *c);
+uint64_t qv_coord__index_min_rows(const qv_coord *c);
+qv_code qv_coord__index_progress(qv_coord *c,
+                                 const Quiver__Internal__IndexInfo *ii,
+                                 qv_arena *a, qv_index_progress *out,
+                                 qv_err *err);
+QV_COORD_HANDLER(qv_coord__create_index);
+QV_COORD_HANDLER(qv_coord__describe_index);
+QV_COORD_HANDLER(qv_coord__get_index_statistics);
+QV_COORD_HANDLER(qv_coord__drop_index);
+QV_COORD_HANDLER(qv_coord__get_index_state);
+QV_COORD_HANDLER(qv_coord__get_index_build_progress);
+QV_COORD_HANDLER(qv_coord__alter_index);
+
 #endif

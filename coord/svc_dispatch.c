@@ -64,6 +64,18 @@ const qv_coord_rpc qv_coord__rpcs[] = {
      qv_coord__commit_segment},
     {COORD("GetFlushState"), MREQ(get_flush_state_request),
      qv_coord__get_flush_state},
+    /* Indexes (svc_index.c). */
+    {COORD("CreateIndex"), MREQ(create_index_request), qv_coord__create_index},
+    {COORD("DescribeIndex"), MREQ(describe_index_request),
+     qv_coord__describe_index},
+    {COORD("GetIndexStatistics"), MREQ(get_index_statistics_request),
+     qv_coord__get_index_statistics},
+    {COORD("DropIndex"), MREQ(drop_index_request), qv_coord__drop_index},
+    {COORD("GetIndexState"), MREQ(get_index_state_request),
+     qv_coord__get_index_state},
+    {COORD("GetIndexBuildProgress"), MREQ(get_index_build_progress_request),
+     qv_coord__get_index_build_progress},
+    {COORD("AlterIndex"), MREQ(alter_index_request), qv_coord__alter_index},
 };
 
 const size_t qv_coord__n_rpcs =

@@ -57,6 +57,16 @@ const qv_proxy_rpc qv_proxy__rpcs[] = {
     {MILVUS("Flush"), REQ(flush_request), qv_proxy__ddl},
     {MILVUS("GetFlushState"), REQ(get_flush_state_request),
      qv_proxy__get_flush_state},
+    /* Indexes (rpc_index.c checks, the coord answers). */
+    {MILVUS("CreateIndex"), REQ(create_index_request), qv_proxy__index},
+    {MILVUS("DescribeIndex"), REQ(describe_index_request), qv_proxy__index},
+    {MILVUS("GetIndexStatistics"), REQ(get_index_statistics_request),
+     qv_proxy__index},
+    {MILVUS("DropIndex"), REQ(drop_index_request), qv_proxy__index},
+    {MILVUS("GetIndexState"), REQ(get_index_state_request), qv_proxy__index},
+    {MILVUS("GetIndexBuildProgress"), REQ(get_index_build_progress_request),
+     qv_proxy__index},
+    {MILVUS("AlterIndex"), REQ(alter_index_request), qv_proxy__index},
     /* Telemetry is optional for the SDK: answered UNIMPLEMENTED on
      * purpose, which makes the SDK back off (sdk-compat §1.5). */
     {QV_TELEMETRY_SERVICE "ClientHeartbeat", REQ(client_heartbeat_request),

@@ -171,5 +171,7 @@ QV_PROXY_HANDLER(qv_proxy__delete);
 QV_PROXY_HANDLER(qv_proxy__search);
 QV_PROXY_HANDLER(qv_proxy__query);
 QV_PROXY_HANDLER(qv_proxy__get_flush_state);
+/* The index RPCs (rpc_index.c), found by the call's method name. */
+QV_PROXY_HANDLER(qv_proxy__index);
 
 #endif

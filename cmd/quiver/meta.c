@@ -73,6 +73,8 @@ qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, wal *log,
         .session_ttl_s =
             (int64_t)(qv_config_duration_ms(cfg, "session.ttl") + 999) / 1000,
         .log = log,
+        .index_min_rows =
+            (uint64_t)qv_config_int(cfg, "indexCoord.minSegmentRows"),
         .seg_max_rows =
             (uint64_t)qv_config_int(cfg, "dataCoord.segment.maxRows"),
         .wal_trim_off = !qv_config_bool(cfg, "dataCoord.walTrim.enabled"),

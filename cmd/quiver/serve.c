@@ -21,6 +21,7 @@
 #include "cmd/quiver/cli.h"
 #include "common/log.h"
 #include "datanode/server.h"
+#include "indexnode/indexnode.h"
 #include "proxy/build_info.h"
 #include "proxy/proxy.h"
 #include "qnserver/qnserver.h"
@@ -154,6 +155,38 @@ static qv_code start_datanode(const qv_config *cfg, metakv *kv, wal *log,
     return rc;
 }
 
+/* The indexnode: standalone's on loopback and any free port; `run
+ * indexnode` on indexNode.*.  Found by the coord through its session. */
+static qv_code start_indexnode(const qv_config *cfg, metakv *kv, objstore *os,
+                               bool standalone, qv_inode **out, qv_err *err)
+{
+    char root[512];
+    qv_code rc = qv_cli_meta_root(cfg, root, sizeof root, err);
+    if (rc)
+        return rc;
+    qv_inode_options o = {
+        .kv = kv,
+        .os = os,
+        .root = root,
+        .host = standalone ? "127.0.0.1"
+                           : qv_config_str(cfg, "indexNode.listenAddress"),
+        .port = standalone ? 0 : (int)qv_config_int(cfg, "indexNode.port"),
+        .advertise = standalone
+                         ? NULL
+                         : qv_config_str(cfg, "indexNode.advertiseAddress"),
+        .session_ttl_s =
+            (int64_t)(qv_config_duration_ms(cfg, "session.ttl") + 999) / 1000,
+        .slots = (uint32_t)qv_config_int(cfg, "indexNode.buildSlots"),
+        .threads = (uint32_t)qv_config_int(cfg, "indexNode.buildThreads"),
+    };
+    rc = qv_inode_create(&o, out, err);
+    if (!rc && (rc = qv_inode_start(*out, err))) {
+        qv_inode_destroy(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 typedef struct services {
     int lock_fd;
     qv_observe *observe;
@@ -164,6 +197,7 @@ typedef struct services {
     qv_coord *coord;
     qv_proxy *proxy;
     qv_qnode *qnode;
+    qv_inode *inode;
     qv_dnode *dnode;
 } services;
 
@@ -213,6 +247,9 @@ static qv_code start_services(const qv_config *cfg, const char *role,
                      "quiver run datanode needs wal.backend: kafka");
     if (!rc && (standalone || datanode))
         rc = qv_cli_open_objstore(cfg, standalone, &s->os, err);
+    bool indexnode = !standalone && strcmp(role, "indexnode") == 0;
+    if (!rc && indexnode)
+        rc = qv_cli_open_objstore(cfg, false, &s->os, err);
     /* The proxy binds its public port before the coord takes a free port,
      * so the two can never collide; DDL that arrives before the coord is
      * active waits for it. */
@@ -229,6 +266,8 @@ static qv_code start_services(const qv_config *cfg, const char *role,
     if (!rc && s->log && (standalone || datanode))
         rc = start_datanode(cfg, s->kv, s->log, s->os, standalone, &s->dnode,
                             err);
+    if (!rc && (standalone || indexnode))
+        rc = start_indexnode(cfg, s->kv, s->os, standalone, &s->inode, err);
     return rc;
 }
 
@@ -240,7 +279,8 @@ int qv_cli_serve(const qv_config *cfg, const char *role)
         return QV_EXIT_FAILURE;
     }
     if (role && strcmp(role, "proxy") != 0 && strcmp(role, "coord") != 0 &&
-        strcmp(role, "querynode") != 0 && strcmp(role, "datanode") != 0) {
+        strcmp(role, "querynode") != 0 &&
+        strcmp(role, "indexnode") != 0 && strcmp(role, "datanode") != 0) {
         fprintf(stderr,
                 "quiver: role '%s' cannot run as its own process in this "
                 "version; use 'quiver standalone', 'quiver run coord', "

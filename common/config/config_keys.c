@@ -61,6 +61,15 @@ const qv_config_key qv_config_keys[] = {
     {"indexNode.advertiseAddress", QV_CFG_STRING, "", 0, 0, NULL,
      "host:port other processes reach the indexnode at (empty = listen "
      "address and port, 127.0.0.1 for 0.0.0.0)"},
+    {"indexNode.buildSlots", QV_CFG_INT, "1", 1, 1024, NULL,
+     "index builds an indexnode runs at once"},
+    {"indexNode.buildThreads", QV_CFG_INT, "0", 0, 1024, NULL,
+     "threads one index build may use (0 = number of CPUs)"},
+
+    /* indexCoord: index build scheduling (the coord) */
+    {"indexCoord.minSegmentRows", QV_CFG_INT, "1024", 1, 1000000000, NULL,
+     "flushed segments with fewer rows get no index build (they are "
+     "searched exactly)"},
 
     /* dataCoord: segment seal policies and log trimming (the coord) */
     {"dataCoord.segment.maxRows", QV_CFG_INT, "1000000", 1, 1000000000, NULL,
