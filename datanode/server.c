@@ -489,7 +489,8 @@ static const struct {
     {QV_DN_SERVICE "GetDataChannelStates",
      &quiver__internal__get_data_channel_states_request__descriptor,
      rpc_states},
-    /* Compact (datanode/compact.c) joins here. */
+    {QV_DN_SERVICE "Compact", &quiver__internal__compact_request__descriptor,
+     qv_dn__compact},
 };
 
 /* ---- lifecycle ----------------------------------------------------------- */

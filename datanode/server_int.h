@@ -59,4 +59,8 @@ void qv_dn__session_key(qv_dnode *d, char *buf, size_t cap);
 /* A new unique id from the coord (AllocID). */
 qv_code qv_dn__alloc_id(qv_dnode *d, int64_t *id, qv_err *err) QV_MUST_USE;
 
+/* DataNodeService/Compact (compact_svc.c). */
+qv_code qv_dn__compact(qv_rpc_call *call, const ProtobufCMessage *req,
+                       ProtobufCMessage **resp, void *ud, qv_err *err);
+
 #endif
