@@ -136,6 +136,9 @@ QV_COORD_HANDLER(qv_coord__load_collection);
 QV_COORD_HANDLER(qv_coord__release_collection);
 QV_COORD_HANDLER(qv_coord__get_load_state);
 QV_COORD_HANDLER(qv_coord__get_loading_progress);
+QV_COORD_HANDLER(qv_coord__load_partitions);
+QV_COORD_HANDLER(qv_coord__release_partitions);
+QV_COORD_HANDLER(qv_coord__get_replicas);
 QV_COORD_HANDLER(qv_coord__flush);
 QV_COORD_HANDLER(qv_coord__commit_segment);  /* svc_segment.c */
 QV_COORD_HANDLER(qv_coord__get_flush_state); /* svc_segment.c */

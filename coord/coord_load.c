@@ -1,17 +1,35 @@
-/* coord_load.c -- load / release and shard leaders (DESIGN §1, §5).
+/* coord_load.c -- load / release, shard leaders and serving targets
+ * (DESIGN §1, §5; the segment lifecycle contract, TARGET RULE).
  *
- * A loaded collection has a record "<root>meta/load/<coll id>" (value: its
- * database name) in meta KV, so a restarted or new active coord loads it
- * again.  The coord assigns every vchannel of a loaded collection to one
- * live query node (sessions "<root>session/querynode-<id>") with
- * QueryNodeService/WatchChannels, which is idempotent.  Every second the
- * keeper (qv_coord__keep_loads, on the ticker thread) checks that the
- * assigned node's session still exists and re-assigns otherwise, and
- * releases collections that were dropped.  GetShardLeaders answers Milvus's
- * "collection not loaded" (code 101) when there is no record.
+ * A loaded collection has a record "<root>meta/load/<coll id>" in meta KV
+ * (value: its database name, then "\n" and the loaded partition ids,
+ * comma-separated, when only some partitions are loaded), so a restarted or
+ * new active coord loads it again.  The coord assigns every vchannel of a
+ * loaded collection to one live query node (sessions
+ * "<root>session/querynode-<id>") with QueryNodeService/WatchChannels,
+ * which carries each vchannel's checkpoint (read first) and its initial
+ * target (read after: every segment flushed before the checkpoint is in
+ * it).
+ *
+ * Targets: the FLUSHED L1 segments of the vchannel with rows > 0 in loaded
+ * partitions, a compaction output whose builds for every live index are not
+ * all FINISHED (segments with rows >= QV_INDEX_MIN_ROWS) replaced by its
+ * inputs, plus every FLUSHED L0 log of the vchannel; each entry lists the
+ * FINISHED builds of live indexes.  Every second the keeper (its own
+ * thread, started from the ticker) recomputes each loaded vchannel's
+ * target and sends SyncSegments when it changed (a new version) or when
+ * the node's last answer showed it incomplete; the answers (serving and
+ * indexed ids, a load error) drive GetLoadingProgress: 100 only when every
+ * target segment serves and every listed index is attached, otherwise the
+ * share of rows done (serving, and indexed where indexes are listed),
+ * capped at 99.  A node's load error (e.g. over its memory limit) is the
+ * progress call's status.
  *
  * This is the single-replica minimum: one query node serves every shard of
- * a collection; collections go to the live node serving the fewest. */
+ * a collection; collections go to the live node serving the fewest.
+ * Threading: load_mu guards the assignments; handlers and the keeper hold
+ * it while they talk to query nodes.
+ */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,19 +37,42 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/rpc/rpc_client.h"
 #include "coord/coord_int.h"
+#include "coord/segmeta.h"
 #include "internal/querynode.pb-c.h"
 #include "proto/rpc_status.h"
 
-#define QN_SERVICE "/quiver.internal.QueryNodeService/"
+#define QN_SERVICE        "/quiver.internal.QueryNodeService/"
+#define QV_INDEX_MIN_ROWS 1024 /* builds exist for segments this large */
+
+typedef Quiver__Internal__SyncSegmentsRequest target;
+typedef Quiver__Internal__SegmentTarget seg_target;
+
+/* What the coord last sent a vchannel and what the node answered. */
+typedef struct chst {
+    uint64_t hash, version;
+    bool replied, complete;
+    size_t nsegs;
+    int64_t *seg, *part;
+    uint64_t *rows;
+    bool *has_idx;
+    size_t nserving, nindexed;
+    int64_t *serving, *indexed;
+    qv_code err_code;
+    char *err;
+} chst;
 
 typedef struct qv__load {
     struct qv__load *next;
     int64_t coll;
     char *session; /* the query node's session key */
     char *address;
+    size_t nch;
+    chst *ch;
 } qv__load;
 
 static void load_key(qv_coord *c, int64_t coll, char *buf, size_t cap)
@@ -55,10 +96,9 @@ static bool parse_address(const char *json, char *buf, size_t cap)
 
 static size_t loads_on(qv_coord *c, const char *session);
 
-/* The live query node serving the fewest collections (ties: the first in
- * key order): its session key and address.  load_mu held. */
-static qv_code pick_node(qv_coord *c, char *key, size_t kcap, char *addr,
-                         size_t acap, qv_err *err)
+/* Live query nodes: their session keys and addresses (arena). */
+static qv_code list_nodes(qv_coord *c, qv_arena *a, char ***keys, char ***addrs,
+                          size_t *n, qv_err *err)
 {
     char prefix[600];
     snprintf(prefix, sizeof prefix, "%ssession/querynode-", c->root);
@@ -67,25 +107,48 @@ static qv_code pick_node(qv_coord *c, char *key, size_t kcap, char *addr,
         metakv_range(c->opts.kv, prefix, strlen(prefix), NULL, &r, err);
     if (rc)
         return rc;
-    rc = qv_fail(err, QV_E_NOT_READY, "no query node is running");
-    size_t best = SIZE_MAX;
+    *keys = qv_arena_alloc(a, (r.n + 1) * sizeof(char *));
+    *addrs = qv_arena_alloc(a, (r.n + 1) * sizeof(char *));
+    *n = 0;
     for (size_t i = 0; i < r.n; i++) {
-        char k[600], a[300];
-        if (r.kvs[i].key_len >= sizeof k || r.kvs[i].key_len >= kcap ||
-            !parse_address((const char *)r.kvs[i].value, a, sizeof a) ||
-            strlen(a) >= acap)
+        char ad[300];
+        if (!parse_address((const char *)r.kvs[i].value, ad, sizeof ad))
             continue;
+        char *k = qv_arena_alloc(a, r.kvs[i].key_len + 1);
         memcpy(k, r.kvs[i].key, r.kvs[i].key_len);
         k[r.kvs[i].key_len] = '\0';
-        size_t n = loads_on(c, k);
-        if (n < best) {
-            best = n;
-            memcpy(key, k, r.kvs[i].key_len + 1);
-            memcpy(addr, a, strlen(a) + 1);
+        (*keys)[*n] = k;
+        (*addrs)[(*n)++] = qv_arena_strdup(a, ad);
+    }
+    metakv_kvs_release(&r);
+    return QV_OK;
+}
+
+/* The live query node serving the fewest collections (ties: the first in
+ * key order): its session key and address.  load_mu held. */
+static qv_code pick_node(qv_coord *c, char *key, size_t kcap, char *addr,
+                         size_t acap, qv_err *err)
+{
+    qv_arena a;
+    qv_arena_init(&a, 0);
+    char **keys, **addrs;
+    size_t n = 0;
+    qv_code rc = list_nodes(c, &a, &keys, &addrs, &n, err);
+    if (!rc)
+        rc = qv_fail(err, QV_E_NOT_READY, "no query node is running");
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(keys[i]) >= kcap || strlen(addrs[i]) >= acap)
+            continue;
+        size_t k = loads_on(c, keys[i]);
+        if (k < best) {
+            best = k;
+            snprintf(key, kcap, "%s", keys[i]);
+            snprintf(addr, acap, "%s", addrs[i]);
             rc = QV_OK;
         }
     }
-    metakv_kvs_release(&r);
+    qv_arena_release(&a);
     return rc;
 }
 
@@ -103,24 +166,39 @@ static bool session_alive(qv_coord *c, const char *key)
     return alive;
 }
 
-static qv_code call_node(const char *addr, const char *method,
-                         const ProtobufCMessage *req, qv_err *err)
+/* One unary call to a query node; *resp lives on a. */
+static qv_code call_qn(const char *addr, const char *method,
+                       const ProtobufCMessage *req,
+                       const ProtobufCMessageDescriptor *rdesc, qv_arena *a,
+                       ProtobufCMessage **resp, uint32_t timeout_ms,
+                       qv_err *err)
 {
     qv_rpc_channel *ch;
     qv_code rc = qv_rpc_channel_open(addr, &ch, err);
     if (rc)
         return rc;
+    qv_rpc_call_opts o = {.timeout_ms = timeout_ms, .flags = QV_RPC_FAIL_FAST};
+    rc = qv_rpc_unary(ch, method, req, rdesc, a, resp, &o, err);
+    qv_rpc_channel_close(ch);
+    return rc;
+}
+
+static qv_code call_node(const char *addr, const char *method,
+                         const ProtobufCMessage *req, qv_err *err)
+{
     qv_arena a;
     qv_arena_init(&a, 0);
     Milvus__Proto__Common__Status *st = NULL;
-    qv_rpc_call_opts o = {.timeout_ms = 10000, .flags = QV_RPC_FAIL_FAST};
-    rc = qv_rpc_unary(ch, method, req,
-                      &milvus__proto__common__status__descriptor, &a,
-                      (ProtobufCMessage **)&st, &o, err);
+    qv_code rc =
+        call_qn(addr, method, req, &milvus__proto__common__status__descriptor,
+                &a, (ProtobufCMessage **)&st, 10000, err);
     if (!rc && st->code != 0)
-        rc = qv_fail(err, QV_E_INTERNAL, "query node %s: %s", addr, st->reason);
+        rc = qv_fail(err,
+                     st->code == 3      ? QV_E_NOMEM
+                     : st->code == 1100 ? QV_E_INVALID
+                                        : QV_E_INTERNAL,
+                     "query node %s: %s", addr, st->reason);
     qv_arena_release(&a);
-    qv_rpc_channel_close(ch);
     return rc;
 }
 
@@ -140,12 +218,36 @@ static size_t loads_on(qv_coord *c, const char *session)
     return n;
 }
 
+static void chst_clear_reply(chst *s)
+{
+    free(s->serving);
+    free(s->indexed);
+    free(s->err);
+    s->serving = s->indexed = NULL;
+    s->err = NULL;
+    s->nserving = s->nindexed = 0;
+    s->err_code = QV_OK;
+}
+
+static void chst_clear(chst *s)
+{
+    chst_clear_reply(s);
+    free(s->seg);
+    free(s->part);
+    free(s->rows);
+    free(s->has_idx);
+    memset(s, 0, sizeof *s);
+}
+
 static void forget_load(qv_coord *c, int64_t coll)
 {
     for (qv__load **p = &c->loads; *p; p = &(*p)->next)
         if ((*p)->coll == coll) {
             qv__load *l = *p;
             *p = l->next;
+            for (size_t i = 0; i < l->nch; i++)
+                chst_clear(&l->ch[i]);
+            free(l->ch);
             free(l->session);
             free(l->address);
             free(l);
@@ -153,10 +255,320 @@ static void forget_load(qv_coord *c, int64_t coll)
         }
 }
 
-/* Makes sure a live query node watches every vchannel of info; load_mu
- * held.  *addr (may be NULL) receives the node's address (borrowed). */
+/* ---- load records -------------------------------------------------------- */
+
+typedef struct load_rec {
+    bool loaded;
+    char *db;       /* arena */
+    int64_t *parts; /* NULL: every partition */
+    size_t nparts;
+} load_rec;
+
+static void parse_rec(const char *v, size_t len, qv_arena *a, load_rec *out)
+{
+    char *s = qv_arena_alloc(a, len + 1);
+    memcpy(s, v, len);
+    s[len] = '\0';
+    out->loaded = true;
+    out->parts = NULL;
+    out->nparts = 0;
+    char *nl = strchr(s, '\n');
+    out->db = s;
+    if (!nl)
+        return;
+    *nl = '\0';
+    size_t cap = 1;
+    for (const char *p = nl + 1; *p; p++)
+        cap += *p == ',';
+    out->parts = qv_arena_alloc(a, cap * sizeof(int64_t));
+    for (char *p = nl + 1; *p;) {
+        char *end;
+        long long id = strtoll(p, &end, 10);
+        if (end == p)
+            break;
+        out->parts[out->nparts++] = id;
+        p = *end == ',' ? end + 1 : end;
+    }
+}
+
+static qv_code get_rec(qv_coord *c, int64_t coll, qv_arena *a, load_rec *out,
+                       qv_err *err)
+{
+    char k[600];
+    load_key(c, coll, k, sizeof k);
+    metakv_kvs r = METAKV_KVS_INIT;
+    memset(out, 0, sizeof *out);
+    qv_code rc = metakv_get(c->opts.kv, k, strlen(k), &r, err);
+    if (!rc && r.n > 0)
+        parse_rec((const char *)r.kvs[0].value, r.kvs[0].value_len, a, out);
+    if (rc == QV_E_NOT_FOUND)
+        rc = QV_OK;
+    metakv_kvs_release(&r);
+    return rc;
+}
+
+static qv_code put_rec(qv_coord *c, int64_t coll, const char *db,
+                       const int64_t *parts, size_t n, qv_err *err)
+{
+    qv_buf b;
+    qv_buf_init(&b, 64);
+    qv_code rc = qv_buf_appends(&b, db);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = qv_buf_printf(&b, "%s%" PRId64, i ? "," : "\n", parts[i]);
+    char k[600];
+    load_key(c, coll, k, sizeof k);
+    if (!rc)
+        rc = metakv_put(c->opts.kv, k, strlen(k), (const char *)b.data, b.len,
+                        0, NULL, err);
+    qv_buf_release(&b);
+    return rc;
+}
+
+static bool has_id(const int64_t *v, size_t n, int64_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == id)
+            return true;
+    return false;
+}
+
+/* ---- targets ------------------------------------------------------------- */
+
+static bool builds_done(const qv_seg_info *s, qv_index_info **idx, size_t nidx,
+                        qv_seg_index **si, size_t nsi)
+{
+    if (s->rows < QV_INDEX_MIN_ROWS)
+        return true;
+    for (size_t i = 0; i < nidx; i++) {
+        if (idx[i]->state != QUIVER__INTERNAL__META_STATE__META_CREATED)
+            continue;
+        bool ok = false;
+        for (size_t k = 0; k < nsi && !ok; k++)
+            ok = si[k]->segment_id == s->id && si[k]->index_id == idx[i]->id &&
+                 si[k]->state ==
+                     QUIVER__INTERNAL__INDEX_BUILD_STATE__BUILD_FINISHED;
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static seg_target *mk_entry(qv_arena *a, qv_seg_info *s, qv_index_info **idx,
+                            size_t nidx, qv_seg_index **si, size_t nsi)
+{
+    seg_target *t = qv_arena_alloc(a, sizeof *t);
+    quiver__internal__segment_target__init(t);
+    t->segment = s;
+    t->indexes = qv_arena_alloc(a, (nidx + 1) * sizeof(qv_seg_index *));
+    t->index_infos = qv_arena_alloc(a, (nidx + 1) * sizeof(qv_index_info *));
+    for (size_t i = 0; i < nidx; i++) {
+        if (idx[i]->state != QUIVER__INTERNAL__META_STATE__META_CREATED)
+            continue;
+        for (size_t k = 0; k < nsi; k++)
+            if (si[k]->segment_id == s->id && si[k]->index_id == idx[i]->id &&
+                si[k]->state ==
+                    QUIVER__INTERNAL__INDEX_BUILD_STATE__BUILD_FINISHED) {
+                t->indexes[t->n_indexes] = si[k];
+                t->index_infos[t->n_indexes++] = idx[i];
+                break;
+            }
+    }
+    return t;
+}
+
+/* The target of vchannel vch (TARGET RULE) on arena a. */
+static qv_code build_target(qv_coord *c, const qv_coll_info *info,
+                            const char *vch, const load_rec *rec, qv_arena *a,
+                            target **out, qv_err *err)
+{
+    qv_seg_info **segs;
+    qv_index_info **idx;
+    qv_seg_index **si;
+    size_t n = 0, nidx = 0, nsi = 0;
+    qv_code rc = qv_segmeta_list_segments(c->opts.kv, c->root, info->id, vch, a,
+                                          &segs, &n, err);
+    if (!rc)
+        rc = qv_segmeta_list_indexes(c->opts.kv, c->root, info->id, a, &idx,
+                                     &nidx, err);
+    if (!rc)
+        rc = qv_segmeta_list_segidx(c->opts.kv, c->root, info->id, 0, a, &si,
+                                    &nsi, err);
+    if (rc)
+        return rc;
+    target *t = qv_arena_alloc(a, sizeof *t);
+    quiver__internal__sync_segments_request__init(t);
+    t->collection_id = info->id;
+    t->vchannel = (char *)vch;
+    t->segments = qv_arena_alloc(a, (n + 1) * sizeof(seg_target *));
+    t->l0 = qv_arena_alloc(a, (n + 1) * sizeof(qv_seg_info *));
+    qv_seg_info **pick = qv_arena_alloc(a, (n + 1) * sizeof(qv_seg_info *));
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++) {
+        qv_seg_info *s = segs[i];
+        if (s->state != QUIVER__INTERNAL__SEGMENT_STATE__SEG_FLUSHED)
+            continue;
+        if (s->level == QUIVER__INTERNAL__SEGMENT_LEVEL__SEG_L0) {
+            t->l0[t->n_l0++] = s;
+            continue;
+        }
+        if (s->rows == 0 ||
+            (rec->parts && !has_id(rec->parts, rec->nparts, s->partition_id)))
+            continue;
+        if (s->n_compacted_from == 0 || builds_done(s, idx, nidx, si, nsi)) {
+            pick[np++] = s;
+            continue;
+        }
+        /* not indexed yet: its inputs keep serving */
+        for (size_t k = 0; k < s->n_compacted_from; k++)
+            for (size_t j = 0; j < n; j++)
+                if (segs[j]->id == s->compacted_from[k] && segs[j]->rows > 0 &&
+                    segs[j]->level == QUIVER__INTERNAL__SEGMENT_LEVEL__SEG_L1) {
+                    bool dup = false;
+                    for (size_t m = 0; m < np && !dup; m++)
+                        dup = pick[m]->id == segs[j]->id;
+                    if (!dup)
+                        pick[np++] = segs[j];
+                }
+    }
+    for (size_t i = 0; i < np; i++)
+        t->segments[t->n_segments++] = mk_entry(a, pick[i], idx, nidx, si, nsi);
+    *out = t;
+    return QV_OK;
+}
+
+static uint64_t fnv(uint64_t h, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        h ^= (v >> (8 * i)) & 0xff;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static uint64_t target_hash(const target *t)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < t->n_segments; i++) {
+        const seg_target *s = t->segments[i];
+        h = fnv(h, (uint64_t)s->segment->id);
+        h = fnv(h, s->segment->rows);
+        for (size_t k = 0; k < s->n_indexes; k++)
+            h = fnv(h, (uint64_t)s->indexes[k]->build_id);
+    }
+    h = fnv(h, 0xffff);
+    for (size_t i = 0; i < t->n_l0; i++)
+        h = fnv(h, (uint64_t)t->l0[i]->id);
+    return h;
+}
+
+/* Versions increase across coord restarts (wall clock based). */
+static uint64_t next_version(void)
+{
+    static _Atomic uint64_t last;
+    uint64_t now = qv_wall_ms(qv_clock_system()) << 12;
+    uint64_t v = atomic_load(&last);
+    for (;;) {
+        uint64_t nv = now > v ? now : v + 1;
+        if (atomic_compare_exchange_weak(&last, &v, nv))
+            return nv;
+    }
+}
+
+/* Remembers t as what channel s was sent. */
+static void chst_set_target(chst *s, const target *t, uint64_t hash,
+                            uint64_t version)
+{
+    free(s->seg);
+    free(s->part);
+    free(s->rows);
+    free(s->has_idx);
+    size_t n = t->n_segments;
+    s->seg = QV_NEW_ARRAY(int64_t, n + 1);
+    s->part = QV_NEW_ARRAY(int64_t, n + 1);
+    s->rows = QV_NEW_ARRAY(uint64_t, n + 1);
+    s->has_idx = QV_NEW_ARRAY(bool, n + 1);
+    for (size_t i = 0; i < n; i++) {
+        s->seg[i] = t->segments[i]->segment->id;
+        s->part[i] = t->segments[i]->segment->partition_id;
+        s->rows[i] = t->segments[i]->segment->rows;
+        s->has_idx[i] = t->segments[i]->n_indexes > 0;
+    }
+    s->nsegs = n;
+    s->hash = hash;
+    s->version = version;
+}
+
+static void chst_set_reply(chst *s,
+                           const Quiver__Internal__SyncSegmentsResponse *r)
+{
+    chst_clear_reply(s);
+    s->replied = true;
+    s->serving = QV_NEW_ARRAY(int64_t, r->n_serving + 1);
+    memcpy(s->serving, r->serving, r->n_serving * sizeof(int64_t));
+    s->nserving = r->n_serving;
+    s->indexed = QV_NEW_ARRAY(int64_t, r->n_indexed + 1);
+    memcpy(s->indexed, r->indexed, r->n_indexed * sizeof(int64_t));
+    s->nindexed = r->n_indexed;
+    if (r->status && r->status->code != 0) {
+        s->err_code = r->status->code == 3 ? QV_E_NOMEM : QV_E_UNAVAILABLE;
+        s->err = qv_xstrdup(r->status->reason ? r->status->reason : "");
+    }
+    bool ok = !s->err_code;
+    for (size_t i = 0; ok && i < s->nsegs; i++) {
+        ok = has_id(s->serving, s->nserving, s->seg[i]);
+        if (ok && s->has_idx[i])
+            ok = has_id(s->indexed, s->nindexed, s->seg[i]);
+    }
+    s->complete = ok;
+}
+
+/* Recomputes channel i's target and sends it when it changed or the node
+ * is not done with it.  load_mu held. */
+static void sync_channel(qv_coord *c, qv__load *l, size_t i,
+                         const qv_coll_info *info, const load_rec *rec)
+{
+    qv_arena a;
+    qv_arena_init(&a, 0);
+    qv_err e = {0};
+    chst *s = &l->ch[i];
+    target *t;
+    qv_code rc =
+        build_target(c, info, info->virtual_channels[i], rec, &a, &t, &e);
+    if (rc) {
+        QV_LOG(QV_LOG_WARN, "coord", "target of %s: %s",
+               info->virtual_channels[i], e.msg);
+        qv_arena_release(&a);
+        return;
+    }
+    uint64_t h = target_hash(t);
+    if (h != s->hash || !s->version)
+        chst_set_target(s, t, h, next_version());
+    else if (s->replied && s->complete) {
+        qv_arena_release(&a);
+        return;
+    }
+    t->version = s->version;
+    Quiver__Internal__SyncSegmentsResponse *r = NULL;
+    rc = call_qn(l->address, QN_SERVICE "SyncSegments", &t->base,
+                 &quiver__internal__sync_segments_response__descriptor, &a,
+                 (ProtobufCMessage **)&r, 5000, &e);
+    if (rc) {
+        chst_clear_reply(s);
+        s->replied = s->complete = false;
+        QV_LOG(QV_LOG_WARN, "coord", "sync segments of %s: %s",
+               info->virtual_channels[i], e.msg);
+    } else {
+        chst_set_reply(s, r);
+    }
+    qv_arena_release(&a);
+}
+
+/* Makes sure a live query node watches every vchannel of info, with the
+ * checkpoints and initial targets; load_mu held.  *addr (may be NULL)
+ * receives the node's address (borrowed). */
 static qv_code ensure_watched(qv_coord *c, const qv_coll_info *info,
-                              bool recheck, const char **addr, qv_err *err)
+                              const load_rec *rec, bool recheck,
+                              const char **addr, qv_err *err)
 {
     qv__load *l = find_load(c, info->id);
     if (l && (!recheck || session_alive(c, l->session))) {
@@ -168,17 +580,50 @@ static qv_code ensure_watched(qv_coord *c, const qv_coll_info *info,
     qv_code rc = pick_node(c, key, sizeof key, ad, sizeof ad, err);
     if (rc)
         return rc;
+    qv_arena a;
+    qv_arena_init(&a, 0);
+    size_t n = info->n_virtual_channels;
     Quiver__Internal__WatchChannelsRequest w =
         QUIVER__INTERNAL__WATCH_CHANNELS_REQUEST__INIT;
     w.collection_id = info->id;
     w.schema = info->schema;
     w.vchannels = info->virtual_channels;
-    w.n_vchannels = info->n_virtual_channels;
+    w.n_vchannels = n;
     w.pchannels = info->physical_channels;
     w.n_pchannels = info->n_physical_channels;
-    rc = call_node(ad, QN_SERVICE "WatchChannels", &w.base, err);
-    if (rc)
+    w.checkpoints = qv_arena_alloc(&a, (n + 1) * sizeof(void *));
+    w.targets = qv_arena_alloc(&a, (n + 1) * sizeof(void *));
+    uint64_t *hashes = qv_arena_alloc(&a, (n + 1) * sizeof(uint64_t));
+    /* checkpoints first: every segment flushed before one is in the
+     * target read after it */
+    for (size_t i = 0; !rc && i < n; i++) {
+        qv_checkpoint *ck = NULL;
+        rc = qv_segmeta_get_checkpoint(c->opts.kv, c->root,
+                                       info->virtual_channels[i], &a, &ck, err);
+        if (!rc && !ck) {
+            ck = qv_arena_alloc(&a, sizeof *ck);
+            quiver__internal__channel_checkpoint__init(ck);
+            ck->vchannel = info->virtual_channels[i];
+            ck->pchannel = (char *)""; /* none: the log's start */
+        }
+        w.checkpoints[i] = ck;
+    }
+    for (size_t i = 0; !rc && i < n; i++) {
+        rc = build_target(c, info, info->virtual_channels[i], rec, &a,
+                          &w.targets[i], err);
+        if (!rc)
+            hashes[i] = target_hash(w.targets[i]);
+    }
+    uint64_t version = next_version();
+    for (size_t i = 0; !rc && i < n; i++)
+        w.targets[i]->version = version;
+    w.n_checkpoints = w.n_targets = rc ? 0 : n;
+    if (!rc)
+        rc = call_node(ad, QN_SERVICE "WatchChannels", &w.base, err);
+    if (rc) {
+        qv_arena_release(&a);
         return rc;
+    }
     pthread_mutex_lock(&c->data_mu);
     for (size_t i = 0; i < info->n_physical_channels; i++)
         qv_coord__use_pchannel(c, info->physical_channels[i]);
@@ -188,8 +633,13 @@ static qv_code ensure_watched(qv_coord *c, const qv_coll_info *info,
     l->coll = info->id;
     l->session = qv_xstrdup(key);
     l->address = qv_xstrdup(ad);
+    l->nch = n;
+    l->ch = QV_NEW_ARRAY(chst, n + 1);
+    for (size_t i = 0; i < n; i++)
+        chst_set_target(&l->ch[i], w.targets[i], hashes[i], version);
     l->next = c->loads;
     c->loads = l;
+    qv_arena_release(&a);
     QV_LOG(QV_LOG_INFO, "coord", "collection %s (%" PRId64 ") served by %s",
            info->name, info->id, ad);
     if (addr)
@@ -197,29 +647,145 @@ static qv_code ensure_watched(qv_coord *c, const qv_coll_info *info,
     return QV_OK;
 }
 
-/* The collection's load record: true if it exists. */
-static qv_code is_loaded(qv_coord *c, int64_t coll, bool *loaded, qv_err *err)
+/* Watches (if needed) and syncs every channel of a loaded collection;
+ * load_mu held. */
+static qv_code refresh(qv_coord *c, const qv_coll_info *info,
+                       const load_rec *rec, bool recheck, qv_err *err)
 {
-    char k[600];
-    load_key(c, coll, k, sizeof k);
-    metakv_kvs r = METAKV_KVS_INIT;
-    qv_code rc = metakv_get(c->opts.kv, k, strlen(k), &r, err);
-    *loaded = !rc && r.n > 0;
-    if (rc == QV_E_NOT_FOUND)
-        rc = QV_OK;
-    metakv_kvs_release(&r);
-    return rc;
+    qv_code rc = ensure_watched(c, info, rec, recheck, NULL, err);
+    if (rc)
+        return rc;
+    qv__load *l = find_load(c, info->id);
+    for (size_t i = 0; l && i < l->nch && i < info->n_virtual_channels; i++)
+        sync_channel(c, l, i, info, rec);
+    return QV_OK;
 }
 
-static Milvus__Proto__Common__Status *not_loaded(qv_arena *a, const char *name)
+/* Load progress of the partitions parts (NULL: all) of a loaded
+ * collection: 0..100, or a node's error.  load_mu held. */
+static qv_code progress(qv_coord *c, int64_t coll, const int64_t *parts,
+                        size_t nparts, int64_t *out, qv_err *err)
+{
+    qv__load *l = find_load(c, coll);
+    *out = 0;
+    if (!l)
+        return QV_OK;
+    uint64_t total = 0, done = 0;
+    bool complete = true;
+    for (size_t i = 0; i < l->nch; i++) {
+        chst *s = &l->ch[i];
+        if (s->err_code)
+            return qv_fail(err, s->err_code, "%s", s->err);
+        complete = complete && s->replied && s->complete;
+        for (size_t k = 0; k < s->nsegs; k++) {
+            if (parts && !has_id(parts, nparts, s->part[k]))
+                continue;
+            uint64_t w = s->rows[k] ? s->rows[k] : 1;
+            total += w * (s->has_idx[k] ? 2 : 1);
+            if (has_id(s->serving, s->nserving, s->seg[k])) {
+                done += w;
+                if (s->has_idx[k] && has_id(s->indexed, s->nindexed, s->seg[k]))
+                    done += w;
+            }
+        }
+    }
+    if (complete)
+        *out = 100;
+    else if (total)
+        *out = (int64_t)(done * 100 / total) > 99
+                   ? 99
+                   : (int64_t)(done * 100 / total);
+    return QV_OK;
+}
+
+static Milvus__Proto__Common__Status *not_loaded(qv_arena *a, const char *what,
+                                                 const char *name)
 {
     Milvus__Proto__Common__Status *st = qv_arena_alloc(a, sizeof *st);
     milvus__proto__common__status__init(st);
     char msg[400];
-    snprintf(msg, sizeof msg, "collection not loaded[collection=%s]", name);
+    snprintf(msg, sizeof msg, "%s not loaded[%s=%s]", what, what, name);
     qv_rpc_status_fill(st, QV_E_NOT_READY, QV_SUBJ_COLLECTION,
                        qv_arena_strdup(a, msg));
     return st;
+}
+
+static qv_code check_replicas(qv_coord *c, int32_t want, qv_err *err)
+{
+    if (want <= 1)
+        return QV_OK;
+    qv_arena a;
+    qv_arena_init(&a, 0);
+    char **keys, **addrs;
+    size_t n = 0;
+    qv_code rc = list_nodes(c, &a, &keys, &addrs, &n, err);
+    qv_arena_release(&a);
+    if (rc)
+        return rc;
+    if (n < (size_t)want)
+        return qv_fail(err, QV_E_INVALID,
+                       "failed to load collection: resource group node not "
+                       "enough[rg=__default_resource_group][requested=%d]"
+                       "[available=%zu]: replica_number %d needs as many "
+                       "query nodes",
+                       want, n, want);
+    return qv_fail(err, QV_E_UNSUPPORTED,
+                   "replica_number %d: this version serves one replica per "
+                   "collection",
+                   want);
+}
+
+/* The collection named (db, name) or with id; coord entered. */
+static qv_code get_coll(qv_catalog *cat, const char *db, const char *name,
+                        int64_t id, qv_arena *a, qv_coll_info **info,
+                        qv_err *err)
+{
+    return qv_catalog_get_collection(cat, qv_coord__db(db),
+                                     name && name[0] ? name : NULL,
+                                     name && name[0] ? 0 : id, a, info, err);
+}
+
+/* Names -> ids; *ids on a. */
+static qv_code part_ids(const qv_coll_info *info, char **names, size_t n,
+                        qv_arena *a, int64_t **ids, qv_err *err)
+{
+    *ids = qv_arena_alloc(a, (n + 1) * sizeof(int64_t));
+    return qv_coord__partition_ids(info, names, n, *ids, err);
+}
+
+static void release_node(qv_coord *c, int64_t coll)
+{
+    qv__load *l = find_load(c, coll);
+    if (!l)
+        return;
+    Quiver__Internal__ReleaseChannelsRequest x =
+        QUIVER__INTERNAL__RELEASE_CHANNELS_REQUEST__INIT;
+    x.collection_id = coll;
+    qv_err e = {0};
+    if (call_node(l->address, QN_SERVICE "ReleaseChannels", &x.base, &e))
+        QV_LOG(QV_LOG_WARN, "coord", "release: %s", e.msg);
+    forget_load(c, coll);
+}
+
+/* Writes the load record (parts NULL: the whole collection) and makes the
+ * query node serve it.  Coord entered. */
+static qv_code do_load(qv_coord *c, const qv_coll_info *info, const char *db,
+                       const int64_t *parts, size_t nparts, qv_err *err)
+{
+    qv_code rc = put_rec(c, info->id, db, parts, parts ? nparts : 0, err);
+    if (rc)
+        return rc;
+    load_rec rec = {.loaded = true,
+                    .db = (char *)db,
+                    .parts = (int64_t *)parts,
+                    .nparts = nparts};
+    pthread_mutex_lock(&c->load_mu);
+    rc = refresh(c, info, &rec, true, err);
+    int64_t p = 0;
+    if (!rc)
+        rc = progress(c, info->id, NULL, 0, &p, err);
+    pthread_mutex_unlock(&c->load_mu);
+    return rc;
 }
 
 /* ---- handlers ------------------------------------------------------------ */
@@ -235,17 +801,51 @@ QV_COORD_HANDLER(qv_coord__load_collection)
         return rc;
     const char *db = qv_coord__db(rq->db_name);
     qv_coll_info *info;
-    rc = qv_catalog_get_collection(cat, db, rq->collection_name, 0, a, &info,
-                                   err);
-    if (!rc) {
-        char k[600];
-        load_key(c, info->id, k, sizeof k);
-        rc = metakv_put(c->opts.kv, k, strlen(k), db, strlen(db), 0, NULL, err);
-    }
-    if (!rc) {
-        pthread_mutex_lock(&c->load_mu);
-        rc = ensure_watched(c, info, true, NULL, err);
-        pthread_mutex_unlock(&c->load_mu);
+    rc = get_coll(cat, db, rq->collection_name, 0, a, &info, err);
+    if (!rc)
+        rc = check_replicas(c, rq->replica_number, err);
+    if (!rc)
+        rc = do_load(c, info, db, NULL, 0, err);
+    qv_coord__leave(c);
+    *resp = &qv_coord__status(a, rc, err)->base;
+    return QV_OK;
+}
+
+QV_COORD_HANDLER(qv_coord__load_partitions)
+{
+    qv_coord *c = ud;
+    const Milvus__Proto__Milvus__LoadPartitionsRequest *rq = (const void *)req;
+    qv_arena *a = qv_rpc_call_arena(call);
+    qv_catalog *cat;
+    qv_code rc = qv_coord__enter(c, &cat, NULL, err);
+    if (rc)
+        return rc;
+    const char *db = qv_coord__db(rq->db_name);
+    qv_coll_info *info;
+    int64_t *ids = NULL;
+    load_rec rec;
+    rc = get_coll(cat, db, rq->collection_name, 0, a, &info, err);
+    if (!rc && rq->n_partition_names == 0)
+        rc = qv_fail(err, QV_E_INVALID, "partition names are required");
+    if (!rc)
+        rc = part_ids(info, rq->partition_names, rq->n_partition_names, a, &ids,
+                      err);
+    if (!rc)
+        rc = check_replicas(c, rq->replica_number, err);
+    if (!rc)
+        rc = get_rec(c, info->id, a, &rec, err);
+    if (!rc && rec.loaded && !rec.parts) {
+        rc = do_load(c, info, db, NULL, 0, err); /* already whole */
+    } else if (!rc) {
+        size_t n = rec.loaded ? rec.nparts : 0;
+        int64_t *all =
+            qv_arena_alloc(a, (n + rq->n_partition_names + 1) * sizeof *all);
+        if (n)
+            memcpy(all, rec.parts, n * sizeof *all);
+        for (size_t i = 0; i < rq->n_partition_names; i++)
+            if (!has_id(all, n, ids[i]))
+                all[n++] = ids[i];
+        rc = do_load(c, info, db, all, n, err);
     }
     qv_coord__leave(c);
     *resp = &qv_coord__status(a, rc, err)->base;
@@ -263,8 +863,7 @@ QV_COORD_HANDLER(qv_coord__release_collection)
     if (rc)
         return rc;
     qv_coll_info *info;
-    rc = qv_catalog_get_collection(cat, qv_coord__db(rq->db_name),
-                                   rq->collection_name, 0, a, &info, err);
+    rc = get_coll(cat, rq->db_name, rq->collection_name, 0, a, &info, err);
     if (!rc) {
         char k[600];
         load_key(c, info->id, k, sizeof k);
@@ -272,17 +871,7 @@ QV_COORD_HANDLER(qv_coord__release_collection)
     }
     if (!rc) {
         pthread_mutex_lock(&c->load_mu);
-        qv__load *l = find_load(c, info->id);
-        if (l) {
-            Quiver__Internal__ReleaseChannelsRequest x =
-                QUIVER__INTERNAL__RELEASE_CHANNELS_REQUEST__INIT;
-            x.collection_id = info->id;
-            qv_err e2 = {0};
-            if (call_node(l->address, QN_SERVICE "ReleaseChannels", &x.base,
-                          &e2))
-                QV_LOG(QV_LOG_WARN, "coord", "release: %s", e2.msg);
-            forget_load(c, info->id);
-        }
+        release_node(c, info->id);
         pthread_mutex_unlock(&c->load_mu);
     }
     qv_coord__leave(c);
@@ -290,27 +879,86 @@ QV_COORD_HANDLER(qv_coord__release_collection)
     return QV_OK;
 }
 
-/* Load state of (db, name): 0 = no collection, 1 = not loaded, 3 loaded. */
-static qv_code load_state(qv_coord *c, const char *db, const char *name,
-                          qv_arena *a, int *state, qv_err *err)
+QV_COORD_HANDLER(qv_coord__release_partitions)
 {
+    qv_coord *c = ud;
+    const Milvus__Proto__Milvus__ReleasePartitionsRequest *rq =
+        (const void *)req;
+    qv_arena *a = qv_rpc_call_arena(call);
     qv_catalog *cat;
     qv_code rc = qv_coord__enter(c, &cat, NULL, err);
     if (rc)
         return rc;
+    const char *db = qv_coord__db(rq->db_name);
     qv_coll_info *info;
-    rc = qv_catalog_get_collection(cat, qv_coord__db(db), name, 0, a, &info,
-                                   err);
-    bool loaded = false;
+    int64_t *ids = NULL;
+    load_rec rec = {0};
+    rc = get_coll(cat, db, rq->collection_name, 0, a, &info, err);
     if (!rc)
-        rc = is_loaded(c, info->id, &loaded, err);
-    if (!rc && loaded) {
-        pthread_mutex_lock(&c->load_mu);
-        rc = ensure_watched(c, info, false, NULL, err);
-        pthread_mutex_unlock(&c->load_mu);
+        rc = part_ids(info, rq->partition_names, rq->n_partition_names, a, &ids,
+                      err);
+    if (!rc)
+        rc = get_rec(c, info->id, a, &rec, err);
+    if (!rc && rec.loaded) {
+        /* what stays loaded: the loaded partitions minus the named ones */
+        size_t n = 0, cap = rec.parts ? rec.nparts : info->n_partitions;
+        int64_t *keep = qv_arena_alloc(a, (cap + 1) * sizeof *keep);
+        for (size_t i = 0; i < cap; i++) {
+            int64_t id = rec.parts ? rec.parts[i] : info->partitions[i]->id;
+            if (!has_id(ids, rq->n_partition_names, id))
+                keep[n++] = id;
+        }
+        if (n == 0) {
+            char k[600];
+            load_key(c, info->id, k, sizeof k);
+            rc = metakv_delete(c->opts.kv, k, strlen(k), false, NULL, err);
+            pthread_mutex_lock(&c->load_mu);
+            release_node(c, info->id);
+            pthread_mutex_unlock(&c->load_mu);
+        } else {
+            rc = do_load(c, info, db, keep, n, err);
+        }
     }
     qv_coord__leave(c);
-    *state = loaded ? 3 : 1;
+    *resp = &qv_coord__status(a, rc, err)->base;
+    return QV_OK;
+}
+
+/* Resolves a load state / progress request: the collection, its record,
+ * the named partitions' ids; then refreshes and measures progress.
+ * *state: 1 not loaded, 2 loading, 3 loaded; *bad names a partition that
+ * is not loaded. */
+static qv_code measure(qv_coord *c, const char *db, const char *name,
+                       char **pnames, size_t npn, qv_arena *a, int *state,
+                       int64_t *prog, const char **bad, qv_err *err)
+{
+    qv_catalog *cat;
+    *state = 1;
+    *prog = 0;
+    *bad = NULL;
+    qv_code rc = qv_coord__enter(c, &cat, NULL, err);
+    if (rc)
+        return rc;
+    qv_coll_info *info;
+    int64_t *ids = NULL;
+    load_rec rec = {0};
+    rc = get_coll(cat, db, name, 0, a, &info, err);
+    if (!rc)
+        rc = part_ids(info, pnames, npn, a, &ids, err);
+    if (!rc)
+        rc = get_rec(c, info->id, a, &rec, err);
+    for (size_t i = 0; !rc && rec.loaded && rec.parts && i < npn; i++)
+        if (!has_id(rec.parts, rec.nparts, ids[i]))
+            *bad = pnames[i];
+    if (!rc && rec.loaded && !*bad) {
+        pthread_mutex_lock(&c->load_mu);
+        rc = refresh(c, info, &rec, false, err);
+        if (!rc)
+            rc = progress(c, info->id, npn ? ids : NULL, npn, prog, err);
+        pthread_mutex_unlock(&c->load_mu);
+        *state = *prog >= 100 ? 3 : 2;
+    }
+    qv_coord__leave(c);
     return rc;
 }
 
@@ -319,15 +967,19 @@ QV_COORD_HANDLER(qv_coord__get_load_state)
     qv_coord *c = ud;
     const Milvus__Proto__Milvus__GetLoadStateRequest *rq = (const void *)req;
     qv_arena *a = qv_rpc_call_arena(call);
-    int st = 0;
-    qv_code rc = load_state(c, rq->db_name, rq->collection_name, a, &st, err);
+    int st = 1;
+    int64_t p = 0;
+    const char *bad = NULL;
+    qv_code rc =
+        measure(c, rq->db_name, rq->collection_name, rq->partition_names,
+                rq->n_partition_names, a, &st, &p, &bad, err);
     if (rc == QV_E_UNAVAILABLE)
         return rc;
     Milvus__Proto__Milvus__GetLoadStateResponse *r =
         qv_arena_alloc(a, sizeof *r);
     milvus__proto__milvus__get_load_state_response__init(r);
     r->status = qv_coord__status(a, rc, err);
-    r->state = (Milvus__Proto__Common__LoadState)st;
+    r->state = (Milvus__Proto__Common__LoadState)(bad ? 1 : st);
     *resp = &r->base;
     return QV_OK;
 }
@@ -338,18 +990,24 @@ QV_COORD_HANDLER(qv_coord__get_loading_progress)
     const Milvus__Proto__Milvus__GetLoadingProgressRequest *rq =
         (const void *)req;
     qv_arena *a = qv_rpc_call_arena(call);
-    int st = 0;
-    qv_code rc = load_state(c, rq->db_name, rq->collection_name, a, &st, err);
+    int st = 1;
+    int64_t p = 0;
+    const char *bad = NULL;
+    qv_code rc =
+        measure(c, rq->db_name, rq->collection_name, rq->partition_names,
+                rq->n_partition_names, a, &st, &p, &bad, err);
     if (rc == QV_E_UNAVAILABLE)
         return rc;
     Milvus__Proto__Milvus__GetLoadingProgressResponse *r =
         qv_arena_alloc(a, sizeof *r);
     milvus__proto__milvus__get_loading_progress_response__init(r);
-    if (!rc && st != 3) {
-        r->status = not_loaded(a, rq->collection_name);
+    if (!rc && bad) {
+        r->status = not_loaded(a, "partition", bad);
+    } else if (!rc && st == 1) {
+        r->status = not_loaded(a, "collection", rq->collection_name);
     } else {
         r->status = qv_coord__status(a, rc, err);
-        r->progress = rc ? 0 : 100;
+        r->progress = rc ? 0 : p;
         r->refresh_progress = r->progress;
     }
     *resp = &r->base;
@@ -371,28 +1029,36 @@ QV_COORD_HANDLER(qv_coord__get_shard_leaders)
     qv_coll_info *info;
     rc = qv_catalog_get_collection(cat, qv_coord__db(rq->db_name), NULL,
                                    rq->collection_id, a, &info, err);
-    bool loaded = false;
+    load_rec rec = {0};
     if (!rc)
-        rc = is_loaded(c, info->id, &loaded, err);
-    const char *addr = NULL;
-    if (!rc && loaded) {
+        rc = get_rec(c, info->id, a, &rec, err);
+    const char *addr = NULL, *bad = NULL;
+    if (!rc && rec.loaded) {
         pthread_mutex_lock(&c->load_mu);
-        rc = ensure_watched(c, info, false, &addr, err);
+        rc = ensure_watched(c, info, &rec, false, &addr, err);
         if (!rc)
             addr = qv_arena_strdup(a, addr);
         pthread_mutex_unlock(&c->load_mu);
     }
-    if (!rc && loaded) {
-        r->partition_ids =
-            qv_arena_alloc(a, (rq->n_partition_names + 1) * sizeof(int64_t));
-        rc = qv_coord__partition_ids(info, rq->partition_names,
-                                     rq->n_partition_names, r->partition_ids,
-                                     err);
+    if (!rc && rec.loaded) {
+        int64_t *ids = NULL;
+        rc = part_ids(info, rq->partition_names, rq->n_partition_names, a, &ids,
+                      err);
+        for (size_t i = 0; !rc && rec.parts && i < rq->n_partition_names; i++)
+            if (!has_id(rec.parts, rec.nparts, ids[i]))
+                bad = rq->partition_names[i];
+        r->partition_ids = ids;
         r->n_partition_ids = rc ? 0 : rq->n_partition_names;
+        if (!rc && rec.parts && rq->n_partition_names == 0) {
+            /* a partial load reads only the loaded partitions */
+            r->partition_ids = rec.parts;
+            r->n_partition_ids = rec.nparts;
+        }
     }
     qv_coord__leave(c);
-    if (!rc && !loaded) {
-        r->status = not_loaded(a, info->name);
+    if (!rc && (!rec.loaded || bad)) {
+        r->status = bad ? not_loaded(a, "partition", bad)
+                        : not_loaded(a, "collection", info->name);
         return QV_OK;
     }
     r->status = qv_coord__status(a, rc, err);
@@ -412,9 +1078,89 @@ QV_COORD_HANDLER(qv_coord__get_shard_leaders)
     return QV_OK;
 }
 
+/* The node id in a session key ".../querynode-<id>". */
+static int64_t node_id(const char *session)
+{
+    const char *d = strrchr(session, '-');
+    return d ? strtoll(d + 1, NULL, 10) : 0;
+}
+
+QV_COORD_HANDLER(qv_coord__get_replicas)
+{
+    qv_coord *c = ud;
+    const Milvus__Proto__Milvus__GetReplicasRequest *rq = (const void *)req;
+    qv_arena *a = qv_rpc_call_arena(call);
+    Milvus__Proto__Milvus__GetReplicasResponse *r =
+        qv_arena_alloc(a, sizeof *r);
+    milvus__proto__milvus__get_replicas_response__init(r);
+    *resp = &r->base;
+    qv_catalog *cat;
+    qv_code rc = qv_coord__enter(c, &cat, NULL, err);
+    if (rc)
+        return rc;
+    qv_coll_info *info;
+    load_rec rec = {0};
+    rc = get_coll(cat, rq->db_name, rq->collection_name, rq->collectionid, a,
+                  &info, err);
+    if (!rc)
+        rc = get_rec(c, info->id, a, &rec, err);
+    const char *addr = NULL;
+    int64_t nid = 0;
+    if (!rc && rec.loaded) {
+        pthread_mutex_lock(&c->load_mu);
+        rc = ensure_watched(c, info, &rec, false, &addr, err);
+        if (!rc) {
+            addr = qv_arena_strdup(a, addr);
+            nid = node_id(find_load(c, info->id)->session);
+        }
+        pthread_mutex_unlock(&c->load_mu);
+    }
+    qv_coord__leave(c);
+    if (!rc && !rec.loaded) {
+        r->status = not_loaded(a, "collection", info->name);
+        return QV_OK;
+    }
+    r->status = qv_coord__status(a, rc, err);
+    if (rc)
+        return QV_OK;
+    Milvus__Proto__Milvus__ReplicaInfo *ri = qv_arena_alloc(a, sizeof *ri);
+    milvus__proto__milvus__replica_info__init(ri);
+    ri->replicaid = info->id; /* one replica per collection */
+    ri->collectionid = info->id;
+    size_t np = rec.parts ? rec.nparts : info->n_partitions;
+    ri->partition_ids = qv_arena_alloc(a, (np + 1) * sizeof(int64_t));
+    for (size_t i = 0; i < np; i++)
+        ri->partition_ids[i] =
+            rec.parts ? rec.parts[i] : info->partitions[i]->id;
+    ri->n_partition_ids = np;
+    ri->node_ids = qv_arena_alloc(a, sizeof(int64_t));
+    ri->node_ids[0] = nid;
+    ri->n_node_ids = 1;
+    ri->resource_group_name = (char *)"__default_resource_group";
+    size_t n = info->n_virtual_channels;
+    ri->shard_replicas = qv_arena_alloc(a, (n + 1) * sizeof(void *));
+    for (size_t i = 0; i < n; i++) {
+        Milvus__Proto__Milvus__ShardReplica *s = qv_arena_alloc(a, sizeof *s);
+        milvus__proto__milvus__shard_replica__init(s);
+        s->leaderid = nid;
+        s->leader_addr = (char *)addr;
+        s->dm_channel_name = info->virtual_channels[i];
+        s->node_ids = ri->node_ids;
+        s->n_node_ids = 1;
+        ri->shard_replicas[i] = s;
+    }
+    ri->n_shard_replicas = n;
+    r->replicas = qv_arena_alloc(a, sizeof(void *));
+    r->replicas[0] = ri;
+    r->n_replicas = 1;
+    return QV_OK;
+}
+
 /* ---- keeper -------------------------------------------------------------- */
 
-void qv_coord__keep_loads(qv_coord *c)
+/* One round: every load record is watched by a live node (re-assigned
+ * otherwise), dropped collections are released, targets are synced. */
+static void keep_round(qv_coord *c)
 {
     qv_catalog *cat;
     qv_err e = {0};
@@ -428,7 +1174,7 @@ void qv_coord__keep_loads(qv_coord *c)
         qv_coord__leave(c);
         return;
     }
-    for (size_t i = 0; i < r.n; i++) {
+    for (size_t i = 0; i < r.n && !c->stopping; i++) {
         char idbuf[32];
         size_t il = r.kvs[i].key_len - plen;
         if (il == 0 || il >= sizeof idbuf)
@@ -438,26 +1184,19 @@ void qv_coord__keep_loads(qv_coord *c)
         int64_t id = strtoll(idbuf, NULL, 10);
         qv_arena a;
         qv_arena_init(&a, 0);
+        load_rec rec;
+        parse_rec((const char *)r.kvs[i].value, r.kvs[i].value_len, &a, &rec);
         qv_coll_info *info;
         qv_err e2 = {0};
-        qv_code rc = qv_catalog_get_collection(
-            cat, (const char *)r.kvs[i].value, NULL, id, &a, &info, &e2);
+        qv_code rc =
+            qv_catalog_get_collection(cat, rec.db, NULL, id, &a, &info, &e2);
         pthread_mutex_lock(&c->load_mu);
         if (rc == QV_E_COLLECTION_NOT_FOUND || rc == QV_E_DATABASE_NOT_FOUND) {
-            qv__load *l = find_load(c, id);
-            if (l) {
-                Quiver__Internal__ReleaseChannelsRequest x =
-                    QUIVER__INTERNAL__RELEASE_CHANNELS_REQUEST__INIT;
-                x.collection_id = id;
-                if (call_node(l->address, QN_SERVICE "ReleaseChannels", &x.base,
-                              &e2))
-                    QV_LOG(QV_LOG_WARN, "coord", "release: %s", e2.msg);
-            }
-            forget_load(c, id);
+            release_node(c, id);
             if (metakv_delete(c->opts.kv, r.kvs[i].key, r.kvs[i].key_len, false,
                               NULL, &e2))
                 QV_LOG(QV_LOG_WARN, "coord", "load record: %s", e2.msg);
-        } else if (!rc && ensure_watched(c, info, true, NULL, &e2)) {
+        } else if (!rc && refresh(c, info, &rec, true, &e2)) {
             QV_LOG(QV_LOG_WARN, "coord", "cannot serve collection %s: %s",
                    info->name, e2.msg);
         }
@@ -468,8 +1207,59 @@ void qv_coord__keep_loads(qv_coord *c)
     qv_coord__leave(c);
 }
 
+/* The keeper runs on its own thread (query node calls must not delay the
+ * time ticks); the ticker starts it and a step-down joins it. */
+static pthread_mutex_t keeper_mu = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct keeper_slot {
+    qv_coord *c;
+    pthread_t t;
+    bool on;
+} keeper_slot;
+
+static keeper_slot keepers[16];
+
+static void *keeper_main(void *arg)
+{
+    qv_coord *c = arg;
+    while (!c->stopping && atomic_load(&c->active)) {
+        keep_round(c);
+        for (int i = 0; i < 20 && !c->stopping && atomic_load(&c->active); i++)
+            qv_sleep_ms(50);
+    }
+    return NULL;
+}
+
+void qv_coord__keep_loads(qv_coord *c)
+{
+    pthread_mutex_lock(&keeper_mu);
+    keeper_slot *free_slot = NULL;
+    for (size_t i = 0; i < sizeof keepers / sizeof keepers[0]; i++) {
+        if (keepers[i].on && keepers[i].c == c) {
+            pthread_mutex_unlock(&keeper_mu);
+            return;
+        }
+        if (!keepers[i].on && !free_slot)
+            free_slot = &keepers[i];
+    }
+    if (free_slot && pthread_create(&free_slot->t, NULL, keeper_main, c) == 0) {
+        free_slot->c = c;
+        free_slot->on = true;
+    } else if (!free_slot) {
+        keep_round(c); /* more coords in one process than slots */
+    }
+    pthread_mutex_unlock(&keeper_mu);
+}
+
 void qv_coord__loads_clear(qv_coord *c)
 {
+    pthread_mutex_lock(&keeper_mu);
+    for (size_t i = 0; i < sizeof keepers / sizeof keepers[0]; i++)
+        if (keepers[i].on && keepers[i].c == c) {
+            pthread_join(keepers[i].t, NULL);
+            keepers[i].on = false;
+        }
+    pthread_mutex_unlock(&keeper_mu);
     pthread_mutex_lock(&c->load_mu);
     while (c->loads)
         forget_load(c, c->loads->coll);

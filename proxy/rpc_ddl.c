@@ -132,6 +132,9 @@ static const ddl_row rows[] = {
      false},
     {"GetLoadingProgress", RESP(get_loading_progress_response), ck_collection,
      DB_RESOLVE, false},
+    {"LoadPartitions", STATUS, ck_collection, DB_RESOLVE, false},
+    {"ReleasePartitions", STATUS, ck_collection, DB_RESOLVE, false},
+    {"GetReplicas", RESP(get_replicas_response), NULL, DB_RESOLVE, false},
     {"Flush", RESP(flush_response), NULL, DB_RESOLVE, false},
 };
 

@@ -31,35 +31,63 @@ static pb_status *mk_status(qv_arena *a, qv_code rc, qv_subject what,
     return st;
 }
 
-qv_delegator *qv_qn__find(qv_qnode *q, int64_t coll, const char *vch,
-                          qn_coll **out)
+qn_chan *qv_qn__chan(qv_qnode *q, int64_t coll, const char *vch, qn_coll **out)
 {
     for (qn_coll *c = q->colls; c; c = c->next) {
         if (c->id != coll)
             continue;
         for (size_t i = 0; i < c->nch; i++)
-            if (strcmp(c->vch[i], vch) == 0) {
+            if (strcmp(c->chans[i]->vch, vch) == 0) {
                 if (out)
                     *out = c;
-                return c->dels[i];
+                return c->chans[i];
             }
     }
     return NULL;
 }
 
+qv_delegator *qv_qn__find(qv_qnode *q, int64_t coll, const char *vch,
+                          qn_coll **out)
+{
+    qn_chan *ch = qv_qn__chan(q, coll, vch, out);
+    if (!ch)
+        return NULL;
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += 10;
+    pthread_mutex_lock(&ch->mu);
+    while (!ch->del && !q->stopping &&
+           pthread_cond_timedwait(&ch->cv, &ch->mu, &dl) == 0)
+        ;
+    qv_delegator *d = ch->del;
+    pthread_mutex_unlock(&ch->mu);
+    return d;
+}
+
 static void coll_free(qn_coll *c)
 {
-    for (size_t i = 0; i < c->nch; i++) {
-        if (c->dels[i])
-            qv_delegator_stop(c->dels[i]);
-        free(c->vch[i]);
-    }
-    free(c->dels);
-    free(c->vch);
+    for (size_t i = 0; i < c->nch; i++)
+        qv_qn__chan_free(c->chans[i]);
+    free(c->chans);
     free(c->specs);
     if (c->schema)
         protobuf_c_message_free_unpacked(&c->schema->base, NULL);
     free(c);
+}
+
+static qn_chan *chan_new(const char *vch, const char *pch)
+{
+    qn_chan *ch = QV_NEW(qn_chan);
+    ch->vch = qv_xstrdup(vch);
+    ch->pch = qv_xstrdup(pch);
+    ch->from = WAL_EARLIEST;
+    pthread_mutex_init(&ch->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ch->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    return ch;
 }
 
 /* A private copy of the schema and the field specs built from it. */
@@ -71,6 +99,12 @@ static qv_code coll_new(const Quiver__Internal__WatchChannelsRequest *rq,
         return qv_fail(err, QV_E_INVALID,
                        "watch channels: schema and matching vchannels and "
                        "pchannels are required");
+    if ((rq->n_checkpoints && rq->n_checkpoints != rq->n_vchannels) ||
+        (rq->n_targets && rq->n_targets != rq->n_vchannels))
+        return qv_fail(err, QV_E_INVALID,
+                       "watch channels: %zu checkpoints and %zu targets for "
+                       "%zu vchannels",
+                       rq->n_checkpoints, rq->n_targets, rq->n_vchannels);
     qn_coll *c = QV_NEW(qn_coll);
     c->id = rq->collection_id;
     size_t len = protobuf_c_message_get_packed_size(&rq->schema->base);
@@ -90,11 +124,18 @@ static qv_code coll_new(const Quiver__Internal__WatchChannelsRequest *rq,
             c->pk_field_id = c->schema->fields[i]->fieldid;
     }
     c->nfields = nf;
-    c->vch = qv_xmalloc(rq->n_vchannels * sizeof(char *));
-    c->dels = qv_xmalloc(rq->n_vchannels * sizeof(qv_delegator *));
+    c->chans = qv_xmalloc(rq->n_vchannels * sizeof(qn_chan *));
     for (size_t i = 0; i < rq->n_vchannels; i++) {
-        c->vch[i] = qv_xstrdup(rq->vchannels[i]);
-        c->dels[i] = NULL;
+        qn_chan *ch = chan_new(rq->vchannels[i], rq->pchannels[i]);
+        const Quiver__Internal__ChannelCheckpoint *ck =
+            rq->n_checkpoints ? rq->checkpoints[i] : NULL;
+        if (ck && ck->pchannel && ck->pchannel[0] &&
+            strcmp(ck->pchannel, rq->pchannels[i]) == 0)
+            ch->from = ck->position;
+        ch->next = rq->n_targets ? qv_qn__target_copy(rq->targets[i]) : NULL;
+        if (ch->next)
+            ch->version = ch->next->version;
+        c->chans[i] = ch;
     }
     c->nch = rq->n_vchannels;
     if (rc) {
@@ -116,19 +157,8 @@ static qv_code watch(qv_qnode *q,
     qv_code rc = coll_new(rq, &c, err);
     if (rc)
         return rc;
-    for (size_t i = 0; i < c->nch && !rc; i++) {
-        qv_delegator_opts o = {
-            .log = q->opts.log,
-            .pchannel = rq->pchannels[i],
-            .from = WAL_EARLIEST,
-            .shard = {.collection_id = c->id,
-                      .vchannel = c->vch[i],
-                      .schema = {.fields = c->specs,
-                                 .nfields = c->nfields,
-                                 .pk_field_id = c->pk_field_id}},
-        };
-        rc = qv_delegator_start(&o, &c->dels[i], err);
-    }
+    rc = qv_qn__check_memory(q, c, (const qn_target *const *)rq->targets,
+                             rq->n_targets, err);
     if (rc) {
         coll_free(c);
         return rc;
@@ -136,9 +166,10 @@ static qv_code watch(qv_qnode *q,
     c->next = q->colls;
     q->colls = c;
     QV_LOG(QV_LOG_INFO, "querynode",
-           "watching %zu channel(s) of collection "
-           "%lld",
-           c->nch, (long long)c->id);
+           "watching %zu channel(s) of collection %lld (from %s)", c->nch,
+           (long long)c->id,
+           rq->n_checkpoints ? "their checkpoints" : "the log's start");
+    qv_qn__kick(q);
     return QV_OK;
 }
 
@@ -184,6 +215,9 @@ static const struct {
      &quiver__internal__shard_search_request__descriptor, qv_qn__search},
     {QV_QN_SERVICE "Query", &quiver__internal__shard_query_request__descriptor,
      qv_qn__query},
+    {QV_QN_SERVICE "SyncSegments",
+     &quiver__internal__sync_segments_request__descriptor,
+     qv_qn__sync_segments},
 };
 
 qv_code qv_qnode_create(const qv_qnode_options *opts, qv_qnode **out,
@@ -198,6 +232,19 @@ qv_code qv_qnode_create(const qv_qnode_options *opts, qv_qnode **out,
     q->root = qv_xstrdup(opts->root ? opts->root : "quiver/");
     q->host = qv_xstrdup(opts->host ? opts->host : "0.0.0.0");
     q->advertise = qv_xstrdup(opts->advertise ? opts->advertise : "");
+    q->cache_dir = opts->cache_dir && opts->cache_dir[0]
+                       ? qv_xstrdup(opts->cache_dir)
+                       : NULL;
+    q->memory_limit = opts->memory_limit;
+    if (!q->memory_limit) {
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        q->memory_limit = pages > 0 && psz > 0
+                              ? (uint64_t)pages * (uint64_t)psz / 10 * 9
+                              : UINT64_MAX;
+    }
+    q->opts.cache_dir = q->cache_dir;
+    pthread_mutex_init(&q->kick_mu, NULL);
+    pthread_cond_init(&q->kick_cv, NULL);
     pthread_rwlock_init(&q->mu, NULL);
     pthread_mutex_init(&q->sess_mu, NULL);
     qv_rpc_server_opts so = {.host = q->host,
@@ -287,6 +334,10 @@ qv_code qv_qnode_start(qv_qnode *q, qv_err *err)
         return qv_err_prefix(err, "querynode");
     if (pthread_create(&q->keeper, NULL, keeper_main, q) == 0)
         q->keeper_started = true;
+    if (pthread_create(&q->syncer, NULL, qv_qn__sync_main, q) != 0)
+        return qv_fail(err, QV_E_INTERNAL,
+                       "querynode: cannot start the sync worker");
+    q->syncer_started = true;
     return QV_OK;
 }
 
@@ -305,6 +356,28 @@ size_t qv_qnode_channels(qv_qnode *q)
     return n;
 }
 
+void qv_qnode_rows(qv_qnode *q, uint64_t *log_rows, uint64_t *sealed_rows)
+{
+    uint64_t lr = 0, sr = 0;
+    pthread_rwlock_rdlock(&q->mu);
+    for (qn_coll *c = q->colls; c; c = c->next)
+        for (size_t i = 0; i < c->nch; i++) {
+            qn_chan *ch = c->chans[i];
+            pthread_mutex_lock(&ch->mu);
+            qv_delegator *d = ch->del;
+            sr += ch->sealed_rows;
+            pthread_mutex_unlock(&ch->mu);
+            if (!d)
+                continue;
+            qv_shard_stats st;
+            qv_delegator_stats(d, &st);
+            lr += st.rows;
+        }
+    pthread_rwlock_unlock(&q->mu);
+    *log_rows = lr;
+    *sealed_rows = sr;
+}
+
 void qv_qnode_stop(qv_qnode *q)
 {
     if (!q)
@@ -315,6 +388,11 @@ void qv_qnode_stop(qv_qnode *q)
     if (q->keeper_started) {
         pthread_join(q->keeper, NULL);
         q->keeper_started = false;
+    }
+    if (q->syncer_started) {
+        qv_qn__kick(q);
+        pthread_join(q->syncer, NULL);
+        q->syncer_started = false;
     }
     qv_session_close(q->session);
     q->session = NULL;
@@ -335,6 +413,9 @@ void qv_qnode_destroy(qv_qnode *q)
     qv_rpc_server_destroy(q->srv);
     pthread_rwlock_destroy(&q->mu);
     pthread_mutex_destroy(&q->sess_mu);
+    pthread_mutex_destroy(&q->kick_mu);
+    pthread_cond_destroy(&q->kick_cv);
+    free(q->cache_dir);
     free(q->root);
     free(q->host);
     free(q->advertise);

@@ -137,6 +137,8 @@ qv_code qv_delegator_start(const qv_delegator_opts *opts, qv_delegator **out,
     pthread_cond_init(&d->cv, &ca);
     pthread_condattr_destroy(&ca);
     qv_code rc = qv_shard_create(&opts->shard, &d->shard, err);
+    for (size_t i = 0; !rc && i < opts->nsealed; i++)
+        rc = qv_shard_add_sealed(d->shard, opts->sealed[i], err);
     if (!rc)
         rc = wal_reader_open(opts->log, opts->pchannel, opts->from, &d->reader,
                              err);
@@ -262,4 +264,29 @@ qv_code qv_delegator_add_sealed(qv_delegator *d, qv_sealed *x, qv_err *err)
     qv_code rc = qv_shard_add_sealed(d->shard, x, err);
     pthread_mutex_unlock(&d->apply_mu);
     return rc;
+}
+
+qv_code qv_delegator_replace(qv_delegator *d, qv_sealed *x,
+                             const int64_t *inputs, size_t ninputs, qv_err *err)
+{
+    pthread_mutex_lock(&d->apply_mu);
+    qv_code rc = qv_shard_replace(d->shard, x, inputs, ninputs, err);
+    pthread_mutex_unlock(&d->apply_mu);
+    return rc;
+}
+
+qv_code qv_delegator_drop_segment(qv_delegator *d, int64_t segment_id,
+                                  qv_err *err)
+{
+    pthread_mutex_lock(&d->apply_mu);
+    qv_code rc = qv_shard_drop_segment(d->shard, segment_id, err);
+    pthread_mutex_unlock(&d->apply_mu);
+    return rc;
+}
+
+void qv_delegator_stats(qv_delegator *d, qv_shard_stats *out)
+{
+    pthread_mutex_lock(&d->apply_mu);
+    qv_shard_stats_get(d->shard, out);
+    pthread_mutex_unlock(&d->apply_mu);
 }

@@ -38,6 +38,11 @@ typedef struct qv_delegator_opts {
     uint32_t poll_ms;      /* log read wait per round; default 50 */
     uint64_t max_lag_ms;   /* waits for a guarantee further than this
                               ahead of tsafe fail at once; default 86400000 */
+    /* Sealed segments the shard serves before the first record is read
+     * (a start from a checkpoint: the flushed segments of the channel);
+     * each is added with qv_shard_add_sealed (references taken). */
+    qv_sealed *const *sealed;
+    size_t nsealed;
 } qv_delegator_opts;
 
 /* Creates the shard, opens the log reader and starts the consumer. */
@@ -69,5 +74,14 @@ qv_code qv_delegator_handoff(qv_delegator *d, qv_sealed *x,
                              qv_err *err) QV_MUST_USE;
 qv_code qv_delegator_add_sealed(qv_delegator *d, qv_sealed *x,
                                 qv_err *err) QV_MUST_USE;
+/* qv_shard_replace (a compaction output for its inputs) and
+ * qv_shard_drop_segment, between two log records. */
+qv_code qv_delegator_replace(qv_delegator *d, qv_sealed *x,
+                             const int64_t *inputs, size_t ninputs,
+                             qv_err *err) QV_MUST_USE;
+qv_code qv_delegator_drop_segment(qv_delegator *d, int64_t segment_id,
+                                  qv_err *err) QV_MUST_USE;
+/* The shard's statistics, read between two log records. */
+void qv_delegator_stats(qv_delegator *d, qv_shard_stats *out);
 
 #endif

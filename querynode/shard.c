@@ -235,6 +235,12 @@ static qv_code apply_insert(qv_shard *s, const qv_msg *m, qv_err *err)
                        "the schema %lld",
                        s->vchannel, (long long)m->pk_field_id,
                        (long long)s->schema.pk_field_id);
+    if (find_sealed(s, m->segment_id)) {
+        /* the sealed copy holds these rows already (a consumer that
+         * replays the log from a checkpoint inside the segment) */
+        s->st.sealed_skipped += m->rows;
+        return QV_OK;
+    }
     qv_growing *g;
     qv_code rc = open_seg(s, m->segment_id, m->partition_id, &g, err);
     if (rc)
@@ -454,14 +460,19 @@ static void push_sealed(qv_shard *s, qv_sealed *x)
     s->sealed[s->nsealed++] = x;
 }
 
-qv_code qv_shard_add_sealed(qv_shard *s, qv_sealed *x, qv_err *err)
+static bool in_ids(const int64_t *ids, size_t n, int64_t id)
 {
-    int64_t id = qv_sealed_id(x);
-    if (find_seg(s, id) || find_sealed(s, id))
-        return qv_fail(err, QV_E_EXISTS,
-                       "shard '%s': segment %lld is "
-                       "already served",
-                       s->vchannel, (long long)id);
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
+/* Resolves the versions of x's keys against the shard's segments (except
+ * those in skip[0..nskip)) and the delete buffer, as for an insert. */
+static void resolve_sealed(qv_shard *s, qv_sealed *x, const int64_t *skip,
+                           size_t nskip)
+{
     qv_rows rows = {NULL, 0, 0};
     size_t n = qv_sealed_rows(x);
     for (size_t r = 0; r < n; r++) {
@@ -481,7 +492,8 @@ qv_code qv_shard_add_sealed(qv_shard *s, qv_sealed *x, qv_err *err)
         }
         for (size_t i = 0; i < s->nsealed; i++) {
             qv_sealed *o = s->sealed[i];
-            if (!qv_sealed_may_contain(o, &pk))
+            if (in_ids(skip, nskip, qv_sealed_id(o)) ||
+                !qv_sealed_may_contain(o, &pk))
                 continue;
             rows.n = 0;
             qv_sealed_find(o, &pk, &rows);
@@ -505,9 +517,70 @@ qv_code qv_shard_add_sealed(qv_shard *s, qv_sealed *x, qv_err *err)
         }
     }
     qv_rows_release(&rows);
+}
+
+qv_code qv_shard_add_sealed(qv_shard *s, qv_sealed *x, qv_err *err)
+{
+    int64_t id = qv_sealed_id(x);
+    if (find_seg(s, id) || find_sealed(s, id))
+        return qv_fail(err, QV_E_EXISTS,
+                       "shard '%s': segment %lld is "
+                       "already served",
+                       s->vchannel, (long long)id);
+    resolve_sealed(s, x, NULL, 0);
     pthread_mutex_lock(&s->mu);
     push_sealed(s, x);
     pthread_mutex_unlock(&s->mu);
+    return QV_OK;
+}
+
+qv_code qv_shard_replace(qv_shard *s, qv_sealed *x, const int64_t *inputs,
+                         size_t ninputs, qv_err *err)
+{
+    int64_t id = qv_sealed_id(x);
+    if (find_seg(s, id) || find_sealed(s, id))
+        return qv_fail(err, QV_E_EXISTS,
+                       "shard '%s': segment %lld is already served",
+                       s->vchannel, (long long)id);
+    /* Hide timestamps the inputs gained after the compaction read them
+     * (deletes and newer versions) carry over row by row: same key, same
+     * insert timestamp. */
+    qv_rows rows = {NULL, 0, 0};
+    size_t n = qv_sealed_rows(x);
+    for (size_t r = 0; r < n; r++) {
+        qv_pk pk = qv_sealed_pk(x, r);
+        qv_ts t = qv_sealed_row_ts(x, r);
+        for (size_t i = 0; i < s->nsealed; i++) {
+            qv_sealed *o = s->sealed[i];
+            if (!in_ids(inputs, ninputs, qv_sealed_id(o)) ||
+                !qv_sealed_may_contain(o, &pk))
+                continue;
+            rows.n = 0;
+            qv_sealed_find(o, &pk, &rows);
+            for (size_t j = 0; j < rows.n; j++)
+                if (qv_sealed_row_ts(o, (size_t)rows.v[j]) == t)
+                    qv_sealed_hide(x, r,
+                                   qv_sealed_row_hide(o, (size_t)rows.v[j]));
+        }
+    }
+    qv_rows_release(&rows);
+    resolve_sealed(s, x, inputs, ninputs);
+    qv_sealed *gone[64];
+    size_t ngone = 0;
+    pthread_mutex_lock(&s->mu);
+    size_t k = 0;
+    for (size_t i = 0; i < s->nsealed; i++) {
+        if (in_ids(inputs, ninputs, qv_sealed_id(s->sealed[i])) &&
+            ngone < sizeof gone / sizeof gone[0])
+            gone[ngone++] = s->sealed[i];
+        else
+            s->sealed[k++] = s->sealed[i];
+    }
+    s->nsealed = k;
+    push_sealed(s, x);
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < ngone; i++)
+        qv_sealed_unref(gone[i]);
     return QV_OK;
 }
 

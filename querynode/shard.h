@@ -29,6 +29,9 @@
  *               (loaded at start from a checkpoint): versions of its keys
  *               are resolved against every other segment and the delete
  *               buffer, as for an insert.
+ * Inserts naming a segment the shard serves sealed are skipped (counted in
+ * stats.sealed_skipped): the sealed copy holds them (a consumer that
+ * replays from a checkpoint inside the segment's span).
  * Deletes and inserts reach sealed segments through their PK statistics
  * (min/max + bloom): only segments that may hold the key are looked up.
  *
@@ -63,10 +66,11 @@ typedef struct qv_shard_config {
 
 typedef struct qv_shard_stats {
     uint64_t inserts, deletes, rows, deleted_rows;
-    uint64_t late_inserts;  /* rows for a sealed segment */
-    uint64_t segments;      /* growing segments held */
-    uint64_t sealed;        /* sealed segments held */
-    uint64_t delete_buffer; /* buffered deletes */
+    uint64_t late_inserts;   /* rows for a sealed segment */
+    uint64_t sealed_skipped; /* rows whose segment is served sealed */
+    uint64_t segments;       /* growing segments held */
+    uint64_t sealed;         /* sealed segments held */
+    uint64_t delete_buffer;  /* buffered deletes */
 } qv_shard_stats;
 
 qv_code qv_shard_create(const qv_shard_config *cfg, qv_shard **out,
@@ -95,6 +99,14 @@ qv_code qv_shard_handoff(qv_shard *s, qv_sealed *x, qv_err *err) QV_MUST_USE;
 /* Adds a sealed segment with no growing copy (rules above); takes a
  * reference.  QV_E_EXISTS if the shard already holds that segment id. */
 qv_code qv_shard_add_sealed(qv_shard *s, qv_sealed *x, qv_err *err) QV_MUST_USE;
+
+/* Adds x (a compaction output) and removes the sealed inputs[0..n) in one
+ * step under the reader lock: readers see the inputs or the output.  Hide
+ * timestamps the inputs gained since (same key and insert timestamp) carry
+ * over; x's keys are resolved against the other segments as in add_sealed.
+ * Takes a reference.  Writer thread only. */
+qv_code qv_shard_replace(qv_shard *s, qv_sealed *x, const int64_t *inputs,
+                         size_t ninputs, qv_err *err) QV_MUST_USE;
 
 /* A reader's pinned set of segments. */
 typedef struct qv_shard_snap {

@@ -97,7 +97,8 @@ static qv_code start_proxy(const qv_config *cfg, const char *deploy_mode,
 /* The query node: standalone's on loopback and any free port, found by
  * the coord through its session; `run querynode` on queryNode.*. */
 static qv_code start_querynode(const qv_config *cfg, metakv *kv, wal *log,
-                               bool standalone, qv_qnode **out, qv_err *err)
+                               objstore *os, bool standalone, qv_qnode **out,
+                               qv_err *err)
 {
     char root[512];
     qv_code rc = qv_cli_meta_root(cfg, root, sizeof root, err);
@@ -115,6 +116,9 @@ static qv_code start_querynode(const qv_config *cfg, metakv *kv, wal *log,
                          : qv_config_str(cfg, "queryNode.advertiseAddress"),
         .session_ttl_s =
             (int64_t)(qv_config_duration_ms(cfg, "session.ttl") + 999) / 1000,
+        .os = os,
+        .cache_dir = qv_config_str(cfg, "queryNode.cacheDir"),
+        .memory_limit = qv_config_size(cfg, "queryNode.memoryLimit"),
     };
     rc = qv_qnode_create(&o, out, err);
     if (!rc && (rc = qv_qnode_start(*out, err))) {
@@ -245,7 +249,8 @@ static qv_code start_services(const qv_config *cfg, const char *role,
     if (!rc && datanode && !s->log)
         rc = qv_fail(err, QV_E_INVALID,
                      "quiver run datanode needs wal.backend: kafka");
-    if (!rc && (standalone || datanode))
+    bool querynode = !standalone && strcmp(role, "querynode") == 0;
+    if (!rc && (standalone || datanode || querynode))
         rc = qv_cli_open_objstore(cfg, standalone, &s->os, err);
     bool indexnode = !standalone && strcmp(role, "indexnode") == 0;
     if (!rc && indexnode)
@@ -260,7 +265,8 @@ static qv_code start_services(const qv_config *cfg, const char *role,
         rc = qv_fail(err, QV_E_INVALID,
                      "quiver run querynode needs wal.backend: kafka");
     if (!rc && s->log && (standalone || strcmp(role, "querynode") == 0))
-        rc = start_querynode(cfg, s->kv, s->log, standalone, &s->qnode, err);
+        rc = start_querynode(cfg, s->kv, s->log, s->os, standalone, &s->qnode,
+                             err);
     if (!rc && (standalone || strcmp(role, "coord") == 0))
         rc = qv_cli_start_coord(cfg, s->kv, s->log, standalone, &s->coord, err);
     if (!rc && s->log && (standalone || datanode))

@@ -41,6 +41,12 @@ const qv_config_key qv_config_keys[] = {
     {"queryNode.advertiseAddress", QV_CFG_STRING, "", 0, 0, NULL,
      "host:port other processes reach the query node at (empty = listen "
      "address and port, 127.0.0.1 for 0.0.0.0)"},
+    {"queryNode.memoryLimit", QV_CFG_SIZE, "0", 0, 1e18, NULL,
+     "sealed segment bytes a query node may load; a load over it fails "
+     "with a clear error (0 = 90% of the machine's memory)"},
+    {"queryNode.cacheDir", QV_CFG_STRING, "", 0, 0, NULL,
+     "directory sealed segments' column files are cached in and mapped "
+     "from (empty = held in memory)"},
 
     /* dataNode: the datanode's internal DataNodeService */
     {"dataNode.listenAddress", QV_CFG_STRING, "0.0.0.0", 0, 0, NULL,
