@@ -290,6 +290,9 @@ qv_code qv_coord_start(qv_coord *c, qv_err *err)
             return qv_fail(err, QV_E_NOMEM, "coord: cannot start its ticker");
         c->ticker_started = true;
     }
+    rc = qv_coord__maint_start(c, err);
+    if (rc)
+        return rc;
     return QV_OK;
 }
 
@@ -336,6 +339,7 @@ void qv_coord_stop(qv_coord *c)
     if (!c)
         return;
     c->stopping = true;
+    qv_coord__maint_stop(c);
     if (c->srv)
         qv_rpc_server_shutdown(c->srv);
     if (c->thread_started) {
@@ -354,6 +358,7 @@ void qv_coord_destroy(qv_coord *c)
     if (!c)
         return;
     qv_coord_stop(c);
+    qv_coord__maint_free(c);
     qv_rpc_server_destroy(c->srv);
     pthread_rwlock_destroy(&c->mu);
     pthread_mutex_destroy(&c->wait_mu);

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "common/metakv/metakv.h"
+#include "common/objstore/objstore.h"
 #include "common/status.h"
 #include "common/wal/wal.h"
 
@@ -61,6 +62,15 @@ typedef struct qv_coord_options {
     bool wal_trim_off;        /* never trim the log */
     uint64_t wal_trim_margin; /* records kept below the smallest
                                  checkpoint of a pchannel */
+    /* Compaction and garbage collection (coord_compact.c, coord_gc.c). */
+    objstore *os;                 /* borrowed; NULL = no garbage collection */
+    uint64_t retention_ms;        /* time travel window; 0 = 1 h */
+    uint64_t gc_interval_ms;      /* 0 = 60 s; UINT64_MAX = off */
+    uint64_t gc_scan_interval_ms; /* orphan scans; 0 = 1 h */
+    uint64_t gc_orphan_grace_ms;  /* 0 = 1 h */
+    uint64_t compact_interval_ms; /* automatic compaction; 0 = off */
+    uint64_t compact_min_rows;    /* smaller segments merge; 0 = 1024 */
+    uint64_t compact_max_rows;    /* most rows of an output; 0 = 1000000 */
 } qv_coord_options;
 
 /* Creates the coord (nothing runs yet).  Strings in opts are copied. */

@@ -56,6 +56,7 @@ struct qv_coord {
     struct qv__load *loads;
     pthread_t ticker;
     bool ticker_started;
+    struct qv__maint *maint; /* compaction jobs and GC (coord_compact.c) */
 };
 
 /* Data path internals (coord_data.c, coord_load.c).  use_pchannel needs
@@ -80,6 +81,12 @@ qv_code qv_coord__partition_ids(const qv_coll_info *info, char **names,
 qv_code qv_coord__sessions_open(qv_coord *c, metakv_watch **w, qv_err *err);
 void qv_coord__sessions_follow(qv_coord *c, metakv_watch **w, uint32_t wait_ms);
 void qv_coord__sessions_clear(qv_coord *c);
+
+/* Compaction and GC (coord_compact.c): the maintenance thread runs
+ * compaction plans, automatic compaction and GC rounds while active. */
+qv_code qv_coord__maint_start(qv_coord *c, qv_err *err);
+void qv_coord__maint_stop(qv_coord *c);
+void qv_coord__maint_free(qv_coord *c);
 
 /* One RPC of the dispatch table. */
 typedef struct qv_coord_rpc {
@@ -164,5 +171,9 @@ QV_COORD_HANDLER(qv_coord__drop_index);
 QV_COORD_HANDLER(qv_coord__get_index_state);
 QV_COORD_HANDLER(qv_coord__get_index_build_progress);
 QV_COORD_HANDLER(qv_coord__alter_index);
+
+QV_COORD_HANDLER(qv_coord__manual_compaction);    /* coord_compact.c */
+QV_COORD_HANDLER(qv_coord__get_compaction_state); /* coord_compact.c */
+QV_COORD_HANDLER(qv_coord__get_compaction_plans); /* coord_compact.c */
 
 #endif
