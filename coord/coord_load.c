@@ -13,8 +13,8 @@
  *
  * Targets: the FLUSHED L1 segments of the vchannel with rows > 0 in loaded
  * partitions, a compaction output whose builds for every live index are not
- * all FINISHED (segments with rows >= QV_INDEX_MIN_ROWS) replaced by its
- * inputs, plus every FLUSHED L0 log of the vchannel; each entry lists the
+ * all FINISHED (segments with rows >= indexCoord.minSegmentRows) replaced by
+ * its inputs, plus every FLUSHED L0 log of the vchannel; each entry lists the
  * FINISHED builds of live indexes.  Every second the keeper (its own
  * thread, started from the ticker) recomputes each loaded vchannel's
  * target and sends SyncSegments when it changed (a new version) or when
@@ -23,8 +23,9 @@
  * target segment serves and every listed index is attached, otherwise the
  * share of rows done (serving, and indexed where indexes are listed),
  * capped at 99.  A node's load error (e.g. over its memory limit) is the
- * progress call's status.
+ * qv_coord__load_progress call's status.
  *
+ * The RPC handlers are in svc_load.c (coord_load.h is what they use).
  * This is the single-replica minimum: one query node serves every shard of
  * a collection; collections go to the live node serving the fewest.
  * Threading: load_mu guards the assignments; handlers and the keeper hold
@@ -42,12 +43,12 @@
 #include "common/log.h"
 #include "common/rpc/rpc_client.h"
 #include "coord/coord_int.h"
+#include "coord/coord_load.h"
 #include "coord/segmeta.h"
 #include "internal/querynode.pb-c.h"
 #include "proto/rpc_status.h"
 
-#define QN_SERVICE        "/quiver.internal.QueryNodeService/"
-#define QV_INDEX_MIN_ROWS 1024 /* builds exist for segments this large */
+#define QN_SERVICE "/quiver.internal.QueryNodeService/"
 
 typedef Quiver__Internal__SyncSegmentsRequest target;
 typedef Quiver__Internal__SegmentTarget seg_target;
@@ -75,7 +76,7 @@ typedef struct qv__load {
     chst *ch;
 } qv__load;
 
-static void load_key(qv_coord *c, int64_t coll, char *buf, size_t cap)
+void qv_coord__load_key(qv_coord *c, int64_t coll, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%smeta/load/%" PRId64, c->root, coll);
 }
@@ -97,8 +98,8 @@ static bool parse_address(const char *json, char *buf, size_t cap)
 static size_t loads_on(qv_coord *c, const char *session);
 
 /* Live query nodes: their session keys and addresses (arena). */
-static qv_code list_nodes(qv_coord *c, qv_arena *a, char ***keys, char ***addrs,
-                          size_t *n, qv_err *err)
+qv_code qv_coord__load_nodes(qv_coord *c, qv_arena *a, char ***keys,
+                             char ***addrs, size_t *n, qv_err *err)
 {
     char prefix[600];
     snprintf(prefix, sizeof prefix, "%ssession/querynode-", c->root);
@@ -133,7 +134,7 @@ static qv_code pick_node(qv_coord *c, char *key, size_t kcap, char *addr,
     qv_arena_init(&a, 0);
     char **keys, **addrs;
     size_t n = 0;
-    qv_code rc = list_nodes(c, &a, &keys, &addrs, &n, err);
+    qv_code rc = qv_coord__load_nodes(c, &a, &keys, &addrs, &n, err);
     if (!rc)
         rc = qv_fail(err, QV_E_NOT_READY, "no query node is running");
     size_t best = SIZE_MAX;
@@ -202,7 +203,7 @@ static qv_code call_node(const char *addr, const char *method,
     return rc;
 }
 
-static qv__load *find_load(qv_coord *c, int64_t coll)
+static qv__load *qv_coord__load_find(qv_coord *c, int64_t coll)
 {
     for (qv__load *l = c->loads; l; l = l->next)
         if (l->coll == coll)
@@ -257,14 +258,7 @@ static void forget_load(qv_coord *c, int64_t coll)
 
 /* ---- load records -------------------------------------------------------- */
 
-typedef struct load_rec {
-    bool loaded;
-    char *db;       /* arena */
-    int64_t *parts; /* NULL: every partition */
-    size_t nparts;
-} load_rec;
-
-static void parse_rec(const char *v, size_t len, qv_arena *a, load_rec *out)
+static void parse_rec(const char *v, size_t len, qv_arena *a, qv_load_rec *out)
 {
     char *s = qv_arena_alloc(a, len + 1);
     memcpy(s, v, len);
@@ -291,11 +285,11 @@ static void parse_rec(const char *v, size_t len, qv_arena *a, load_rec *out)
     }
 }
 
-static qv_code get_rec(qv_coord *c, int64_t coll, qv_arena *a, load_rec *out,
-                       qv_err *err)
+qv_code qv_coord__load_get_rec(qv_coord *c, int64_t coll, qv_arena *a,
+                               qv_load_rec *out, qv_err *err)
 {
     char k[600];
-    load_key(c, coll, k, sizeof k);
+    qv_coord__load_key(c, coll, k, sizeof k);
     metakv_kvs r = METAKV_KVS_INIT;
     memset(out, 0, sizeof *out);
     qv_code rc = metakv_get(c->opts.kv, k, strlen(k), &r, err);
@@ -307,8 +301,8 @@ static qv_code get_rec(qv_coord *c, int64_t coll, qv_arena *a, load_rec *out,
     return rc;
 }
 
-static qv_code put_rec(qv_coord *c, int64_t coll, const char *db,
-                       const int64_t *parts, size_t n, qv_err *err)
+qv_code qv_coord__load_put_rec(qv_coord *c, int64_t coll, const char *db,
+                               const int64_t *parts, size_t n, qv_err *err)
 {
     qv_buf b;
     qv_buf_init(&b, 64);
@@ -316,7 +310,7 @@ static qv_code put_rec(qv_coord *c, int64_t coll, const char *db,
     for (size_t i = 0; !rc && i < n; i++)
         rc = qv_buf_printf(&b, "%s%" PRId64, i ? "," : "\n", parts[i]);
     char k[600];
-    load_key(c, coll, k, sizeof k);
+    qv_coord__load_key(c, coll, k, sizeof k);
     if (!rc)
         rc = metakv_put(c->opts.kv, k, strlen(k), (const char *)b.data, b.len,
                         0, NULL, err);
@@ -324,7 +318,7 @@ static qv_code put_rec(qv_coord *c, int64_t coll, const char *db,
     return rc;
 }
 
-static bool has_id(const int64_t *v, size_t n, int64_t id)
+bool qv_coord__load_has_id(const int64_t *v, size_t n, int64_t id)
 {
     for (size_t i = 0; i < n; i++)
         if (v[i] == id)
@@ -334,10 +328,10 @@ static bool has_id(const int64_t *v, size_t n, int64_t id)
 
 /* ---- targets ------------------------------------------------------------- */
 
-static bool builds_done(const qv_seg_info *s, qv_index_info **idx, size_t nidx,
-                        qv_seg_index **si, size_t nsi)
+static bool builds_done(qv_coord *c, const qv_seg_info *s, qv_index_info **idx,
+                        size_t nidx, qv_seg_index **si, size_t nsi)
 {
-    if (s->rows < QV_INDEX_MIN_ROWS)
+    if (s->rows < qv_coord__index_min_rows(c))
         return true;
     for (size_t i = 0; i < nidx; i++) {
         if (idx[i]->state != QUIVER__INTERNAL__META_STATE__META_CREATED)
@@ -378,8 +372,8 @@ static seg_target *mk_entry(qv_arena *a, qv_seg_info *s, qv_index_info **idx,
 
 /* The target of vchannel vch (TARGET RULE) on arena a. */
 static qv_code build_target(qv_coord *c, const qv_coll_info *info,
-                            const char *vch, const load_rec *rec, qv_arena *a,
-                            target **out, qv_err *err)
+                            const char *vch, const qv_load_rec *rec,
+                            qv_arena *a, target **out, qv_err *err)
 {
     qv_seg_info **segs;
     qv_index_info **idx;
@@ -412,9 +406,10 @@ static qv_code build_target(qv_coord *c, const qv_coll_info *info,
             continue;
         }
         if (s->rows == 0 ||
-            (rec->parts && !has_id(rec->parts, rec->nparts, s->partition_id)))
+            (rec->parts &&
+             !qv_coord__load_has_id(rec->parts, rec->nparts, s->partition_id)))
             continue;
-        if (s->n_compacted_from == 0 || builds_done(s, idx, nidx, si, nsi)) {
+        if (s->n_compacted_from == 0 || builds_done(c, s, idx, nidx, si, nsi)) {
             pick[np++] = s;
             continue;
         }
@@ -515,9 +510,9 @@ static void chst_set_reply(chst *s,
     }
     bool ok = !s->err_code;
     for (size_t i = 0; ok && i < s->nsegs; i++) {
-        ok = has_id(s->serving, s->nserving, s->seg[i]);
+        ok = qv_coord__load_has_id(s->serving, s->nserving, s->seg[i]);
         if (ok && s->has_idx[i])
-            ok = has_id(s->indexed, s->nindexed, s->seg[i]);
+            ok = qv_coord__load_has_id(s->indexed, s->nindexed, s->seg[i]);
     }
     s->complete = ok;
 }
@@ -525,7 +520,7 @@ static void chst_set_reply(chst *s,
 /* Recomputes channel i's target and sends it when it changed or the node
  * is not done with it.  load_mu held. */
 static void sync_channel(qv_coord *c, qv__load *l, size_t i,
-                         const qv_coll_info *info, const load_rec *rec)
+                         const qv_coll_info *info, const qv_load_rec *rec)
 {
     qv_arena a;
     qv_arena_init(&a, 0);
@@ -566,11 +561,11 @@ static void sync_channel(qv_coord *c, qv__load *l, size_t i,
 /* Makes sure a live query node watches every vchannel of info, with the
  * checkpoints and initial targets; load_mu held.  *addr (may be NULL)
  * receives the node's address (borrowed). */
-static qv_code ensure_watched(qv_coord *c, const qv_coll_info *info,
-                              const load_rec *rec, bool recheck,
-                              const char **addr, qv_err *err)
+qv_code qv_coord__load_watch(qv_coord *c, const qv_coll_info *info,
+                             const qv_load_rec *rec, bool recheck,
+                             const char **addr, qv_err *err)
 {
-    qv__load *l = find_load(c, info->id);
+    qv__load *l = qv_coord__load_find(c, info->id);
     if (l && (!recheck || session_alive(c, l->session))) {
         if (addr)
             *addr = l->address;
@@ -649,24 +644,25 @@ static qv_code ensure_watched(qv_coord *c, const qv_coll_info *info,
 
 /* Watches (if needed) and syncs every channel of a loaded collection;
  * load_mu held. */
-static qv_code refresh(qv_coord *c, const qv_coll_info *info,
-                       const load_rec *rec, bool recheck, qv_err *err)
+qv_code qv_coord__load_refresh(qv_coord *c, const qv_coll_info *info,
+                               const qv_load_rec *rec, bool recheck,
+                               qv_err *err)
 {
-    qv_code rc = ensure_watched(c, info, rec, recheck, NULL, err);
+    qv_code rc = qv_coord__load_watch(c, info, rec, recheck, NULL, err);
     if (rc)
         return rc;
-    qv__load *l = find_load(c, info->id);
+    qv__load *l = qv_coord__load_find(c, info->id);
     for (size_t i = 0; l && i < l->nch && i < info->n_virtual_channels; i++)
         sync_channel(c, l, i, info, rec);
     return QV_OK;
 }
 
-/* Load progress of the partitions parts (NULL: all) of a loaded
+/* Load qv_coord__load_progress of the partitions parts (NULL: all) of a loaded
  * collection: 0..100, or a node's error.  load_mu held. */
-static qv_code progress(qv_coord *c, int64_t coll, const int64_t *parts,
-                        size_t nparts, int64_t *out, qv_err *err)
+qv_code qv_coord__load_progress(qv_coord *c, int64_t coll, const int64_t *parts,
+                                size_t nparts, int64_t *out, qv_err *err)
 {
-    qv__load *l = find_load(c, coll);
+    qv__load *l = qv_coord__load_find(c, coll);
     *out = 0;
     if (!l)
         return QV_OK;
@@ -678,13 +674,14 @@ static qv_code progress(qv_coord *c, int64_t coll, const int64_t *parts,
             return qv_fail(err, s->err_code, "%s", s->err);
         complete = complete && s->replied && s->complete;
         for (size_t k = 0; k < s->nsegs; k++) {
-            if (parts && !has_id(parts, nparts, s->part[k]))
+            if (parts && !qv_coord__load_has_id(parts, nparts, s->part[k]))
                 continue;
             uint64_t w = s->rows[k] ? s->rows[k] : 1;
             total += w * (s->has_idx[k] ? 2 : 1);
-            if (has_id(s->serving, s->nserving, s->seg[k])) {
+            if (qv_coord__load_has_id(s->serving, s->nserving, s->seg[k])) {
                 done += w;
-                if (s->has_idx[k] && has_id(s->indexed, s->nindexed, s->seg[k]))
+                if (s->has_idx[k] &&
+                    qv_coord__load_has_id(s->indexed, s->nindexed, s->seg[k]))
                     done += w;
             }
         }
@@ -698,64 +695,15 @@ static qv_code progress(qv_coord *c, int64_t coll, const int64_t *parts,
     return QV_OK;
 }
 
-static Milvus__Proto__Common__Status *not_loaded(qv_arena *a, const char *what,
-                                                 const char *name)
+const char *qv_coord__load_session(qv_coord *c, int64_t coll)
 {
-    Milvus__Proto__Common__Status *st = qv_arena_alloc(a, sizeof *st);
-    milvus__proto__common__status__init(st);
-    char msg[400];
-    snprintf(msg, sizeof msg, "%s not loaded[%s=%s]", what, what, name);
-    qv_rpc_status_fill(st, QV_E_NOT_READY, QV_SUBJ_COLLECTION,
-                       qv_arena_strdup(a, msg));
-    return st;
+    qv__load *l = qv_coord__load_find(c, coll);
+    return l ? l->session : NULL;
 }
 
-static qv_code check_replicas(qv_coord *c, int32_t want, qv_err *err)
+void qv_coord__load_release_node(qv_coord *c, int64_t coll)
 {
-    if (want <= 1)
-        return QV_OK;
-    qv_arena a;
-    qv_arena_init(&a, 0);
-    char **keys, **addrs;
-    size_t n = 0;
-    qv_code rc = list_nodes(c, &a, &keys, &addrs, &n, err);
-    qv_arena_release(&a);
-    if (rc)
-        return rc;
-    if (n < (size_t)want)
-        return qv_fail(err, QV_E_INVALID,
-                       "failed to load collection: resource group node not "
-                       "enough[rg=__default_resource_group][requested=%d]"
-                       "[available=%zu]: replica_number %d needs as many "
-                       "query nodes",
-                       want, n, want);
-    return qv_fail(err, QV_E_UNSUPPORTED,
-                   "replica_number %d: this version serves one replica per "
-                   "collection",
-                   want);
-}
-
-/* The collection named (db, name) or with id; coord entered. */
-static qv_code get_coll(qv_catalog *cat, const char *db, const char *name,
-                        int64_t id, qv_arena *a, qv_coll_info **info,
-                        qv_err *err)
-{
-    return qv_catalog_get_collection(cat, qv_coord__db(db),
-                                     name && name[0] ? name : NULL,
-                                     name && name[0] ? 0 : id, a, info, err);
-}
-
-/* Names -> ids; *ids on a. */
-static qv_code part_ids(const qv_coll_info *info, char **names, size_t n,
-                        qv_arena *a, int64_t **ids, qv_err *err)
-{
-    *ids = qv_arena_alloc(a, (n + 1) * sizeof(int64_t));
-    return qv_coord__partition_ids(info, names, n, *ids, err);
-}
-
-static void release_node(qv_coord *c, int64_t coll)
-{
-    qv__load *l = find_load(c, coll);
+    qv__load *l = qv_coord__load_find(c, coll);
     if (!l)
         return;
     Quiver__Internal__ReleaseChannelsRequest x =
@@ -765,395 +713,6 @@ static void release_node(qv_coord *c, int64_t coll)
     if (call_node(l->address, QN_SERVICE "ReleaseChannels", &x.base, &e))
         QV_LOG(QV_LOG_WARN, "coord", "release: %s", e.msg);
     forget_load(c, coll);
-}
-
-/* Writes the load record (parts NULL: the whole collection) and makes the
- * query node serve it.  Coord entered. */
-static qv_code do_load(qv_coord *c, const qv_coll_info *info, const char *db,
-                       const int64_t *parts, size_t nparts, qv_err *err)
-{
-    qv_code rc = put_rec(c, info->id, db, parts, parts ? nparts : 0, err);
-    if (rc)
-        return rc;
-    load_rec rec = {.loaded = true,
-                    .db = (char *)db,
-                    .parts = (int64_t *)parts,
-                    .nparts = nparts};
-    pthread_mutex_lock(&c->load_mu);
-    rc = refresh(c, info, &rec, true, err);
-    int64_t p = 0;
-    if (!rc)
-        rc = progress(c, info->id, NULL, 0, &p, err);
-    pthread_mutex_unlock(&c->load_mu);
-    return rc;
-}
-
-/* ---- handlers ------------------------------------------------------------ */
-
-QV_COORD_HANDLER(qv_coord__load_collection)
-{
-    qv_coord *c = ud;
-    const Milvus__Proto__Milvus__LoadCollectionRequest *rq = (const void *)req;
-    qv_arena *a = qv_rpc_call_arena(call);
-    qv_catalog *cat;
-    qv_code rc = qv_coord__enter(c, &cat, NULL, err);
-    if (rc)
-        return rc;
-    const char *db = qv_coord__db(rq->db_name);
-    qv_coll_info *info;
-    rc = get_coll(cat, db, rq->collection_name, 0, a, &info, err);
-    if (!rc)
-        rc = check_replicas(c, rq->replica_number, err);
-    if (!rc)
-        rc = do_load(c, info, db, NULL, 0, err);
-    qv_coord__leave(c);
-    *resp = &qv_coord__status(a, rc, err)->base;
-    return QV_OK;
-}
-
-QV_COORD_HANDLER(qv_coord__load_partitions)
-{
-    qv_coord *c = ud;
-    const Milvus__Proto__Milvus__LoadPartitionsRequest *rq = (const void *)req;
-    qv_arena *a = qv_rpc_call_arena(call);
-    qv_catalog *cat;
-    qv_code rc = qv_coord__enter(c, &cat, NULL, err);
-    if (rc)
-        return rc;
-    const char *db = qv_coord__db(rq->db_name);
-    qv_coll_info *info;
-    int64_t *ids = NULL;
-    load_rec rec;
-    rc = get_coll(cat, db, rq->collection_name, 0, a, &info, err);
-    if (!rc && rq->n_partition_names == 0)
-        rc = qv_fail(err, QV_E_INVALID, "partition names are required");
-    if (!rc)
-        rc = part_ids(info, rq->partition_names, rq->n_partition_names, a, &ids,
-                      err);
-    if (!rc)
-        rc = check_replicas(c, rq->replica_number, err);
-    if (!rc)
-        rc = get_rec(c, info->id, a, &rec, err);
-    if (!rc && rec.loaded && !rec.parts) {
-        rc = do_load(c, info, db, NULL, 0, err); /* already whole */
-    } else if (!rc) {
-        size_t n = rec.loaded ? rec.nparts : 0;
-        int64_t *all =
-            qv_arena_alloc(a, (n + rq->n_partition_names + 1) * sizeof *all);
-        if (n)
-            memcpy(all, rec.parts, n * sizeof *all);
-        for (size_t i = 0; i < rq->n_partition_names; i++)
-            if (!has_id(all, n, ids[i]))
-                all[n++] = ids[i];
-        rc = do_load(c, info, db, all, n, err);
-    }
-    qv_coord__leave(c);
-    *resp = &qv_coord__status(a, rc, err)->base;
-    return QV_OK;
-}
-
-QV_COORD_HANDLER(qv_coord__release_collection)
-{
-    qv_coord *c = ud;
-    const Milvus__Proto__Milvus__ReleaseCollectionRequest *rq =
-        (const void *)req;
-    qv_arena *a = qv_rpc_call_arena(call);
-    qv_catalog *cat;
-    qv_code rc = qv_coord__enter(c, &cat, NULL, err);
-    if (rc)
-        return rc;
-    qv_coll_info *info;
-    rc = get_coll(cat, rq->db_name, rq->collection_name, 0, a, &info, err);
-    if (!rc) {
-        char k[600];
-        load_key(c, info->id, k, sizeof k);
-        rc = metakv_delete(c->opts.kv, k, strlen(k), false, NULL, err);
-    }
-    if (!rc) {
-        pthread_mutex_lock(&c->load_mu);
-        release_node(c, info->id);
-        pthread_mutex_unlock(&c->load_mu);
-    }
-    qv_coord__leave(c);
-    *resp = &qv_coord__status(a, rc, err)->base;
-    return QV_OK;
-}
-
-QV_COORD_HANDLER(qv_coord__release_partitions)
-{
-    qv_coord *c = ud;
-    const Milvus__Proto__Milvus__ReleasePartitionsRequest *rq =
-        (const void *)req;
-    qv_arena *a = qv_rpc_call_arena(call);
-    qv_catalog *cat;
-    qv_code rc = qv_coord__enter(c, &cat, NULL, err);
-    if (rc)
-        return rc;
-    const char *db = qv_coord__db(rq->db_name);
-    qv_coll_info *info;
-    int64_t *ids = NULL;
-    load_rec rec = {0};
-    rc = get_coll(cat, db, rq->collection_name, 0, a, &info, err);
-    if (!rc)
-        rc = part_ids(info, rq->partition_names, rq->n_partition_names, a, &ids,
-                      err);
-    if (!rc)
-        rc = get_rec(c, info->id, a, &rec, err);
-    if (!rc && rec.loaded) {
-        /* what stays loaded: the loaded partitions minus the named ones */
-        size_t n = 0, cap = rec.parts ? rec.nparts : info->n_partitions;
-        int64_t *keep = qv_arena_alloc(a, (cap + 1) * sizeof *keep);
-        for (size_t i = 0; i < cap; i++) {
-            int64_t id = rec.parts ? rec.parts[i] : info->partitions[i]->id;
-            if (!has_id(ids, rq->n_partition_names, id))
-                keep[n++] = id;
-        }
-        if (n == 0) {
-            char k[600];
-            load_key(c, info->id, k, sizeof k);
-            rc = metakv_delete(c->opts.kv, k, strlen(k), false, NULL, err);
-            pthread_mutex_lock(&c->load_mu);
-            release_node(c, info->id);
-            pthread_mutex_unlock(&c->load_mu);
-        } else {
-            rc = do_load(c, info, db, keep, n, err);
-        }
-    }
-    qv_coord__leave(c);
-    *resp = &qv_coord__status(a, rc, err)->base;
-    return QV_OK;
-}
-
-/* Resolves a load state / progress request: the collection, its record,
- * the named partitions' ids; then refreshes and measures progress.
- * *state: 1 not loaded, 2 loading, 3 loaded; *bad names a partition that
- * is not loaded. */
-static qv_code measure(qv_coord *c, const char *db, const char *name,
-                       char **pnames, size_t npn, qv_arena *a, int *state,
-                       int64_t *prog, const char **bad, qv_err *err)
-{
-    qv_catalog *cat;
-    *state = 1;
-    *prog = 0;
-    *bad = NULL;
-    qv_code rc = qv_coord__enter(c, &cat, NULL, err);
-    if (rc)
-        return rc;
-    qv_coll_info *info;
-    int64_t *ids = NULL;
-    load_rec rec = {0};
-    rc = get_coll(cat, db, name, 0, a, &info, err);
-    if (!rc)
-        rc = part_ids(info, pnames, npn, a, &ids, err);
-    if (!rc)
-        rc = get_rec(c, info->id, a, &rec, err);
-    for (size_t i = 0; !rc && rec.loaded && rec.parts && i < npn; i++)
-        if (!has_id(rec.parts, rec.nparts, ids[i]))
-            *bad = pnames[i];
-    if (!rc && rec.loaded && !*bad) {
-        pthread_mutex_lock(&c->load_mu);
-        rc = refresh(c, info, &rec, false, err);
-        if (!rc)
-            rc = progress(c, info->id, npn ? ids : NULL, npn, prog, err);
-        pthread_mutex_unlock(&c->load_mu);
-        *state = *prog >= 100 ? 3 : 2;
-    }
-    qv_coord__leave(c);
-    return rc;
-}
-
-QV_COORD_HANDLER(qv_coord__get_load_state)
-{
-    qv_coord *c = ud;
-    const Milvus__Proto__Milvus__GetLoadStateRequest *rq = (const void *)req;
-    qv_arena *a = qv_rpc_call_arena(call);
-    int st = 1;
-    int64_t p = 0;
-    const char *bad = NULL;
-    qv_code rc =
-        measure(c, rq->db_name, rq->collection_name, rq->partition_names,
-                rq->n_partition_names, a, &st, &p, &bad, err);
-    if (rc == QV_E_UNAVAILABLE)
-        return rc;
-    Milvus__Proto__Milvus__GetLoadStateResponse *r =
-        qv_arena_alloc(a, sizeof *r);
-    milvus__proto__milvus__get_load_state_response__init(r);
-    r->status = qv_coord__status(a, rc, err);
-    r->state = (Milvus__Proto__Common__LoadState)(bad ? 1 : st);
-    *resp = &r->base;
-    return QV_OK;
-}
-
-QV_COORD_HANDLER(qv_coord__get_loading_progress)
-{
-    qv_coord *c = ud;
-    const Milvus__Proto__Milvus__GetLoadingProgressRequest *rq =
-        (const void *)req;
-    qv_arena *a = qv_rpc_call_arena(call);
-    int st = 1;
-    int64_t p = 0;
-    const char *bad = NULL;
-    qv_code rc =
-        measure(c, rq->db_name, rq->collection_name, rq->partition_names,
-                rq->n_partition_names, a, &st, &p, &bad, err);
-    if (rc == QV_E_UNAVAILABLE)
-        return rc;
-    Milvus__Proto__Milvus__GetLoadingProgressResponse *r =
-        qv_arena_alloc(a, sizeof *r);
-    milvus__proto__milvus__get_loading_progress_response__init(r);
-    if (!rc && bad) {
-        r->status = not_loaded(a, "partition", bad);
-    } else if (!rc && st == 1) {
-        r->status = not_loaded(a, "collection", rq->collection_name);
-    } else {
-        r->status = qv_coord__status(a, rc, err);
-        r->progress = rc ? 0 : p;
-        r->refresh_progress = r->progress;
-    }
-    *resp = &r->base;
-    return QV_OK;
-}
-
-QV_COORD_HANDLER(qv_coord__get_shard_leaders)
-{
-    qv_coord *c = ud;
-    const Quiver__Internal__GetShardLeadersRequest *rq = (const void *)req;
-    qv_arena *a = qv_rpc_call_arena(call);
-    Quiver__Internal__GetShardLeadersResponse *r = qv_arena_alloc(a, sizeof *r);
-    quiver__internal__get_shard_leaders_response__init(r);
-    *resp = &r->base;
-    qv_catalog *cat;
-    qv_code rc = qv_coord__enter(c, &cat, NULL, err);
-    if (rc)
-        return rc;
-    qv_coll_info *info;
-    rc = qv_catalog_get_collection(cat, qv_coord__db(rq->db_name), NULL,
-                                   rq->collection_id, a, &info, err);
-    load_rec rec = {0};
-    if (!rc)
-        rc = get_rec(c, info->id, a, &rec, err);
-    const char *addr = NULL, *bad = NULL;
-    if (!rc && rec.loaded) {
-        pthread_mutex_lock(&c->load_mu);
-        rc = ensure_watched(c, info, &rec, false, &addr, err);
-        if (!rc)
-            addr = qv_arena_strdup(a, addr);
-        pthread_mutex_unlock(&c->load_mu);
-    }
-    if (!rc && rec.loaded) {
-        int64_t *ids = NULL;
-        rc = part_ids(info, rq->partition_names, rq->n_partition_names, a, &ids,
-                      err);
-        for (size_t i = 0; !rc && rec.parts && i < rq->n_partition_names; i++)
-            if (!has_id(rec.parts, rec.nparts, ids[i]))
-                bad = rq->partition_names[i];
-        r->partition_ids = ids;
-        r->n_partition_ids = rc ? 0 : rq->n_partition_names;
-        if (!rc && rec.parts && rq->n_partition_names == 0) {
-            /* a partial load reads only the loaded partitions */
-            r->partition_ids = rec.parts;
-            r->n_partition_ids = rec.nparts;
-        }
-    }
-    qv_coord__leave(c);
-    if (!rc && (!rec.loaded || bad)) {
-        r->status = bad ? not_loaded(a, "partition", bad)
-                        : not_loaded(a, "collection", info->name);
-        return QV_OK;
-    }
-    r->status = qv_coord__status(a, rc, err);
-    if (rc)
-        return QV_OK;
-    size_t n = info->n_virtual_channels;
-    r->leaders = qv_arena_alloc(a, (n + 1) * sizeof(*r->leaders));
-    for (size_t i = 0; i < n; i++) {
-        Quiver__Internal__ShardLeader *l = qv_arena_alloc(a, sizeof *l);
-        quiver__internal__shard_leader__init(l);
-        l->vchannel = info->virtual_channels[i];
-        l->pchannel = info->physical_channels[i];
-        l->address = (char *)addr;
-        r->leaders[i] = l;
-    }
-    r->n_leaders = n;
-    return QV_OK;
-}
-
-/* The node id in a session key ".../querynode-<id>". */
-static int64_t node_id(const char *session)
-{
-    const char *d = strrchr(session, '-');
-    return d ? strtoll(d + 1, NULL, 10) : 0;
-}
-
-QV_COORD_HANDLER(qv_coord__get_replicas)
-{
-    qv_coord *c = ud;
-    const Milvus__Proto__Milvus__GetReplicasRequest *rq = (const void *)req;
-    qv_arena *a = qv_rpc_call_arena(call);
-    Milvus__Proto__Milvus__GetReplicasResponse *r =
-        qv_arena_alloc(a, sizeof *r);
-    milvus__proto__milvus__get_replicas_response__init(r);
-    *resp = &r->base;
-    qv_catalog *cat;
-    qv_code rc = qv_coord__enter(c, &cat, NULL, err);
-    if (rc)
-        return rc;
-    qv_coll_info *info;
-    load_rec rec = {0};
-    rc = get_coll(cat, rq->db_name, rq->collection_name, rq->collectionid, a,
-                  &info, err);
-    if (!rc)
-        rc = get_rec(c, info->id, a, &rec, err);
-    const char *addr = NULL;
-    int64_t nid = 0;
-    if (!rc && rec.loaded) {
-        pthread_mutex_lock(&c->load_mu);
-        rc = ensure_watched(c, info, &rec, false, &addr, err);
-        if (!rc) {
-            addr = qv_arena_strdup(a, addr);
-            nid = node_id(find_load(c, info->id)->session);
-        }
-        pthread_mutex_unlock(&c->load_mu);
-    }
-    qv_coord__leave(c);
-    if (!rc && !rec.loaded) {
-        r->status = not_loaded(a, "collection", info->name);
-        return QV_OK;
-    }
-    r->status = qv_coord__status(a, rc, err);
-    if (rc)
-        return QV_OK;
-    Milvus__Proto__Milvus__ReplicaInfo *ri = qv_arena_alloc(a, sizeof *ri);
-    milvus__proto__milvus__replica_info__init(ri);
-    ri->replicaid = info->id; /* one replica per collection */
-    ri->collectionid = info->id;
-    size_t np = rec.parts ? rec.nparts : info->n_partitions;
-    ri->partition_ids = qv_arena_alloc(a, (np + 1) * sizeof(int64_t));
-    for (size_t i = 0; i < np; i++)
-        ri->partition_ids[i] =
-            rec.parts ? rec.parts[i] : info->partitions[i]->id;
-    ri->n_partition_ids = np;
-    ri->node_ids = qv_arena_alloc(a, sizeof(int64_t));
-    ri->node_ids[0] = nid;
-    ri->n_node_ids = 1;
-    ri->resource_group_name = (char *)"__default_resource_group";
-    size_t n = info->n_virtual_channels;
-    ri->shard_replicas = qv_arena_alloc(a, (n + 1) * sizeof(void *));
-    for (size_t i = 0; i < n; i++) {
-        Milvus__Proto__Milvus__ShardReplica *s = qv_arena_alloc(a, sizeof *s);
-        milvus__proto__milvus__shard_replica__init(s);
-        s->leaderid = nid;
-        s->leader_addr = (char *)addr;
-        s->dm_channel_name = info->virtual_channels[i];
-        s->node_ids = ri->node_ids;
-        s->n_node_ids = 1;
-        ri->shard_replicas[i] = s;
-    }
-    ri->n_shard_replicas = n;
-    r->replicas = qv_arena_alloc(a, sizeof(void *));
-    r->replicas[0] = ri;
-    r->n_replicas = 1;
-    return QV_OK;
 }
 
 /* ---- keeper -------------------------------------------------------------- */
@@ -1184,7 +743,7 @@ static void keep_round(qv_coord *c)
         int64_t id = strtoll(idbuf, NULL, 10);
         qv_arena a;
         qv_arena_init(&a, 0);
-        load_rec rec;
+        qv_load_rec rec;
         parse_rec((const char *)r.kvs[i].value, r.kvs[i].value_len, &a, &rec);
         qv_coll_info *info;
         qv_err e2 = {0};
@@ -1192,11 +751,11 @@ static void keep_round(qv_coord *c)
             qv_catalog_get_collection(cat, rec.db, NULL, id, &a, &info, &e2);
         pthread_mutex_lock(&c->load_mu);
         if (rc == QV_E_COLLECTION_NOT_FOUND || rc == QV_E_DATABASE_NOT_FOUND) {
-            release_node(c, id);
+            qv_coord__load_release_node(c, id);
             if (metakv_delete(c->opts.kv, r.kvs[i].key, r.kvs[i].key_len, false,
                               NULL, &e2))
                 QV_LOG(QV_LOG_WARN, "coord", "load record: %s", e2.msg);
-        } else if (!rc && refresh(c, info, &rec, true, &e2)) {
+        } else if (!rc && qv_coord__load_refresh(c, info, &rec, true, &e2)) {
             QV_LOG(QV_LOG_WARN, "coord", "cannot serve collection %s: %s",
                    info->name, e2.msg);
         }

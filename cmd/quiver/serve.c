@@ -249,7 +249,9 @@ static qv_code start_services(const qv_config *cfg, const char *role,
     if (!rc && datanode && !s->log)
         rc = qv_fail(err, QV_E_INVALID,
                      "quiver run datanode needs wal.backend: kafka");
-    bool querynode = !standalone && strcmp(role, "querynode") == 0;
+    /* a query node without S3 serves what it reads from the log only */
+    bool querynode = !standalone && strcmp(role, "querynode") == 0 &&
+                     strcmp(qv_config_str(cfg, "objstore.backend"), "s3") == 0;
     if (!rc && (standalone || datanode || querynode))
         rc = qv_cli_open_objstore(cfg, standalone, &s->os, err);
     bool indexnode = !standalone && strcmp(role, "indexnode") == 0;
