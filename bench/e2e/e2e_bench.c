@@ -23,11 +23,13 @@ static void usage(FILE *f)
         "  [--efc 200] [--ef 16,32,64,128,256] [--threads 1,2,4]\n"
         "  [--seconds S] [--topk 10] [--shards N] [--consistency LEVEL]\n"
         "  [--target-recall 0.95] [--min-recall R] [--timeout S]\n"
-        "  [--no-lib] [--no-768] [--keep] [--quiver PATH]\n"
+        "  [--no-lib] [--no-768] [--keep] [--search-only] [--quiver PATH]\n"
         "  [--kafka-broker PATH] [--cluster-script PATH]\n"
         "Measures a running server at --address, or one it starts itself\n"
         "with --spawn (temp data dir, free ports, stopped at the end).\n"
-        "--quick: a small smoke run (20K vectors, short points).\n");
+        "--quick: a small smoke run (20K vectors, short points).\n"
+        "--keep leaves the collections; --search-only (with --address)\n"
+        "then measures search on them again without inserting.\n");
 }
 
 static int parse_list(const char *s, int *out, int cap)
@@ -113,6 +115,8 @@ static int parse(int argc, char **argv, e2e_opts *o)
             o->no_768 = true;
         else if (strcmp(a, "--keep") == 0)
             o->keep = true;
+        else if (strcmp(a, "--search-only") == 0)
+            o->search_only = o->keep = o->no_768 = true;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             return usage(stdout), 1;
         else

@@ -482,6 +482,31 @@ static qv_code phase_insert768(const e2e_opts *o, e2e_run *r, qv_err *err)
     return rc;
 }
 
+/* --search-only: the collection a --keep run left, loaded, with every
+ * row; FLAT when it has no index. */
+static qv_code reuse_collection(const e2e_opts *o, e2e_run *r, qv_err *err)
+{
+    e2e_index_state st;
+    qv_code rc = e2e_describe_index(&r->c, E2E_COLL_128, &st, err);
+    if (rc)
+        return rc;
+    r->flat = !st.exists;
+    (void)snprintf(r->index_note, sizeof r->index_note, "--search-only: %s",
+                   st.exists ? "existing index"
+                             : "no "
+                               "index (FLAT)");
+    if ((rc = e2e_load(&r->c, E2E_COLL_128, err)) ||
+        (rc = e2e_count(&r->c, E2E_COLL_128, &r->count, err)))
+        return rc;
+    if (r->count != (int64_t)r->base.n)
+        return qv_fail(err, QV_E_INVALID,
+                       "--search-only: %s holds %lld rows, not %zu (run "
+                       "once with --keep and the same --n)",
+                       E2E_COLL_128, (long long)r->count, r->base.n);
+    (void)o;
+    return QV_OK;
+}
+
 static int ping(void *ctx, size_t q, int64_t *ids)
 {
     (void)q;
@@ -509,9 +534,11 @@ qv_code e2e_run_all(const e2e_opts *o, e2e_run *r, qv_err *err)
     if (!rc)
         rc =
             e2e_search_timed(ping, &r->c, 1, 1, 1, NULL, 1.0, 1, &r->ping, err);
-    if (!rc)
+    if (!rc && o->search_only)
+        rc = reuse_collection(o, r, err);
+    else if (!rc)
         rc = phase_insert128(o, r, err);
-    if (!rc)
+    if (!rc && !o->search_only)
         rc = phase_index_load(o, r, err);
     if (!rc)
         rc = phase_server_search(o, r, err);

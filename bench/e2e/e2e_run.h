@@ -25,7 +25,7 @@ typedef struct e2e_opts {
     int efs[E2E_MAX_POINTS], nef;
     int threads[E2E_MAX_POINTS], nthreads;
     double seconds, target_recall, min_recall;
-    bool quick, no_lib, no_768, keep;
+    bool quick, no_lib, no_768, keep, search_only;
 } e2e_opts;
 
 typedef struct e2e_insert_result {
