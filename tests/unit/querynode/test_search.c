@@ -447,6 +447,7 @@ Test(search, sparse_ip_equals_brute_force)
         cr_assert_float_eq(res.hits[j].distance, all[j].d, 1e-4);
         cr_assert_eq(res.hits[j].pk.i, all[j].pk);
     }
+    qv_search_result_release(&res);
     req.metric = QV_METRIC_L2;
     cr_assert_eq(qv_shard_search(&snap, &req, &res, &err), QV_E_INVALID);
     qv_shard_snap_release(&snap);

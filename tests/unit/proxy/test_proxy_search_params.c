@@ -1,0 +1,285 @@
+/* Search parameters through the proxy's MilvusService over gRPC, in one
+ * process (proxy + coord + query node on the LMDB meta KV and a local
+ * write log): range search with radius / range_filter given as pairs of
+ * their own or inside the `params` JSON, at most topk, closest first; bad
+ * values answered with a Status. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rpc/rpc_client.h"
+#include "coord/coord.h"
+#include "milvus/milvus.pb-c.h"
+#include "proxy/proxy.h"
+#include "qnserver/qnserver.h"
+
+/* protobuf-c fields are char *: string literals go in as they are; some
+ * INIT macros set deprecated fields. */
+#pragma GCC diagnostic ignored "-Wdiscarded-qualifiers"
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+#define SVC   "/milvus.proto.milvus.MilvusService/"
+#define DT(x) MILVUS__PROTO__SCHEMA__DATA_TYPE__##x
+#define M(x)  Milvus__Proto__Milvus__##x
+
+static char dir[64];
+static metakv *kv;
+static wal *log_;
+static qv_coord *co;
+static qv_qnode *qn;
+static qv_proxy *px;
+static qv_rpc_channel *ch;
+static qv_arena arena;
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/qv-pxsp-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    qv_arena_init(&arena, 0);
+    qv_err err = {0};
+    metakv_config cfg = {.dir = dir};
+    cr_assert_eq(metakv_open("local", &cfg, &kv, &err), QV_OK, "%s", err.msg);
+    char wd[128];
+    snprintf(wd, sizeof wd, "%s/wal", dir);
+    wal_options wo = {.dir = wd, .sync = WAL_SYNC_NEVER};
+    cr_assert_eq(wal_open("local", &wo, &log_, &err), QV_OK, "%s", err.msg);
+    qv_qnode_options qo = {.kv = kv, .log = log_, .host = "127.0.0.1"};
+    cr_assert_eq(qv_qnode_create(&qo, &qn, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(qv_qnode_start(qn, &err), QV_OK, "%s", err.msg);
+    qv_coord_options co_o = {
+        .kv = kv, .host = "127.0.0.1", .log = log_, .pchannels = 2};
+    cr_assert_eq(qv_coord_create(&co_o, &co, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(qv_coord_start(co, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(qv_coord_wait_active(co, 10000, &err), QV_OK, "%s", err.msg);
+    qv_proxy_options po = {
+        .host = "127.0.0.1", .workers = 2, .kv = kv, .log = log_};
+    cr_assert_eq(qv_proxy_create(&po, &px, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(qv_proxy_start(px, &err), QV_OK, "%s", err.msg);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", qv_proxy_port(px));
+    cr_assert_eq(qv_rpc_channel_open(addr, &ch, &err), QV_OK, "%s", err.msg);
+}
+
+static void teardown(void)
+{
+    qv_rpc_channel_close(ch);
+    qv_proxy_destroy(px);
+    qv_coord_destroy(co);
+    qv_qnode_destroy(qn);
+    wal_close(log_);
+    metakv_close(kv);
+    qv_arena_release(&arena);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(proxy_search_params, .init = setup, .fini = teardown, .timeout = 60);
+
+static void *call(const char *m, const ProtobufCMessage *req,
+                  const ProtobufCMessageDescriptor *d)
+{
+    char path[128];
+    snprintf(path, sizeof path, SVC "%s", m);
+    ProtobufCMessage *out = NULL;
+    qv_err err = {0};
+    qv_rpc_call_opts o = {.timeout_ms = 10000};
+    cr_assert_eq(qv_rpc_unary(ch, path, req, d, &arena, &out, &o, &err), QV_OK,
+                 "%s: %s", m, err.msg);
+    return out;
+}
+
+#define STATUS_D &milvus__proto__common__status__descriptor
+
+static void create(void)
+{
+    Milvus__Proto__Schema__FieldSchema f[2], *fs[2] = {&f[0], &f[1]};
+    milvus__proto__schema__field_schema__init(&f[0]);
+    milvus__proto__schema__field_schema__init(&f[1]);
+    Milvus__Proto__Common__KeyValuePair dim, *dp = &dim;
+    milvus__proto__common__key_value_pair__init(&dim);
+    dim.key = "dim";
+    dim.value = "2";
+    f[0].name = "id";
+    f[0].data_type = DT(Int64);
+    f[0].is_primary_key = 1;
+    f[1].name = "v";
+    f[1].data_type = DT(FloatVector);
+    f[1].type_params = &dp;
+    f[1].n_type_params = 1;
+    Milvus__Proto__Schema__CollectionSchema s =
+        MILVUS__PROTO__SCHEMA__COLLECTION_SCHEMA__INIT;
+    s.name = "c";
+    s.fields = fs;
+    s.n_fields = 2;
+    uint8_t buf[512];
+    M(CreateCollectionRequest)
+    rq = MILVUS__PROTO__MILVUS__CREATE_COLLECTION_REQUEST__INIT;
+    rq.collection_name = "c";
+    rq.shards_num = 2;
+    rq.schema.data = buf;
+    rq.schema.len = milvus__proto__schema__collection_schema__pack(&s, buf);
+    Milvus__Proto__Common__Status *st =
+        call("CreateCollection", &rq.base, STATUS_D);
+    cr_assert_eq(st->code, 0, "%s", st->reason);
+}
+
+/* Inserts ids [from, from+n) with vectors (id, 0); dim is the vector
+ * length sent (2 is right). */
+static M(MutationResult) * insert(int64_t from, size_t n, size_t dim)
+{
+    int64_t *ids = qv_arena_alloc(&arena, n * sizeof *ids);
+    float *vec = qv_arena_calloc(&arena, n * dim, sizeof *vec);
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = from + (int64_t)i;
+        vec[i * dim] = (float)ids[i];
+    }
+    Milvus__Proto__Schema__LongArray la =
+        MILVUS__PROTO__SCHEMA__LONG_ARRAY__INIT;
+    la.data = ids;
+    la.n_data = n;
+    Milvus__Proto__Schema__ScalarField sf =
+        MILVUS__PROTO__SCHEMA__SCALAR_FIELD__INIT;
+    sf.data_case = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_LONG_DATA;
+    sf.long_data = &la;
+    Milvus__Proto__Schema__FieldData f0 =
+        MILVUS__PROTO__SCHEMA__FIELD_DATA__INIT;
+    f0.type = DT(Int64);
+    f0.field_name = "id";
+    f0.field_case = MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_SCALARS;
+    f0.scalars = &sf;
+    Milvus__Proto__Schema__FloatArray fa =
+        MILVUS__PROTO__SCHEMA__FLOAT_ARRAY__INIT;
+    fa.data = vec;
+    fa.n_data = n * dim;
+    Milvus__Proto__Schema__VectorField vf =
+        MILVUS__PROTO__SCHEMA__VECTOR_FIELD__INIT;
+    vf.dim = (int64_t)dim;
+    vf.data_case = MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT_VECTOR;
+    vf.float_vector = &fa;
+    Milvus__Proto__Schema__FieldData f1 =
+        MILVUS__PROTO__SCHEMA__FIELD_DATA__INIT;
+    f1.type = DT(FloatVector);
+    f1.field_name = "v";
+    f1.field_case = MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_VECTORS;
+    f1.vectors = &vf;
+    Milvus__Proto__Schema__FieldData *fds[2] = {&f0, &f1};
+    M(InsertRequest) rq = MILVUS__PROTO__MILVUS__INSERT_REQUEST__INIT;
+    rq.collection_name = "c";
+    rq.fields_data = fds;
+    rq.n_fields_data = 2;
+    rq.num_rows = (uint32_t)n;
+    return call("Insert", &rq.base,
+                &milvus__proto__milvus__mutation_result__descriptor);
+}
+
+static void load(void)
+{
+    M(LoadCollectionRequest)
+    l = MILVUS__PROTO__MILVUS__LOAD_COLLECTION_REQUEST__INIT;
+    l.collection_name = "c";
+    Milvus__Proto__Common__Status *st =
+        call("LoadCollection", &l.base, STATUS_D);
+    cr_assert_eq(st->code, 0, "%s", st->reason);
+}
+
+/* Searches (41.2, 0) with L2 and the given pairs. */
+static M(SearchResults) * search(const char *const *kv, size_t n)
+{
+    float qv[2] = {41.2f, 0};
+    Milvus__Proto__Common__PlaceholderValue pv =
+        MILVUS__PROTO__COMMON__PLACEHOLDER_VALUE__INIT;
+    ProtobufCBinaryData val = {.len = sizeof qv, .data = (uint8_t *)qv};
+    pv.tag = "$0";
+    pv.type = MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__FloatVector;
+    pv.values = &val;
+    pv.n_values = 1;
+    Milvus__Proto__Common__PlaceholderValue *pvp = &pv;
+    Milvus__Proto__Common__PlaceholderGroup pg =
+        MILVUS__PROTO__COMMON__PLACEHOLDER_GROUP__INIT;
+    pg.placeholders = &pvp;
+    pg.n_placeholders = 1;
+    uint8_t *pbuf = qv_arena_alloc(&arena, 64);
+    Milvus__Proto__Common__KeyValuePair *p =
+        qv_arena_calloc(&arena, n + 1, sizeof *p);
+    Milvus__Proto__Common__KeyValuePair **ps =
+        qv_arena_calloc(&arena, n + 1, sizeof *ps);
+    for (size_t i = 0; i < n; i++) {
+        milvus__proto__common__key_value_pair__init(&p[i]);
+        p[i].key = (char *)kv[2 * i];
+        p[i].value = (char *)kv[2 * i + 1];
+        ps[i] = &p[i];
+    }
+    M(SearchRequest) sr;
+    milvus__proto__milvus__search_request__init(&sr);
+    sr.collection_name = "c";
+    sr.search_input_case =
+        MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_PLACEHOLDER_GROUP;
+    sr.placeholder_group.data = pbuf;
+    sr.placeholder_group.len =
+        milvus__proto__common__placeholder_group__pack(&pg, pbuf);
+    sr.nq = 1;
+    sr.search_params = ps;
+    sr.n_search_params = n;
+    return call("Search", &sr.base,
+                &milvus__proto__milvus__search_results__descriptor);
+}
+
+static void assert_ids(M(SearchResults) * r, const int64_t *want, size_t n)
+{
+    cr_assert_eq(r->status->code, 0, "%s", r->status->reason);
+    cr_assert_eq(r->results->topks[0], (int64_t)n);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(r->results->ids->int_id->data[i], want[i], "hit %zu", i);
+        float d = (float)want[i] - 41.2f;
+        cr_assert_float_eq(r->results->scores[i], d * d, 1e-3);
+    }
+}
+
+Test(proxy_search_params, range_search)
+{
+    create();
+    char *of[1] = {"count(*)"};
+    M(QueryRequest) q0 = MILVUS__PROTO__MILVUS__QUERY_REQUEST__INIT;
+    q0.collection_name = "c";
+    q0.output_fields = of;
+    q0.n_output_fields = 1;
+    M(QueryResults) *r0 = call(
+        "Query", &q0.base, &milvus__proto__milvus__query_results__descriptor);
+    cr_assert_eq(r0->status->code, 101, "%s", r0->status->reason);
+    M(MutationResult) *m = insert(1, 100, 2);
+    cr_assert_eq(m->status->code, 0, "%s", m->status->reason);
+    load();
+    /* |id - 41.2|^2 < 9: ids 41, 42, 40, 43, 39, 44 */
+    const char *a[] = {"topk", "100", "metric_type", "L2", "radius", "9"};
+    int64_t w1[] = {41, 42, 40, 43, 39, 44};
+    assert_ids(search(a, 3), w1, 6);
+    /* range_filter 1 <= d: drops 41 and 42; as the params JSON */
+    const char *b[] = {"topk",        "100",
+                       "metric_type", "L2",
+                       "params",      "{\"radius\": 9.0, \"range_filter\": 1}"};
+    int64_t w2[] = {40, 43, 39, 44};
+    assert_ids(search(b, 3), w2, 4);
+    /* at most topk, the closest */
+    const char *c[] = {"topk",   "2", "metric_type",  "L2",
+                       "radius", "9", "range_filter", "1"};
+    assert_ids(search(c, 4), w2, 2);
+    /* a plain search with an index parameter the growing data ignores */
+    const char *d[] = {"topk", "3",      "metric_type",
+                       "L2",   "params", "{\"ef\": 16}"};
+    int64_t w3[] = {41, 42, 40};
+    assert_ids(search(d, 3), w3, 3);
+    /* range_filter on the far side of radius, radius not a number, a
+     * params value that is not a JSON object, group_by_field */
+    const char *bad[][6] = {
+        {"metric_type", "L2", "radius", "1", "range_filter", "5"},
+        {"metric_type", "L2", "radius", "near", "topk", "3"},
+        {"metric_type", "L2", "params", "[1]", "topk", "3"},
+        {"metric_type", "L2", "group_by_field", "v", "topk", "3"},
+    };
+    for (size_t i = 0; i < 4; i++) {
+        M(SearchResults) *r = search(bad[i], 3);
+        cr_assert_neq(r->status->code, 0, "bad request %zu accepted", i);
+    }
+}
