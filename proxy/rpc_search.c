@@ -4,10 +4,12 @@
  * round_decimal and output fields with the primary key column always in
  * fields_data. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/column/pk.h"
 #include "common/json/json.h"
 #include "milvus/common.pb-c.h"
@@ -166,6 +168,7 @@ typedef struct search_in {
     int64_t round;
     ProtobufCBinaryData queries;
     char *index_params; /* JSON object for the query nodes ("" = none) */
+    bool metric_given;  /* metric_type was sent (else the index's) */
 } search_in;
 
 /* Index search parameters the SDKs also send as pairs of their own. */
@@ -262,6 +265,115 @@ static qv_code index_params(qv_arena *a, kvp **kv, size_t n, search_in *in,
     return rc;
 }
 
+/* ---- the index's metric when the request names none ---------------------
+ * The SDKs send metric_type "" unless the caller set one; Milvus then
+ * searches with the metric of the field's index.  DescribeIndex at the
+ * coord answers it; answers (also "no index") are kept METRIC_TTL_MS per
+ * (proxy, collection, field) so a search costs no coord call. */
+#define METRIC_SLOTS  64
+#define METRIC_TTL_MS 2000
+
+typedef struct metric_slot {
+    const qv_proxy *p;
+    int64_t coll, field;
+    bool has; /* the field has an index */
+    qv_metric m;
+    uint64_t at_ms;
+} metric_slot;
+
+static metric_slot metric_cache[METRIC_SLOTS];
+static pthread_mutex_t metric_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static bool metric_cached(const qv_proxy *p, int64_t coll, int64_t field,
+                          uint64_t now, bool *has, qv_metric *m)
+{
+    bool hit = false;
+    pthread_mutex_lock(&metric_mu);
+    for (size_t i = 0; i < METRIC_SLOTS && !hit; i++) {
+        metric_slot *s = &metric_cache[i];
+        if (s->p == p && s->coll == coll && s->field == field &&
+            now - s->at_ms < METRIC_TTL_MS) {
+            hit = true;
+            *has = s->has;
+            *m = s->m;
+        }
+    }
+    pthread_mutex_unlock(&metric_mu);
+    return hit;
+}
+
+static void metric_store(const qv_proxy *p, int64_t coll, int64_t field,
+                         uint64_t now, bool has, qv_metric m)
+{
+    pthread_mutex_lock(&metric_mu);
+    size_t victim = 0;
+    for (size_t i = 0; i < METRIC_SLOTS; i++) {
+        metric_slot *s = &metric_cache[i];
+        if (s->p == p && s->coll == coll && s->field == field) {
+            victim = i;
+            break;
+        }
+        if (s->at_ms < metric_cache[victim].at_ms)
+            victim = i;
+    }
+    metric_cache[victim] = (metric_slot){p, coll, field, has, m, now};
+    pthread_mutex_unlock(&metric_mu);
+}
+
+/* The metric of field f's index, if it has one (*has). */
+static qv_code index_metric(qv_proxy *p, qv_rpc_call *call,
+                            const qv_coll_ctx *c, const M(SearchRequest) * rq,
+                            const qv_field_spec *f, bool *has, qv_metric *m,
+                            qv_err *err)
+{
+    uint64_t now = qv_mono_ms(qv_clock_system());
+    if (metric_cached(p, c->id, f->id, now, has, m))
+        return QV_OK;
+    M(DescribeIndexRequest)
+    dr = MILVUS__PROTO__MILVUS__DESCRIBE_INDEX_REQUEST__INIT;
+    dr.db_name = (char *)c->db;
+    dr.collection_name = rq->collection_name;
+    dr.field_name = (char *)f->name;
+    ProtobufCMessage *out = NULL;
+    qv_code rc = qv_proxy__forward(
+        p, call, "DescribeIndex", &dr.base,
+        &milvus__proto__milvus__describe_index_response__descriptor, &out, err);
+    *has = false;
+    const M(DescribeIndexResponse) *r = (const void *)out;
+    if (!rc && r && r->status && r->status->code == 0) {
+        for (size_t i = 0; i < r->n_index_descriptions && !*has; i++) {
+            const M(IndexDescription) *d = r->index_descriptions[i];
+            if (d->field_name && strcmp(d->field_name, f->name) != 0)
+                continue;
+            const char *mt = param(d->params, d->n_params, "metric_type");
+            *has = mt && mt[0] && qv_metric_parse(mt, m, NULL) == QV_OK;
+        }
+    } else if (rc && qv_code_primary(rc) != QV_E_NOT_FOUND) {
+        return rc; /* no coord: the caller keeps the default */
+    }
+    metric_store(p, c->id, f->id, now, *has, *m);
+    return QV_OK;
+}
+
+/* metric_type "" = the index's metric (when the field has an index of the
+ * right kind), then the index parameters for the query nodes. */
+static qv_code finish_params(qv_proxy *p, qv_rpc_call *call,
+                             const qv_coll_ctx *c, const M(SearchRequest) * rq,
+                             search_in *in, qv_err *err)
+{
+    const qv_field_spec *f = &c->specs[in->field];
+    if (!in->metric_given) {
+        bool has = false;
+        qv_metric m = in->metric;
+        qv_err e = {0};
+        if (index_metric(p, call, c, rq, f, &has, &m, &e) == QV_OK && has &&
+            qv_metric_is_binary(m) == (f->type == QV_DT_BINARY_VECTOR))
+            in->metric = m;
+    }
+    return index_params(qv_rpc_call_arena(call), rq->search_params,
+                        rq->n_search_params, in, err);
+}
+
 static qv_code parse_params(qv_arena *a, const qv_coll_ctx *c,
                             const M(SearchRequest) * rq, search_in *in,
                             qv_err *err)
@@ -317,6 +429,7 @@ static qv_code parse_params(qv_arena *a, const qv_coll_ctx *c,
     if (m && m[0]) {
         if ((rc = qv_metric_parse(m, &in->metric, err)))
             return rc;
+        in->metric_given = true;
         if (qv_metric_is_binary(in->metric) != binary)
             return qv_fail(err, QV_E_INVALID,
                            "metric %s does not apply to field '%s' (%s)", m,
@@ -324,8 +437,6 @@ static qv_code parse_params(qv_arena *a, const qv_coll_ctx *c,
     } else {
         in->metric = binary ? QV_METRIC_HAMMING : QV_METRIC_COSINE;
     }
-    if ((rc = index_params(a, kv, n, in, err)))
-        return rc;
     if (rq->search_input_case ==
         MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_IDS)
         return rc; /* vectors fetched later (by_ids) */
@@ -671,6 +782,8 @@ qv_code qv_proxy__search(qv_rpc_call *call, const ProtobufCMessage *req,
                      "search with sub-requests is not supported yet");
     if (!rc)
         rc = parse_params(a, &c, rq, &in, err);
+    if (!rc)
+        rc = finish_params(p, call, &c, rq, &in, err);
     if (!rc)
         rc = qv_proxy__outputs(a, &c, rq->output_fields, rq->n_output_fields,
                                true, &out, err);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/rpc/rpc_client.h"
 #include "coord/coord.h"
 #include "milvus/milvus.pb-c.h"
@@ -282,4 +283,42 @@ Test(proxy_search_params, range_search)
         M(SearchResults) *r = search(bad[i], 3);
         cr_assert_neq(r->status->code, 0, "bad request %zu accepted", i);
     }
+}
+
+/* metric_type "" (what the SDKs send by default): COSINE without an index,
+ * the index's metric once the field has one. */
+Test(proxy_search_params, metric_of_the_index)
+{
+    create();
+    char *of[1] = {"count(*)"};
+    M(QueryRequest) q0 = MILVUS__PROTO__MILVUS__QUERY_REQUEST__INIT;
+    q0.collection_name = "c";
+    q0.output_fields = of;
+    q0.n_output_fields = 1;
+    call("Query", &q0.base, &milvus__proto__milvus__query_results__descriptor);
+    M(MutationResult) *m = insert(1, 100, 2);
+    cr_assert_eq(m->status->code, 0, "%s", m->status->reason);
+    load();
+    const char *a[] = {"topk", "3", "metric_type", ""};
+    M(SearchResults) *r = search(a, 2);
+    cr_assert_eq(r->status->code, 0, "%s", r->status->reason);
+    cr_assert_float_eq(r->results->scores[0], 1.0f, 1e-5, "COSINE");
+    Milvus__Proto__Common__KeyValuePair p[2], *pp[2] = {&p[0], &p[1]};
+    milvus__proto__common__key_value_pair__init(&p[0]);
+    milvus__proto__common__key_value_pair__init(&p[1]);
+    p[0].key = "index_type";
+    p[0].value = "FLAT";
+    p[1].key = "metric_type";
+    p[1].value = "L2";
+    M(CreateIndexRequest)
+    ci = MILVUS__PROTO__MILVUS__CREATE_INDEX_REQUEST__INIT;
+    ci.collection_name = "c";
+    ci.field_name = "v";
+    ci.extra_params = pp;
+    ci.n_extra_params = 2;
+    Milvus__Proto__Common__Status *st = call("CreateIndex", &ci.base, STATUS_D);
+    cr_assert_eq(st->code, 0, "%s", st->reason);
+    qv_sleep_ms(2100); /* the proxy keeps "no index" for 2 s */
+    int64_t w[] = {41, 42, 40};
+    assert_ids(search(a, 2), w, 3);
 }
