@@ -12,6 +12,7 @@
 #   <workdir>/roles     the quiver roles that run (a role this quiver cannot
 #                       run as its own process is left out and named in
 #                       <workdir>/missing)
+#   <workdir>/pids      "<role> <pid>" per quiver role (for CPU accounting)
 # and waits.  SIGTERM or SIGINT stops everything (quiver roles first,
 # SIGTERM then SIGKILL after 10 s) and exits.  Every child gets
 # `setpriv --pdeathsig KILL`, so none outlives this script; logs stay in
@@ -131,6 +132,7 @@ for role in coord proxy querynode datanode indexnode; do
         --set "http.port=$h" --set http.listenAddress=127.0.0.1
     if wait_port "${pids[-1]}" "$p" 30; then
         roles+=("$role")
+        echo "$role ${pids[-1]}" >>"$work/pids"
     elif grep -q "cannot run as its own process\|unknown role" "$work/$role.log"; then
         missing+=("$role")
         log "role $role is not available in this quiver: $(tail -n 1 "$work/$role.log")"

@@ -156,6 +156,9 @@ typedef struct e2e_point {
     size_t calls;
     size_t errors;
     double recall; /* recall@k over the measured calls (NAN: no gt) */
+    double cpu_ms; /* CPU ms per call of the side measured (the server's
+                      processes, or this process for the library); NAN
+                      when unknown */
 } e2e_point;
 
 /* Runs `threads` threads calling fn(ctx, q, ...) over the nq queries (each
@@ -194,6 +197,11 @@ qv_code e2e_spawn_cluster(e2e_servers *s, const char *script,
 /* Stops what was started (SIGTERM, bounded wait, SIGKILL) and removes the
  * workdir.  No-op when nothing was started. */
 void e2e_servers_stop(e2e_servers *s);
+/* CPU seconds (user + system) used so far by the started quiver
+ * process(es); NAN when the bench did not start them. */
+double e2e_servers_cpu_s(const e2e_servers *s);
+/* CPU seconds used so far by this process. */
+double e2e_self_cpu_s(void);
 /* Prints the last `bytes` of the servers' logs to stderr. */
 void e2e_servers_dump_logs(const e2e_servers *s, size_t bytes);
 

@@ -76,8 +76,8 @@ static void print_index(const e2e_opts *o, const e2e_run *r)
         printf("| server index | – | %s |\n", r->index_note);
     else if (r->index_done)
         printf("| server: CreateIndex -> build finished (DescribeIndex) | "
-               "%.1f | %s %s |\n",
-               r->index_s, o->index_type, r->index_note);
+               "%.1f | %s; server CPU %.1f s; %s |\n",
+               r->index_s, o->index_type, r->index_cpu_s, r->index_note);
     if (r->load_s > 0)
         printf("| server: LoadCollection -> GetLoadingProgress 100 | %.1f | "
                "count(*) %lld |\n",
@@ -86,13 +86,16 @@ static void print_index(const e2e_opts *o, const e2e_run *r)
         printf("| server: CreateIndex -> loaded | %.1f | |\n",
                r->index_s + r->load_s);
     if (r->lib.done && !r->flat)
-        printf("| library: the same index in-process | %.1f | %.1f MiB, "
-               "build threads: the shared pool |\n",
-               r->lib_build_s, (double)r->lib_mem / 1048576.0);
+        printf("| library: the same index in-process | %.1f | CPU %.1f s; "
+               "%.1f MiB; build threads: the shared pool |\n",
+               r->lib_build_s, r->lib_build_cpu_s,
+               (double)r->lib_mem / 1048576.0);
     if (r->lib.done && !r->flat && r->index_done && r->lib_build_s > 0)
-        printf("| ratio server / library build | %.2f | with load: %.2f |\n",
+        printf("| ratio server / library build | %.2f | with load: %.2f; "
+               "CPU seconds: %.2f |\n",
                r->index_s / r->lib_build_s,
-               (r->index_s + r->load_s) / r->lib_build_s);
+               (r->index_s + r->load_s) / r->lib_build_s,
+               r->index_cpu_s / r->lib_build_cpu_s);
 }
 
 /* The library's QPS (thread column t) at recall `want`, interpolated
@@ -136,9 +139,10 @@ static const e2e_point *lib_same_ef(const e2e_run *r, int ef, int t)
 static void print_search(const e2e_opts *o, const e2e_run *r)
 {
     printf("\n### Search (nq=1, top-%zu)\n\n| ef | client threads | server "
-           "QPS | p50 ms | p99 ms | recall@%zu | library QPS | lib p50 ms | "
-           "lib recall | server/library QPS, same ef | server/library QPS, "
-           "same recall |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+           "QPS | p50 ms | p99 ms | recall@%zu | server CPU ms/query | "
+           "library QPS | lib p50 ms | lib recall | lib CPU ms/query | "
+           "server/library QPS, same ef | server/library QPS, same recall "
+           "|\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
            o->topk, o->topk);
     for (int e = 0; e < r->srv.nef; e++) {
         for (int t = 0; t < o->nthreads; t++) {
@@ -150,13 +154,14 @@ static void print_search(const e2e_opts *o, const e2e_run *r)
             char ef[16];
             (void)snprintf(ef, sizeof ef, r->flat ? "FLAT" : "%d",
                            r->srv.efs[e]);
-            printf("| %s | %d | %.0f | %.2f | %.2f | %.4f |", ef, s->threads,
-                   s->qps, s->p50_ms, s->p99_ms, s->recall);
+            printf("| %s | %d | %.0f | %.2f | %.2f | %.4f | %.3f |", ef,
+                   s->threads, s->qps, s->p50_ms, s->p99_ms, s->recall,
+                   s->cpu_ms);
             if (l)
-                printf(" %.0f | %.3f | %.4f | %.3f |", l->qps, l->p50_ms,
-                       l->recall, s->qps / l->qps);
+                printf(" %.0f | %.3f | %.4f | %.3f | %.3f |", l->qps, l->p50_ms,
+                       l->recall, l->cpu_ms, s->qps / l->qps);
             else
-                printf(" – | – | – | – |");
+                printf(" – | – | – | – | – |");
             if (bound == 2 || isnan(lq))
                 printf(" – (above the library's sweep) |\n");
             else

@@ -185,6 +185,7 @@ static qv_code wait_index(const e2e_opts *o, e2e_run *r, double t0, qv_err *err)
          * yet: a "finished" with nothing indexed counts only after 10 s */
         if (finished && (st.indexed > 0 || now - t0 > 10)) {
             r->index_s = now - t0;
+            r->index_cpu_s = e2e_servers_cpu_s(&r->servers) - r->index_cpu_s;
             r->index_done = true;
             (void)snprintf(r->index_note, sizeof r->index_note,
                            "DescribeIndex: state %d, indexed %lld of %lld "
@@ -218,6 +219,7 @@ static qv_code create_index(const e2e_opts *o, e2e_run *r, qv_err *err)
                    o->M, o->efc);
     e2e_reply rep;
     double t0 = e2e_now();
+    r->index_cpu_s = e2e_servers_cpu_s(&r->servers);
     qv_code rc =
         e2e_create_index(&r->c, E2E_COLL_128, o->index_type, params, &rep, err);
     if (rc)
@@ -333,9 +335,20 @@ static int lib_search(void *ctx, size_t q, int64_t *ids)
     return rc != QV_OK;
 }
 
+static double server_cpu(const e2e_run *r)
+{
+    return e2e_servers_cpu_s(&r->servers);
+}
+
+static double self_cpu(const e2e_run *r)
+{
+    (void)r;
+    return e2e_self_cpu_s();
+}
+
 static qv_code sweep(const e2e_opts *o, e2e_run *r, e2e_sweep *sw,
                      const char *who, e2e_search_fn fn, void *ctx, int *ef,
-                     qv_err *err)
+                     double (*cpu)(const e2e_run *), qv_err *err)
 {
     /* exact search over the whole set is slow: one pass over at most 200
      * queries is enough to time it and check its recall */
@@ -346,15 +359,17 @@ static qv_code sweep(const e2e_opts *o, e2e_run *r, e2e_sweep *sw,
         *ef = sw->efs[e];
         for (int t = 0; t < o->nthreads; t++) {
             e2e_point *pt = &sw->points[e][t];
+            double c0 = cpu(r);
             qv_code rc =
                 e2e_search_timed(fn, ctx, o->threads[t], r->queries.n, o->topk,
                                  &r->gt, o->seconds, min_calls, pt, err);
             if (rc)
                 return rc;
+            pt->cpu_ms = (cpu(r) - c0) / (double)pt->calls * 1e3;
             progress("%s ef=%d threads=%d: %.0f QPS, p50 %.2f ms, p99 %.2f "
-                     "ms, recall@%zu %.4f%s",
+                     "ms, recall@%zu %.4f, %.3f CPU ms/query%s",
                      who, sw->efs[e], o->threads[t], pt->qps, pt->p50_ms,
-                     pt->p99_ms, o->topk, pt->recall,
+                     pt->p99_ms, o->topk, pt->recall, pt->cpu_ms,
                      pt->errors ? " (ERRORS)" : "");
             if (pt->errors) {
                 r->failures++;
@@ -396,7 +411,8 @@ static qv_code phase_server_search(const e2e_opts *o, e2e_run *r, qv_err *err)
                      "calls failed",
                      warm.errors, nw);
     if (!rc)
-        rc = sweep(o, r, sw, "server", srv_search, &s, &s.rq.ef, err);
+        rc = sweep(o, r, sw, "server", srv_search, &s, &s.rq.ef, server_cpu,
+                   err);
     return rc;
 }
 
@@ -446,17 +462,19 @@ static qv_code phase_library(const e2e_opts *o, e2e_run *r, qv_err *err)
     qv_params p = {kv, r->flat ? 0 : 2};
     qv_index *ix = NULL;
     progress("library: building %s in-process", qv_index_type_name(type));
-    double t0 = e2e_now();
+    double t0 = e2e_now(), c0 = e2e_self_cpu_s();
     qv_code rc = qv_index_create(type, QV_METRIC_L2, r->base.d, &p, &ix, err);
     if (!rc)
         rc = qv_index_add(ix, r->base.n, r->base.x, NULL, err);
     r->lib_build_s = e2e_now() - t0;
+    r->lib_build_cpu_s = e2e_self_cpu_s() - c0;
     if (!rc) {
         r->lib_mem = qv_index_memory_size(ix);
         progress("library build %.1f s", r->lib_build_s);
         lib_ctx l = {.ix = ix, .q = &r->queries, .topk = o->topk};
         lib_efs(o, r, &r->lib);
-        rc = sweep(o, r, &r->lib, "library", lib_search, &l, &l.ef, err);
+        rc = sweep(o, r, &r->lib, "library", lib_search, &l, &l.ef, self_cpu,
+                   err);
     }
     qv_index_free(ix);
     return rc;

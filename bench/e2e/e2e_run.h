@@ -59,11 +59,12 @@ typedef struct e2e_run {
     bool flat;            /* the server searches without an index */
     char index_note[400]; /* why FLAT, or what DescribeIndex said */
     bool index_done;
-    double index_s; /* CreateIndex -> DescribeIndex finished */
-    double load_s;  /* LoadCollection -> GetLoadingProgress 100 */
+    double index_s;     /* CreateIndex -> DescribeIndex finished */
+    double index_cpu_s; /* the server's CPU seconds meanwhile (NAN: unknown) */
+    double load_s;      /* LoadCollection -> GetLoadingProgress 100 */
     int64_t count;
     e2e_sweep srv, lib;
-    double lib_build_s;
+    double lib_build_s, lib_build_cpu_s;
     size_t lib_mem;
 
     int failures;

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -256,6 +258,63 @@ void e2e_servers_stop(e2e_servers *s)
         free(cmd);
     }
     s->workdir[0] = 0;
+}
+
+/* utime + stime of one process from /proc/<pid>/stat, or -1. */
+static double proc_cpu_s(int pid)
+{
+    char path[64], buf[1024];
+    (void)snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    /* after ")": state(3) ... utime(14) stime(15) */
+    if (!p || sscanf(p + 2,
+                     "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                     "%llu %llu",
+                     &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double e2e_servers_cpu_s(const e2e_servers *s)
+{
+    if (strcmp(s->mode, "standalone") == 0 && s->pid > 0) {
+        double c = proc_cpu_s(s->pid);
+        return c < 0 ? NAN : c;
+    }
+    if (strcmp(s->mode, "cluster") != 0)
+        return NAN;
+    char path[300], role[32];
+    (void)snprintf(path, sizeof path, "%s/pids", s->workdir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NAN;
+    double sum = 0;
+    int pid, n = 0;
+    while (fscanf(f, "%31s %d", role, &pid) == 2) {
+        double c = proc_cpu_s(pid);
+        if (c >= 0) {
+            sum += c;
+            n++;
+        }
+    }
+    fclose(f);
+    return n ? sum : NAN;
+}
+
+double e2e_self_cpu_s(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return NAN;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static void dump(const char *path, size_t bytes)
