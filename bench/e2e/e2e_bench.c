@@ -5,13 +5,34 @@
  *
  * Usage: see usage() below and bench/README.md ("End to end").
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench/e2e/e2e_run.h"
 #include "common/log.h"
+
+/* Ctrl-C or a ctest timeout: stop what the bench started and remove its
+ * temp dir, with async-signal-safe calls only (kill, waitpid, execv). */
+static e2e_servers *g_servers;
+
+static void on_signal(int sig)
+{
+    e2e_servers *s = g_servers;
+    if (s && s->pid > 0) {
+        (void)kill(s->pid, SIGTERM);
+        (void)waitpid(s->pid, NULL, 0);
+    }
+    if (s && s->workdir[0] && !s->keep) {
+        static char rm[] = "rm", rf[] = "-rf";
+        char *const argv[] = {rm, rf, s->workdir, NULL};
+        (void)execv("/bin/rm", argv);
+    }
+    _exit(128 + sig);
+}
 
 static void usage(FILE *f)
 {
@@ -25,8 +46,9 @@ static void usage(FILE *f)
         "  [--target-recall 0.95] [--min-recall R] [--timeout S]\n"
         "  [--no-lib] [--no-768] [--keep] [--search-only] [--quiver PATH]\n"
         "  [--kafka-broker PATH] [--cluster-script PATH]\n"
-        "Measures a running server at --address, or one it starts itself\n"
-        "with --spawn (temp data dir, free ports, stopped at the end).\n"
+        "Measures a running server at --address (default 127.0.0.1:19530),\n"
+        "or one it starts itself with --spawn (temp data dir, free ports,\n"
+        "stopped at the end).\n"
         "--quick: a small smoke run (20K vectors, short points).\n"
         "--keep leaves the collections; --search-only (with --address)\n"
         "then measures search on them again without inserting.\n");
@@ -186,11 +208,13 @@ static int parse(int argc, char **argv, e2e_opts *o)
             return 2;
         }
     }
-    if ((o->address != NULL) == (o->spawn != NULL)) {
+    if (o->address && o->spawn) {
         (void)fprintf(stderr,
-                      "e2e_bench: give exactly one of --address and --spawn\n");
+                      "e2e_bench: give --address or --spawn, not both\n");
         return usage(stderr), 2;
     }
+    if (!o->address && !o->spawn)
+        o->address = "127.0.0.1:19530"; /* Milvus's default port */
     if (o->spawn && strcmp(o->spawn, "standalone") != 0 &&
         strcmp(o->spawn, "cluster") != 0) {
         (void)fprintf(stderr, "e2e_bench: --spawn standalone or cluster\n");
@@ -265,6 +289,10 @@ int main(int argc, char **argv)
     qv_log_set_level(QV_LOG_ERROR);
     e2e_run r;
     memset(&r, 0, sizeof r);
+    g_servers = &r.servers;
+    struct sigaction sa = {.sa_handler = on_signal};
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
     qv_err err = {0};
     double t0 = e2e_now();
     qv_code rc = load_data(&o, &r, &err);

@@ -76,6 +76,10 @@ qv_code e2e_vecs_read(const char *path, size_t max_rows, e2e_vecs *out,
         rows = (size_t)size / (4 + d * esz);
         if (max_rows && rows > max_rows)
             rows = max_rows;
+        if (rows == 0)
+            rc = qv_fail(err, QV_E_CORRUPT, "'%s': no rows", path);
+    }
+    if (!rc) {
         if (kind == IVECS)
             out->ids = qv_try_alloc(rows * d, sizeof *out->ids);
         else
