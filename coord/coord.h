@@ -37,18 +37,18 @@
 typedef struct qv_coord qv_coord;
 
 typedef struct qv_coord_options {
-    metakv *kv;            /* borrowed; required */
-    const char *root;      /* meta KV key root; NULL = "quiver/" */
-    const char *host;      /* listen host; NULL = "0.0.0.0" */
-    int port;              /* 0 = ephemeral (see qv_coord_port) */
-    const char *advertise; /* address peers use; NULL/"" = host:port, with
-                              127.0.0.1 for a wildcard host */
-    size_t workers;        /* handler threads; 0 = 4 */
-    int64_t session_ttl_s; /* session lease TTL; 0 = 10 */
-    uint32_t pchannels;    /* physical DML channels; 0 = 16 */
-    wal *log;              /* the write log (borrowed; NULL = no data path:
-                              no time ticks, segments or flush) */
-    uint32_t tick_ms;      /* time tick period; 0 = 100 */
+    metakv *kv;              /* borrowed; required */
+    const char *root;        /* meta KV key root; NULL = "quiver/" */
+    const char *host;        /* listen host; NULL = "0.0.0.0" */
+    int port;                /* 0 = ephemeral (see qv_coord_port) */
+    const char *advertise;   /* address peers use; NULL/"" = host:port, with
+                                127.0.0.1 for a wildcard host */
+    size_t workers;          /* handler threads; 0 = 4 */
+    int64_t session_ttl_s;   /* session lease TTL; 0 = 10 */
+    uint32_t pchannels;      /* physical DML channels; 0 = 16 */
+    wal *log;                /* the write log (borrowed; NULL = no data path:
+                                no time ticks, segments or flush) */
+    uint32_t tick_ms;        /* time tick period; 0 = 100 */
     uint64_t index_min_rows; /* segments with fewer rows get no index
                                 build (indexCoord.minSegmentRows); 0 = 1024 */
     /* Segment seal policies (coord_data.c; dataCoord.segment.*). */
@@ -59,9 +59,10 @@ typedef struct qv_coord_options {
     uint64_t seg_max_age_ms; /* seal one open this long; 0 = 10 min;
                                 UINT64_MAX = never */
     /* Log trimming (coord_dn.c; dataCoord.walTrim.*). */
-    bool wal_trim_off;        /* never trim the log */
-    uint64_t wal_trim_margin; /* records kept below the smallest
-                                 checkpoint of a pchannel */
+    bool wal_trim_off;             /* never trim the log */
+    uint64_t wal_trim_margin;      /* records kept below the smallest
+                                      checkpoint of a pchannel */
+    uint64_t wal_trim_interval_ms; /* between two trims; 0 = 10 s */
     /* Compaction and garbage collection (coord_compact.c, coord_gc.c). */
     objstore *os;                 /* borrowed; NULL = no garbage collection */
     uint64_t retention_ms;        /* time travel window; 0 = 1 h */

@@ -22,7 +22,7 @@
  *      also restarts channels a datanode lost;
  *   3. releases the vchannels of dropped collections (ReleaseDataChannels)
  *      and removes their assignment and checkpoint records;
- *   4. every trim_every rounds, trims each pchannel below the smallest
+ *   4. every wal_trim_interval_ms, trims each pchannel below the smallest
  *      checkpoint of the vchannels on it, less a safety margin, and never
  *      past the end position read before the collections were listed (a
  *      collection created meanwhile has all its records above that).  A
@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/json/json.h"
 #include "common/log.h"
 #include "common/rpc/rpc_client.h"
@@ -46,9 +47,9 @@
 #include "internal/datanode.pb-c.h"
 #include "proto/pb_arena.h"
 
-#define DN_SERVICE     "/quiver.internal.DataNodeService/"
-#define REWATCH_ROUNDS 5
-#define TRIM_ROUNDS    10
+#define DN_SERVICE       "/quiver.internal.DataNodeService/"
+#define REWATCH_ROUNDS   5
+#define TRIM_INTERVAL_MS 10000u
 
 typedef struct dn_node {
     char key[QV_SEGMETA_KEY_MAX];
@@ -417,8 +418,7 @@ out:
 
 void qv_coord__keep_datanodes(qv_coord *c)
 {
-    static _Atomic uint64_t rounds;
-    uint64_t round = atomic_fetch_add(&rounds, 1);
+    uint64_t round = c->dn_rounds++;
     qv_catalog *cat;
     qv_err e = {0};
     if (!c->opts.log || qv_coord__enter(c, &cat, NULL, &e))
@@ -446,8 +446,15 @@ void qv_coord__keep_datanodes(qv_coord *c)
     for (size_t i = 0; !rc && i < as.n; i++)
         if (!as.v[i].live)
             release_dropped(c, &as.v[i], &nodes);
-    if (!rc && !c->opts.wal_trim_off && round % TRIM_ROUNDS == TRIM_ROUNDS - 1)
+    uint64_t now = qv_mono_ms(qv_clock_system());
+    uint64_t every = c->opts.wal_trim_interval_ms ? c->opts.wal_trim_interval_ms
+                                                  : TRIM_INTERVAL_MS;
+    if (!c->dn_last_trim_ms)
+        c->dn_last_trim_ms = now;
+    if (!rc && !c->opts.wal_trim_off && now - c->dn_last_trim_ms >= every) {
+        c->dn_last_trim_ms = now;
         trim_logs(c, cat);
+    }
     if (rc)
         QV_LOG(QV_LOG_WARN, "coord", "datanode placement: %s", e.msg);
     qv_arena_release(&a);

@@ -57,6 +57,8 @@ struct qv_coord {
     pthread_t ticker;
     bool ticker_started;
     struct qv__maint *maint; /* compaction jobs and GC (coord_compact.c) */
+    /* Datanode keeper state (coord_dn.c; the ticker thread only). */
+    uint64_t dn_rounds, dn_last_trim_ms;
 };
 
 /* Data path internals (coord_data.c, coord_load.c).  use_pchannel needs

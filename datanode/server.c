@@ -21,8 +21,10 @@
 
 typedef Milvus__Proto__Common__Status pb_status;
 
+/* One poll handles at most POLL_MAX records (time ticks arrive every
+ * ~100 ms even when idle), so a stop is seen within a few seconds. */
 #define POLL_WAIT_MS 200
-#define POLL_MAX     4096
+#define POLL_MAX     32
 
 static pb_status *mk_status(qv_arena *a, qv_code rc, const qv_err *err)
 {
@@ -148,6 +150,11 @@ static qv_code chan_commit(void *ctx, const qv_dn_commit *c, qv_err *err)
     if (!rc)
         rc = reply_status(st, "commit segment", err);
     qv_arena_release(&a);
+    if (!rc) {
+        pthread_mutex_lock(&ch->mu);
+        ch->checkpoint = c->checkpoint;
+        pthread_mutex_unlock(&ch->mu);
+    }
     return rc;
 }
 

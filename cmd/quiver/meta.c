@@ -80,6 +80,8 @@ qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, wal *log,
         .wal_trim_off = !qv_config_bool(cfg, "dataCoord.walTrim.enabled"),
         .wal_trim_margin =
             (uint64_t)qv_config_int(cfg, "dataCoord.walTrim.marginRecords"),
+        .wal_trim_interval_ms =
+            qv_config_duration_ms(cfg, "dataCoord.walTrim.interval"),
     };
     /* 0 in the configuration = never; 0 in the options = the default */
     uint64_t idle = qv_config_duration_ms(cfg, "dataCoord.segment.idleSeal");

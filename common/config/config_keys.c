@@ -87,9 +87,10 @@ const qv_config_key qv_config_keys[] = {
      "a growing segment open this long is sealed (0 = never)"},
     {"dataCoord.walTrim.enabled", QV_CFG_BOOL, "true", 0, 0, NULL,
      "trim each log channel below the checkpoints of its vchannels"},
-    {"dataCoord.walTrim.marginRecords", QV_CFG_INT, "10000", 0,
-     1000000000000.0, NULL,
-     "log positions kept below the smallest checkpoint of a channel"},
+    {"dataCoord.walTrim.marginRecords", QV_CFG_INT, "10000", 0, 1000000000000.0,
+     NULL, "log positions kept below the smallest checkpoint of a channel"},
+    {"dataCoord.walTrim.interval", QV_CFG_DURATION, "10s", 100, 86400000, NULL,
+     "time between two trims of the log"},
 
     /* objstore: where segments and indexes live */
     {"objstore.backend", QV_CFG_ENUM, "fs", 0, 0, "fs|s3",
