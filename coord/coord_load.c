@@ -370,9 +370,12 @@ static seg_target *mk_entry(qv_arena *a, qv_seg_info *s, qv_index_info **idx,
     return t;
 }
 
-/* The target of vchannel vch (TARGET RULE) on arena a. */
+/* The target of vchannel vch (TARGET RULE) on arena a.  serving (the
+ * node's last answer) keeps a compaction output that already serves: a
+ * target never moves back from an output to its inputs. */
 static qv_code build_target(qv_coord *c, const qv_coll_info *info,
                             const char *vch, const qv_load_rec *rec,
+                            const int64_t *serving, size_t nserving,
                             qv_arena *a, target **out, qv_err *err)
 {
     qv_seg_info **segs;
@@ -409,7 +412,8 @@ static qv_code build_target(qv_coord *c, const qv_coll_info *info,
             (rec->parts &&
              !qv_coord__load_has_id(rec->parts, rec->nparts, s->partition_id)))
             continue;
-        if (s->n_compacted_from == 0 || builds_done(c, s, idx, nidx, si, nsi)) {
+        if (s->n_compacted_from == 0 || builds_done(c, s, idx, nidx, si, nsi) ||
+            qv_coord__load_has_id(serving, nserving, s->id)) {
             pick[np++] = s;
             continue;
         }
@@ -527,8 +531,8 @@ static void sync_channel(qv_coord *c, qv__load *l, size_t i,
     qv_err e = {0};
     chst *s = &l->ch[i];
     target *t;
-    qv_code rc =
-        build_target(c, info, info->virtual_channels[i], rec, &a, &t, &e);
+    qv_code rc = build_target(c, info, info->virtual_channels[i], rec,
+                              s->serving, s->nserving, &a, &t, &e);
     if (rc) {
         QV_LOG(QV_LOG_WARN, "coord", "target of %s: %s",
                info->virtual_channels[i], e.msg);
@@ -604,7 +608,7 @@ qv_code qv_coord__load_watch(qv_coord *c, const qv_coll_info *info,
         w.checkpoints[i] = ck;
     }
     for (size_t i = 0; !rc && i < n; i++) {
-        rc = build_target(c, info, info->virtual_channels[i], rec, &a,
+        rc = build_target(c, info, info->virtual_channels[i], rec, NULL, 0, &a,
                           &w.targets[i], err);
         if (!rc)
             hashes[i] = target_hash(w.targets[i]);

@@ -283,3 +283,49 @@ test('load: a query node over its memory limit reports a clear error', async () 
     await q.stop();
   }
 });
+
+test('load: progress reaches 100 once every finished index is attached', async () => {
+  const q = await startQuiver();
+  const c = new MilvusClient({ address: q.address, timeout: 30000 });
+  try {
+    const name = 'indexed';
+    assert.equal((await c.createCollection({ collection_name: name, fields })).error_code, 'Success');
+    for (let b = 0; b < 3; b++)
+      assert.equal((await c.insert({ collection_name: name, data: rows(b * 1000, 1000) })).status.error_code, 'Success');
+    await flushSync(c, name);
+    assert.equal((await c.insert({ collection_name: name, data: rows(3000, 1500) })).status.error_code, 'Success');
+    await flushSync(c, name);
+    const ix = await c.createIndex({
+      collection_name: name, field_name: 'v', index_type: 'HNSW', metric_type: 'L2',
+      params: { M: 16, efConstruction: 64 },
+    });
+    assert.equal(ix.error_code, 'Success', ix.reason);
+    const end = Date.now() + 120000;
+    let d;
+    while (Date.now() < end) {
+      d = (await c.describeIndex({ collection_name: name, field_name: 'v' })).index_descriptions[0];
+      if (d.state === 'Finished') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(d.state, 'Finished');
+    assert.equal((await c.loadCollectionSync({ collection_name: name })).error_code, 'Success');
+    // 100 means every segment serves with its index attached
+    const attached = (q.output().match(/index build \d+ of field \d+ attached/g) || []).length;
+    assert.ok(attached >= 2, `indexes attached before progress 100: ${attached}\n${q.output()}`);
+    const ids = [...Array(4500).keys()];
+    assert.equal(await count(c, name), ids.length);
+    const s = await c.search({
+      collection_name: name, data: [QUERY], limit: 10, metric_type: 'L2', params: { ef: 200 },
+      consistency_level: STRONG,
+    });
+    assert.equal(s.status.error_code, 'Success', s.status.reason);
+    // vectors repeat (97 distinct), so compare distances with the brute force
+    const want = bruteForce(ids, 10);
+    assert.equal(s.results.length, 10);
+    const hit = s.results.filter((h, i) => Math.abs(h.score - want[i][0]) <= 1e-3 * Math.max(1, want[i][0])).length;
+    assert.ok(hit >= 9, `distances matching the brute force: ${hit}/10`);
+  } finally {
+    await c.closeConnection();
+    await q.stop();
+  }
+});
