@@ -41,12 +41,13 @@ static bool same_group(const qv_seg_info *a, const qv_seg_info *b)
            strcmp(a->vchannel, b->vchannel) == 0;
 }
 
-/* Delete entries of the channel's L0 logs that may hit s and can be
- * purged. */
+/* Rows of s that a rewrite could purge: those it keeps only for time
+ * travel (hidden before it was written), and the entries of the channel's
+ * L0 logs committed after it that may hit it. */
 static uint64_t pending_deletes(const qv_seg_info *s, qv_seg_info *const *l0,
                                 size_t nl0, qv_ts purge_before)
 {
-    uint64_t n = 0;
+    uint64_t n = s->flushed_ts <= purge_before ? s->deleted_rows : 0;
     for (size_t i = 0; i < nl0; i++)
         if (l0[i]->flushed_ts > s->flushed_ts && l0[i]->min_ts <= purge_before)
             n += l0[i]->rows;

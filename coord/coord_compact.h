@@ -9,10 +9,12 @@
  *     most QV_COMPACT_MAX_INPUTS inputs; a group of two or more is a plan;
  *   - single: a segment left out of every merge whose estimated deleted
  *     ratio exceeds deleted_ratio (manual: any pending delete) is rewritten
- *     alone.  The estimate counts the entries of the channel's L0 delete
- *     logs (for its partition or all) committed after the segment was and
- *     old enough to purge (min_ts <= purge_before) -- cheap, read from the
- *     records only, and an overestimate when deletes hit other segments.
+ *     alone.  The estimate counts the rows the segment keeps only for
+ *     time travel (deleted_rows, once flushed_ts <= purge_before) and the
+ *     entries of the channel's L0 delete logs (for its partition or all)
+ *     committed after the segment was and old enough to purge (min_ts <=
+ *     purge_before) -- cheap, read from the records only, and an
+ *     overestimate when deletes hit other segments.
  * Every plan also lists the channel's FLUSHED L0 logs, which the datanode
  * applies to the inputs.
  *

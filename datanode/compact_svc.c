@@ -107,6 +107,7 @@ static qv_code run(qv_dnode *d, const Quiver__Internal__CompactRequest *rq,
         o->level = LV(L1);
         o->log_id = rq->output_log_id;
         o->rows = res.rows;
+        o->deleted_rows = res.deletes;
         o->bytes = res.bytes;
         o->min_ts = res.min_ts;
         o->max_ts = res.max_ts;
@@ -123,8 +124,9 @@ static qv_code run(qv_dnode *d, const Quiver__Internal__CompactRequest *rq,
         QV_LOG(QV_LOG_INFO, "datanode",
                "compaction %" PRId64 ": %zu segments, %" PRIu64
                " rows -> segment %" PRId64 ", %" PRIu64 " rows (%" PRIu64
-               " purged)",
-               rq->plan_id, n, res.input_rows, o->id, res.rows, res.purged);
+               " purged, %" PRIu64 " kept for time travel, %zu L0 logs)",
+               rq->plan_id, n, res.input_rows, o->id, res.rows, res.purged,
+               res.deletes, rq->n_l0);
     }
     free(in);
     free(l0);

@@ -59,6 +59,13 @@ const qv_proxy_rpc qv_proxy__rpcs[] = {
      qv_proxy__ddl},
     {MILVUS("GetReplicas"), REQ(get_replicas_request), qv_proxy__ddl},
     {MILVUS("Flush"), REQ(flush_request), qv_proxy__ddl},
+    /* Compaction (rpc_compact.c forwards to the coord). */
+    {MILVUS("ManualCompaction"), REQ(manual_compaction_request),
+     qv_proxy__manual_compaction},
+    {MILVUS("GetCompactionState"), REQ(get_compaction_state_request),
+     qv_proxy__get_compaction_state},
+    {MILVUS("GetCompactionStateWithPlans"), REQ(get_compaction_plans_request),
+     qv_proxy__get_compaction_plans},
     {MILVUS("GetFlushState"), REQ(get_flush_state_request),
      qv_proxy__get_flush_state},
     /* Indexes (rpc_index.c checks, the coord answers). */

@@ -9,6 +9,7 @@
 #include "common/alloc.h"
 #include "proxy/build_info.h"
 #include "proxy/proxy_int.h"
+#include "proxy/proxy_read.h"
 
 Milvus__Proto__Common__Status *
 qv_proxy__status(qv_arena *a, qv_code c, qv_subject what, const char *reason)
@@ -96,6 +97,8 @@ qv_code qv_proxy_create(const qv_proxy_options *opts, qv_proxy **out,
         return qv_fail(err, QV_E_INVALID, "proxy: no options");
     qv_proxy *p = QV_NEW(qv_proxy);
     p->opts = *opts;
+    if (opts->retention_ms)
+        qv_proxy__set_retention_ms(opts->retention_ms);
     p->host = qv_xstrdup(opts->host ? opts->host : "0.0.0.0");
     p->version = qv_xstrdup(opts->version && *opts->version
                                 ? opts->version

@@ -70,6 +70,10 @@ typedef struct qv_proxy_options {
     wal *log;
     size_t max_record_bytes;
     uint32_t read_wait_ms;
+    /* Time travel window (common.dataRetention): older travel timestamps
+     * are refused.  0 = 1 h.  Process-wide: the last proxy created sets
+     * it. */
+    uint64_t retention_ms;
 } qv_proxy_options;
 
 /* Creates the proxy and registers its handlers (not listening yet).  The

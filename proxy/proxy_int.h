@@ -174,4 +174,9 @@ QV_PROXY_HANDLER(qv_proxy__get_flush_state);
 /* The index RPCs (rpc_index.c), found by the call's method name. */
 QV_PROXY_HANDLER(qv_proxy__index);
 
+/* Compaction (rpc_compact.c). */
+QV_PROXY_HANDLER(qv_proxy__manual_compaction);
+QV_PROXY_HANDLER(qv_proxy__get_compaction_state);
+QV_PROXY_HANDLER(qv_proxy__get_compaction_plans);
+
 #endif

@@ -27,10 +27,11 @@ qv_code qv_proxy__guarantee(qv_proxy *p, qv_rpc_call *call,
                             const qv_coll_ctx *c, int level, bool use_default,
                             uint64_t given, qv_ts *g, qv_err *err) QV_MUST_USE;
 /* Time travel: the request's travel_timestamp, else the same key in its
- * params; refused when older than the retention window (data is kept that
- * long: growing segments keep every version, and nothing is compacted
- * yet). */
+ * params; refused when older than the retention window (compaction and GC
+ * keep every version newer than now - retention: coord/coord_gc.h).  The
+ * window is common.dataRetention, set once at start (default below). */
 #define QV_PROXY_RETENTION_MS 3600000
+void qv_proxy__set_retention_ms(uint64_t ms);
 qv_code qv_proxy__travel(Milvus__Proto__Common__KeyValuePair **kv, size_t n,
                          uint64_t field, uint64_t *out,
                          qv_err *err) QV_MUST_USE;

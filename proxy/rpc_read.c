@@ -120,6 +120,13 @@ qv_code qv_proxy__guarantee(qv_proxy *p, qv_rpc_call *call,
     return qv_proxy__strong_ts(p, call, g, err); /* Strong */
 }
 
+static _Atomic uint64_t retention_ms = QV_PROXY_RETENTION_MS;
+
+void qv_proxy__set_retention_ms(uint64_t ms)
+{
+    retention_ms = ms;
+}
+
 qv_code qv_proxy__travel(Milvus__Proto__Common__KeyValuePair **kv, size_t n,
                          uint64_t field, uint64_t *out, qv_err *err)
 {
@@ -138,11 +145,13 @@ qv_code qv_proxy__travel(Milvus__Proto__Common__KeyValuePair **kv, size_t n,
     if (!t)
         return QV_OK;
     uint64_t now = qv_wall_ms(qv_clock_system());
-    if (qv_ts_physical(t) + QV_PROXY_RETENTION_MS < now)
+    uint64_t retention_ms_now = retention_ms;
+    if (qv_ts_physical(t) + retention_ms_now < now)
         return qv_fail(err, QV_E_INVALID,
                        "travel_timestamp %llu is older than the retention "
-                       "window (%d s)",
-                       (unsigned long long)t, QV_PROXY_RETENTION_MS / 1000);
+                       "window (%llu ms)",
+                       (unsigned long long)t,
+                       (unsigned long long)retention_ms_now);
     return QV_OK;
 }
 

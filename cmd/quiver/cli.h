@@ -53,7 +53,11 @@ qv_code qv_cli_open_objstore(const qv_config *cfg, bool standalone,
 /* Creates and starts the coord (log may be NULL: no data path); standalone: on
  * 127.0.0.1:0, and waits until it is active. */
 qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, wal *log,
-                           bool standalone, qv_coord **out, qv_err *err);
+                           objstore *os, bool standalone, qv_coord **out,
+                           qv_err *err);
+/* common.dataRetention in ms; 0 in the configuration (keep nothing) is 1,
+ * since 0 in the role options means the default. */
+uint64_t qv_cli_retention_ms(const qv_config *cfg);
 
 /* Observability wiring: registers the process metrics, starts the HTTP
  * server with /healthz and /metrics when http.enabled. */

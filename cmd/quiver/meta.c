@@ -55,8 +55,15 @@ qv_code qv_cli_clear_sessions(const qv_config *cfg, metakv *kv, qv_err *err)
     return QV_OK;
 }
 
+uint64_t qv_cli_retention_ms(const qv_config *cfg)
+{
+    uint64_t ms = qv_config_duration_ms(cfg, "common.dataRetention");
+    return ms ? ms : 1;
+}
+
 qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, wal *log,
-                           bool standalone, qv_coord **out, qv_err *err)
+                           objstore *os, bool standalone, qv_coord **out,
+                           qv_err *err)
 {
     char root[512];
     qv_code rc = qv_cli_meta_root(cfg, root, sizeof root, err);
@@ -73,6 +80,17 @@ qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, wal *log,
         .session_ttl_s =
             (int64_t)(qv_config_duration_ms(cfg, "session.ttl") + 999) / 1000,
         .log = log,
+        .os = os,
+        .retention_ms = qv_cli_retention_ms(cfg),
+        .gc_scan_interval_ms = qv_config_duration_ms(cfg, "gc.scanInterval"),
+        .gc_orphan_grace_ms =
+            qv_config_duration_ms(cfg, "gc.orphanGracePeriod"),
+        .compact_interval_ms =
+            qv_config_duration_ms(cfg, "dataCoord.compaction.interval"),
+        .compact_min_rows =
+            (uint64_t)qv_config_int(cfg, "dataCoord.compaction.minSegmentRows"),
+        .compact_max_rows =
+            (uint64_t)qv_config_int(cfg, "dataCoord.compaction.maxSegmentRows"),
         .index_min_rows =
             (uint64_t)qv_config_int(cfg, "indexCoord.minSegmentRows"),
         .seg_max_rows =
@@ -88,6 +106,8 @@ qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, wal *log,
     uint64_t age = qv_config_duration_ms(cfg, "dataCoord.segment.maxAge");
     o.seg_idle_ms = idle ? idle : UINT64_MAX;
     o.seg_max_age_ms = age ? age : UINT64_MAX;
+    uint64_t gc = qv_config_duration_ms(cfg, "gc.interval");
+    o.gc_interval_ms = gc ? gc : UINT64_MAX;
     qv_coord *c;
     rc = qv_coord_create(&o, &c, err);
     if (!rc)

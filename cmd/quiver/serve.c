@@ -76,6 +76,7 @@ static qv_code start_proxy(const qv_config *cfg, const char *deploy_mode,
             (int64_t)qv_config_duration_ms(cfg, "proxy.shutdownTimeout"),
         .on_call_done = qv_observe_rpc_done,
         .log = log,
+        .retention_ms = qv_cli_retention_ms(cfg),
         /* Kafka: under the broker's default message.max.bytes. */
         .max_record_bytes =
             strcmp(qv_config_str(cfg, "wal.backend"), "kafka") == 0 ? 900000
@@ -252,7 +253,10 @@ static qv_code start_services(const qv_config *cfg, const char *role,
     /* a query node without S3 serves what it reads from the log only */
     bool querynode = !standalone && strcmp(role, "querynode") == 0 &&
                      strcmp(qv_config_str(cfg, "objstore.backend"), "s3") == 0;
-    if (!rc && (standalone || datanode || querynode))
+    /* the coord's GC deletes objects: with S3 only (coord_gc) */
+    bool coord_gc = !standalone && strcmp(role, "coord") == 0 &&
+                    strcmp(qv_config_str(cfg, "objstore.backend"), "s3") == 0;
+    if (!rc && (standalone || datanode || querynode || coord_gc))
         rc = qv_cli_open_objstore(cfg, standalone, &s->os, err);
     bool indexnode = !standalone && strcmp(role, "indexnode") == 0;
     if (!rc && indexnode)
@@ -270,7 +274,8 @@ static qv_code start_services(const qv_config *cfg, const char *role,
         rc = start_querynode(cfg, s->kv, s->log, s->os, standalone, &s->qnode,
                              err);
     if (!rc && (standalone || strcmp(role, "coord") == 0))
-        rc = qv_cli_start_coord(cfg, s->kv, s->log, standalone, &s->coord, err);
+        rc = qv_cli_start_coord(cfg, s->kv, s->log, s->os, standalone,
+                                &s->coord, err);
     if (!rc && s->log && (standalone || datanode))
         rc = start_datanode(cfg, s->kv, s->log, s->os, standalone, &s->dnode,
                             err);
@@ -287,8 +292,8 @@ int qv_cli_serve(const qv_config *cfg, const char *role)
         return QV_EXIT_FAILURE;
     }
     if (role && strcmp(role, "proxy") != 0 && strcmp(role, "coord") != 0 &&
-        strcmp(role, "querynode") != 0 &&
-        strcmp(role, "indexnode") != 0 && strcmp(role, "datanode") != 0) {
+        strcmp(role, "querynode") != 0 && strcmp(role, "indexnode") != 0 &&
+        strcmp(role, "datanode") != 0) {
         fprintf(stderr,
                 "quiver: role '%s' cannot run as its own process in this "
                 "version; use 'quiver standalone', 'quiver run coord', "

@@ -92,6 +92,28 @@ const qv_config_key qv_config_keys[] = {
     {"dataCoord.walTrim.interval", QV_CFG_DURATION, "10s", 100, 86400000, NULL,
      "time between two trims of the log"},
 
+    /* common: settings every role agrees on */
+    {"common.dataRetention", QV_CFG_DURATION, "1h", 0, 31536000000.0, NULL,
+     "time travel window: reads at any timestamp this recent answer exactly; "
+     "compaction and GC keep every version newer than now - retention"},
+
+    /* dataCoord.compaction: merging small segments (the coord) */
+    {"dataCoord.compaction.interval", QV_CFG_DURATION, "10m", 0, 86400000, NULL,
+     "time between two automatic compaction rounds (0 = off; "
+     "ManualCompaction still works)"},
+    {"dataCoord.compaction.minSegmentRows", QV_CFG_INT, "100000", 1, 1000000000,
+     NULL, "automatic compaction merges flushed segments with fewer rows"},
+    {"dataCoord.compaction.maxSegmentRows", QV_CFG_INT, "1000000", 1,
+     1000000000, NULL, "most rows of one compaction output"},
+
+    /* gc: garbage collection of object store data (the coord) */
+    {"gc.interval", QV_CFG_DURATION, "60s", 0, 86400000, NULL,
+     "time between two garbage collection rounds (0 = off)"},
+    {"gc.scanInterval", QV_CFG_DURATION, "1h", 0, 604800000, NULL,
+     "time between two scans of the object store for orphan objects"},
+    {"gc.orphanGracePeriod", QV_CFG_DURATION, "1h", 0, 604800000, NULL,
+     "objects no metadata names are deleted once they are this old"},
+
     /* objstore: where segments and indexes live */
     {"objstore.backend", QV_CFG_ENUM, "fs", 0, 0, "fs|s3",
      "object store backend: fs (a directory under localStorage.path, "

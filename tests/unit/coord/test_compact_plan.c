@@ -162,3 +162,26 @@ Test(plan, inputs_per_plan_are_bounded)
     cr_assert_eq(g[0].ninputs, QV_COMPACT_MAX_INPUTS);
     cr_assert_eq(g[1].ninputs, 10);
 }
+
+Test(plan, rows_kept_for_time_travel_are_purged_once_old_enough)
+{
+    qv_seg_info *x = l1(1, 1, "v0", 1000); /* flushed at 10 */
+    x->deleted_rows = 300;
+    qv_seg_info *b = l1(2, 1, "v1", 1000);
+    b->deleted_rows = 300;
+    b->flushed_ts = 900; /* written inside the window */
+    qv_seg_info *d = l1(3, 1, "v2", 1000);
+    d->deleted_rows = 100; /* 10%: auto leaves it, manual rewrites it */
+    qv_compact_params p = {.min_rows = 100,
+                           .max_rows = 100000,
+                           .deleted_ratio = 0.2,
+                           .purge_before = 500};
+    qv_compact_group *g;
+    cr_assert_eq(qv_compact_plan(segs, nsegs, NULL, 0, &p, &a, &g), 1);
+    const int64_t one[] = {1};
+    assert_ids(&g[0], one, 1);
+    p.manual = true;
+    cr_assert_eq(qv_compact_plan(segs, nsegs, NULL, 0, &p, &a, &g), 2);
+    const int64_t three[] = {3};
+    assert_ids(&g[1], three, 1);
+}

@@ -1,0 +1,240 @@
+// compaction_standalone.test.mjs -- compaction and garbage collection in
+// `quiver standalone` through the Node SDK: many small flushed segments,
+// 30% deleted, a manual compaction merges them (fewer segments, the same
+// answers, time travel to before the deletes still exact), GC deletes the
+// inputs' objects once the retention window has passed, a second
+// compaction then purges the deleted rows for good, and a travel timestamp
+// older than the window is refused.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConsistencyLevelEnum, DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { startQuiver } from './lib/servers.mjs';
+import { int64s, parseColumn } from './lib/segfiles.mjs';
+
+const STRONG = ConsistencyLevelEnum.Strong;
+const DIM = 8;
+const BATCHES = 12;
+const PER_BATCH = 100;
+const RETENTION_S = 20;
+// Distinct float32-exact vectors, so that no two rows tie in a search.
+const vec = (id) => Array.from({ length: DIM }, (_, d) => ((id * 7919 + d * 104729 + id * id * 31) % 10007) / 64);
+const rows = (from, n) => Array.from({ length: n }, (_, i) => ({
+  id: from + i, v: vec(from + i), tag: `t${(from + i) % 7}`,
+}));
+const QUERY = Array.from({ length: DIM }, (_, d) => (d * 13 % 29) / 4);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(pred, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+/** Every visible row (id, tag), sorted by id; at travel ts when given. */
+async function allRows(c, name, travel) {
+  const r = await c.query({
+    collection_name: name, filter: 'id >= 0', output_fields: ['id', 'tag'],
+    consistency_level: STRONG, limit: 16384,
+    ...(travel ? { travel_timestamp: travel } : {}),
+  });
+  assert.equal(r.status.error_code, 'Success', r.status.reason);
+  return r.data.map((x) => [Number(x.id), x.tag]).sort((a, b) => a[0] - b[0]);
+}
+
+async function count(c, name) {
+  const r = await c.count({ collection_name: name, consistency_level: STRONG });
+  assert.equal(r.status.error_code, 'Success', r.status.reason);
+  return Number(r.data);
+}
+
+async function top(c, name) {
+  const r = await c.search({
+    collection_name: name, data: [QUERY], limit: 20, output_fields: ['id', 'tag'],
+    metric_type: 'L2', consistency_level: STRONG,
+  });
+  assert.equal(r.status.error_code, 'Success', r.status.reason);
+  return r.results.map((x) => [Number(x.id), x.tag, x.score])
+    .sort((a, b) => a[2] - b[2] || a[0] - b[0]);
+}
+
+/** Rows of the flushed segments' PK column files, per segment id (GC may
+ * leave empty directories behind while it deletes, or in between). */
+function segmentRows(objects, coll) {
+  const out = new Map();
+  const base = path.join(objects, 'insert_log', String(coll));
+  const ls = (p) => { try { return fs.readdirSync(p); } catch { return []; } };
+  for (const part of ls(base)) {
+    for (const seg of ls(path.join(base, part))) {
+      const pkDir = path.join(base, part, seg, '100');
+      const logs = ls(pkDir);
+      if (logs.length === 0) continue;
+      assert.equal(logs.length, 1, `segment ${seg}: ${logs.length} PK logs`);
+      let buf;
+      try { buf = fs.readFileSync(path.join(pkDir, logs[0])); } catch { continue; }
+      out.set(Number(seg), int64s(parseColumn(buf)).length);
+    }
+  }
+  return out;
+}
+
+async function compactAndWait(c, name) {
+  const r = await c.compact({ collection_name: name });
+  assert.equal(r.status.error_code, 'Success', r.status.reason);
+  const id = r.compactionID;
+  assert.ok(BigInt(id) > 0n, 'no compaction id');
+  const st = await waitFor(async () => {
+    const s = await c.getCompactionState({ compactionID: id });
+    assert.equal(s.status.error_code, 'Success', s.status.reason);
+    return s.state === 'Completed' ? s : null;
+  }, 60000, 'compaction to complete');
+  assert.equal(Number(st.failedPlanNo), 0);
+  const plans = await c.getCompactionStateWithPlans({ compactionID: id });
+  assert.equal(plans.status.error_code, 'Success', plans.status.reason);
+  return { id, state: st, plans: plans.mergeInfos };
+}
+
+test('standalone compaction: merge, same answers, time travel, GC after retention, purge', { timeout: 300000 }, async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'quiver-compact-'));
+  const objects = path.join(dataDir, 'objects');
+  const extraArgs = [
+    '--set', 'dataCoord.segment.maxRows=200',
+    '--set', `common.dataRetention=${RETENTION_S}s`,
+    '--set', 'gc.interval=1s',
+    '--set', 'gc.scanInterval=1s',
+    '--set', 'dataCoord.compaction.interval=0s',
+  ];
+  let q;
+  let c;
+  try {
+    q = await startQuiver({ dataDir, extraArgs });
+    c = new MilvusClient({ address: q.address, timeout: 30000 });
+    const name = 'compacted';
+    const cr = await c.createCollection({
+      collection_name: name,
+      fields: [
+        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+        { name: 'v', data_type: DataType.FloatVector, dim: DIM },
+        { name: 'tag', data_type: DataType.VarChar, max_length: 32 },
+      ],
+    });
+    assert.equal(cr.error_code, 'Success', cr.reason);
+    const desc = await c.describeCollection({ collection_name: name });
+    const coll = desc.collectionID;
+    await c.loadCollectionSync({ collection_name: name });
+
+    // many small segments
+    let ts0;
+    for (let b = 0; b < BATCHES; b++) {
+      const ins = await c.insert({ collection_name: name, data: rows(b * PER_BATCH, PER_BATCH) });
+      assert.equal(ins.status.error_code, 'Success', ins.status.reason);
+      ts0 = String(ins.timestamp);
+      const f = await c.flushSync({ collection_names: [name] });
+      assert.equal(f.status.error_code, 'Success', f.status.reason);
+    }
+    const total = BATCHES * PER_BATCH;
+    const full = await allRows(c, name);
+    assert.equal(full.length, total);
+
+    // delete 30%; the next sealed segment's commit writes them into an L0
+    // delete log
+    const del = await c.delete({ collection_name: name, filter: 'id % 10 < 3' });
+    assert.equal(del.status.error_code, 'Success', del.status.reason);
+    const extra = rows(100000, 13);
+    const ie = await c.insert({ collection_name: name, data: extra });
+    assert.equal(ie.status.error_code, 'Success', ie.status.reason);
+    const f2 = await c.flushSync({ collection_names: [name] });
+    assert.equal(f2.status.error_code, 'Success', f2.status.reason);
+    const live = full.filter(([id]) => id % 10 >= 3)
+      .concat(extra.map((r) => [r.id, r.tag]));
+    assert.equal(await count(c, name), live.length);
+    const rowsBefore = await allRows(c, name);
+    assert.deepEqual(rowsBefore, live);
+    const topBefore = await top(c, name);
+    const before = segmentRows(objects, coll);
+    assert.ok(before.size > BATCHES, `${before.size} segments after ${BATCHES + 1} flushes`);
+    assert.equal([...before.values()].reduce((a, b) => a + b, 0), total + extra.length);
+
+    // manual compaction: fewer segments, identical answers
+    const first = await compactAndWait(c, name);
+    const sources = first.plans.flatMap((m) => m.sources.map(Number));
+    const targets = first.plans.map((m) => Number(m.target));
+    assert.ok(first.plans.length >= 1, 'no compaction plan');
+    for (const s of before.keys()) assert.ok(sources.includes(s), `segment ${s} is no input`);
+    assert.ok(targets.length < sources.length, `${targets.length} outputs for ${sources.length} inputs`);
+    const after = segmentRows(objects, coll);
+    for (const t of targets) assert.ok(after.has(t), `output ${t} has no files`);
+    // the deletes are newer than now - retention: nothing purged yet
+    assert.equal(targets.reduce((a, t) => a + after.get(t), 0), total + extra.length);
+    assert.equal(await count(c, name), live.length);
+    assert.deepEqual(await allRows(c, name), rowsBefore);
+    assert.deepEqual(await top(c, name), topBefore);
+    // time travel to before the deletes still shows every row
+    assert.deepEqual(await allRows(c, name, ts0), full);
+
+    // GC: once the inputs were dropped longer than the retention window ago
+    // their objects go; queries stay right
+    await waitFor(() => {
+      const now = segmentRows(objects, coll);
+      return sources.every((s) => !now.has(s)) ? now : null;
+    }, (RETENTION_S + 30) * 1000, 'GC of the compaction inputs');
+    const gcd = segmentRows(objects, coll);
+    assert.deepEqual([...gcd.keys()].sort(), [...targets].sort());
+    assert.equal(await count(c, name), live.length);
+    assert.deepEqual(await allRows(c, name), rowsBefore);
+    assert.deepEqual(await top(c, name), topBefore);
+
+    // the deletes are now older than the window: a second compaction
+    // purges them from the files
+    const second = await compactAndWait(c, name);
+    const t2 = second.plans.map((m) => Number(m.target));
+    if (t2.length < 1) console.log(q.output());
+    assert.ok(t2.length >= 1, 'no plan for the second compaction');
+    const purged = segmentRows(objects, coll);
+    assert.equal(t2.reduce((a, t) => a + purged.get(t), 0), live.length);
+    assert.equal(await count(c, name), live.length);
+    assert.deepEqual(await allRows(c, name), rowsBefore);
+    assert.deepEqual(await top(c, name), topBefore);
+
+    // a travel timestamp older than the window is refused
+    const bad = await c.query({
+      collection_name: name, filter: 'id >= 0', consistency_level: STRONG, travel_timestamp: ts0,
+    });
+    assert.notEqual(bad.status.error_code, 'Success');
+    assert.match(bad.status.reason, /retention/);
+
+    // metrics
+    const m = await (await fetch(`http://127.0.0.1:${q.httpPort}/metrics`)).text();
+    assert.match(m, /quiver_gc_objects_deleted_total [1-9]/);
+    assert.match(m, /quiver_compaction_plans_total\{result="completed"\} [1-9]/);
+  } finally {
+    await c?.closeConnection();
+    if (q) await q.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('compaction RPCs refuse bad requests clearly', { timeout: 60000 }, async () => {
+  const q = await startQuiver();
+  const c = new MilvusClient({ address: q.address, timeout: 15000 });
+  try {
+    const r = await c.compact({ collection_name: 'missing' }).catch((e) => ({ err: e }));
+    // the SDK describes first: a missing collection fails there or here
+    if (!r.err) assert.notEqual(r.status.error_code, 'Success');
+    const s = await c.getCompactionState({ compactionID: '-5' });
+    assert.notEqual(s.status.error_code, 'Success');
+    // an id this coord does not know has nothing running
+    const u = await c.getCompactionState({ compactionID: '123456789' });
+    assert.equal(u.status.error_code, 'Success', u.status.reason);
+    assert.equal(u.state, 'Completed');
+  } finally {
+    await c.closeConnection();
+    await q.stop();
+  }
+});
