@@ -23,11 +23,14 @@ if [[ $# -ne 4 || $1 != run ]]; then
     echo "usage: $0 run <workdir> <quiver> <qv_kafka_broker>" >&2
     exit 2
 fi
-work=$2
-quiver=$3
-broker=$4
+mkdir -p "$2" || exit 1
+work=$(realpath "$2")
+quiver=$(realpath "$3")
+broker=$(realpath "$4")
 root=$(cd "$(dirname "$0")/../.." && pwd)
-mkdir -p "$work"
+for bin in "$quiver" "$broker"; do
+    [[ -x $bin ]] || { echo "cluster.sh: $bin is not an executable" >&2; exit 1; }
+done
 cd "$work" || exit 1
 
 pids=()  # quiver roles, then the servers, in start order

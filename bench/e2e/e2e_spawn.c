@@ -342,8 +342,9 @@ void e2e_servers_dump_logs(const e2e_servers *s, size_t bytes)
     if (!s->workdir[0])
         return;
     static const char *const logs[] = {
-        "quiver.log",    "cluster.log",  "coord.log",    "proxy.log",
-        "querynode.log", "datanode.log", "indexnode.log"};
+        "quiver.log",   "cluster.log",  "etcd.log",  "kafka.log",
+        "s3rver.log",   "coord.log",    "proxy.log", "querynode.log",
+        "datanode.log", "indexnode.log"};
     for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
         char p[400];
         (void)snprintf(p, sizeof p, "%s/%s", s->workdir, logs[i]);
