@@ -13,6 +13,7 @@
 #                       run as its own process is left out and named in
 #                       <workdir>/missing)
 #   <workdir>/pids      "<role> <pid>" per quiver role (for CPU accounting)
+#   <workdir>/proxy_http  the proxy's HTTP (/metrics) port
 # and waits.  SIGTERM or SIGINT stops everything (quiver roles first,
 # SIGTERM then SIGKILL after 10 s) and exits.  Every child gets
 # `setpriv --pdeathsig KILL`, so none outlives this script; logs stay in
@@ -149,7 +150,10 @@ for role in coord proxy querynode datanode indexnode; do
             sleep 0.1
         done
     fi
-    [[ $role == proxy ]] && proxy_port=$p
+    if [[ $role == proxy ]]; then
+        proxy_port=$p
+        echo "$h" >"$work/proxy_http"
+    fi
 done
 
 echo "${roles[*]}" >"$work/roles"

@@ -156,6 +156,8 @@ typedef struct e2e_point {
     size_t calls;
     size_t errors;
     double recall; /* recall@k over the measured calls (NAN: no gt) */
+    double srv_ms; /* mean Search latency the proxy itself measured
+                      (its /metrics histogram); NAN when unknown */
     double cpu_ms; /* CPU ms per call of the side measured (the server's
                       processes, or this process for the library); NAN
                       when unknown */
@@ -180,6 +182,7 @@ typedef struct e2e_servers {
     char address[64];  /* the proxy's 127.0.0.1:port */
     char workdir[256]; /* temp dir: data, logs (removed by stop) */
     int pid;           /* standalone: the quiver process */
+    int http_port;     /* the proxy's /metrics port (0: unknown) */
     char script[512];  /* cluster: the cluster.sh that started it */
     char roles[256];   /* cluster: which roles run */
     bool keep;         /* keep workdir on stop */
@@ -200,6 +203,10 @@ void e2e_servers_stop(e2e_servers *s);
 /* CPU seconds (user + system) used so far by the started quiver
  * process(es); NAN when the bench did not start them. */
 double e2e_servers_cpu_s(const e2e_servers *s);
+/* The proxy's Search latency histogram so far (sum of seconds, count),
+ * read from its /metrics; QV_E_UNAVAILABLE when the port is unknown. */
+qv_code e2e_servers_search_stats(const e2e_servers *s, double *sum,
+                                 double *count, qv_err *err) QV_MUST_USE;
 /* CPU seconds used so far by this process. */
 double e2e_self_cpu_s(void);
 /* Prints the last `bytes` of the servers' logs to stderr. */

@@ -139,10 +139,11 @@ static const e2e_point *lib_same_ef(const e2e_run *r, int ef, int t)
 static void print_search(const e2e_opts *o, const e2e_run *r)
 {
     printf("\n### Search (nq=1, top-%zu)\n\n| ef | client threads | server "
-           "QPS | p50 ms | p99 ms | recall@%zu | server CPU ms/query | "
+           "QPS | p50 ms | p99 ms | mean ms: client / proxy | recall@%zu | "
+           "server CPU ms/query | "
            "library QPS | lib p50 ms | lib recall | lib CPU ms/query | "
            "server/library QPS, same ef | server/library QPS, same recall "
-           "|\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+           "|\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
            o->topk, o->topk);
     for (int e = 0; e < r->srv.nef; e++) {
         for (int t = 0; t < o->nthreads; t++) {
@@ -154,9 +155,10 @@ static void print_search(const e2e_opts *o, const e2e_run *r)
             char ef[16];
             (void)snprintf(ef, sizeof ef, r->flat ? "FLAT" : "%d",
                            r->srv.efs[e]);
-            printf("| %s | %d | %.0f | %.2f | %.2f | %.4f | %.3f |", ef,
-                   s->threads, s->qps, s->p50_ms, s->p99_ms, s->recall,
-                   s->cpu_ms);
+            printf("| %s | %d | %.0f | %.2f | %.2f | %.2f / %.2f | %.4f | "
+                   "%.3f |",
+                   ef, s->threads, s->qps, s->p50_ms, s->p99_ms, s->mean_ms,
+                   s->srv_ms, s->recall, s->cpu_ms);
             if (l)
                 printf(" %.0f | %.3f | %.4f | %.3f | %.3f |", l->qps, l->p50_ms,
                        l->recall, l->cpu_ms, s->qps / l->qps);

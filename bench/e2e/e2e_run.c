@@ -359,17 +359,29 @@ static qv_code sweep(const e2e_opts *o, e2e_run *r, e2e_sweep *sw,
         *ef = sw->efs[e];
         for (int t = 0; t < o->nthreads; t++) {
             e2e_point *pt = &sw->points[e][t];
-            double c0 = cpu(r);
+            double c0 = cpu(r), ssum0 = NAN, scnt0 = NAN, ssum, scnt;
+            qv_err ignore = {0};
+            if (cpu == server_cpu &&
+                e2e_servers_search_stats(&r->servers, &ssum0, &scnt0,
+                                         &ignore) != QV_OK)
+                ssum0 = NAN;
             qv_code rc =
                 e2e_search_timed(fn, ctx, o->threads[t], r->queries.n, o->topk,
                                  &r->gt, o->seconds, min_calls, pt, err);
             if (rc)
                 return rc;
             pt->cpu_ms = (cpu(r) - c0) / (double)pt->calls * 1e3;
+            pt->srv_ms = NAN;
+            if (!isnan(ssum0) &&
+                e2e_servers_search_stats(&r->servers, &ssum, &scnt, &ignore) ==
+                    QV_OK &&
+                scnt > scnt0)
+                pt->srv_ms = (ssum - ssum0) / (scnt - scnt0) * 1e3;
             progress("%s ef=%d threads=%d: %.0f QPS, p50 %.2f ms, p99 %.2f "
-                     "ms, recall@%zu %.4f, %.3f CPU ms/query%s",
+                     "ms (proxy-side mean %.2f ms), recall@%zu %.4f, %.3f CPU "
+                     "ms/query%s",
                      who, sw->efs[e], o->threads[t], pt->qps, pt->p50_ms,
-                     pt->p99_ms, o->topk, pt->recall, pt->cpu_ms,
+                     pt->p99_ms, pt->srv_ms, o->topk, pt->recall, pt->cpu_ms,
                      pt->errors ? " (ERRORS)" : "");
             if (pt->errors) {
                 r->failures++;

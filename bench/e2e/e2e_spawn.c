@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -147,6 +148,7 @@ static qv_code try_standalone(e2e_servers *s, const char *bin, bool *retry,
         qv_sleep_ms(50);
     }
     (void)snprintf(s->address, sizeof s->address, "127.0.0.1:%d", port);
+    s->http_port = http;
     return QV_OK;
 }
 
@@ -224,6 +226,11 @@ qv_code e2e_spawn_cluster(e2e_servers *s, const char *script,
         qv_sleep_ms(100);
     }
     char m[200] = "";
+    (void)snprintf(missing, sizeof missing, "%s/proxy_http", s->workdir);
+    if (read_line(missing, m, sizeof m))
+        s->http_port = atoi(m);
+    m[0] = 0;
+    (void)snprintf(missing, sizeof missing, "%s/missing", s->workdir);
     (void)read_line(roles, s->roles, sizeof s->roles);
     if (read_line(missing, m, sizeof m) && m[0]) {
         size_t l = strlen(s->roles);
@@ -306,6 +313,68 @@ double e2e_servers_cpu_s(const e2e_servers *s)
     }
     fclose(f);
     return n ? sum : NAN;
+}
+
+/* GET http://127.0.0.1:port/metrics into a heap string (caller frees). */
+static char *http_metrics(int port, qv_err *err)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        (void)qv_fail(err, QV_E_IO, "socket: %s", strerror(errno));
+        return NULL;
+    }
+    struct timeval tv = {.tv_sec = 5};
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    static const char rq[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        write(fd, rq, sizeof rq - 1) != (ssize_t)(sizeof rq - 1)) {
+        (void)qv_fail(err, QV_E_UNAVAILABLE, "metrics on port %d: %s", port,
+                      strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    size_t len = 0, cap = 1 << 16;
+    char *buf = qv_xmalloc(cap);
+    ssize_t n;
+    while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)n;
+        if (cap - len < 4096)
+            buf = qv_xrealloc(buf, cap *= 2);
+    }
+    close(fd);
+    buf[len] = 0;
+    return buf;
+}
+
+/* The value of the first line that starts with `name`, or NAN. */
+static double metric(const char *text, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *p = text; p && *p;
+         p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, name, nl) == 0 && p[nl] == ' ')
+            return strtod(p + nl + 1, NULL);
+    return NAN;
+}
+
+qv_code e2e_servers_search_stats(const e2e_servers *s, double *sum,
+                                 double *count, qv_err *err)
+{
+    if (s->http_port <= 0)
+        return qv_fail(err, QV_E_UNAVAILABLE, "no metrics port");
+    char *text = http_metrics(s->http_port, err);
+    if (!text)
+        return err ? err->code : QV_E_UNAVAILABLE;
+    *sum = metric(text, "quiver_rpc_latency_seconds_sum{method=\"Search\"}");
+    *count =
+        metric(text, "quiver_rpc_latency_seconds_count{method=\"Search\"}");
+    free(text);
+    if (isnan(*sum) || isnan(*count))
+        return qv_fail(err, QV_E_NOT_FOUND, "no Search latency in /metrics");
+    return QV_OK;
 }
 
 double e2e_self_cpu_s(void)
