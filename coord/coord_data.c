@@ -19,9 +19,13 @@
  *   - every control message and tick is appended under data_mu with a
  *     timestamp allocated under it, so they are ordered with the ticks.
  *
- * The growing-segment table lives in memory: after a coord restart new
- * segments are opened (consumers create segments they have not seen
- * opened, querynode/shard.h). */
+ * The growing-segment table lives in memory and in meta KV
+ * ("<root>meta/growing/<seg id>", written before the SegmentOpen and
+ * removed after the seal): a new active coord loads it before it assigns,
+ * flushes or applies a policy, so segments that were growing when the
+ * previous coord stopped are still sealed (by Flush, the rows, idle or age
+ * policy) and flushed.  Their row counts restart at 0 and their idle and
+ * age clocks at the load. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,11 +108,90 @@ static qv_code seal(qv_coord *c, qv_tso *tso, qv__cseg *s, uint32_t reason,
     return append_msg(c, s->pch, &m, err);
 }
 
+/* ---- the growing-segment records in meta KV ------------------------------ */
+
+static void growing_key(const qv_coord *c, int64_t seg, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%smeta/growing/%" PRId64, c->root, seg);
+}
+
+static qv_code growing_put(qv_coord *c, const qv__cseg *s, qv_err *err)
+{
+    char key[600], val[600];
+    growing_key(c, s->seg, key, sizeof key);
+    int n = snprintf(val, sizeof val,
+                     "v1 %" PRId64 " %" PRId64 " %" PRIu32 " %s %s", s->coll,
+                     s->part, s->shard, s->vch, s->pch);
+    return metakv_put(c->opts.kv, key, strlen(key), val, (size_t)n, 0, NULL,
+                      err);
+}
+
+static void growing_delete(qv_coord *c, int64_t seg)
+{
+    char key[600];
+    qv_err e = {0};
+    growing_key(c, seg, key, sizeof key);
+    qv_code rc = metakv_delete(c->opts.kv, key, strlen(key), false, NULL, &e);
+    if (rc && rc != QV_E_NOT_FOUND) /* a later coord seals it once more */
+        QV_LOG(QV_LOG_WARN, "coord", "growing segment record: %s", e.msg);
+}
+
+/* Loads the records once per term (data_mu held). */
+static qv_code growing_load(qv_coord *c, qv_err *err)
+{
+    if (c->segs_loaded)
+        return QV_OK;
+    char prefix[600];
+    snprintf(prefix, sizeof prefix, "%smeta/growing/", c->root);
+    size_t plen = strlen(prefix);
+    metakv_kvs r = METAKV_KVS_INIT;
+    qv_code rc = metakv_range(c->opts.kv, prefix, plen, NULL, &r, err);
+    if (rc)
+        return rc;
+    uint64_t now = qv_mono_ms(qv_clock_system());
+    for (size_t i = 0; i < r.n; i++) {
+        qv__cseg *s = QV_NEW(qv__cseg);
+        long long coll, part;
+        unsigned shard;
+        _Static_assert(sizeof s->vch > 200 && sizeof s->pch > 200,
+                       "the widths below");
+        char id[32];
+        size_t il = r.kvs[i].key_len - plen;
+        if (il == 0 || il >= sizeof id ||
+            sscanf((const char *)r.kvs[i].value, "v1 %lld %lld %u %200s %200s",
+                   &coll, &part, &shard, s->vch, s->pch) != 5 ||
+            !wal_channel_valid(s->pch)) {
+            QV_LOG(QV_LOG_WARN, "coord", "bad growing segment record %.*s",
+                   (int)r.kvs[i].key_len, (const char *)r.kvs[i].key);
+            free(s);
+            continue;
+        }
+        memcpy(id, r.kvs[i].key + plen, il);
+        id[il] = '\0';
+        s->seg = strtoll(id, NULL, 10);
+        s->coll = coll;
+        s->part = part;
+        s->shard = shard;
+        s->opened_ms = s->assigned_ms = now;
+        qv_coord__use_pchannel(c, s->pch);
+        s->next = c->segs;
+        c->segs = s;
+        QV_LOG(QV_LOG_INFO, "coord",
+               "growing segment %" PRId64 " of collection %lld taken over",
+               s->seg, coll);
+    }
+    metakv_kvs_release(&r);
+    c->segs_loaded = true;
+    return QV_OK;
+}
+
+/* Forgets a sealed segment. */
 static void unlink_seg(qv_coord *c, qv__cseg *s)
 {
     for (qv__cseg **p = &c->segs; *p; p = &(*p)->next)
         if (*p == s) {
             *p = s->next;
+            growing_delete(c, s->seg);
             free(s);
             return;
         }
@@ -119,11 +202,13 @@ static qv_code assign_one(qv_coord *c, qv_tso *tso, const qv_coll_info *info,
                           int64_t part, uint32_t shard, uint64_t rows,
                           int64_t *seg_out, qv_err *err)
 {
+    qv_code rc = growing_load(c, err);
+    if (rc)
+        return rc;
     qv__cseg *s = c->segs;
     for (; s; s = s->next)
         if (s->coll == info->id && s->part == part && s->shard == shard)
             break;
-    qv_code rc;
     uint64_t max_rows =
         c->opts.seg_max_rows ? c->opts.seg_max_rows : SEGMENT_MAX_ROWS;
     if (s && s->rows > 0 && s->rows + rows > max_rows) {
@@ -154,7 +239,12 @@ static qv_code assign_one(qv_coord *c, qv_tso *tso, const qv_coll_info *info,
                     .segment_id = id,
                     .shard = shard};
         qv_coord__use_pchannel(c, s->pch);
+        if ((rc = growing_put(c, s, err))) {
+            free(s);
+            return rc;
+        }
         if ((rc = append_msg(c, s->pch, &m, err))) {
+            growing_delete(c, s->seg);
             free(s);
             return rc;
         }
@@ -276,7 +366,7 @@ void qv_coord__seal_policies(qv_coord *c)
     uint64_t age = policy_ms(c->opts.seg_max_age_ms, SEGMENT_MAX_AGE_MS);
     pthread_mutex_lock(&c->data_mu);
     uint64_t now = qv_mono_ms(qv_clock_system());
-    qv_code rc = QV_OK;
+    qv_code rc = growing_load(c, &e);
     for (qv__cseg *s = c->segs, *next; s && !rc; s = next) {
         next = s->next;
         if (now - s->assigned_ms < ASSIGN_SETTLE_MS)
@@ -385,7 +475,7 @@ static qv_code flush_collection(qv_coord *c, qv_tso *tso,
                                 size_t *n, size_t cap, qv_ts *flush_ts,
                                 qv_err *err)
 {
-    qv_code rc = QV_OK;
+    qv_code rc = growing_load(c, err);
     for (size_t sh = 0; sh < info->n_virtual_channels && !rc; sh++) {
         int64_t sealed[64];
         size_t ns = 0;
@@ -473,6 +563,7 @@ QV_COORD_HANDLER(qv_coord__flush)
 void qv_coord__data_clear(qv_coord *c)
 {
     pthread_mutex_lock(&c->data_mu);
+    c->segs_loaded = false;
     while (c->segs) {
         qv__cseg *s = c->segs;
         c->segs = s->next;

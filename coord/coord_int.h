@@ -50,6 +50,7 @@ struct qv_coord {
      * the last tick; load_mu the query node assignments. */
     pthread_mutex_t data_mu, load_mu;
     struct qv__cseg *segs;
+    bool segs_loaded; /* segs read from meta KV this term (coord_data.c) */
     struct qv__report *reports;
     struct qv__pch *pchs;
     qv_ts last_tick;

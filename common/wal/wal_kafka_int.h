@@ -52,6 +52,7 @@ typedef struct kafka_wal {
     char last_error[256];
     pthread_t poller;
     atomic_int stop;
+    atomic_int no_delete_records; /* the broker refused DeleteRecords */
 } kafka_wal;
 
 uint64_t wal__kafka_mono_ms(void);

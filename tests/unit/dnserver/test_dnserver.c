@@ -484,3 +484,31 @@ Test(dnserver, idle_and_rows_policies_seal_without_a_flush)
     cr_assert_eq(s->rows, 60);
     qv_dnode_destroy(dn);
 }
+
+Test(dnserver, segments_growing_when_the_coord_restarts_are_still_flushed)
+{
+    qv_dnode *dn = start_dn();
+    Milvus__Proto__Milvus__DescribeCollectionResponse *d = create("c", 1);
+    WAIT_UNTIL(qv_dnode_channels(dn) == 1, 5000, "vchannel assigned");
+    int64_t seg = insert(d, 0, 1, 30);
+    /* a new coord takes over: it knows the growing segment from meta KV */
+    qv_coord_destroy(co);
+    start_coord();
+    int64_t *ids;
+    size_t n = flush("c", &ids);
+    cr_assert_eq(n, 1, "the growing segment was forgotten");
+    cr_assert_eq(ids[0], seg);
+    WAIT_UNTIL(flushed(ids, n), 10000, "segment flushed");
+    qv_seg_info *s = NULL;
+    qv_err err = {0};
+    cr_assert_eq(qv_segmeta_get_segment(kv, "quiver/", d->collectionid, seg,
+                                        &arena, &s, &err),
+                 QV_OK, "%s", err.msg);
+    cr_assert_eq(s->rows, 30);
+    /* sealed: its record is gone, so a further restart does not bring it
+     * back */
+    qv_coord_destroy(co);
+    start_coord();
+    cr_assert_eq(flush("c", &ids), 0);
+    qv_dnode_destroy(dn);
+}
