@@ -367,6 +367,7 @@ static seg_target *mk_entry(qv_arena *a, qv_seg_info *s, qv_index_info **idx,
                 break;
             }
     }
+    t->n_index_infos = t->n_indexes;
     return t;
 }
 
@@ -503,10 +504,12 @@ static void chst_set_reply(chst *s,
     chst_clear_reply(s);
     s->replied = true;
     s->serving = QV_NEW_ARRAY(int64_t, r->n_serving + 1);
-    memcpy(s->serving, r->serving, r->n_serving * sizeof(int64_t));
+    if (r->n_serving)
+        memcpy(s->serving, r->serving, r->n_serving * sizeof(int64_t));
     s->nserving = r->n_serving;
     s->indexed = QV_NEW_ARRAY(int64_t, r->n_indexed + 1);
-    memcpy(s->indexed, r->indexed, r->n_indexed * sizeof(int64_t));
+    if (r->n_indexed)
+        memcpy(s->indexed, r->indexed, r->n_indexed * sizeof(int64_t));
     s->nindexed = r->n_indexed;
     if (r->status && r->status->code != 0) {
         s->err_code = r->status->code == 3 ? QV_E_NOMEM : QV_E_UNAVAILABLE;

@@ -222,7 +222,8 @@ static qv_code l0_load_one(qv_qnode *q, qn_chan *ch, int64_t id, int64_t part,
                 qv_fail(err, QV_E_NOMEM, "delete log '%s': out of memory", key);
     }
     if (!rc) {
-        memcpy(l->bytes, b.data, b.len);
+        if (b.len)
+            memcpy(l->bytes, b.data, b.len);
         rc = qv_delta_decode(l->bytes, b.len, &l->d, err);
         if (rc)
             qv_err_prefix(err, "%s", key);
