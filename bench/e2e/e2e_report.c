@@ -36,10 +36,19 @@ void e2e_print_header(const e2e_opts *o, const e2e_run *r)
            "each point runs >= %.1f s and >= one pass over the queries; "
            "client threads send one query at a time\n",
            o->topk, level_name(o->consistency), o->seconds);
+    char load[64] = "?";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (!fgets(load, sizeof load, f))
+            (void)snprintf(load, sizeof load, "?");
+        fclose(f);
+        load[strcspn(load, "\n")] = 0;
+    }
     printf("- index: %s M=%d efConstruction=%d; collection: %d shard(s); "
-           "machine: %ld CPUs (client, server and library share them)\n\n",
+           "machine: %ld CPUs (client, server and library share them), "
+           "load average at start: %s\n\n",
            o->index_type, o->M, o->efc, o->shards,
-           sysconf(_SC_NPROCESSORS_ONLN));
+           sysconf(_SC_NPROCESSORS_ONLN), load);
     (void)fflush(stdout);
 }
 
