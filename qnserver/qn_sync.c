@@ -551,8 +551,11 @@ static void sync_chan(qv_qnode *q, qn_coll *c, qn_chan *ch, uint64_t *used)
 
 static void update_metrics(qv_qnode *q)
 {
-    static qv_metric_family *log_rows, *sealed_rows;
+    static qv_metric_family *log_rows, *sealed_rows, *sealed_segs;
     if (!log_rows) {
+        sealed_segs =
+            qv_metrics_gauge("quiver_querynode_sealed_segments",
+                             "sealed segments the query node serves", NULL);
         log_rows = qv_metrics_gauge(
             "quiver_querynode_log_rows",
             "rows the query node's delegators applied from the write log",
@@ -561,10 +564,11 @@ static void update_metrics(qv_qnode *q)
             "quiver_querynode_sealed_rows",
             "rows of the sealed segments the query node serves", NULL);
     }
-    uint64_t lr = 0, sr = 0;
+    uint64_t lr = 0, sr = 0, ns = 0;
     for (qn_coll *c = q->colls; c; c = c->next)
         for (size_t i = 0; i < c->nch; i++) {
             qn_chan *ch = c->chans[i];
+            ns += ch->served.n;
             for (size_t k = 0; k < ch->served.n; k++)
                 sr += ch->served.v[k].rows;
             if (ch->del) {
@@ -577,6 +581,8 @@ static void update_metrics(qv_qnode *q)
         qv_metric_set(log_rows, NULL, (double)lr);
     if (sealed_rows)
         qv_metric_set(sealed_rows, NULL, (double)sr);
+    if (sealed_segs)
+        qv_metric_set(sealed_segs, NULL, (double)ns);
 }
 
 void *qv_qn__sync_main(void *arg)

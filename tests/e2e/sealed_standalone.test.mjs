@@ -142,6 +142,26 @@ test('sealed: Strong count and search stay exact while inserting and flushing', 
     assert.ok(checks >= 36);
     const lp = await c.getLoadingProgress({ collection_name: name });
     assert.equal(Number(lp.progress), 100);
+    // compaction: the output replaces its inputs in serving, reads exact
+    const segsBefore = await metric(q, 'quiver_querynode_sealed_segments');
+    assert.ok(segsBefore >= 4, `${segsBefore} sealed segments`);
+    const cp = await c.compact({ collection_name: name });
+    assert.equal(cp.status.error_code, 'Success', cp.status.reason);
+    const cend = Date.now() + 60000;
+    let segsAfter = segsBefore;
+    while (Date.now() < cend && (segsAfter = await metric(q, 'quiver_querynode_sealed_segments')) >= segsBefore) {
+      assert.equal(await count(c, name), live.length);
+      assertSearch(await searchIds(c, name, 10), bruteForce(live, 10));
+    }
+    assert.ok(segsAfter < segsBefore, `sealed segments ${segsBefore} -> ${segsAfter}`);
+    assert.equal(await metric(q, 'quiver_querynode_sealed_rows') <= ids.length, true);
+    assert.equal(await count(c, name), live.length);
+    assertSearch(await searchIds(c, name, 10), bruteForce(live, 10));
+    const all = await c.query({
+      collection_name: name, filter: 'id >= 0', output_fields: ['id', 'tag'], limit: 5000, consistency_level: STRONG,
+    });
+    assert.deepEqual(all.data.map((x) => Number(x.id)), live);
+    assert.equal(Number((await c.getLoadingProgress({ collection_name: name })).progress), 100);
   } finally {
     await c.closeConnection();
     await q.stop();
