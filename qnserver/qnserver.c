@@ -383,6 +383,15 @@ void qv_qnode_stop(qv_qnode *q)
     if (!q)
         return;
     q->stopping = true;
+    /* reads waiting for a channel to start give up now */
+    pthread_rwlock_rdlock(&q->mu);
+    for (qn_coll *c = q->colls; c; c = c->next)
+        for (size_t i = 0; i < c->nch; i++) {
+            pthread_mutex_lock(&c->chans[i]->mu);
+            pthread_cond_broadcast(&c->chans[i]->cv);
+            pthread_mutex_unlock(&c->chans[i]->mu);
+        }
+    pthread_rwlock_unlock(&q->mu);
     if (q->srv)
         qv_rpc_server_shutdown(q->srv);
     if (q->keeper_started) {
