@@ -238,3 +238,59 @@ test('compaction RPCs refuse bad requests clearly', { timeout: 60000 }, async ()
     await q.stop();
   }
 });
+
+test('GC: a dropped collection and old orphan objects leave the object store', { timeout: 120000 }, async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'quiver-gc-'));
+  const objects = path.join(dataDir, 'objects');
+  const extraArgs = ['--set', 'common.dataRetention=5s', '--set', 'gc.interval=1s',
+    '--set', 'gc.scanInterval=1s', '--set', 'gc.orphanGracePeriod=1h'];
+  let q;
+  let c;
+  try {
+    q = await startQuiver({ dataDir, extraArgs });
+    c = new MilvusClient({ address: q.address, timeout: 30000 });
+    const fields = [
+      { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+      { name: 'v', data_type: DataType.FloatVector, dim: DIM },
+      { name: 'tag', data_type: DataType.VarChar, max_length: 32 },
+    ];
+    for (const name of ['dropme', 'keepme']) {
+      assert.equal((await c.createCollection({ collection_name: name, fields })).error_code, 'Success');
+      assert.equal((await c.insert({ collection_name: name, data: rows(0, 50) })).status.error_code, 'Success');
+      assert.equal((await c.flushSync({ collection_names: [name] })).status.error_code, 'Success');
+    }
+    const dropId = (await c.describeCollection({ collection_name: 'dropme' })).collectionID;
+    const keepId = (await c.describeCollection({ collection_name: 'keepme' })).collectionID;
+    // orphans: an object no record names, an hour and a half old, and a
+    // fresh one (a datanode between upload and commit)
+    const orphanDir = path.join(objects, 'insert_log', String(keepId), '1', '999999', '101');
+    fs.mkdirSync(orphanDir, { recursive: true });
+    const old = path.join(orphanDir, '1');
+    const young = path.join(orphanDir, '2');
+    fs.writeFileSync(old, 'x');
+    fs.writeFileSync(young, 'y');
+    const past = new Date(Date.now() - 90 * 60 * 1000);
+    fs.utimesSync(old, past, past);
+    assert.equal((await c.dropCollection({ collection_name: 'dropme' })).error_code, 'Success');
+    const filesOf = (id) => ['insert_log', 'delta_log', 'stats_log'].flatMap((kind) => {
+      const dir = path.join(objects, kind, String(id));
+      let names = [];
+      try { names = fs.readdirSync(dir, { recursive: true }); } catch { return []; }
+      return names.filter((f) => {
+        try { return fs.statSync(path.join(dir, f)).isFile(); } catch { return false; }
+      });
+    });
+    assert.ok(filesOf(dropId).length >= 3);
+    await waitFor(() => !fs.existsSync(old) && filesOf(dropId).length === 0,
+      30000, 'GC of the dropped collection and the old orphan');
+    assert.ok(fs.existsSync(young), 'a young orphan was deleted');
+    assert.equal(segmentRows(objects, keepId).size, 1, 'the live collection keeps its segment');
+    await c.loadCollectionSync({ collection_name: 'keepme' });
+    const cnt = await c.count({ collection_name: 'keepme', consistency_level: STRONG });
+    assert.equal(Number(cnt.data), 50);
+  } finally {
+    await c?.closeConnection();
+    if (q) await q.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
