@@ -21,6 +21,12 @@ typedef struct pending_del {
     size_t n, cap;
 } pending_del;
 
+/* A seal waiting for a time tick at or past its timestamp. */
+typedef struct pending_seal {
+    int64_t id;
+    qv_ts ts;
+} pending_seal;
+
 struct qv_dn_channel {
     qv_dn_channel_opts o; /* strings and schema replaced by our copies */
     char *pchannel;
@@ -30,10 +36,44 @@ struct qv_dn_channel {
     seg_pos *segs;
     size_t nsegs, cap;
     pending_del del;
+    pending_seal *seals;
+    size_t nseals, seals_cap;
+    int64_t *flushed; /* sorted: segments committed (here or before) */
+    size_t nflushed, flushed_cap;
     wal_pos checkpoint;
     qv_code failed;
     char fail_msg[512];
 };
+
+static int cmp_id(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+static bool is_flushed(const qv_dn_channel *ch, int64_t id)
+{
+    return ch->nflushed &&
+           bsearch(&id, ch->flushed, ch->nflushed, sizeof id, cmp_id);
+}
+
+static void add_flushed(qv_dn_channel *ch, int64_t id)
+{
+    if (is_flushed(ch, id))
+        return;
+    if (ch->nflushed == ch->flushed_cap) {
+        ch->flushed_cap = ch->flushed_cap ? 2 * ch->flushed_cap : 16;
+        ch->flushed =
+            qv_xrealloc(ch->flushed, ch->flushed_cap * sizeof *ch->flushed);
+    }
+    size_t i = ch->nflushed;
+    while (i > 0 && ch->flushed[i - 1] > id) {
+        ch->flushed[i] = ch->flushed[i - 1];
+        i--;
+    }
+    ch->flushed[i] = id;
+    ch->nflushed++;
+}
 
 static qv_code fail(qv_dn_channel *ch, qv_code rc, const qv_err *e, wal_pos pos,
                     qv_err *err)
@@ -62,6 +102,10 @@ qv_code qv_dn_channel_open(const qv_dn_channel_opts *opts, qv_dn_channel **out,
     ch->pchannel = qv_xstrdup(opts->pchannel ? opts->pchannel : "");
     ch->vchannel = qv_xstrdup(opts->shard.vchannel ? opts->shard.vchannel : "");
     ch->checkpoint = opts->from;
+    for (size_t i = 0; i < opts->nflushed; i++)
+        add_flushed(ch, opts->flushed[i]);
+    ch->o.flushed = NULL;
+    ch->o.nflushed = 0;
     qv_code rc = qv_shard_create(&opts->shard, &ch->shard, err);
     if (!rc && !pk_spec(ch))
         rc = qv_fail(err, QV_E_INVALID, "datanode: schema has no PK field");
@@ -92,6 +136,8 @@ void qv_dn_channel_close(qv_dn_channel *ch)
     free(ch->del.ts);
     free(ch->del.part);
     free(ch->segs);
+    free(ch->seals);
+    free(ch->flushed);
     free(ch->pchannel);
     free(ch->vchannel);
     free(ch);
@@ -234,11 +280,58 @@ static qv_code seal_and_commit(qv_dn_channel *ch, int64_t id, wal_pos pos,
     rc = ch->o.commit(ch->o.ctx, &c, err);
     if (rc)
         return rc;
+    if (c.segment_id)
+        add_flushed(ch, id);
     if (held && (rc = qv_shard_drop_segment(ch->shard, id, err)))
         return rc;
     clear_deletes(ch);
     ch->checkpoint = c.checkpoint;
     return QV_OK;
+}
+
+static void defer_seal(qv_dn_channel *ch, int64_t id, qv_ts ts)
+{
+    if (is_flushed(ch, id))
+        return;
+    for (size_t i = 0; i < ch->nseals; i++)
+        if (ch->seals[i].id == id)
+            return;
+    if (ch->nseals == ch->seals_cap) {
+        ch->seals_cap = ch->seals_cap ? 2 * ch->seals_cap : 8;
+        ch->seals = qv_xrealloc(ch->seals, ch->seals_cap * sizeof *ch->seals);
+    }
+    ch->seals[ch->nseals++] = (pending_seal){id, ts};
+}
+
+/* A pchannel time tick at position pos: every insert with a timestamp at
+ * or below it is in the log, so the seals up to it can be flushed. */
+static qv_code on_tick(qv_dn_channel *ch, qv_ts tick, wal_pos pos, qv_err *err)
+{
+    qv_code rc = QV_OK;
+    size_t i = 0;
+    while (!rc && i < ch->nseals) {
+        if (ch->seals[i].ts > tick) {
+            i++;
+            continue;
+        }
+        int64_t id = ch->seals[i].id;
+        rc = seal_and_commit(ch, id, pos, err);
+        if (!rc) {
+            memmove(&ch->seals[i], &ch->seals[i + 1],
+                    (ch->nseals - i - 1) * sizeof *ch->seals);
+            ch->nseals--;
+        }
+    }
+    return rc;
+}
+
+/* Records of segments already flushed (here, or before a restart from a
+ * checkpoint inside their span) are skipped: they are in that segment. */
+static bool skip_flushed(const qv_dn_channel *ch, const qv_msg *m)
+{
+    return (m->type == QV_MSG_INSERT || m->type == QV_MSG_SEGMENT_OPEN ||
+            m->type == QV_MSG_SEGMENT_SEAL) &&
+           is_flushed(ch, m->segment_id);
 }
 
 static qv_code handle(qv_dn_channel *ch, const wal_entry *e, qv_err *err)
@@ -251,11 +344,17 @@ static qv_code handle(qv_dn_channel *ch, const wal_entry *e, qv_err *err)
         qv_msg_peek(e->data, e->len, &type, &ts, &coll, vc, sizeof vc, err);
     if (rc)
         return rc;
+    if (!vc[0] && type == QV_MSG_TIME_TICK)
+        return on_tick(ch, ts, e->pos, err);
     if (!vc[0] || strcmp(vc, ch->vchannel) != 0)
-        return QV_OK; /* pchannel time ticks and other vchannels */
+        return QV_OK; /* other vchannels */
     qv_msg m;
     memset(&m, 0, sizeof m);
     rc = qv_msg_decode(e->data, e->len, &m, err);
+    if (!rc && skip_flushed(ch, &m)) {
+        qv_msg_release(&m);
+        return QV_OK;
+    }
     if (!rc && (type == QV_MSG_INSERT || type == QV_MSG_SEGMENT_OPEN))
         note_segment(ch, m.segment_id, e->pos);
     if (!rc)
@@ -263,9 +362,9 @@ static qv_code handle(qv_dn_channel *ch, const wal_entry *e, qv_err *err)
     if (!rc && type == QV_MSG_DELETE)
         rc = note_deletes(ch, &m, err);
     if (!rc && type == QV_MSG_SEGMENT_SEAL)
-        rc = seal_and_commit(ch, m.segment_id, e->pos, err);
+        defer_seal(ch, m.segment_id, m.ts);
     for (size_t i = 0; !rc && type == QV_MSG_FLUSH && i < m.nsegments; i++)
-        rc = seal_and_commit(ch, m.segments[i], e->pos, err);
+        defer_seal(ch, m.segments[i], m.ts);
     qv_msg_release(&m);
     return rc;
 }

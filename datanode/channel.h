@@ -6,6 +6,14 @@
  * since the previous commit, then hands the result to `commit` (which
  * records segment and checkpoint in meta KV, in one transaction).
  *
+ * A seal takes effect at the first pchannel time tick at or past its
+ * timestamp: an insert assigned to the segment before the seal has a
+ * smaller timestamp, so it is in the log by then even when it landed
+ * after the seal record (a proxy's append racing a Flush).  Records of
+ * segments already flushed -- committed by this consumer, or listed in
+ * opts.flushed when it restarts from a checkpoint inside their span -- are
+ * skipped, so no segment is flushed twice.
+ *
  * Checkpoint: after a commit, the position from which a restarted consumer
  * must replay so that nothing is lost: the first log position of the
  * oldest segment still buffered, or the position after the record that
@@ -55,6 +63,9 @@ typedef struct qv_dn_channel_opts {
      * objects written stay orphans until GC). */
     qv_code (*commit)(void *ctx, const qv_dn_commit *c, qv_err *err);
     void *ctx;
+    /* Segments of this vchannel already flushed (copied at open). */
+    const int64_t *flushed;
+    size_t nflushed;
 } qv_dn_channel_opts;
 
 typedef struct qv_dn_channel qv_dn_channel;

@@ -14,6 +14,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "coord/segmeta.h"
 #include "datanode/server_int.h"
 #include "internal/coord.pb-c.h"
 #include "proto/convert_fielddata.h"
@@ -214,8 +215,22 @@ static qv_code run_once(dn_chan *ch, wal_pos from, qv_err *err)
         .commit = chan_commit,
         .ctx = ch,
     };
+    /* segments flushed already: a checkpoint may lie inside their span */
+    qv_arena a;
+    qv_arena_init(&a, 0);
+    qv_seg_info **segs = NULL;
+    size_t nsegs = 0;
+    qv_code rc = qv_segmeta_list_segments(d->opts.kv, d->root, ch->coll,
+                                          ch->vch, &a, &segs, &nsegs, err);
+    int64_t *ids = qv_arena_alloc(&a, (nsegs + 1) * sizeof *ids);
+    for (size_t i = 0; !rc && i < nsegs; i++)
+        if (segs[i]->level == QUIVER__INTERNAL__SEGMENT_LEVEL__SEG_L1)
+            ids[o.nflushed++] = segs[i]->id;
+    o.flushed = ids;
     qv_dn_channel *c = NULL;
-    qv_code rc = qv_dn_channel_open(&o, &c, err);
+    if (!rc)
+        rc = qv_dn_channel_open(&o, &c, err);
+    qv_arena_release(&a);
     if (rc)
         return rc;
     bool first = true;

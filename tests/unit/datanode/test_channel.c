@@ -82,7 +82,14 @@ static void append_insert(int64_t first, size_t n, qv_ts ts, int64_t seg)
     qn_insert_free(&x);
 }
 
-static qv_dn_channel *open_channel(ctx *c, wal_pos from)
+static void append_tick(qv_ts ts)
+{
+    qv_msg t = {.type = QV_MSG_TIME_TICK, .ts = ts, .vchannel = ""};
+    append_msg(&t);
+}
+
+static qv_dn_channel *open_channel_flushed(ctx *c, wal_pos from,
+                                           const int64_t *flushed, size_t n)
 {
     qv_dn_channel_opts o = {.log = w,
                             .pchannel = PCH,
@@ -93,11 +100,18 @@ static qv_dn_channel *open_channel(ctx *c, wal_pos from)
                             .os = os,
                             .alloc_id = alloc_id,
                             .commit = commit,
-                            .ctx = c};
+                            .ctx = c,
+                            .flushed = flushed,
+                            .nflushed = n};
     qv_dn_channel *ch;
     qv_err err;
     cr_assert_eq(qv_dn_channel_open(&o, &ch, &err), QV_OK, "%s", err.msg);
     return ch;
+}
+
+static qv_dn_channel *open_channel(ctx *c, wal_pos from)
+{
+    return open_channel_flushed(c, from, NULL, 0);
 }
 
 Test(dn_channel, seal_flushes_the_segment_with_l0_deletes_and_a_checkpoint)
@@ -117,14 +131,19 @@ Test(dn_channel, seal_flushes_the_segment_with_l0_deletes_and_a_checkpoint)
                    .segment_id = 1,
                    .seal_reason = QV_SEAL_SIZE};
     append_msg(&seal);             /* pos 3 */
-    append_insert(61, 10, 210, 2); /* pos 4 */
+    append_tick(180);              /* pos 4: below the seal */
+    append_insert(100, 1, 190, 1); /* pos 5: assigned before the seal */
+    append_insert(61, 10, 210, 2); /* pos 6 */
     ctx c = {1000, 0, {0}};
     qv_dn_channel *ch = open_channel(&c, WAL_EARLIEST);
     qv_err err;
     cr_assert_eq(qv_dn_channel_poll(ch, 50, 100, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(c.ncommits, 0, "the seal waits for a tick past it");
+    append_tick(250); /* pos 7 */
+    cr_assert_eq(qv_dn_channel_poll(ch, 50, 100, &err), QV_OK, "%s", err.msg);
     cr_assert_eq(c.ncommits, 1);
     cr_assert_eq(c.last.segment_id, 1);
-    cr_assert_eq(c.last.rows, 50);
+    cr_assert_eq(c.last.rows, 51, "the late insert is in the segment");
     cr_assert_eq(c.last.l0_deletes, 2);
     cr_assert_eq(c.last.checkpoint, 1, "segment 2 is still buffered");
     cr_assert_eq(qv_dn_channel_checkpoint(ch), 1);
@@ -140,7 +159,7 @@ Test(dn_channel, seal_flushes_the_segment_with_l0_deletes_and_a_checkpoint)
     qv_query_req q = {.count_only = true, .ts = 1000};
     qv_query_result r;
     cr_assert_eq(qv_shard_query(&sn, &q, &r, NULL), QV_OK);
-    cr_assert_eq(r.count, 49);
+    cr_assert_eq(r.count, 50);
     qv_shard_snap_release(&sn);
     /* the L0 log holds both deletes */
     char *key = qv_seglog_key(QV_SEGLOG_DELTA, QN_COLL, QV_PARTITION_ALL, 0, 0,
@@ -158,14 +177,22 @@ Test(dn_channel, seal_flushes_the_segment_with_l0_deletes_and_a_checkpoint)
     qv_sealed_unref(x);
     qv_dn_channel_close(ch);
 
-    /* restart from the checkpoint: segment 2 is rebuilt, segment 1 is not
-     * flushed twice */
+    /* restart from the checkpoint (inside segment 1's span): segment 2 is
+     * rebuilt; segment 1, flushed, is skipped (its late row is in it) */
     ctx c2 = {2000, 0, {0}};
-    ch = open_channel(&c2, c.last.checkpoint);
+    int64_t done = 1;
+    ch = open_channel_flushed(&c2, c.last.checkpoint, &done, 1);
     cr_assert_eq(qv_dn_channel_poll(ch, 50, 100, &err), QV_OK, "%s", err.msg);
-    cr_assert_eq(c2.ncommits, 1);
-    cr_assert_eq(c2.last.segment_id, 0, "no rows of segment 1 replayed");
+    cr_assert_eq(c2.ncommits, 0, "segment 1 flushed again");
     cr_assert_eq(qv_dn_channel_buffered(ch), 20);
+    qv_dn_channel_close(ch);
+    /* without the list the late row would make a second segment 1 */
+    ctx c3 = {3000, 0, {0}};
+    ch = open_channel(&c3, c.last.checkpoint);
+    cr_assert_eq(qv_dn_channel_poll(ch, 50, 100, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(c3.ncommits, 1);
+    cr_assert_eq(c3.last.segment_id, 1);
+    cr_assert_eq(c3.last.rows, 1);
     qv_dn_channel_close(ch);
 }
 
@@ -209,6 +236,7 @@ Test(dn_channel, an_empty_sealed_segment_is_still_committed)
     seal.type = QV_MSG_SEGMENT_SEAL;
     seal.ts = 200;
     append_msg(&seal); /* pos 1 */
+    append_tick(250);  /* pos 2 */
     ctx c = {0, 0, {0}};
     qv_dn_channel *ch = open_channel(&c, WAL_EARLIEST);
     qv_err err;
@@ -217,7 +245,7 @@ Test(dn_channel, an_empty_sealed_segment_is_still_committed)
     cr_assert_eq(c.last.segment_id, 9);
     cr_assert_eq(c.last.rows, 0);
     cr_assert_eq(c.last.log_id, 0, "no objects for an empty segment");
-    cr_assert_eq(c.last.checkpoint, 2);
+    cr_assert_eq(c.last.checkpoint, 3, "after the tick that applied it");
     cr_assert_eq(c.next_id, 0, "no id allocated");
     qv_dn_channel_close(ch);
 }
