@@ -11,9 +11,11 @@
 
 #include "common/clock.h"
 #include "common/column/pk.h"
+#include "common/rpc/rpc_client.h"
 #include "common/json/json.h"
 #include "milvus/common.pb-c.h"
 #include "proxy/proxy_read.h"
+#include "proxy/search_route.h"
 #include "querynode/search.h"
 
 #define M(x) Milvus__Proto__Milvus__##x
@@ -265,96 +267,6 @@ static qv_code index_params(qv_arena *a, kvp **kv, size_t n, search_in *in,
     return rc;
 }
 
-/* ---- the index's metric when the request names none ---------------------
- * The SDKs send metric_type "" unless the caller set one; Milvus then
- * searches with the metric of the field's index.  DescribeIndex at the
- * coord answers it; answers (also "no index") are kept METRIC_TTL_MS per
- * (proxy, collection, field) so a search costs no coord call. */
-#define METRIC_SLOTS  64
-#define METRIC_TTL_MS 2000
-
-typedef struct metric_slot {
-    const qv_proxy *p;
-    int64_t coll, field;
-    bool has; /* the field has an index */
-    qv_metric m;
-    uint64_t at_ms;
-} metric_slot;
-
-static metric_slot metric_cache[METRIC_SLOTS];
-static pthread_mutex_t metric_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static bool metric_cached(const qv_proxy *p, int64_t coll, int64_t field,
-                          uint64_t now, bool *has, qv_metric *m)
-{
-    bool hit = false;
-    pthread_mutex_lock(&metric_mu);
-    for (size_t i = 0; i < METRIC_SLOTS && !hit; i++) {
-        metric_slot *s = &metric_cache[i];
-        if (s->p == p && s->coll == coll && s->field == field &&
-            now - s->at_ms < METRIC_TTL_MS) {
-            hit = true;
-            *has = s->has;
-            *m = s->m;
-        }
-    }
-    pthread_mutex_unlock(&metric_mu);
-    return hit;
-}
-
-static void metric_store(const qv_proxy *p, int64_t coll, int64_t field,
-                         uint64_t now, bool has, qv_metric m)
-{
-    pthread_mutex_lock(&metric_mu);
-    size_t victim = 0;
-    for (size_t i = 0; i < METRIC_SLOTS; i++) {
-        metric_slot *s = &metric_cache[i];
-        if (s->p == p && s->coll == coll && s->field == field) {
-            victim = i;
-            break;
-        }
-        if (s->at_ms < metric_cache[victim].at_ms)
-            victim = i;
-    }
-    metric_cache[victim] = (metric_slot){p, coll, field, has, m, now};
-    pthread_mutex_unlock(&metric_mu);
-}
-
-/* The metric of field f's index, if it has one (*has). */
-static qv_code index_metric(qv_proxy *p, qv_rpc_call *call,
-                            const qv_coll_ctx *c, const M(SearchRequest) * rq,
-                            const qv_field_spec *f, bool *has, qv_metric *m,
-                            qv_err *err)
-{
-    uint64_t now = qv_mono_ms(qv_clock_system());
-    if (metric_cached(p, c->id, f->id, now, has, m))
-        return QV_OK;
-    M(DescribeIndexRequest)
-    dr = MILVUS__PROTO__MILVUS__DESCRIBE_INDEX_REQUEST__INIT;
-    dr.db_name = (char *)c->db;
-    dr.collection_name = rq->collection_name;
-    dr.field_name = (char *)f->name;
-    ProtobufCMessage *out = NULL;
-    qv_code rc = qv_proxy__forward(
-        p, call, "DescribeIndex", &dr.base,
-        &milvus__proto__milvus__describe_index_response__descriptor, &out, err);
-    *has = false;
-    const M(DescribeIndexResponse) *r = (const void *)out;
-    if (!rc && r && r->status && r->status->code == 0) {
-        for (size_t i = 0; i < r->n_index_descriptions && !*has; i++) {
-            const M(IndexDescription) *d = r->index_descriptions[i];
-            if (d->field_name && strcmp(d->field_name, f->name) != 0)
-                continue;
-            const char *mt = param(d->params, d->n_params, "metric_type");
-            *has = mt && mt[0] && qv_metric_parse(mt, m, NULL) == QV_OK;
-        }
-    } else if (rc && qv_code_primary(rc) != QV_E_NOT_FOUND) {
-        return rc; /* no coord: the caller keeps the default */
-    }
-    metric_store(p, c->id, f->id, now, *has, *m);
-    return QV_OK;
-}
-
 /* metric_type "" = the index's metric (when the field has an index of the
  * right kind), then the index parameters for the query nodes. */
 static qv_code finish_params(qv_proxy *p, qv_rpc_call *call,
@@ -366,8 +278,9 @@ static qv_code finish_params(qv_proxy *p, qv_rpc_call *call,
         bool has = false;
         qv_metric m = in->metric;
         qv_err e = {0};
-        if (index_metric(p, call, c, rq, f, &has, &m, &e) == QV_OK && has &&
-            qv_metric_is_binary(m) == (f->type == QV_DT_BINARY_VECTOR))
+        if (qv_proxy__index_metric(p, call, c, rq->collection_name, f, &has, &m,
+                                   &e) == QV_OK &&
+            has && qv_metric_is_binary(m) == (f->type == QV_DT_BINARY_VECTOR))
             in->metric = m;
     }
     return index_params(qv_rpc_call_arena(call), rq->search_params,
@@ -680,67 +593,49 @@ static qv_code check_shard(const shard_resp *r, qv_column **cols, size_t nc,
     return QV_OK;
 }
 
-static qv_code run_search(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
-                          const M(SearchRequest) * rq, search_in *in,
-                          const qv_outputs *out, M(SearchResults) * r,
-                          qv_err *err)
+/* What every shard request shares. */
+typedef struct shard_ask {
+    ProtobufCBinaryData plan;
+    qv_ts guarantee;
+    uint64_t travel;
+} shard_ask;
+
+/* Asks every shard's leader and checks the answers. */
+static qv_code ask_shards(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
+                          const search_in *in, const qv_outputs *out,
+                          const shard_ask *sa, const qv_read_plan *rp,
+                          shard_resp **resp, qv_column ***cols, qv_err *err)
 {
     qv_arena *a = qv_rpc_call_arena(call);
-    qv_expr_plan *plan = NULL;
-    qv_code rc = qv_coll_ctx_parse(
-        c, a, rq->dsl, (const void *const *)rq->expr_template_values,
-        rq->n_expr_template_values, &plan, err);
-    ProtobufCBinaryData pb = {0};
-    if (!rc)
-        rc = qv_proxy__plan_bytes(a, plan, &pb, err);
-    qv_expr_plan_free(plan);
-    if (!rc && rq->search_input_case ==
-                   MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_IDS)
-        rc = by_ids(p, call, c, rq->ids, in, err);
-    qv_read_plan rp;
-    if (!rc)
-        rc = qv_proxy__leaders(p, call, c, rq->partition_names,
-                               rq->n_partition_names, &rp, err);
-    qv_ts g = 0;
-    if (!rc)
-        rc = qv_proxy__guarantee(p, call, c, rq->consistency_level,
-                                 rq->use_default_consistency,
-                                 rq->guarantee_timestamp, &g, err);
-    uint64_t travel = 0;
-    if (!rc)
-        rc = qv_proxy__travel(rq->search_params, rq->n_search_params,
-                              rq->travel_timestamp, &travel, err);
     size_t S = c->nshards, nc = 1 + out->n;
-    shard_resp **resp = qv_arena_calloc(a, S + 1, sizeof *resp);
-    qv_column ***cols = qv_arena_calloc(a, S + 1, sizeof *cols);
     qv_node_call *calls = qv_arena_calloc(a, S + 1, sizeof *calls);
-    for (size_t s = 0; !rc && s < S; s++) {
+    for (size_t s = 0; s < S; s++) {
         Quiver__Internal__ShardSearchRequest *q = qv_arena_alloc(a, sizeof *q);
         quiver__internal__shard_search_request__init(q);
         q->collection_id = c->id;
-        q->vchannel = rp.leaders[s]->vchannel;
-        q->guarantee_ts = g;
-        q->travel_ts = travel;
+        q->vchannel = rp->leaders[s]->vchannel;
+        q->guarantee_ts = sa->guarantee;
+        q->travel_ts = sa->travel;
         q->timeout_ms = qv_proxy__read_wait(p, call);
-        q->plan = pb;
+        q->plan = sa->plan;
         q->field_id = c->specs[in->field].id;
         q->metric = (int32_t)in->metric;
         q->nq = (int64_t)in->nq;
         q->topk = (int64_t)(in->topk + in->offset);
         q->queries = in->queries;
-        q->partition_ids = rp.partitions;
-        q->n_partition_ids = rp.npartitions;
+        q->partition_ids = rp->partitions;
+        q->n_partition_ids = rp->npartitions;
         q->output_field_ids = out->ids;
         q->n_output_field_ids = out->n;
         q->search_params = in->index_params;
+        qv_proxy__hold_channel(rp->leaders[s]->address);
         calls[s] = (qv_node_call){
-            .addr = rp.leaders[s]->address,
+            .addr = rp->leaders[s]->address,
             .method = "Search",
             .req = &q->base,
             .desc = &quiver__internal__shard_search_response__descriptor};
     }
-    if (!rc)
-        rc = qv_proxy__call_nodes(call, calls, S, err);
+    qv_code rc = qv_proxy__call_nodes(call, calls, S, err);
     for (size_t s = 0; !rc && s < S; s++) {
         resp[s] = (shard_resp *)calls[s].resp;
         rc = qv_proxy__status_of(resp[s]->status, err);
@@ -755,6 +650,51 @@ static qv_code run_search(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
                 qv_proxy__load_image(a, &resp[s]->columns[f], &cols[s][f], err);
         if (!rc)
             rc = check_shard(resp[s], cols[s], nc, in->topk + in->offset, err);
+    }
+    return rc;
+}
+
+static qv_code run_search(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
+                          const M(SearchRequest) * rq, search_in *in,
+                          const qv_outputs *out, M(SearchResults) * r,
+                          qv_err *err)
+{
+    qv_arena *a = qv_rpc_call_arena(call);
+    qv_expr_plan *plan = NULL;
+    shard_ask sa = {{0, NULL}, 0, 0};
+    qv_code rc = qv_coll_ctx_parse(
+        c, a, rq->dsl, (const void *const *)rq->expr_template_values,
+        rq->n_expr_template_values, &plan, err);
+    if (!rc)
+        rc = qv_proxy__plan_bytes(a, plan, &sa.plan, err);
+    qv_expr_plan_free(plan);
+    if (!rc && rq->search_input_case ==
+                   MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_IDS)
+        rc = by_ids(p, call, c, rq->ids, in, err);
+    if (!rc)
+        rc = qv_proxy__guarantee(p, call, c, rq->consistency_level,
+                                 rq->use_default_consistency,
+                                 rq->guarantee_timestamp, &sa.guarantee, err);
+    if (!rc)
+        rc = qv_proxy__travel(rq->search_params, rq->n_search_params,
+                              rq->travel_timestamp, &sa.travel, err);
+    size_t S = c->nshards;
+    shard_resp **resp = qv_arena_calloc(a, S + 1, sizeof *resp);
+    qv_column ***cols = qv_arena_calloc(a, S + 1, sizeof *cols);
+    /* cached leaders first; when the shards fail with them, once more with
+     * the coord's answer */
+    for (int attempt = 0; !rc && attempt < 2; attempt++) {
+        qv_read_plan rp;
+        bool cached = false;
+        rc = qv_proxy__search_leaders(p, call, c, rq->partition_names,
+                                      rq->n_partition_names, attempt == 0, &rp,
+                                      &cached, err);
+        if (!rc)
+            rc = ask_shards(p, call, c, in, out, &sa, &rp, resp, cols, err);
+        if (!rc || !cached)
+            break;
+        qv_proxy__search_forget(p, c->id);
+        rc = QV_OK;
     }
     mhit *hits = NULL;
     size_t total = 0;
