@@ -74,6 +74,7 @@ typedef struct qn_chan {
     qn_target *cur; /* the target being served (owned) */
     qn_l0 *l0s;
     qn_segs pending, served;
+    bool settled; /* the last round left nothing to do for cur */
 } qn_chan;
 
 /* A watched collection: its schema and one channel per vchannel. */

@@ -467,9 +467,11 @@ static void drop_stale(qn_chan *ch, const qn_target *t)
     }
 }
 
-static void attach_indexes(qv_qnode *q, qn_coll *c, qn_chan *ch,
+/* True when every index the target lists is attached. */
+static bool attach_indexes(qv_qnode *q, qn_coll *c, qn_chan *ch,
                            const qn_target *t)
 {
+    bool all = true;
     for (size_t i = 0; i < ch->served.n; i++) {
         qn_seg *s = &ch->served.v[i];
         const Quiver__Internal__SegmentTarget *st = target_entry(t, s->id);
@@ -487,7 +489,9 @@ static void attach_indexes(qv_qnode *q, qn_coll *c, qn_chan *ch,
         (void)q;
         (void)c;
 #endif
+        all = all && s->indexed;
     }
+    return all;
 }
 
 static void publish(qn_chan *ch, uint64_t version, qv_code rc, const qv_err *e)
@@ -527,25 +531,33 @@ static void sync_chan(qv_qnode *q, qn_coll *c, qn_chan *ch, uint64_t *used)
     if (nt) {
         target_free(ch->cur);
         ch->cur = nt;
+        ch->settled = false;
     }
     const qn_target *t = ch->cur;
-    if (!nt && ch->del && ch->pending.n == 0 && !ch->error &&
-        (!t || t->n_segments == 0))
-        return;
-    qv_err e = {0};
+    if (ch->settled && ch->del)
+        return; /* nothing changed since a round that left nothing to do */
+    qv_err e = {0}, e2 = {0};
     qv_code rc = t ? sync_l0(q, c, ch, t, &e) : QV_OK;
     if (!rc)
         rc = load_new(q, c, ch, t, used, &e);
-    if (!rc && !ch->del)
-        rc = start(q, c, ch, &e);
-    else if (!rc && t) {
-        rc = hand_over(ch, t, &e);
+    if (!ch->del) {
+        if (!rc)
+            rc = start(q, c, ch, &e);
+    } else if (t) {
+        /* what did load hands over even when another load failed */
+        qv_code hrc = hand_over(ch, t, &e2);
         drop_stale(ch, t);
+        if (!rc && hrc) {
+            rc = hrc;
+            e = e2;
+        }
     }
+    bool indexed = true;
     if (t && ch->del)
-        attach_indexes(q, c, ch, t);
+        indexed = attach_indexes(q, c, ch, t);
     if (rc && rc != ch->error)
         QV_LOG(QV_LOG_WARN, "querynode", "vchannel %s: %s", ch->vch, e.msg);
+    ch->settled = !rc && ch->del && ch->pending.n == 0 && indexed;
     publish(ch, t ? t->version : 0, rc, &e);
 }
 
