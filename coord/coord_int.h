@@ -175,8 +175,9 @@ QV_COORD_HANDLER(qv_coord__get_index_state);
 QV_COORD_HANDLER(qv_coord__get_index_build_progress);
 QV_COORD_HANDLER(qv_coord__alter_index);
 
-QV_COORD_HANDLER(qv_coord__manual_compaction);    /* coord_compact.c */
-QV_COORD_HANDLER(qv_coord__get_compaction_state); /* coord_compact.c */
-QV_COORD_HANDLER(qv_coord__get_compaction_plans); /* coord_compact.c */
+QV_COORD_HANDLER(qv_coord__manual_compaction);           /* coord_compact.c */
+QV_COORD_HANDLER(qv_coord__get_compaction_state);        /* coord_compact.c */
+QV_COORD_HANDLER(qv_coord__get_compaction_plans);        /* coord_compact.c */
+QV_COORD_HANDLER(qv_coord__get_persistent_segment_info); /* svc_seginfo.c */
 
 #endif

@@ -66,6 +66,9 @@ const qv_proxy_rpc qv_proxy__rpcs[] = {
      qv_proxy__get_compaction_state},
     {MILVUS("GetCompactionStateWithPlans"), REQ(get_compaction_plans_request),
      qv_proxy__get_compaction_plans},
+    {MILVUS("GetPersistentSegmentInfo"),
+     REQ(get_persistent_segment_info_request),
+     qv_proxy__get_persistent_segment_info},
     {MILVUS("GetFlushState"), REQ(get_flush_state_request),
      qv_proxy__get_flush_state},
     /* Indexes (rpc_index.c checks, the coord answers). */

@@ -178,5 +178,6 @@ QV_PROXY_HANDLER(qv_proxy__index);
 QV_PROXY_HANDLER(qv_proxy__manual_compaction);
 QV_PROXY_HANDLER(qv_proxy__get_compaction_state);
 QV_PROXY_HANDLER(qv_proxy__get_compaction_plans);
+QV_PROXY_HANDLER(qv_proxy__get_persistent_segment_info);
 
 #endif

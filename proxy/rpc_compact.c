@@ -73,3 +73,18 @@ qv_code qv_proxy__get_compaction_plans(qv_rpc_call *call,
     return forward(ud, call, "GetCompactionStateWithPlans", req,
                    RESP(get_compaction_plans_response), resp, rc, err);
 }
+
+/* GetPersistentSegmentInfo (coord/svc_seginfo.c): the collection's
+ * flushed segments. */
+qv_code qv_proxy__get_persistent_segment_info(qv_rpc_call *call,
+                                              const ProtobufCMessage *req,
+                                              ProtobufCMessage **resp, void *ud,
+                                              qv_err *err)
+{
+    M(GetPersistentSegmentInfoRequest) *rq =
+        (M(GetPersistentSegmentInfoRequest) *)req;
+    qv_code rc = qv_proxy__check_name("collection", rq->collectionname, err);
+    rq->dbname = (char *)qv_proxy__db(call, rq->dbname);
+    return forward(ud, call, "GetPersistentSegmentInfo", req,
+                   RESP(get_persistent_segment_info_response), resp, rc, err);
+}

@@ -84,6 +84,15 @@ function segmentRows(objects, coll) {
   return out;
 }
 
+/** The collection's flushed L1 segments (GetPersistentSegmentInfo): id ->
+ * rows. */
+async function persistent(c, name) {
+  const r = await c.getPersistentSegmentInfo({ collectionName: name });
+  assert.equal(r.status.error_code, 'Success', r.status.reason);
+  return new Map(r.infos.filter((i) => i.level === 'L1' && Number(i.num_rows) > 0)
+    .map((i) => [Number(i.segmentID), Number(i.num_rows)]));
+}
+
 async function compactAndWait(c, name) {
   const r = await c.compact({ collection_name: name });
   assert.equal(r.status.error_code, 'Success', r.status.reason);
@@ -159,6 +168,7 @@ test('standalone compaction: merge, same answers, time travel, GC after retentio
     const topBefore = await top(c, name);
     const before = segmentRows(objects, coll);
     assert.ok(before.size > BATCHES, `${before.size} segments after ${BATCHES + 1} flushes`);
+    assert.deepEqual(await persistent(c, name), before);
     assert.equal([...before.values()].reduce((a, b) => a + b, 0), total + extra.length);
 
     // manual compaction: fewer segments, identical answers
@@ -170,6 +180,8 @@ test('standalone compaction: merge, same answers, time travel, GC after retentio
     assert.ok(targets.length < sources.length, `${targets.length} outputs for ${sources.length} inputs`);
     const after = segmentRows(objects, coll);
     for (const t of targets) assert.ok(after.has(t), `output ${t} has no files`);
+    // the flushed segments are now the outputs only
+    assert.deepEqual([...(await persistent(c, name)).keys()].sort(), [...targets].sort());
     // the deletes are newer than now - retention: nothing purged yet
     assert.equal(targets.reduce((a, t) => a + after.get(t), 0), total + extra.length);
     assert.equal(await count(c, name), live.length);
