@@ -1,16 +1,29 @@
-/* coord_compact.c -- compaction plans (coord_compact.h). */
+/* coord_compact.c -- compaction plans, their execution on datanodes, the
+ * maintenance thread (compaction and GC rounds) and the compaction RPCs
+ * (coord_compact.h). */
 #include "coord/coord_compact.h"
 
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
+#include "common/json/json.h"
+#include "common/log.h"
+#include "common/metrics/metrics.h"
+#include "common/rpc/rpc_client.h"
+#include "coord/coord_gc.h"
+#include "coord/coord_int.h"
+#include "internal/datanode.pb-c.h"
+#include "proto/pb_arena.h"
 
 #define ST(x) QUIVER__INTERNAL__SEGMENT_STATE__SEG_##x
 #define LV(x) QUIVER__INTERNAL__SEGMENT_LEVEL__SEG_##x
 
-/* ---- planning -------------------------------------------------------------
- */
+/* ---- planning ------------------------------------------------------------ */
 
 static bool in_list(const int64_t *v, size_t n, int64_t x)
 {
@@ -176,20 +189,6 @@ size_t qv_compact_plan(qv_seg_info *const *segs, size_t n, const int64_t *parts,
 }
 
 /* ---- jobs and execution (the coord's maintenance thread) ----------------- */
-
-#include <inttypes.h>
-#include <pthread.h>
-#include <stdio.h>
-
-#include "common/clock.h"
-#include "common/json/json.h"
-#include "common/log.h"
-#include "common/metrics/metrics.h"
-#include "common/rpc/rpc_client.h"
-#include "coord/coord_gc.h"
-#include "coord/coord_int.h"
-#include "internal/datanode.pb-c.h"
-#include "proto/pb_arena.h"
 
 #define DN_COMPACT     "/quiver.internal.DataNodeService/Compact"
 #define MAX_JOBS       256
@@ -830,8 +829,7 @@ void qv_coord__maint_free(qv_coord *c)
     c->maint = NULL;
 }
 
-/* ---- handlers -------------------------------------------------------------
- */
+/* ---- handlers ------------------------------------------------------------ */
 
 #define M(x)  Milvus__Proto__Milvus__##x
 #define CS(x) MILVUS__PROTO__COMMON__COMPACTION_STATE__##x

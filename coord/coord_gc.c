@@ -25,8 +25,7 @@ typedef struct gc {
     char key[QV_SEGMETA_KEY_MAX];
 } gc;
 
-/* ---- meta KV helpers ------------------------------------------------------
- */
+/* ---- meta KV helpers ----------------------------------------------------- */
 
 typedef qv_code (*kv_fn)(gc *g, const metakv_kv *kv, void *ctx, qv_err *err);
 
@@ -66,8 +65,7 @@ static qv_code del_key(gc *g, const char *key, bool prefix, qv_err *err)
     return metakv_delete(g->o->kv, key, strlen(key), prefix, NULL, err);
 }
 
-/* ---- object helpers -------------------------------------------------------
- */
+/* ---- object helpers ------------------------------------------------------ */
 
 static qv_code del_prefix(gc *g, const char *prefix, qv_err *err)
 {
@@ -126,8 +124,7 @@ static qv_code del_l0_objects(gc *g, int64_t coll, int64_t log, qv_err *err)
     return rc;
 }
 
-/* ---- one collection -------------------------------------------------------
- */
+/* ---- one collection ------------------------------------------------------ */
 
 typedef struct coll {
     int64_t id;
@@ -380,10 +377,38 @@ static qv_code gc_collection_record(gc *g, coll *c, qv_err *err)
     return rc;
 }
 
+/* Reads the catalog record again after the segments were listed: a
+ * partition created (and given segments) since the round began is in it. */
+static qv_code refresh_info(gc *g, coll *c, qv_err *err)
+{
+    if (!c->key)
+        return QV_OK;
+    metakv_kvs r = METAKV_KVS_INIT;
+    qv_code rc = metakv_get(g->o->kv, c->key, strlen(c->key), &r, err);
+    if (rc == QV_E_NOT_FOUND) {
+        c->info = NULL;
+        c->key = NULL;
+        return QV_OK;
+    }
+    qv_coll_info *info;
+    if (!rc)
+        rc = qv_pb_unpack(&quiver__internal__collection_info__descriptor,
+                          r.kvs[0].value, r.kvs[0].value_len, &g->a,
+                          "collection record", (ProtobufCMessage **)&info, err);
+    if (!rc) {
+        c->info = info;
+        c->mod_rev = r.kvs[0].mod_rev;
+    }
+    metakv_kvs_release(&r);
+    return rc;
+}
+
 static qv_code gc_collection(gc *g, coll *c, qv_err *err)
 {
     qv_code rc = qv_segmeta_list_segments(g->o->kv, g->o->root, c->id, NULL,
                                           &g->a, &c->segs, &c->nsegs, err);
+    if (!rc)
+        rc = refresh_info(g, c, err);
     if (!rc)
         rc = qv_segmeta_list_indexes(g->o->kv, g->o->root, c->id, &g->a,
                                      &c->idx, &c->nidx, err);
@@ -401,8 +426,7 @@ static qv_code gc_collection(gc *g, coll *c, qv_err *err)
     return rc;
 }
 
-/* ---- collections ----------------------------------------------------------
- */
+/* ---- collections ------------------------------------------------------- */
 
 typedef struct colls {
     coll *v;
@@ -458,8 +482,7 @@ static qv_code on_seg_key(gc *g, const metakv_kv *kv, void *ctx, qv_err *err)
     return QV_OK;
 }
 
-/* ---- orphans --------------------------------------------------------------
- */
+/* ---- orphans ------------------------------------------------------------- */
 
 typedef struct known {
     int64_t coll, seg, log; /* seg 0 = an L0 log */
@@ -601,8 +624,7 @@ static qv_code gc_orphans(gc *g, qv_err *err)
     return rc;
 }
 
-/* ---- the round ------------------------------------------------------------
- */
+/* ---- the round ----------------------------------------------------------- */
 
 static void publish(const qv_gc_stats *st)
 {
@@ -635,12 +657,14 @@ qv_code qv_gc_run(const qv_gc_options *o, qv_gc_stats *st, qv_err *err)
     gc g = {.o = o, .st = &s};
     qv_arena_init(&g.a, 0);
     colls cs = {0};
+    /* segment keys first: a collection that has segments then has its
+     * catalog record when the records are read (created before them) */
     char prefix[QV_SEGMETA_KEY_MAX];
-    snprintf(prefix, sizeof prefix, "%smeta/coll/", o->root);
-    qv_code rc = each_kv(&g, prefix, false, on_coll, &cs, err);
     snprintf(prefix, sizeof prefix, "%smeta/seg/", o->root);
+    qv_code rc = each_kv(&g, prefix, true, on_seg_key, &cs, err);
+    snprintf(prefix, sizeof prefix, "%smeta/coll/", o->root);
     if (!rc)
-        rc = each_kv(&g, prefix, true, on_seg_key, &cs, err);
+        rc = each_kv(&g, prefix, false, on_coll, &cs, err);
     for (size_t i = 0; i < cs.n && !rc; i++)
         rc = gc_collection(&g, &cs.v[i], err);
     if (!rc && o->scan_orphans)
