@@ -23,13 +23,15 @@
  * target segment serves and every listed index is attached, otherwise the
  * share of rows done (serving, and indexed where indexes are listed),
  * capped at 99.  A node's load error (e.g. over its memory limit) is the
- * qv_coord__load_progress call's status.
+ * progress call's status.
  *
  * The RPC handlers are in svc_load.c (coord_load.h is what they use).
  * This is the single-replica minimum: one query node serves every shard of
  * a collection; collections go to the live node serving the fewest.
- * Threading: load_mu guards the assignments; handlers and the keeper hold
- * it while they talk to query nodes.
+ * Threading: load_mu guards the assignments and is held only around
+ * state changes (and the rare WatchChannels of an assignment); target
+ * syncs, which wait for query nodes, are serialized by sync_mu, taken
+ * before load_mu.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -524,44 +526,78 @@ static void chst_set_reply(chst *s,
     s->complete = ok;
 }
 
+/* Serializes target syncs, which talk to query nodes; taken before
+ * load_mu, which is held only briefly around the assignment state, so
+ * GetShardLeaders never waits for a query node's answer. */
+static pthread_mutex_t sync_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Channel i of coll's assignment at addr, or NULL (released or assigned
+ * elsewhere since); load_mu held. */
+static chst *chan_state(qv_coord *c, int64_t coll, size_t i, const char *addr)
+{
+    qv__load *l = qv_coord__load_find(c, coll);
+    if (!l || i >= l->nch || strcmp(l->address, addr) != 0)
+        return NULL;
+    return &l->ch[i];
+}
+
 /* Recomputes channel i's target and sends it when it changed or the node
- * is not done with it.  load_mu held. */
-static void sync_channel(qv_coord *c, qv__load *l, size_t i,
+ * is not done with it.  sync_mu held, load_mu not. */
+static void sync_channel(qv_coord *c, int64_t coll, size_t i,
                          const qv_coll_info *info, const qv_load_rec *rec)
 {
     qv_arena a;
     qv_arena_init(&a, 0);
     qv_err e = {0};
-    chst *s = &l->ch[i];
+    const char *vch = info->virtual_channels[i];
+    pthread_mutex_lock(&c->load_mu);
+    qv__load *l = qv_coord__load_find(c, coll);
+    chst *s = l && i < l->nch ? &l->ch[i] : NULL;
+    char *addr = s ? qv_arena_strdup(&a, l->address) : NULL;
+    size_t nserving = s ? s->nserving : 0;
+    int64_t *serving = qv_arena_alloc(&a, (nserving + 1) * sizeof(int64_t));
+    if (nserving)
+        memcpy(serving, s->serving, nserving * sizeof(int64_t));
+    pthread_mutex_unlock(&c->load_mu);
     target *t;
-    qv_code rc = build_target(c, info, info->virtual_channels[i], rec,
-                              s->serving, s->nserving, &a, &t, &e);
-    if (rc) {
-        QV_LOG(QV_LOG_WARN, "coord", "target of %s: %s",
-               info->virtual_channels[i], e.msg);
+    if (!s || build_target(c, info, vch, rec, serving, nserving, &a, &t, &e)) {
+        if (s)
+            QV_LOG(QV_LOG_WARN, "coord", "target of %s: %s", vch, e.msg);
         qv_arena_release(&a);
         return;
     }
     uint64_t h = target_hash(t);
-    if (h != s->hash || !s->version)
+    bool send = true;
+    pthread_mutex_lock(&c->load_mu);
+    if (!(s = chan_state(c, coll, i, addr)))
+        send = false;
+    else if (h != s->hash || !s->version)
         chst_set_target(s, t, h, next_version());
-    else if (s->replied && s->complete) {
+    else if (s->replied && s->complete)
+        send = false;
+    if (send)
+        t->version = s->version;
+    pthread_mutex_unlock(&c->load_mu);
+    if (!send) {
         qv_arena_release(&a);
         return;
     }
-    t->version = s->version;
     Quiver__Internal__SyncSegmentsResponse *r = NULL;
-    rc = call_qn(l->address, QN_SERVICE "SyncSegments", &t->base,
-                 &quiver__internal__sync_segments_response__descriptor, &a,
-                 (ProtobufCMessage **)&r, 5000, &e);
-    if (rc) {
-        chst_clear_reply(s);
-        s->replied = s->complete = false;
-        QV_LOG(QV_LOG_WARN, "coord", "sync segments of %s: %s",
-               info->virtual_channels[i], e.msg);
-    } else {
-        chst_set_reply(s, r);
+    qv_code rc = call_qn(addr, QN_SERVICE "SyncSegments", &t->base,
+                         &quiver__internal__sync_segments_response__descriptor,
+                         &a, (ProtobufCMessage **)&r, 5000, &e);
+    if (rc)
+        QV_LOG(QV_LOG_WARN, "coord", "sync segments of %s: %s", vch, e.msg);
+    pthread_mutex_lock(&c->load_mu);
+    if ((s = chan_state(c, coll, i, addr)) && s->version == t->version) {
+        if (rc) {
+            chst_clear_reply(s);
+            s->replied = s->complete = false;
+        } else {
+            chst_set_reply(s, r);
+        }
     }
+    pthread_mutex_unlock(&c->load_mu);
     qv_arena_release(&a);
 }
 
@@ -650,21 +686,24 @@ qv_code qv_coord__load_watch(qv_coord *c, const qv_coll_info *info,
 }
 
 /* Watches (if needed) and syncs every channel of a loaded collection;
- * load_mu held. */
+ * load_mu not held (taken briefly). */
 qv_code qv_coord__load_refresh(qv_coord *c, const qv_coll_info *info,
                                const qv_load_rec *rec, bool recheck,
                                qv_err *err)
 {
+    pthread_mutex_lock(&sync_mu);
+    pthread_mutex_lock(&c->load_mu);
     qv_code rc = qv_coord__load_watch(c, info, rec, recheck, NULL, err);
-    if (rc)
-        return rc;
-    qv__load *l = qv_coord__load_find(c, info->id);
-    for (size_t i = 0; l && i < l->nch && i < info->n_virtual_channels; i++)
-        sync_channel(c, l, i, info, rec);
-    return QV_OK;
+    qv__load *l = rc ? NULL : qv_coord__load_find(c, info->id);
+    size_t n = l ? l->nch : 0;
+    pthread_mutex_unlock(&c->load_mu);
+    for (size_t i = 0; i < n && i < info->n_virtual_channels; i++)
+        sync_channel(c, info->id, i, info, rec);
+    pthread_mutex_unlock(&sync_mu);
+    return rc;
 }
 
-/* Load qv_coord__load_progress of the partitions parts (NULL: all) of a loaded
+/* Load progress of the partitions parts (NULL: all) of a loaded
  * collection: 0..100, or a node's error.  load_mu held. */
 qv_code qv_coord__load_progress(qv_coord *c, int64_t coll, const int64_t *parts,
                                 size_t nparts, int64_t *out, qv_err *err)
@@ -756,9 +795,10 @@ static void keep_round(qv_coord *c)
         qv_err e2 = {0};
         qv_code rc =
             qv_catalog_get_collection(cat, rec.db, NULL, id, &a, &info, &e2);
-        pthread_mutex_lock(&c->load_mu);
         if (rc == QV_E_COLLECTION_NOT_FOUND || rc == QV_E_DATABASE_NOT_FOUND) {
+            pthread_mutex_lock(&c->load_mu);
             qv_coord__load_release_node(c, id);
+            pthread_mutex_unlock(&c->load_mu);
             if (metakv_delete(c->opts.kv, r.kvs[i].key, r.kvs[i].key_len, false,
                               NULL, &e2))
                 QV_LOG(QV_LOG_WARN, "coord", "load record: %s", e2.msg);
@@ -766,7 +806,6 @@ static void keep_round(qv_coord *c)
             QV_LOG(QV_LOG_WARN, "coord", "cannot serve collection %s: %s",
                    info->name, e2.msg);
         }
-        pthread_mutex_unlock(&c->load_mu);
         qv_arena_release(&a);
     }
     metakv_kvs_release(&r);

@@ -37,7 +37,7 @@ qv_code qv_coord__load_watch(qv_coord *c, const qv_coll_info *info,
                              const qv_load_rec *rec, bool recheck,
                              const char **addr, qv_err *err);
 /* load_watch, then every vchannel's target recomputed and synced.
- * load_mu held. */
+ * load_mu NOT held (it is taken briefly; syncs wait for query nodes). */
 qv_code qv_coord__load_refresh(qv_coord *c, const qv_coll_info *info,
                                const qv_load_rec *rec, bool recheck,
                                qv_err *err);

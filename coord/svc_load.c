@@ -81,8 +81,8 @@ static qv_code do_load(qv_coord *c, const qv_coll_info *info, const char *db,
                        .db = (char *)db,
                        .parts = (int64_t *)parts,
                        .nparts = nparts};
-    pthread_mutex_lock(&c->load_mu);
     rc = qv_coord__load_refresh(c, info, &rec, true, err);
+    pthread_mutex_lock(&c->load_mu);
     int64_t p = 0;
     if (!rc)
         rc = qv_coord__load_progress(c, info->id, NULL, 0, &p, err);
@@ -226,9 +226,9 @@ QV_COORD_HANDLER(qv_coord__release_partitions)
     return QV_OK;
 }
 
-/* Resolves a load state / qv_coord__load_progress request: the collection, its
+/* Resolves a load state / progress request: the collection, its
  * record, the named partitions' ids; then refreshes and measures
- * qv_coord__load_progress. *state: 1 not loaded, 2 loading, 3 loaded; *bad
+ * progress. *state: 1 not loaded, 2 loading, 3 loaded; *bad
  * names a partition that is not loaded. */
 static qv_code measure(qv_coord *c, const char *db, const char *name,
                        char **pnames, size_t npn, qv_arena *a, int *state,
@@ -253,8 +253,8 @@ static qv_code measure(qv_coord *c, const char *db, const char *name,
         if (!qv_coord__load_has_id(rec.parts, rec.nparts, ids[i]))
             *bad = pnames[i];
     if (!rc && rec.loaded && !*bad) {
-        pthread_mutex_lock(&c->load_mu);
         rc = qv_coord__load_refresh(c, info, &rec, false, err);
+        pthread_mutex_lock(&c->load_mu);
         if (!rc)
             rc = qv_coord__load_progress(c, info->id, npn ? ids : NULL, npn,
                                          prog, err);
