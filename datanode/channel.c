@@ -220,8 +220,15 @@ static qv_code write_l0(qv_dn_channel *ch, qv_dn_commit *c, qv_err *err)
     free(rows);
     free(ts);
     free(done);
-    if (!rc)
+    if (!rc) {
         c->l0_deletes = d->n;
+        for (size_t i = 0; i < d->n; i++) {
+            if (i == 0 || (qv_ts)d->ts[i] < c->l0_min_ts)
+                c->l0_min_ts = (qv_ts)d->ts[i];
+            if ((qv_ts)d->ts[i] > c->l0_max_ts)
+                c->l0_max_ts = (qv_ts)d->ts[i];
+        }
+    }
     return rc;
 }
 
@@ -261,6 +268,17 @@ static qv_code seal_and_commit(qv_dn_channel *ch, int64_t id, wal_pos pos,
         if (!rc)
             rc =
                 qv_flush_segment(&t, qv_shard_schema(ch->shard), ss, &res, err);
+        if (!rc) {
+            c.bytes = res.bytes;
+            c.hidden = res.deletes;
+            for (size_t r = 0; r < ss->rows; r++) {
+                qv_ts ts = ss->ops->row_ts(ss->seg, r);
+                if (r == 0 || ts < c.min_ts)
+                    c.min_ts = ts;
+                if (ts > c.max_ts)
+                    c.max_ts = ts;
+            }
+        }
     }
     qv_shard_snap_release(&snap);
     if (!rc)

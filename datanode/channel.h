@@ -46,9 +46,13 @@ typedef struct qv_dn_commit {
     int64_t partition_id;
     int64_t log_id; /* of the segment's objects */
     uint64_t rows;
-    int64_t l0_log_id; /* 0 when no delete was pending */
+    uint64_t bytes;       /* object bytes of the segment */
+    uint64_t hidden;      /* rows hidden at flush (delete log entries) */
+    qv_ts min_ts, max_ts; /* insert timestamps of its rows */
+    int64_t l0_log_id;    /* 0 when no delete was pending */
     uint64_t l0_deletes;
-    wal_pos checkpoint; /* replay from here after a restart */
+    qv_ts l0_min_ts, l0_max_ts; /* delete timestamps of the L0 log */
+    wal_pos checkpoint;         /* replay from here after a restart */
 } qv_dn_commit;
 
 typedef struct qv_dn_channel_opts {

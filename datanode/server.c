@@ -129,13 +129,19 @@ static qv_code chan_commit(void *ctx, const qv_dn_commit *c, qv_err *err)
     if (c->segment_id) {
         rq.segment = seg_info(ch, &a, c->segment_id, c->partition_id, c->log_id,
                               c->rows);
+        rq.segment->bytes = c->bytes;
+        rq.segment->min_ts = c->min_ts;
+        rq.segment->max_ts = c->max_ts;
         rq.segment->field_ids =
             qv_arena_alloc(&a, (ch->nfields + 1) * sizeof(int64_t));
         for (size_t i = 0; c->rows && i < ch->nfields; i++)
             rq.segment->field_ids[rq.segment->n_field_ids++] = ch->specs[i].id;
     }
-    if (c->l0_log_id) /* one L0 log per partition value; -1 = all */
+    if (c->l0_log_id) { /* one L0 log per partition value; -1 = all */
         rq.l0 = seg_info(ch, &a, c->l0_log_id, -1, c->l0_log_id, c->l0_deletes);
+        rq.l0->min_ts = c->l0_min_ts;
+        rq.l0->max_ts = c->l0_max_ts;
+    }
     Quiver__Internal__ChannelCheckpoint k =
         QUIVER__INTERNAL__CHANNEL_CHECKPOINT__INIT;
     k.vchannel = ch->vch;

@@ -144,6 +144,12 @@ Test(dn_channel, seal_flushes_the_segment_with_l0_deletes_and_a_checkpoint)
     cr_assert_eq(c.ncommits, 1);
     cr_assert_eq(c.last.segment_id, 1);
     cr_assert_eq(c.last.rows, 51, "the late insert is in the segment");
+    cr_assert_eq(c.last.min_ts, 100);
+    cr_assert_eq(c.last.max_ts, 190);
+    cr_assert_eq(c.last.hidden, 1, "pk 3, deleted at 150");
+    cr_assert_gt(c.last.bytes, 51 * QN_DIM * sizeof(float));
+    cr_assert_eq(c.last.l0_min_ts, 150);
+    cr_assert_eq(c.last.l0_max_ts, 150);
     cr_assert_eq(c.last.l0_deletes, 2);
     cr_assert_eq(c.last.checkpoint, 1, "segment 2 is still buffered");
     cr_assert_eq(qv_dn_channel_checkpoint(ch), 1);

@@ -339,6 +339,9 @@ Test(dnserver, sealed_segments_are_written_and_recorded)
     cr_assert_gt(s->log_id, 0);
     cr_assert_gt(s->flushed_ts, 0);
     cr_assert_eq(s->n_field_ids, 4);
+    cr_assert_gt(s->bytes, 80 * 8 * sizeof(float));
+    cr_assert_gt(s->min_ts, 0);
+    cr_assert_geq(s->max_ts, s->min_ts);
     /* the PK column object is there and holds the 80 rows */
     char *key = qv_seglog_key(QV_SEGLOG_INSERT, d->collectionid,
                               s->partition_id, seg, QN_PK, s->log_id);
