@@ -130,6 +130,7 @@ static qv_code chan_commit(void *ctx, const qv_dn_commit *c, qv_err *err)
         rq.segment = seg_info(ch, &a, c->segment_id, c->partition_id, c->log_id,
                               c->rows);
         rq.segment->bytes = c->bytes;
+        rq.segment->deleted_rows = c->hidden;
         rq.segment->min_ts = c->min_ts;
         rq.segment->max_ts = c->max_ts;
         rq.segment->field_ids =
