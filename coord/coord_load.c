@@ -155,6 +155,40 @@ static qv_code pick_node(qv_coord *c, char *key, size_t kcap, char *addr,
     return rc;
 }
 
+/* "<root>meta/loadnode/<coll>": the session key of the query node serving
+ * coll, so a new active coord keeps the assignment (and can release it). */
+static void node_key(qv_coord *c, int64_t coll, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%smeta/loadnode/%" PRId64, c->root, coll);
+}
+
+/* The recorded node of coll when its session is alive: key and address. */
+static bool recorded_node(qv_coord *c, int64_t coll, char *key, size_t kcap,
+                          char *addr, size_t acap)
+{
+    char nk[600];
+    node_key(c, coll, nk, sizeof nk);
+    metakv_kvs r = METAKV_KVS_INIT;
+    qv_err e = {0};
+    if (metakv_get(c->opts.kv, nk, strlen(nk), &r, &e) || r.n == 0 ||
+        r.kvs[0].value_len >= kcap) {
+        metakv_kvs_release(&r);
+        return false;
+    }
+    memcpy(key, r.kvs[0].value, r.kvs[0].value_len);
+    key[r.kvs[0].value_len] = '\0';
+    metakv_kvs_release(&r);
+    bool ok = false;
+    if (!metakv_get(c->opts.kv, key, strlen(key), &r, &e) && r.n > 0) {
+        char *json =
+            qv_xstrndup((const char *)r.kvs[0].value, r.kvs[0].value_len);
+        ok = parse_address(json, addr, acap);
+        free(json);
+    }
+    metakv_kvs_release(&r);
+    return ok;
+}
+
 static bool session_alive(qv_coord *c, const char *key)
 {
     metakv_kvs r = METAKV_KVS_INIT;
@@ -615,7 +649,9 @@ qv_code qv_coord__load_watch(qv_coord *c, const qv_coll_info *info,
         return QV_OK;
     }
     char key[600], ad[300];
-    qv_code rc = pick_node(c, key, sizeof key, ad, sizeof ad, err);
+    qv_code rc = QV_OK;
+    if (l || !recorded_node(c, info->id, key, sizeof key, ad, sizeof ad))
+        rc = pick_node(c, key, sizeof key, ad, sizeof ad, err);
     if (rc)
         return rc;
     qv_arena a;
@@ -666,6 +702,11 @@ qv_code qv_coord__load_watch(qv_coord *c, const qv_coll_info *info,
     for (size_t i = 0; i < info->n_physical_channels; i++)
         qv_coord__use_pchannel(c, info->physical_channels[i]);
     pthread_mutex_unlock(&c->data_mu);
+    char nk[600];
+    node_key(c, info->id, nk, sizeof nk);
+    qv_err e2 = {0};
+    if (metakv_put(c->opts.kv, nk, strlen(nk), key, strlen(key), 0, NULL, &e2))
+        QV_LOG(QV_LOG_WARN, "coord", "load node record: %s", e2.msg);
     forget_load(c, info->id);
     l = QV_NEW(qv__load);
     l->coll = info->id;
@@ -750,14 +791,20 @@ const char *qv_coord__load_session(qv_coord *c, int64_t coll)
 void qv_coord__load_release_node(qv_coord *c, int64_t coll)
 {
     qv__load *l = qv_coord__load_find(c, coll);
-    if (!l)
-        return;
+    char key[600], ad[300];
+    const char *addr = l ? l->address : NULL;
+    if (!addr && recorded_node(c, coll, key, sizeof key, ad, sizeof ad))
+        addr = ad; /* assigned by an earlier active coord */
     Quiver__Internal__ReleaseChannelsRequest x =
         QUIVER__INTERNAL__RELEASE_CHANNELS_REQUEST__INIT;
     x.collection_id = coll;
     qv_err e = {0};
-    if (call_node(l->address, QN_SERVICE "ReleaseChannels", &x.base, &e))
+    if (addr && call_node(addr, QN_SERVICE "ReleaseChannels", &x.base, &e))
         QV_LOG(QV_LOG_WARN, "coord", "release: %s", e.msg);
+    char nk[600];
+    node_key(c, coll, nk, sizeof nk);
+    if (metakv_delete(c->opts.kv, nk, strlen(nk), false, NULL, &e))
+        QV_LOG(QV_LOG_WARN, "coord", "load node record: %s", e.msg);
     forget_load(c, coll);
 }
 

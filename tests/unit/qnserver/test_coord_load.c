@@ -44,7 +44,7 @@ static struct fake {
     qv_session *sess;
     Quiver__Internal__WatchChannelsRequest *watch; /* last, owned */
     target *sync;                                  /* last, owned */
-    size_t nwatch, nsync;
+    size_t nwatch, nsync, nrelease;
     bool serve_all, index_all; /* what SyncSegments answers */
     const char *error;         /* non-NULL: a load error (code 3) */
 } fk = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -88,6 +88,9 @@ static qv_code fk_release(qv_rpc_call *call, const ProtobufCMessage *req,
     (void)req;
     (void)ud;
     (void)err;
+    pthread_mutex_lock(&fk.mu);
+    fk.nrelease++;
+    pthread_mutex_unlock(&fk.mu);
     *resp = &ok_status(qv_rpc_call_arena(call))->base;
     return QV_OK;
 }
@@ -161,12 +164,26 @@ static void fake_stop(void)
         protobuf_c_message_free_unpacked(&fk.sync->base, NULL);
     fk.watch = NULL;
     fk.sync = NULL;
-    fk.nwatch = fk.nsync = 0;
+    fk.nwatch = fk.nsync = fk.nrelease = 0;
     fk.serve_all = fk.index_all = false;
     fk.error = NULL;
 }
 
 /* ---- coord --------------------------------------------------------------- */
+
+static void start_coord(void)
+{
+    qv_err err = {0};
+    qv_coord_options o = {.kv = kv,
+                          .host = "127.0.0.1",
+                          .session_ttl_s = 5,
+                          .log = log_,
+                          .tick_ms = 20,
+                          .pchannels = 2};
+    cr_assert_eq(qv_coord_create(&o, &co, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(qv_coord_start(co, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(qv_coord_wait_active(co, 10000, &err), QV_OK, "%s", err.msg);
+}
 
 static void setup(void)
 {
@@ -180,15 +197,7 @@ static void setup(void)
     snprintf(wd, sizeof wd, "%s/wal", dir);
     wal_options wo = {.dir = wd, .sync = WAL_SYNC_NEVER};
     cr_assert_eq(wal_open("local", &wo, &log_, &err), QV_OK, "%s", err.msg);
-    qv_coord_options o = {.kv = kv,
-                          .host = "127.0.0.1",
-                          .session_ttl_s = 5,
-                          .log = log_,
-                          .tick_ms = 20,
-                          .pchannels = 2};
-    cr_assert_eq(qv_coord_create(&o, &co, &err), QV_OK, "%s", err.msg);
-    cr_assert_eq(qv_coord_start(co, &err), QV_OK, "%s", err.msg);
-    cr_assert_eq(qv_coord_wait_active(co, 10000, &err), QV_OK, "%s", err.msg);
+    start_coord();
     fake_start();
 }
 
@@ -603,4 +612,42 @@ Test(coord_load, partitions_leaders_and_replicas)
     cr_assert_eq(call_status("ReleasePartitions", &rp.base)->code, 0);
     Milvus__Proto__Milvus__GetLoadingProgressResponse *p = progress();
     cr_assert_eq(p->status->code, 101, "%s", p->status->reason);
+}
+
+Test(coord_load, a_new_active_coord_keeps_the_node_assignment)
+{
+    populate();
+    fk.serve_all = fk.index_all = true;
+    Milvus__Proto__Milvus__LoadCollectionRequest l =
+        MILVUS__PROTO__MILVUS__LOAD_COLLECTION_REQUEST__INIT;
+    l.collection_name = "c";
+    cr_assert_eq(call_status("LoadCollection", &l.base)->code, 0);
+    cr_assert_eq(fk.nwatch, 1);
+    /* a node first in key order that a fresh pick would choose; nothing
+     * listens at its address */
+    qv_session *other;
+    qv_session_options so = {.role = "querynode",
+                             .server_id = 1,
+                             .address = "127.0.0.1:1",
+                             .ttl_s = 5};
+    cr_assert_eq(qv_session_register(kv, &so, &other, NULL), QV_OK);
+    qv_coord_destroy(co);
+    start_coord();
+    Milvus__Proto__Milvus__GetLoadingProgressResponse *p = progress();
+    cr_assert_eq(p->status->code, 0, "%s", p->status->reason);
+    cr_assert_eq(p->progress, 100);
+    pthread_mutex_lock(&fk.mu);
+    cr_assert_eq(fk.nwatch, 2, "the same node was asked again");
+    pthread_mutex_unlock(&fk.mu);
+    /* another coord releases on the recorded node */
+    qv_coord_destroy(co);
+    start_coord();
+    Milvus__Proto__Milvus__ReleaseCollectionRequest rl =
+        MILVUS__PROTO__MILVUS__RELEASE_COLLECTION_REQUEST__INIT;
+    rl.collection_name = "c";
+    cr_assert_eq(call_status("ReleaseCollection", &rl.base)->code, 0);
+    pthread_mutex_lock(&fk.mu);
+    cr_assert_eq(fk.nrelease, 1);
+    pthread_mutex_unlock(&fk.mu);
+    qv_session_close(other);
 }
