@@ -2,10 +2,12 @@
  * (WatchChannels / ReleaseChannels); see qnserver.h. */
 #include "qnserver/qnserver.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -220,6 +222,28 @@ static const struct {
      qv_qn__sync_segments},
 };
 
+/* mkdir -p of path. */
+static qv_code make_dirs(const char *path, qv_err *err)
+{
+    char *p = qv_xstrdup(path);
+    qv_code rc = QV_OK;
+    for (char *s = p + 1;; s++) {
+        bool end = *s == '\0';
+        if (*s != '/' && !end)
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST)
+            rc = qv_fail_errno(err, QV_E_IO,
+                               "querynode: cannot create cache directory '%s'",
+                               p);
+        if (end || rc)
+            break;
+        *s = '/';
+    }
+    free(p);
+    return rc;
+}
+
 qv_code qv_qnode_create(const qv_qnode_options *opts, qv_qnode **out,
                         qv_err *err)
 {
@@ -227,6 +251,11 @@ qv_code qv_qnode_create(const qv_qnode_options *opts, qv_qnode **out,
         return qv_fail(err, QV_E_INVALID,
                        "querynode: meta KV and write log "
                        "are required");
+    if (opts->cache_dir && opts->cache_dir[0]) {
+        qv_code mrc = make_dirs(opts->cache_dir, err);
+        if (mrc)
+            return mrc;
+    }
     qv_qnode *q = QV_NEW(qv_qnode);
     q->opts = *opts;
     q->root = qv_xstrdup(opts->root ? opts->root : "quiver/");

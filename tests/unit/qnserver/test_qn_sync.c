@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../querynode/qn_helpers.h"
 #include "common/alloc.h"
@@ -148,19 +149,26 @@ typedef struct node {
     qv_rpc_channel *ch;
 } node;
 
-static void node_start(node *n, uint64_t memory_limit)
+static void node_start_cached(node *n, uint64_t memory_limit,
+                              const char *cache_dir)
 {
     qv_qnode_options o = {.kv = kv,
                           .log = w,
                           .host = "127.0.0.1",
                           .os = os,
-                          .memory_limit = memory_limit};
+                          .memory_limit = memory_limit,
+                          .cache_dir = cache_dir};
     qv_err err = {0};
     cr_assert_eq(qv_qnode_create(&o, &n->q, &err), QV_OK, "%s", err.msg);
     cr_assert_eq(qv_qnode_start(n->q, &err), QV_OK, "%s", err.msg);
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", qv_qnode_port(n->q));
     cr_assert_eq(qv_rpc_channel_open(addr, &n->ch, &err), QV_OK, "%s", err.msg);
+}
+
+static void node_start(node *n, uint64_t memory_limit)
+{
+    node_start_cached(n, memory_limit, NULL);
 }
 
 static void node_stop(node *n)
@@ -496,4 +504,26 @@ Test(qn_sync, a_load_over_the_memory_limit_is_refused)
     cr_assert_eq(r->n_serving, 0);
     cr_assert_eq(count(&n, 250), 58);
     node_stop(&n);
+}
+
+Test(qn_sync, a_cache_directory_holds_the_mapped_column_files)
+{
+    write_log();
+    commits cm = {1000, 0, {{0}}};
+    flush_all(&cm);
+    char *cache = qv_xasprintf("%s/cache/qn", dir);
+    node n;
+    node_start_cached(&n, 0, cache);
+    Quiver__Internal__SyncSegmentsRequest *t = mk_target(&cm, 1, 3);
+    cr_assert_eq(watch(&n, t, cm.c[0].checkpoint)->code, 0);
+    cr_assert_eq(count(&n, 250), 58);
+    /* one file per field and the timestamps, named segment_field_log */
+    char *path =
+        qv_xasprintf("%s/1_%d_%lld", cache, QN_PK, (long long)cm.c[0].log_id);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0, "%s", path);
+    cr_assert_gt(st.st_size, 0);
+    free(path);
+    node_stop(&n);
+    free(cache);
 }
