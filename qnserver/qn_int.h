@@ -45,6 +45,7 @@ typedef struct qn_seg {
     uint64_t rows, bytes;
     qv_sealed *x;
     bool indexed; /* every index listed for it is attached */
+    bool warned;  /* a hand-off conflict that waiting will not end */
 } qn_seg;
 
 typedef struct qn_segs {

@@ -429,8 +429,13 @@ static qv_code hand_over(qn_chan *ch, const qn_target *t, qv_err *err)
         qv_code rc = nin ? qv_delegator_replace(ch->del, p->x, ins, nin, &e)
                          : qv_delegator_handoff(ch->del, p->x, &e);
         if (rc == QV_E_CONFLICT) {
-            QV_LOG(QV_LOG_DEBUG, "querynode",
-                   "segment %lld not serving yet: %s", (long long)p->id, e.msg);
+            /* a sealed growing copy that differs will not change by
+             * waiting: say so once (the growing copy keeps serving) */
+            bool stuck = strstr(e.msg, "still growing") == NULL;
+            QV_LOG(stuck && !p->warned ? QV_LOG_WARN : QV_LOG_DEBUG,
+                   "querynode", "segment %lld not serving yet: %s",
+                   (long long)p->id, e.msg);
+            p->warned = p->warned || stuck;
             i++;
             continue;
         }
