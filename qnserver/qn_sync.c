@@ -465,7 +465,9 @@ static void drop_stale(qn_chan *ch, const qn_target *t)
         }
         qv_err e = {0};
         qn_seg s = segs_take(&ch->served, i);
-        if (qv_delegator_drop_segment(ch->del, s.id, &e))
+        /* not found: a DropPartition in the log removed it already */
+        qv_code rc = qv_delegator_drop_segment(ch->del, s.id, &e);
+        if (rc && rc != QV_E_NOT_FOUND)
             QV_LOG(QV_LOG_WARN, "querynode", "dropping segment %lld: %s",
                    (long long)s.id, e.msg);
         qv_sealed_unref(s.x);
