@@ -16,6 +16,7 @@
  * Prints a markdown table (1 and 2 threads, p50 / p99 / QPS, recall@10
  * against the set's ground truth when every base row is loaded).
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,19 @@ static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* Resident set size of this process in MiB (/proc/self/statm). */
+static double rss_mib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, res = 0;
+    if (f) {
+        if (fscanf(f, "%lu %lu", &size, &res) != 2)
+            res = 0;
+        (void)fclose(f);
+    }
+    return (double)res * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
 }
 
 static int fail(const qv_err *err)
@@ -117,9 +131,9 @@ static int make_segment(objstore *os, const bench_vecs *b, size_t n,
     return rc || qv_sealed_load(&src, &sch, out, err) ? -1 : 0;
 }
 
+/* Builds the HNSW index of rows [0, n) and stores its file. */
 static int make_index(objstore *os, const bench_vecs *b, size_t n,
-                      const char *cache, qv_seg_index **out, double *build_s,
-                      qv_err *err)
+                      double *build_s, qv_err *err)
 {
     char m[16], c[16];
     (void)snprintf(m, sizeof m, "%zu", M);
@@ -137,8 +151,15 @@ static int make_index(objstore *os, const bench_vecs *b, size_t n,
              objstore_put(os, "index_files/9/1/index", buf.data, buf.len, err);
     qv_buf_release(&buf);
     qv_index_free(ix);
+    malloc_trim(0); /* give the build's memory back before measuring RSS */
+    return rc ? -1 : 0;
+}
+
+static int load_index(objstore *os, const char *cache, qv_seg_index **out,
+                      qv_err *err)
+{
     qv_seg_index_source src = {os, "index_files/9/1/index", 9, 8, 101, cache};
-    return rc || qv_seg_index_load(&src, out, err) ? -1 : 0;
+    return qv_seg_index_load(&src, out, err) ? -1 : 0;
 }
 
 typedef struct run {
@@ -319,12 +340,20 @@ int main(int argc, char **argv)
     qv_shard_config cfg = {
         .collection_id = 1, .vchannel = "p0_1v0", .schema = sch};
     if (objstore_open("fs", &oc, &os, &err) ||
-        make_segment(os, &ds.base, n, mapped ? cache : NULL, &x, &err) ||
-        make_index(os, &ds.base, n, mapped ? cache : NULL, &si, &build_s,
-                   &err) ||
-        qv_sealed_index_attach(x, si, &err) ||
+        make_index(os, &ds.base, n, &build_s, &err))
+        return fail(&err);
+    double rss0 = rss_mib(), rss_seg = 0, rss_idx = 0;
+    if (make_segment(os, &ds.base, n, mapped ? cache : NULL, &x, &err))
+        return fail(&err);
+    malloc_trim(0);
+    rss_seg = rss_mib();
+    if (load_index(os, mapped ? cache : NULL, &si, &err))
+        return fail(&err);
+    size_t idx_mem = qv_seg_index_memory(si);
+    if (qv_sealed_index_attach(x, si, &err) ||
         qv_shard_create(&cfg, &sh, &err) || qv_shard_add_sealed(sh, x, &err))
         return fail(&err);
+    rss_idx = rss_mib();
     qv_expr_field xf[2] = {
         {.id = 100, .name = "pk", .type = QV_DT_INT64, .is_primary = true},
         {.id = 102, .name = "tag", .type = QV_DT_INT64}};
@@ -340,6 +369,12 @@ int main(int argc, char **argv)
            "%.1f s), ef=%zu, nq=1, top-10, %s segment\n\n",
            set, n, ds.base.d, M, efc, build_s, ef,
            mapped ? "mapped" : "in-memory");
+    printf("RSS (MiB): before the segment %.0f (the benchmark's own copy "
+           "of the vectors: %.0f), segment loaded +%.0f, index loaded and "
+           "attached +%.0f (index memory counted by the library and the "
+           "file: %.0f MiB)\n\n",
+           rss0, (double)(ds.base.n * ds.base.d * 4) / 1048576.0,
+           rss_seg - rss0, rss_idx - rss_seg, (double)idx_mem / 1048576.0);
     printf("| path | threads | p50 ms | p99 ms | QPS | recall@10 |\n"
            "| --- | --- | --- | --- | --- | --- |\n");
     run proto = {.sh = sh, .ix = ix, .q = &ds.query, .plan = plan};
@@ -353,6 +388,10 @@ int main(int argc, char **argv)
             proto.mode = mode;
             rc = measure(names[mode], proto, nt, &ds, n);
         }
+    double rss_end = rss_mib();
+    printf("\nRSS after the searches: %.0f MiB (+%.0f over the index "
+           "attached)\n",
+           rss_end, rss_end - rss_idx);
     qv_shard_snap_release(&snap);
     qv_expr_plan_free(plan);
     qv_shard_free(sh);
