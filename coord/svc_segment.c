@@ -9,7 +9,10 @@
  *
  * GetFlushState(segmentIDs): flushed = every listed segment is recorded
  * (any state), so the SDK's flushSync returns once the datanode committed
- * every segment the Flush sealed. */
+ * every segment the Flush sealed.  With no segment ids but a collection
+ * and flush_ts (as Milvus): flushed = every vchannel's checkpoint was made
+ * at a time tick at or past flush_ts (the datanode commits at the first
+ * tick past a Flush, so everything up to it is recorded). */
 #include <string.h>
 
 #include "coord/coord_int.h"
@@ -50,6 +53,23 @@ QV_COORD_HANDLER(qv_coord__commit_segment)
     return QV_OK;
 }
 
+/* Every vchannel of info has a checkpoint made at a tick >= flush_ts. */
+static qv_code channels_flushed(qv_coord *c, const qv_coll_info *info,
+                                uint64_t flush_ts, qv_arena *a, bool *flushed,
+                                qv_err *err)
+{
+    *flushed = true;
+    for (size_t i = 0; i < info->n_virtual_channels && *flushed; i++) {
+        qv_checkpoint *k = NULL;
+        qv_code rc = qv_segmeta_get_checkpoint(
+            c->opts.kv, c->root, info->virtual_channels[i], a, &k, err);
+        if (rc)
+            return rc;
+        *flushed = k && k->ts >= flush_ts;
+    }
+    return QV_OK;
+}
+
 QV_COORD_HANDLER(qv_coord__get_flush_state)
 {
     qv_coord *c = ud;
@@ -64,15 +84,17 @@ QV_COORD_HANDLER(qv_coord__get_flush_state)
     if (rc)
         return rc;
     int64_t coll = 0;
+    qv_coll_info *info = NULL;
     if (rq->collection_name && rq->collection_name[0]) {
-        qv_coll_info *info;
         rc = qv_catalog_get_collection(cat, qv_coord__db(rq->db_name),
                                        rq->collection_name, 0, a, &info, err);
         if (!rc)
             coll = info->id;
     }
     bool flushed = false;
-    if (!rc)
+    if (!rc && rq->n_segmentids == 0 && rq->flush_ts && info)
+        rc = channels_flushed(c, info, rq->flush_ts, a, &flushed, err);
+    else if (!rc)
         rc = qv_segmeta_flushed(c->opts.kv, c->root, coll, rq->segmentids,
                                 rq->n_segmentids, &flushed, err);
     qv_coord__leave(c);

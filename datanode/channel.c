@@ -245,9 +245,9 @@ static void clear_deletes(qv_dn_channel *ch)
 
 /* Flushes segment id (if buffered) and commits; pos = the sealing record. */
 static qv_code seal_and_commit(qv_dn_channel *ch, int64_t id, wal_pos pos,
-                               qv_err *err)
+                               qv_ts tick, qv_err *err)
 {
-    qv_dn_commit c = {0};
+    qv_dn_commit c = {.tick = tick};
     qv_shard_snap snap;
     qv_shard_acquire(ch->shard, &snap);
     const qv_seg_snap *ss = NULL;
@@ -307,13 +307,19 @@ static qv_code seal_and_commit(qv_dn_channel *ch, int64_t id, wal_pos pos,
     return QV_OK;
 }
 
+/* id 0 = a Flush: a commit (checkpoint, L0 deletes) at the first tick
+ * past ts even when nothing is sealed, so the checkpoint's tick shows that
+ * everything up to the Flush is recorded. */
 static void defer_seal(qv_dn_channel *ch, int64_t id, qv_ts ts)
 {
-    if (is_flushed(ch, id))
+    if (id && is_flushed(ch, id))
         return;
     for (size_t i = 0; i < ch->nseals; i++)
-        if (ch->seals[i].id == id)
+        if (ch->seals[i].id == id) {
+            if (ts > ch->seals[i].ts)
+                ch->seals[i].ts = ts;
             return;
+        }
     if (ch->nseals == ch->seals_cap) {
         ch->seals_cap = ch->seals_cap ? 2 * ch->seals_cap : 8;
         ch->seals = qv_xrealloc(ch->seals, ch->seals_cap * sizeof *ch->seals);
@@ -333,7 +339,7 @@ static qv_code on_tick(qv_dn_channel *ch, qv_ts tick, wal_pos pos, qv_err *err)
             continue;
         }
         int64_t id = ch->seals[i].id;
-        rc = seal_and_commit(ch, id, pos, err);
+        rc = seal_and_commit(ch, id, pos, tick, err);
         if (!rc) {
             memmove(&ch->seals[i], &ch->seals[i + 1],
                     (ch->nseals - i - 1) * sizeof *ch->seals);
@@ -383,6 +389,8 @@ static qv_code handle(qv_dn_channel *ch, const wal_entry *e, qv_err *err)
         defer_seal(ch, m.segment_id, m.ts);
     for (size_t i = 0; !rc && type == QV_MSG_FLUSH && i < m.nsegments; i++)
         defer_seal(ch, m.segments[i], m.ts);
+    if (!rc && type == QV_MSG_FLUSH)
+        defer_seal(ch, 0, m.ts);
     qv_msg_release(&m);
     return rc;
 }

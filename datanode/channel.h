@@ -12,7 +12,9 @@
  * after the seal record (a proxy's append racing a Flush).  Records of
  * segments already flushed -- committed by this consumer, or listed in
  * opts.flushed when it restarts from a checkpoint inside their span -- are
- * skipped, so no segment is flushed twice.
+ * skipped, so no segment is flushed twice.  A Flush makes a commit at the
+ * first tick past it even when it seals nothing (its checkpoint's tick
+ * then says everything up to the Flush is recorded).
  *
  * Checkpoint: after a commit, the position from which a restarted consumer
  * must replay so that nothing is lost: the first log position of the
@@ -53,6 +55,8 @@ typedef struct qv_dn_commit {
     uint64_t l0_deletes;
     qv_ts l0_min_ts, l0_max_ts; /* delete timestamps of the L0 log */
     wal_pos checkpoint;         /* replay from here after a restart */
+    qv_ts tick; /* the time tick the commit was made at: every seal and
+                   Flush with a timestamp up to it is recorded */
 } qv_dn_commit;
 
 typedef struct qv_dn_channel_opts {

@@ -148,6 +148,7 @@ static qv_code chan_commit(void *ctx, const qv_dn_commit *c, qv_err *err)
     k.vchannel = ch->vch;
     k.pchannel = ch->pch;
     k.position = c->checkpoint;
+    k.ts = c->tick;
     k.collection_id = ch->coll;
     rq.checkpoint = &k;
     pb_status *st = NULL;

@@ -255,3 +255,30 @@ Test(dn_channel, an_empty_sealed_segment_is_still_committed)
     cr_assert_eq(c.next_id, 0, "no id allocated");
     qv_dn_channel_close(ch);
 }
+
+Test(dn_channel, a_flush_commits_its_deletes_and_tick_even_with_nothing_sealed)
+{
+    append_insert(1, 5, 100, 1); /* pos 0 */
+    int64_t del = 2;
+    qn_delete d;
+    qn_delete_make(&d, &del, 1, 150, QV_PARTITION_ALL);
+    append_msg(&d.m); /* pos 1 */
+    qn_delete_free(&d);
+    qv_msg fl = {.type = QV_MSG_FLUSH,
+                 .ts = 300,
+                 .collection_id = QN_COLL,
+                 .vchannel = QN_VCH};
+    append_msg(&fl);  /* pos 2: nothing sealed */
+    append_tick(250); /* pos 3: below the flush */
+    append_tick(320); /* pos 4 */
+    ctx c = {0, 0, {0}};
+    qv_dn_channel *ch = open_channel(&c, WAL_EARLIEST);
+    qv_err err;
+    cr_assert_eq(qv_dn_channel_poll(ch, 50, 100, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(c.ncommits, 1);
+    cr_assert_eq(c.last.segment_id, 0);
+    cr_assert_eq(c.last.tick, 320);
+    cr_assert_eq(c.last.l0_deletes, 1, "the delete is in an L0 log");
+    cr_assert_eq(c.last.checkpoint, 0, "segment 1 is still buffered");
+    qv_dn_channel_close(ch);
+}

@@ -248,6 +248,8 @@ insert(const Milvus__Proto__Milvus__DescribeCollectionResponse *d, uint32_t sh,
     return insert_part(d, "", sh, first, n);
 }
 
+static uint64_t last_flush_ts; /* of the last flush() */
+
 /* Flushes the collection; returns the sealed segment ids (arena). */
 static size_t flush(const char *name, int64_t **ids)
 {
@@ -262,7 +264,23 @@ static size_t flush(const char *name, int64_t **ids)
     cr_assert_eq(r->status->code, 0, "%s", r->status->reason);
     cr_assert_eq(r->n_coll_segids, 1);
     *ids = r->coll_segids[0]->value->data;
+    cr_assert_eq(r->n_coll_flush_ts, 1);
+    last_flush_ts = r->coll_flush_ts[0]->value;
     return r->coll_segids[0]->value->n_data;
+}
+
+/* GetFlushState by collection and flush timestamp (no segment ids). */
+static bool flushed_at(const char *name, uint64_t ts)
+{
+    Milvus__Proto__Milvus__GetFlushStateRequest rq =
+        MILVUS__PROTO__MILVUS__GET_FLUSH_STATE_REQUEST__INIT;
+    rq.collection_name = (char *)name;
+    rq.flush_ts = ts;
+    Milvus__Proto__Milvus__GetFlushStateResponse *r = NULL;
+    call("GetFlushState", &rq.base,
+         &milvus__proto__milvus__get_flush_state_response__descriptor, &r);
+    cr_assert_eq(r->status->code, 0, "%s", r->status->reason);
+    return r->flushed;
 }
 
 static bool flushed(const int64_t *ids, size_t n)
@@ -326,6 +344,13 @@ Test(dnserver, sealed_segments_are_written_and_recorded)
     WAIT_UNTIL(flushed(ids, n), 10000, "segment flushed");
     int64_t bogus[2] = {seg, 999999};
     cr_assert(!flushed(bogus, 2));
+    /* by flush timestamp: true once the checkpoint's tick passed it */
+    cr_assert_gt(last_flush_ts, 0);
+    WAIT_UNTIL(flushed_at("c", last_flush_ts), 10000, "flush_ts reached");
+    cr_assert(!flushed_at("c", last_flush_ts + (1ull << 40)));
+    /* a Flush that seals nothing is reached too */
+    cr_assert_eq(flush("c", &ids), 0);
+    WAIT_UNTIL(flushed_at("c", last_flush_ts), 10000, "empty flush reached");
 
     qv_seg_info *s = NULL;
     qv_err err = {0};
