@@ -61,32 +61,114 @@ static void sort_by_distance(cand *c, size_t n, bool larger)
     free(tmp);
 }
 
-size_t qv_hits_merge(const qv_hit *const *lists, const size_t *counts,
-                     size_t nlists, size_t k, bool larger_is_closer,
-                     qv_hit *out)
+/* Sorted, deduplicated candidates of the lists (closest first); n out. */
+static cand *dedupe_sorted(const qv_hit *const *lists, const size_t *counts,
+                           size_t nlists, bool larger, size_t *nout)
 {
     size_t n = 0;
     for (size_t l = 0; l < nlists; l++)
         n += counts[l];
-    if (n == 0)
-        return 0;
-    cand *c = qv_xmalloc(n * sizeof *c);
+    cand *c = qv_xmalloc((n ? n : 1) * sizeof *c);
     size_t m = 0;
     for (size_t l = 0; l < nlists; l++)
         for (size_t j = 0; j < counts[l]; j++)
             c[m++] = (cand){lists[l][j], l};
-    /* newest version of each key first, then keep one per key */
     qsort(c, n, sizeof *c, by_key_newest);
     size_t u = 0;
     for (size_t i = 0; i < n; i++)
         if (u == 0 || qv_pk_cmp(&c[u - 1].h.pk, &c[i].h.pk) != 0)
             c[u++] = c[i];
-    sort_by_distance(c, u, larger_is_closer);
+    sort_by_distance(c, u, larger);
+    *nout = u;
+    return c;
+}
+
+size_t qv_hits_merge(const qv_hit *const *lists, const size_t *counts,
+                     size_t nlists, size_t k, bool larger_is_closer,
+                     qv_hit *out)
+{
+    size_t u;
+    cand *c = dedupe_sorted(lists, counts, nlists, larger_is_closer, &u);
     size_t w = u < k ? u : k;
     for (size_t i = 0; i < w; i++)
         out[i] = c[i].h;
     free(c);
     return w;
+}
+
+static bool group_eq(const qv_pk *a, const qv_pk *b)
+{
+    if (a->type != b->type)
+        return false;
+    if (a->type == QV_DT_VARCHAR)
+        return a->len == b->len && (a->len == 0 || !memcmp(a->s, b->s, a->len));
+    return a->type == QV_DT_NONE || a->i == b->i;
+}
+
+size_t qv_hits_merge_grouped(const qv_hit *const *lists, const size_t *counts,
+                             size_t nlists, size_t groups, size_t group_size,
+                             bool larger_is_closer, qv_hit *out,
+                             size_t *ngroups, bool *full)
+{
+    size_t u;
+    cand *c = dedupe_sorted(lists, counts, nlists, larger_is_closer, &u);
+    qv_pk *keys = QV_NEW_ARRAY(qv_pk, groups ? groups : 1);
+    size_t *cnt = QV_NEW_ARRAY(size_t, groups ? groups : 1);
+    size_t *rank = QV_NEW_ARRAY(size_t, u ? u : 1);
+    size_t ng = 0, kept = 0;
+    for (size_t i = 0; i < u; i++) {
+        size_t g = 0;
+        while (g < ng && !group_eq(&keys[g], &c[i].h.group))
+            g++;
+        if (g == ng) {
+            if (ng == groups)
+                continue; /* a new group, and enough groups */
+            keys[ng++] = c[i].h.group;
+        }
+        if (cnt[g] == group_size)
+            continue;
+        cnt[g]++;
+        rank[kept] = g;
+        c[kept++] = c[i]; /* kept <= i: in place */
+    }
+    /* by group (rank of first sight), closest first within (stable) */
+    size_t *start = QV_NEW_ARRAY(size_t, ng + 1);
+    for (size_t g = 1; g <= ng; g++)
+        start[g] = start[g - 1] + cnt[g - 1];
+    bool all_full = ng > 0;
+    for (size_t g = 0; g < ng; g++)
+        all_full = all_full && cnt[g] == group_size;
+    for (size_t i = 0; i < kept; i++)
+        out[start[rank[i]]++] = c[i].h;
+    *ngroups = ng;
+    *full = all_full;
+    free(start);
+    free(rank);
+    free(cnt);
+    free(keys);
+    free(c);
+    return kept;
+}
+
+bool qv_search_group_type_ok(qv_dtype t)
+{
+    return t == QV_DT_BOOL || t == QV_DT_INT8 || t == QV_DT_INT16 ||
+           t == QV_DT_INT32 || t == QV_DT_INT64 || t == QV_DT_VARCHAR;
+}
+
+qv_pk qv_hit_group_of(const qv_col_view *v, size_t row)
+{
+    qv_pk g = {.type = QV_DT_NONE};
+    if (qv_col_is_null(v, row))
+        return g;
+    if (v->type == QV_DT_VARCHAR) {
+        size_t len;
+        const uint8_t *p = qv_col_var(v, row, &len);
+        return qv_pk_str((const char *)p, len);
+    }
+    if (v->type == QV_DT_BOOL)
+        return qv_pk_int(*(const uint8_t *)qv_col_fixed(v, row) != 0);
+    return qv_pk_int(qv_col_get_int(v, row));
 }
 
 static long field_index(const qv_seg_snap *ss, int64_t fid)

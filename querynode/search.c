@@ -190,6 +190,28 @@ static qv_code check_req(const qv_shard_snap *snap, const qv_search_req *req,
         (!req->queries && !req->sparse_queries))
         return qv_fail(err, QV_E_INVALID, "search: nq %zu not in [1, %d]",
                        req->nq, QV_SEARCH_MAX_NQ);
+    if (req->group_field_id) {
+        const qv_field_spec *g = NULL;
+        for (size_t f = 0; snap->schema && f < snap->schema->nfields; f++)
+            if (snap->schema->fields[f].id == req->group_field_id)
+                g = &snap->schema->fields[f];
+        if (!g || !qv_search_group_type_ok(g->type))
+            return qv_fail(err, QV_E_INVALID,
+                           "search: cannot group by field %lld (Bool, Int "
+                           "and VarChar fields only)",
+                           (long long)req->group_field_id);
+        if (req->has_range)
+            return qv_fail(err, QV_E_INVALID,
+                           "search: range search cannot group by a field");
+        if (req->group_size == 0 ||
+            req->group_size > QV_SEARCH_MAX_GROUP_SIZE ||
+            req->topk * req->group_size > QV_SEARCH_MAX_TOPK)
+            return qv_fail(err, QV_E_INVALID,
+                           "search: group_size %zu not in [1, %d] or topk * "
+                           "group_size over %d",
+                           req->group_size, QV_SEARCH_MAX_GROUP_SIZE,
+                           QV_SEARCH_MAX_TOPK);
+    }
     *type = QV_DT_NONE;
     for (size_t i = 0; i < snap->n && *type == QV_DT_NONE; i++)
         for (size_t f = 0; f < snap->snaps[i].nfields; f++)
@@ -378,6 +400,55 @@ static qv_code search_segment(const qv_shard_snap *snap, size_t i,
     return rc;
 }
 
+/* Grouping search of segment i: top kk candidates, grouped, with kk
+ * growing until every query has topk groups (all full when strict) or the
+ * segment has no more rows.  lists has topk * group_size slots per query. */
+static qv_code search_segment_grouped(const qv_shard_snap *snap, size_t i,
+                                      const qv_search_req *req, scorer *sc,
+                                      const float *qnorm, qv_hit *lists,
+                                      size_t *cnt, qv_err *err)
+{
+    const qv_seg_snap *ss = &snap->snaps[i];
+    long gf = field_index(ss, req->group_field_id);
+    if (gf < 0 || field_index(ss, req->field_id) < 0 || ss->rows == 0)
+        return QV_OK;
+    size_t nq = req->nq, K = req->topk * req->group_size;
+    bool larger = qv_metric_larger_is_closer(req->metric);
+    size_t kk = K * 4 > 64 ? K * 4 : 64;
+    for (;;) {
+        if (kk > ss->rows)
+            kk = ss->rows;
+        qv_search_req r2 = *req;
+        r2.topk = kk;
+        qv_hit *tmp = qv_try_calloc(nq * kk, sizeof *tmp);
+        size_t *tc = qv_try_calloc(nq, sizeof *tc);
+        qv_code rc = tmp && tc
+                         ? search_segment(snap, i, &r2, sc, qnorm, tmp, tc, err)
+                         : qv_fail(err, QV_E_NOMEM,
+                                   "search: cannot allocate %zu "
+                                   "candidates",
+                                   nq * kk);
+        bool enough = true;
+        for (size_t q = 0; !rc && q < nq; q++) {
+            qv_hit *l = tmp + q * kk;
+            for (size_t j = 0; j < tc[q]; j++)
+                l[j].group = qv_hit_group_of(&ss->cols[gf], (size_t)l[j].row);
+            const qv_hit *lp = l;
+            size_t ng;
+            bool full;
+            cnt[q] = qv_hits_merge_grouped(&lp, &tc[q], 1, req->topk,
+                                           req->group_size, larger,
+                                           lists + q * K, &ng, &full);
+            enough = enough && ng == req->topk && (!req->group_strict || full);
+        }
+        free(tmp);
+        free(tc);
+        if (rc || enough || kk >= ss->rows)
+            return rc;
+        kk *= 4;
+    }
+}
+
 void qv_search_result_release(qv_search_result *r)
 {
     free(r->counts);
@@ -393,7 +464,9 @@ qv_code qv_shard_search(const qv_shard_snap *snap, const qv_search_req *req,
     qv_code rc = check_req(snap, req, &type, &dim, err);
     if (rc)
         return rc;
-    size_t k = req->topk, nq = req->nq, nseg = snap->n;
+    bool grouped = req->group_field_id != 0;
+    size_t k = grouped ? req->topk * req->group_size : req->topk;
+    size_t nq = req->nq, nseg = snap->n;
     qv_search_result res = {nq, k, NULL, NULL};
     res.counts = qv_try_calloc(nq, sizeof(size_t));
     res.hits = qv_try_calloc(nq * k, sizeof(qv_hit));
@@ -416,10 +489,17 @@ qv_code qv_shard_search(const qv_shard_snap *snap, const qv_search_req *req,
             qnorm[q] =
                 sqrtf(qv_norm_sqr((const float *)req->queries + q * dim, dim));
     }
-    for (size_t i = 0; i < nseg && !rc; i++)
-        if (qv_seg_in_partitions(snap, i, req->partitions, req->npartitions))
+    for (size_t i = 0; i < nseg && !rc; i++) {
+        if (!qv_seg_in_partitions(snap, i, req->partitions, req->npartitions))
+            continue;
+        if (grouped)
+            rc = search_segment_grouped(snap, i, req, &sc, qnorm,
+                                        seg_hits + i * nq * k, seg_cnt + i * nq,
+                                        err);
+        else
             rc = search_segment(snap, i, req, &sc, qnorm, seg_hits + i * nq * k,
                                 seg_cnt + i * nq, err);
+    }
     const qv_hit **lists = QV_NEW_ARRAY(const qv_hit *, nseg ? nseg : 1);
     size_t *cnts = QV_NEW_ARRAY(size_t, nseg ? nseg : 1);
     bool larger = qv_metric_larger_is_closer(req->metric);
@@ -428,8 +508,14 @@ qv_code qv_shard_search(const qv_shard_snap *snap, const qv_search_req *req,
             lists[i] = seg_hits + (i * nq + q) * k;
             cnts[i] = seg_cnt[i * nq + q];
         }
+        size_t ng;
+        bool full;
         res.counts[q] =
-            qv_hits_merge(lists, cnts, nseg, k, larger, res.hits + q * k);
+            grouped
+                ? qv_hits_merge_grouped(lists, cnts, nseg, req->topk,
+                                        req->group_size, larger,
+                                        res.hits + q * k, &ng, &full)
+                : qv_hits_merge(lists, cnts, nseg, k, larger, res.hits + q * k);
     }
     free(lists);
     free(cnts);

@@ -65,11 +65,27 @@ typedef struct qv_search_req {
      * NULL = defaults.  They must agree with has_range / radius /
      * range_filter above (qv_search_params_parse fills both). */
     const qv_params *params;
+    /* Grouping search (Milvus group_by_field): group_field_id != 0 keeps
+     * at most topk groups of rows with equal values of that field (Bool,
+     * Int8..Int64 or VarChar; NULL is a group of its own), each with at
+     * most group_size hits (1..QV_SEARCH_MAX_GROUP_SIZE); groups ordered
+     * by their closest hit, hits of a group closest first.  A segment is
+     * searched again with more candidates until it yields topk groups
+     * (and, with group_strict, every group full) or has no more rows.
+     * Results then hold up to topk * group_size hits per query.  Not with
+     * range search. */
+    int64_t group_field_id;
+    size_t group_size;
+    bool group_strict;
 } qv_search_req;
+
+#define QV_SEARCH_MAX_GROUP_SIZE 1024
 
 /* Parses a ShardSearchRequest.search_params JSON object (text of n bytes;
  * n = 0 = none) into req->params (key/value strings: numbers as written,
- * strings decoded, booleans "true"/"false") and the range fields of req.
+ * strings decoded, booleans "true"/"false"), the range fields of req and
+ * its grouping fields (keys group_by_field_id, group_size,
+ * strict_group_size, which the proxy adds).
  * kv receives the array (free it, and each kv[i].key / value, with
  * qv_search_params_free).  QV_E_INVALID for text that is not a JSON
  * object, a radius or range_filter that is not a finite number, or a
@@ -84,10 +100,12 @@ typedef struct qv_hit {
     int64_t row;  /* row offset in that segment */
     qv_ts ts;     /* the row's insert timestamp */
     qv_pk pk;     /* VarChar bytes borrowed from the snapshot */
+    qv_pk group;  /* grouping search: the row's group value (type
+                     QV_DT_NONE for NULL; VarChar bytes borrowed) */
 } qv_hit;
 
 typedef struct qv_search_result {
-    size_t nq, k;
+    size_t nq, k;   /* k: topk, or topk * group_size when grouping */
     size_t *counts; /* hits of query i (<= k) */
     qv_hit *hits;   /* query i: hits[i*k .. i*k + counts[i]), closest first */
 } qv_search_result;
@@ -103,6 +121,23 @@ void qv_search_result_release(qv_search_result *r);
 size_t qv_hits_merge(const qv_hit *const *lists, const size_t *counts,
                      size_t nlists, size_t k, bool larger_is_closer,
                      qv_hit *out);
+
+/* The grouped merge: like qv_hits_merge, then walking the hits closest
+ * first, a hit is kept when its group already has fewer than group_size
+ * kept hits, or is new while fewer than `groups` groups exist.  out (room
+ * for groups * group_size hits) receives them ordered by group (the
+ * group of the closest hit first), closest first within a group.
+ * *ngroups receives the groups found, *full whether each has group_size
+ * hits. */
+size_t qv_hits_merge_grouped(const qv_hit *const *lists, const size_t *counts,
+                             size_t nlists, size_t groups, size_t group_size,
+                             bool larger_is_closer, qv_hit *out,
+                             size_t *ngroups, bool *full);
+/* The group value of a row of a Bool, Int8..Int64 or VarChar column
+ * (VarChar bytes borrowed; type QV_DT_NONE when NULL). */
+qv_pk qv_hit_group_of(const qv_col_view *v, size_t row);
+/* True when the type can be grouped by. */
+bool qv_search_group_type_ok(qv_dtype t);
 
 /* Builds one new memory column per field id (schema order of the
  * snapshot's segments is irrelevant: fields are found by id) holding the

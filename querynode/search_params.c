@@ -98,6 +98,37 @@ static qv_code range_of(const qv_params *p, qv_search_req *req, qv_err *err)
     return QV_OK;
 }
 
+/* group_by_field_id / group_size / strict_group_size (the proxy puts
+ * them in; the index library ignores them). */
+static qv_code group_of(const qv_params *p, qv_search_req *req, qv_err *err)
+{
+    const char *f = find(p, "group_by_field_id"), *g = find(p, "group_size"),
+               *st = find(p, "strict_group_size");
+    req->group_field_id = 0;
+    req->group_size = 1;
+    req->group_strict = false;
+    if (!f)
+        return QV_OK;
+    char *end;
+    long long id = strtoll(f, &end, 10);
+    if (end == f || *end || id <= 0)
+        return qv_fail(err, QV_E_INVALID,
+                       "group_by_field_id '%s' is not a "
+                       "field id",
+                       f);
+    req->group_field_id = id;
+    if (g) {
+        long long v = strtoll(g, &end, 10);
+        if (end == g || *end || v < 1 || v > QV_SEARCH_MAX_GROUP_SIZE)
+            return qv_fail(err, QV_E_INVALID,
+                           "group_size '%s' is out of range [1, %d]", g,
+                           QV_SEARCH_MAX_GROUP_SIZE);
+        req->group_size = (size_t)v;
+    }
+    req->group_strict = st && (strcmp(st, "true") == 0 || strcmp(st, "1") == 0);
+    return QV_OK;
+}
+
 qv_code qv_search_params_parse(const char *json, size_t n, qv_search_req *req,
                                qv_params *params, qv_err *err)
 {
@@ -105,6 +136,9 @@ qv_code qv_search_params_parse(const char *json, size_t n, qv_search_req *req,
     params->n = 0;
     req->params = NULL;
     req->has_range = req->has_range_filter = false;
+    req->group_field_id = 0;
+    req->group_size = 1;
+    req->group_strict = false;
     if (!json || n == 0)
         return QV_OK;
     qv_err e = {0};
@@ -150,6 +184,8 @@ qv_code qv_search_params_parse(const char *json, size_t n, qv_search_req *req,
     params->n = cnt;
     if (!rc)
         rc = range_of(params, req, err);
+    if (!rc)
+        rc = group_of(params, req, err);
     if (rc) {
         qv_search_params_free(params);
         return rc;

@@ -462,3 +462,110 @@ Test(sidx_mapped, mapped_segment_and_index_answer_output_vectors)
     free(qs);
     free(cache);
 }
+
+/* Grouping by tag (pk % 10): the exact answer is, per tag, its group_size
+ * closest visible rows; the topk tags with the closest first rows. */
+static void assert_grouped(const qv_search_result *r, const float *q,
+                           size_t topk, size_t gs, bool exact)
+{
+    float best[10];
+    size_t *rows[10];
+    float *dd[10];
+    size_t n[10] = {0};
+    for (int t = 0; t < 10; t++) {
+        rows[t] = qv_xmalloc(N * sizeof(size_t));
+        dd[t] = qv_xmalloc(N * sizeof(float));
+    }
+    for (size_t row = 0; row < N; row++) {
+        if (!si_visible(&e, row, 1000))
+            continue;
+        int t = (int)(((int64_t)row + 1) % 10);
+        float d = l2(q, e.x + row * SI_DIM);
+        size_t j = n[t]++;
+        while (j > 0 && dd[t][j - 1] > d) {
+            dd[t][j] = dd[t][j - 1];
+            rows[t][j] = rows[t][j - 1];
+            j--;
+        }
+        dd[t][j] = d;
+        rows[t][j] = row;
+    }
+    for (int t = 0; t < 10; t++)
+        best[t] = dd[t][0];
+    int order[10];
+    for (int t = 0; t < 10; t++)
+        order[t] = t;
+    for (int a = 0; a < 10; a++) /* tags by their closest row */
+        for (int b = a + 1; b < 10; b++)
+            if (best[order[b]] < best[order[a]]) {
+                int x = order[a];
+                order[a] = order[b];
+                order[b] = x;
+            }
+    cr_assert_eq(r->counts[0], topk * gs);
+    for (size_t g = 0; g < topk; g++)
+        for (size_t j = 0; j < gs; j++) {
+            const qv_hit *h = &r->hits[g * gs + j];
+            int t = (int)(h->pk.i % 10);
+            if (exact) {
+                cr_assert_eq(t, order[g], "group %zu is tag %d, want %d", g,
+                             t, order[g]);
+                cr_assert_eq((size_t)h->row, rows[t][j], "group %zu hit %zu",
+                             g, j);
+            }
+            cr_assert_eq(h->group.i, t, "the hit carries its group value");
+            cr_assert_eq(t, (int)(r->hits[g * gs].pk.i % 10),
+                         "hits of a group are together");
+        }
+    for (int t = 0; t < 10; t++) {
+        free(rows[t]);
+        free(dd[t]);
+    }
+}
+
+Test(sidx, group_by_field)
+{
+    float *qs = queries(1);
+    qv_shard_snap sn;
+    si_snap(&e, &sn);
+    qv_search_req sr = {.field_id = SI_VEC,
+                        .metric = QV_METRIC_L2,
+                        .nq = 1,
+                        .queries = qs,
+                        .topk = 3,
+                        .ts = 1000,
+                        .group_field_id = SI_TAG,
+                        .group_size = 2};
+    qv_search_result r;
+    qv_err err;
+    cr_assert_eq(qv_shard_search(&sn, &sr, &r, &err), QV_OK, "%s", err.msg);
+    assert_grouped(&r, qs, 3, 2, true); /* exact (FLAT) */
+    qv_search_result_release(&r);
+    qv_shard_snap_release(&sn);
+    /* through HNSW, strict: full groups */
+    cr_assert_eq(qv_sealed_index_attach(e.seg, hnsw(20), &err), QV_OK);
+    si_snap(&e, &sn);
+    const char *js = "{\"ef\": 200, \"group_by_field_id\": \"102\", "
+                     "\"group_size\": \"4\", \"strict_group_size\": \"true\"}";
+    qv_params p;
+    sr.group_field_id = 0;
+    cr_assert_eq(qv_search_params_parse(js, strlen(js), &sr, &p, &err), QV_OK,
+                 "%s", err.msg);
+    cr_assert_eq(sr.group_field_id, SI_TAG);
+    cr_assert_eq(sr.group_size, 4);
+    cr_assert(sr.group_strict);
+    sr.topk = 5;
+    cr_assert_eq(qv_shard_search(&sn, &sr, &r, &err), QV_OK, "%s", err.msg);
+    assert_grouped(&r, qs, 5, 4, false);
+    qv_search_result_release(&r);
+    /* refused: a vector field, range search */
+    sr.group_field_id = SI_VEC;
+    cr_assert_eq(qv_shard_search(&sn, &sr, &r, &err), QV_E_INVALID);
+    sr.group_field_id = SI_TAG;
+    sr.has_range = true;
+    sr.radius = 100;
+    cr_assert_eq(qv_shard_search(&sn, &sr, &r, &err), QV_E_INVALID);
+    qv_search_params_free(&p);
+    qv_shard_snap_release(&sn);
+    free(qs);
+}

@@ -237,11 +237,31 @@ Test(search, duplicate_pks_are_returned_once_newest_version)
 
 Test(search, merge_dedupes_keys_newest_wins)
 {
-    qv_hit l1[3] = {{1.0f, 0, 0, 100, {QV_DT_INT64, 5, NULL, 0}},
-                    {2.0f, 0, 1, 100, {QV_DT_INT64, 6, NULL, 0}},
-                    {3.0f, 0, 2, 100, {QV_DT_INT64, 7, NULL, 0}}};
-    qv_hit l2[2] = {{1.5f, 1, 0, 300, {QV_DT_INT64, 6, NULL, 0}},
-                    {4.0f, 1, 1, 50, {QV_DT_INT64, 5, NULL, 0}}};
+    qv_hit l1[3] = {{.distance = 1.0f,
+                     .seg = 0,
+                     .row = 0,
+                     .ts = 100,
+                     .pk = {QV_DT_INT64, 5, NULL, 0}},
+                    {.distance = 2.0f,
+                     .seg = 0,
+                     .row = 1,
+                     .ts = 100,
+                     .pk = {QV_DT_INT64, 6, NULL, 0}},
+                    {.distance = 3.0f,
+                     .seg = 0,
+                     .row = 2,
+                     .ts = 100,
+                     .pk = {QV_DT_INT64, 7, NULL, 0}}};
+    qv_hit l2[2] = {{.distance = 1.5f,
+                     .seg = 1,
+                     .row = 0,
+                     .ts = 300,
+                     .pk = {QV_DT_INT64, 6, NULL, 0}},
+                    {.distance = 4.0f,
+                     .seg = 1,
+                     .row = 1,
+                     .ts = 50,
+                     .pk = {QV_DT_INT64, 5, NULL, 0}}};
     const qv_hit *lists[2] = {l1, l2};
     size_t counts[2] = {3, 2};
     qv_hit out[3];
