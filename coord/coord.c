@@ -350,6 +350,7 @@ void qv_coord_stop(qv_coord *c)
         pthread_join(c->ticker, NULL);
         c->ticker_started = false;
     }
+    qv_coord__dn_stop(c);
     drop_session(c); /* revokes the lease: the election key goes with it */
 }
 

@@ -7,8 +7,8 @@
  * datanode's session key, so a new active coord keeps the placement, and
  * CommitSegment (svc_segment.c) refuses commits from any other node.
  *
- * The keeper (qv_coord__keep_datanodes, on the ticker thread, every
- * second):
+ * The keeper (its own thread, started from the ticker by
+ * qv_coord__keep_datanodes; a round every second while active):
  *   1. gives every vchannel a checkpoint: one without is recorded at the
  *      pchannel's earliest retained position (nothing of a pchannel is
  *      trimmed while one of its vchannels has no checkpoint, step 4, so the
@@ -416,7 +416,7 @@ out:
 
 /* ---- the keeper ---------------------------------------------------------- */
 
-void qv_coord__keep_datanodes(qv_coord *c)
+static void keeper_round(qv_coord *c)
 {
     uint64_t round = c->dn_rounds++;
     qv_catalog *cat;
@@ -461,4 +461,35 @@ void qv_coord__keep_datanodes(qv_coord *c)
     free(nodes.v);
     free(as.v);
     qv_coord__leave(c);
+}
+
+static void *keeper_main(void *arg)
+{
+    qv_coord *c = arg;
+    while (!c->stopping) {
+        if (atomic_load(&c->active))
+            keeper_round(c);
+        for (int i = 0; i < 20 && !c->stopping; i++)
+            qv_sleep_ms(50);
+    }
+    return NULL;
+}
+
+void qv_coord__keep_datanodes(qv_coord *c)
+{
+    if (atomic_load(&c->dn_started) || c->stopping)
+        return;
+    if (pthread_create(&c->dn_thread, NULL, keeper_main, c) != 0) {
+        QV_LOG(QV_LOG_WARN, "coord", "cannot start the datanode keeper");
+        return;
+    }
+    atomic_store(&c->dn_started, true);
+}
+
+void qv_coord__dn_stop(qv_coord *c)
+{
+    if (!atomic_load(&c->dn_started))
+        return;
+    pthread_join(c->dn_thread, NULL);
+    atomic_store(&c->dn_started, false);
 }

@@ -58,7 +58,10 @@ struct qv_coord {
     pthread_t ticker;
     bool ticker_started;
     struct qv__maint *maint; /* compaction jobs and GC (coord_compact.c) */
-    /* Datanode keeper state (coord_dn.c; the ticker thread only). */
+    /* Datanode keeper (coord_dn.c): its own thread, started by the first
+     * qv_coord__keep_datanodes(); the counters are that thread's. */
+    pthread_t dn_thread;
+    atomic_bool dn_started;
     uint64_t dn_rounds, dn_last_trim_ms;
 };
 
@@ -67,8 +70,11 @@ struct qv_coord {
 void qv_coord__use_pchannel(qv_coord *c, const char *pch);
 void qv_coord__tick(qv_coord *c);
 void qv_coord__keep_loads(qv_coord *c);
-/* Datanode placement, release and log trimming (coord_dn.c); ticker. */
+/* Datanode placement, release and log trimming (coord_dn.c): the ticker
+ * calls keep, which starts the keeper's own thread (RPCs to a hung
+ * datanode never delay the ticks); stop joins it (after the ticker). */
 void qv_coord__keep_datanodes(qv_coord *c);
+void qv_coord__dn_stop(qv_coord *c);
 /* Idle and age seal policies (coord_data.c); ticker. */
 void qv_coord__seal_policies(qv_coord *c);
 void qv_coord__data_clear(qv_coord *c);
