@@ -240,19 +240,62 @@ static qv_code watch_one(const dn_node *n, const qv_coll_info *info,
 }
 
 /* Steps 1 and 2 for one vchannel. */
+/* The vchannels that have a checkpoint (keys only), sorted. */
+typedef struct chk_names {
+    metakv_kvs r;
+    size_t plen;
+} chk_names;
+
+static qv_code list_chk_names(qv_coord *c, chk_names *out, qv_err *err)
+{
+    char prefix[QV_SEGMETA_KEY_MAX];
+    qv_segmeta_chkpt_key(c->root, "", prefix, sizeof prefix);
+    out->plen = strlen(prefix);
+    metakv_range_opts o = {.keys_only = true};
+    metakv_kvs r = METAKV_KVS_INIT;
+    out->r = r;
+    return metakv_range(c->opts.kv, prefix, out->plen, &o, &out->r, err);
+}
+
+static bool has_chk(const chk_names *ks, const char *vch)
+{
+    size_t lo = 0, hi = ks->r.n, vl = strlen(vch);
+    while (lo < hi) { /* keys come in memcmp order */
+        size_t mid = lo + (hi - lo) / 2;
+        const metakv_kv *kv = &ks->r.kvs[mid];
+        size_t kl = kv->key_len - ks->plen;
+        int cmp = memcmp(kv->key + ks->plen, vch, kl < vl ? kl : vl);
+        if (cmp == 0)
+            cmp = (kl > vl) - (kl < vl);
+        if (cmp == 0)
+            return true;
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
 static void keep_vchannel(qv_coord *c, const qv_coll_info *info, size_t shard,
-                          dn_nodes *nodes, dn_assigns *as, bool rewatch)
+                          dn_nodes *nodes, dn_assigns *as, const chk_names *ks,
+                          bool rewatch)
 {
     const char *vch = info->virtual_channels[shard];
     qv_arena a;
     qv_arena_init(&a, 0);
     qv_err e = {0};
-    qv_checkpoint *k = NULL;
-    qv_code rc = ensure_checkpoint(c, info, shard, &a, &k, &e);
     dn_assign *cur = find_assign(as, info->id, vch);
     if (cur)
         cur->live = true;
     dn_node *n = cur ? find_node(nodes, cur->node) : NULL;
+    /* the checkpoint is read only when it is needed (steady state: no
+     * meta KV read per vchannel and round) */
+    bool watch = (n && rewatch) || (!n && nodes->n > 0);
+    qv_checkpoint *k = NULL;
+    qv_code rc = QV_OK;
+    if (watch || !has_chk(ks, vch))
+        rc = ensure_checkpoint(c, info, shard, &a, &k, &e);
     if (!rc && n && rewatch)
         rc = watch_one(n, info, k, &e);
     if (!rc && !n && nodes->n > 0) {
@@ -439,10 +482,14 @@ static void keeper_round(qv_coord *c)
     }
     if (!rc)
         rc = live_collections(cat, &a, &cs, &nc, &e);
+    chk_names ks = {METAKV_KVS_INIT, 0};
+    if (!rc)
+        rc = list_chk_names(c, &ks, &e);
     for (size_t i = 0; !rc && i < nc; i++)
         for (size_t s = 0; s < cs[i]->n_virtual_channels; s++)
-            keep_vchannel(c, cs[i], s, &nodes, &as,
+            keep_vchannel(c, cs[i], s, &nodes, &as, &ks,
                           round % REWATCH_ROUNDS == 0);
+    metakv_kvs_release(&ks.r);
     for (size_t i = 0; !rc && i < as.n; i++)
         if (!as.v[i].live)
             release_dropped(c, &as.v[i], &nodes);
