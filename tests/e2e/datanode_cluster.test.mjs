@@ -62,6 +62,27 @@ async function startRoleOn(role, etcd, common, name) {
   return h;
 }
 
+test('quiver run datanode refuses a configuration without a shared log or object store', async () => {
+  const etcd = await startEtcd();
+  try {
+    const base = ['run', 'datanode', '--set', 'metakv.backend=etcd', '--set', `etcd.endpoints=${etcd.endpoint}`,
+      '--set', `http.port=${await freePort()}`, '--set', `dataNode.port=${await freePort()}`];
+    const cases = [
+      [[], /quiver run datanode needs wal\.backend: kafka/],
+      [['--set', 'wal.backend=kafka', '--set', 'kafka.brokers=127.0.0.1:1'], /objstore\.backend 'fs' works only for quiver standalone/],
+    ];
+    for (const [extra, want] of cases) {
+      const h = spawnServer('datanode-bad', quiverBin(), [...base, ...extra], { cwd: repoRoot });
+      const ex = await Promise.race([h.exited, new Promise((r) => setTimeout(() => r(null), 20000).unref())]);
+      assert.ok(ex, `quiver run datanode kept running:\n${h.output()}`);
+      assert.equal(ex.code, 1, h.output());
+      assert.match(h.output(), want);
+    }
+  } finally {
+    await etcd.stop();
+  }
+});
+
 test('cluster datanode: a datanode killed mid-stream is replaced; every acknowledged row is in exactly one flushed segment', { timeout: 300000 }, async () => {
   const etcd = await startEtcd();
   const kafka = await startKafkaBroker();
