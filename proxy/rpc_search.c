@@ -171,7 +171,19 @@ typedef struct search_in {
     ProtobufCBinaryData queries;
     char *index_params; /* JSON object for the query nodes ("" = none) */
     bool metric_given;  /* metric_type was sent (else the index's) */
+    size_t nout;        /* output fields besides the PK */
+    int group;          /* ctx index of group_by_field, or -1 */
+    int64_t group_id;
+    size_t group_size;
+    bool group_strict;
 } search_in;
+
+/* Hits per query a shard may answer: (topk + offset) groups of group_size
+ * when grouping. */
+static size_t shard_k(const search_in *in)
+{
+    return (in->topk + in->offset) * (in->group >= 0 ? in->group_size : 1);
+}
 
 /* Index search parameters the SDKs also send as pairs of their own. */
 static const char *const index_keys[] = {"ef",
@@ -253,6 +265,17 @@ static qv_code index_params(qv_arena *a, kvp **kv, size_t n, search_in *in,
         if (v && v[0] && !key_in(&root, index_keys[i]))
             rc = put_pair(&b, &first, index_keys[i], v, err);
     }
+    if (!rc && in->group >= 0) {
+        char v[32];
+        (void)snprintf(v, sizeof v, "%lld", (long long)in->group_id);
+        rc = put_pair(&b, &first, "group_by_field_id", v, err);
+        (void)snprintf(v, sizeof v, "%zu", in->group_size);
+        if (!rc)
+            rc = put_pair(&b, &first, "group_size", v, err);
+        if (!rc)
+            rc = put_pair(&b, &first, "strict_group_size",
+                          in->group_strict ? "true" : "false", err);
+    }
     if (!rc)
         rc = qv_buf_append(&b, "}", 1);
     if (!rc) {
@@ -287,6 +310,40 @@ static qv_code finish_params(qv_proxy *p, qv_rpc_call *call,
                         rq->n_search_params, in, err);
 }
 
+/* group_by_field (a Bool, Int or VarChar field), group_size [1, 1024],
+ * strict_group_size; not with range search. */
+static qv_code group_params(const qv_coll_ctx *c, kvp **kv, size_t n,
+                            search_in *in, qv_err *err)
+{
+    in->group = -1;
+    in->group_size = 1;
+    const char *g = param(kv, n, "group_by_field");
+    if (!g || !g[0])
+        return QV_OK;
+    int f = qv_coll_ctx_field(c, g);
+    if (f < 0 || (int)f == c->dyn || !qv_search_group_type_ok(c->specs[f].type))
+        return qv_fail(err, QV_E_INVALID,
+                       "group_by_field '%s' is not a Bool, Int or VarChar "
+                       "field",
+                       g);
+    const char *r = param(kv, n, "radius");
+    if (r && r[0])
+        return qv_fail(err, QV_E_INVALID,
+                       "range search cannot group by a field");
+    int64_t gs;
+    qv_code rc = int_param(kv, n, "group_size", 1, 1, QV_SEARCH_MAX_GROUP_SIZE,
+                           &gs, err);
+    if (rc)
+        return rc;
+    const char *st = param(kv, n, "strict_group_size");
+    in->group = f;
+    in->group_id = c->specs[f].id;
+    in->group_size = (size_t)gs;
+    in->group_strict = st && (strcmp(st, "true") == 0 ||
+                              strcmp(st, "True") == 0 || strcmp(st, "1") == 0);
+    return QV_OK;
+}
+
 static qv_code parse_params(qv_arena *a, const qv_coll_ctx *c,
                             const M(SearchRequest) * rq, search_in *in,
                             qv_err *err)
@@ -314,17 +371,11 @@ static qv_code parse_params(qv_arena *a, const qv_coll_ctx *c,
     if (spec->type == QV_DT_SPARSE_FLOAT_VECTOR)
         return qv_fail(err, QV_E_UNSUPPORTED,
                        "search on sparse vectors is not supported yet");
-    static const char *const unsupported[] = {"group_by_field"};
-    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
-        const char *v = param(kv, n, unsupported[i]);
-        if (v && v[0])
-            return qv_fail(err, QV_E_UNSUPPORTED,
-                           "search parameter %s is not supported yet",
-                           unsupported[i]);
-    }
+    qv_code rc = group_params(c, kv, n, in, err);
+    if (rc)
+        return rc;
     int64_t topk, offset;
-    qv_code rc =
-        int_param(kv, n, "topk", 100, 1, QV_SEARCH_MAX_TOPK, &topk, err);
+    rc = int_param(kv, n, "topk", 100, 1, QV_SEARCH_MAX_TOPK, &topk, err);
     if (!rc)
         rc = int_param(kv, n, "offset", 0, 0, QV_SEARCH_MAX_TOPK, &offset, err);
     if (!rc)
@@ -337,6 +388,11 @@ static qv_code parse_params(qv_arena *a, const qv_coll_ctx *c,
                        (long long)(topk + offset), QV_SEARCH_MAX_TOPK);
     in->topk = (size_t)topk;
     in->offset = (size_t)offset;
+    if (shard_k(in) > QV_SEARCH_MAX_TOPK)
+        return qv_fail(err, QV_E_INVALID,
+                       "(topk + offset) * group_size (%zu) must be at most "
+                       "%d",
+                       shard_k(in), QV_SEARCH_MAX_TOPK);
     const char *m = param(kv, n, "metric_type");
     bool binary = spec->type == QV_DT_BINARY_VECTOR;
     if (m && m[0]) {
@@ -367,12 +423,36 @@ typedef struct mhit {
     int64_t r;
 } mhit;
 
+static bool same_group(const qv_pk *a, const qv_pk *b)
+{
+    if (a->type != b->type)
+        return false;
+    if (a->type == QV_DT_VARCHAR)
+        return a->len == b->len && (a->len == 0 || !memcmp(a->s, b->s, a->len));
+    return a->type == QV_DT_NONE || a->i == b->i;
+}
+
+/* Hits of the first `groups` groups of a grouped merge (hits of a group
+ * are together). */
+static size_t group_hits(const qv_hit *h, size_t n, size_t groups)
+{
+    size_t i = 0;
+    for (size_t g = 0; g < groups && i < n; g++) {
+        size_t j = i + 1;
+        while (j < n && same_group(&h[j].group, &h[i].group))
+            j++;
+        i = j;
+    }
+    return i;
+}
+
 static qv_code merge(qv_arena *a, const qv_coll_ctx *c, const search_in *in,
                      shard_resp **resp, qv_column ***cols, size_t S, mhit **out,
                      int64_t *topks, size_t *total, qv_err *err)
 {
-    size_t K = in->topk + in->offset;
-    mhit *res = qv_arena_try_alloc(a, in->nq * in->topk + 1, sizeof *res);
+    size_t K = shard_k(in), nc = 1 + in->nout;
+    mhit *res = qv_arena_try_alloc(a, in->nq * in->topk * in->group_size + 1,
+                                   sizeof *res);
     qv_hit *buf = qv_arena_try_alloc(a, K + 1, sizeof *buf);
     const qv_hit **lists = qv_arena_calloc(a, S + 1, sizeof *lists);
     size_t *counts = qv_arena_calloc(a, S + 1, sizeof *counts);
@@ -387,6 +467,7 @@ static qv_code merge(qv_arena *a, const qv_coll_ctx *c, const search_in *in,
             size_t cnt = (size_t)resp[s]->counts[q];
             qv_hit *l = qv_arena_calloc(a, cnt + 1, sizeof *l);
             qv_col_view pk = qv_column_view(cols[s][0]);
+            qv_col_view gv = in->group >= 0 ? qv_column_view(cols[s][nc]) : pk;
             for (size_t j = 0; j < cnt; j++) {
                 size_t r = first[s] + j;
                 l[j] = (qv_hit){.distance = resp[s]->distances[r],
@@ -394,14 +475,26 @@ static qv_code merge(qv_arena *a, const qv_coll_ctx *c, const search_in *in,
                                 .row = (int64_t)r,
                                 .ts = resp[s]->row_ts[r],
                                 .pk = qv_pk_of_row(&pk, r)};
+                if (in->group >= 0)
+                    l[j].group = qv_hit_group_of(&gv, r);
             }
             lists[s] = l;
             counts[s] = cnt;
             first[s] += cnt;
         }
-        size_t got = qv_hits_merge(lists, counts, S, K, larger, buf);
+        size_t got, skip = in->offset;
+        if (in->group >= 0) {
+            size_t ng;
+            bool full;
+            got =
+                qv_hits_merge_grouped(lists, counts, S, in->topk + in->offset,
+                                      in->group_size, larger, buf, &ng, &full);
+            skip = group_hits(buf, got, in->offset);
+        } else {
+            got = qv_hits_merge(lists, counts, S, K, larger, buf);
+        }
         size_t k = 0;
-        for (size_t j = in->offset; j < got; j++, k++) {
+        for (size_t j = skip; j < got; j++, k++) {
             float sc = buf[j].distance;
             if (in->round >= 0) {
                 double p = pow(10.0, (double)in->round);
@@ -428,6 +521,28 @@ static M(SearchResults) * results(qv_arena *a, qv_code rc, const qv_err *err)
 static void free_col(void *c)
 {
     qv_column_free(c);
+}
+
+/* The group values of the hits (the group field's column, last of each
+ * shard's columns). */
+static qv_code group_values(qv_arena *a, const qv_coll_ctx *c,
+                            qv_column ***cols, size_t nc, const mhit *hits,
+                            size_t n, size_t field,
+                            Milvus__Proto__Schema__FieldData **fd, qv_err *err)
+{
+    qv_column *col = NULL;
+    qv_code rc = qv_column_create(&c->specs[field], &col, err);
+    for (size_t i = 0; !rc && i < n; i++) {
+        qv_col_view v = qv_column_view(cols[hits[i].s][nc]);
+        rc = qv_column_append_rows(col, &v, &hits[i].r, 1, err);
+    }
+    if (col) {
+        qv_column_publish(col);
+        qv_arena_on_release(a, free_col, col);
+    }
+    if (!rc)
+        rc = qv_proxy__fielddata(a, c, NULL, field, col, fd, err);
+    return rc;
 }
 
 static qv_code build_data(qv_arena *a, const qv_coll_ctx *c,
@@ -474,6 +589,9 @@ static qv_code build_data(qv_arena *a, const qv_coll_ctx *c,
     d->output_fields = out->names;
     d->n_output_fields = out->nnames;
     d->primary_field_name = (char *)c->specs[c->pk].name;
+    if (!rc && in->group >= 0)
+        rc = group_values(a, c, cols, nc, hits, n, (size_t)in->group,
+                          &d->group_by_field_value, err);
     r->results = d;
     return rc;
 }
@@ -607,8 +725,14 @@ static qv_code ask_shards(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
                           shard_resp **resp, qv_column ***cols, qv_err *err)
 {
     qv_arena *a = qv_rpc_call_arena(call);
-    size_t S = c->nshards, nc = 1 + out->n;
+    size_t S = c->nshards, nc = 1 + out->n + (in->group >= 0);
     qv_node_call *calls = qv_arena_calloc(a, S + 1, sizeof *calls);
+    /* grouping: the group field's column comes back last */
+    int64_t *ids = qv_arena_calloc(a, out->n + 2, sizeof(int64_t));
+    if (out->n)
+        memcpy(ids, out->ids, out->n * sizeof(int64_t));
+    if (in->group >= 0)
+        ids[out->n] = in->group_id;
     for (size_t s = 0; s < S; s++) {
         Quiver__Internal__ShardSearchRequest *q = qv_arena_alloc(a, sizeof *q);
         quiver__internal__shard_search_request__init(q);
@@ -622,11 +746,12 @@ static qv_code ask_shards(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
         q->metric = (int32_t)in->metric;
         q->nq = (int64_t)in->nq;
         q->topk = (int64_t)(in->topk + in->offset);
+        /* grouping: topk + offset groups (search_params carries the rest) */
         q->queries = in->queries;
         q->partition_ids = rp->partitions;
         q->n_partition_ids = rp->npartitions;
-        q->output_field_ids = out->ids;
-        q->n_output_field_ids = out->n;
+        q->output_field_ids = ids;
+        q->n_output_field_ids = nc - 1;
         q->search_params = in->index_params;
         qv_proxy__hold_channel(rp->leaders[s]->address);
         calls[s] = (qv_node_call){
@@ -649,7 +774,7 @@ static qv_code ask_shards(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
             rc =
                 qv_proxy__load_image(a, &resp[s]->columns[f], &cols[s][f], err);
         if (!rc)
-            rc = check_shard(resp[s], cols[s], nc, in->topk + in->offset, err);
+            rc = check_shard(resp[s], cols[s], nc, shard_k(in), err);
     }
     return rc;
 }
@@ -729,6 +854,7 @@ qv_code qv_proxy__search(qv_rpc_call *call, const ProtobufCMessage *req,
                                true, &out, err);
     if (!rc && out.count)
         rc = qv_fail(err, QV_E_INVALID, "count(*) is not an output of search");
+    in.nout = out.n;
     M(SearchResults) *r = results(a, rc, err);
     if (!rc)
         rc = run_search(p, call, &c, rq, &in, &out, r, err);

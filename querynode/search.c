@@ -400,9 +400,42 @@ static qv_code search_segment(const qv_shard_snap *snap, size_t i,
     return rc;
 }
 
-/* Grouping search of segment i: top kk candidates, grouped, with kk
- * growing until every query has topk groups (all full when strict) or the
- * segment has no more rows.  lists has topk * group_size slots per query. */
+/* Groups a segment keeps per query: more than topk, so that a group that
+ * is among the closest overall but not in this segment keeps its hits
+ * here too (the merge picks the topk groups). */
+static size_t seg_groups(const qv_search_req *req)
+{
+    size_t g = req->topk * 4;
+    size_t cap = QV_SEARCH_MAX_TOPK / req->group_size;
+    return g < cap ? g : (cap > req->topk ? cap : req->topk);
+}
+
+/* True when the first `groups` groups of a grouped list (hits of a group
+ * together) are there and hold gs hits each. */
+static bool first_groups_full(const qv_hit *h, size_t n, size_t groups,
+                              size_t gs)
+{
+    size_t i = 0, g = 0;
+    for (; g < groups && i < n; g++) {
+        size_t j = i + 1;
+        while (j < n && h[j].group.type == h[i].group.type &&
+               (h[i].group.type == QV_DT_VARCHAR
+                    ? h[j].group.len == h[i].group.len &&
+                          (h[i].group.len == 0 ||
+                           !memcmp(h[j].group.s, h[i].group.s, h[i].group.len))
+                    : h[j].group.i == h[i].group.i))
+            j++;
+        if (j - i < gs)
+            return false;
+        i = j;
+    }
+    return g == groups;
+}
+
+/* Grouping search of segment i: top kk candidates, grouped (up to
+ * seg_groups groups kept), with kk growing until every query has topk
+ * groups (the first topk full when strict) or the segment has no more
+ * rows.  lists has seg_groups * group_size slots per query. */
 static qv_code search_segment_grouped(const qv_shard_snap *snap, size_t i,
                                       const qv_search_req *req, scorer *sc,
                                       const float *qnorm, qv_hit *lists,
@@ -412,9 +445,9 @@ static qv_code search_segment_grouped(const qv_shard_snap *snap, size_t i,
     long gf = field_index(ss, req->group_field_id);
     if (gf < 0 || field_index(ss, req->field_id) < 0 || ss->rows == 0)
         return QV_OK;
-    size_t nq = req->nq, K = req->topk * req->group_size;
+    size_t nq = req->nq, G = seg_groups(req), K = G * req->group_size;
     bool larger = qv_metric_larger_is_closer(req->metric);
-    size_t kk = K * 4 > 64 ? K * 4 : 64;
+    size_t kk = K * 2 > 64 ? K * 2 : 64;
     for (;;) {
         if (kk > ss->rows)
             kk = ss->rows;
@@ -436,10 +469,12 @@ static qv_code search_segment_grouped(const qv_shard_snap *snap, size_t i,
             const qv_hit *lp = l;
             size_t ng;
             bool full;
-            cnt[q] = qv_hits_merge_grouped(&lp, &tc[q], 1, req->topk,
-                                           req->group_size, larger,
-                                           lists + q * K, &ng, &full);
-            enough = enough && ng == req->topk && (!req->group_strict || full);
+            cnt[q] = qv_hits_merge_grouped(&lp, &tc[q], 1, G, req->group_size,
+                                           larger, lists + q * K, &ng, &full);
+            enough = enough && ng >= req->topk &&
+                     (!req->group_strict ||
+                      first_groups_full(lists + q * K, cnt[q], req->topk,
+                                        req->group_size));
         }
         free(tmp);
         free(tc);
@@ -467,10 +502,11 @@ qv_code qv_shard_search(const qv_shard_snap *snap, const qv_search_req *req,
     bool grouped = req->group_field_id != 0;
     size_t k = grouped ? req->topk * req->group_size : req->topk;
     size_t nq = req->nq, nseg = snap->n;
+    size_t sk = grouped ? seg_groups(req) * req->group_size : k; /* per seg */
     qv_search_result res = {nq, k, NULL, NULL};
     res.counts = qv_try_calloc(nq, sizeof(size_t));
     res.hits = qv_try_calloc(nq * k, sizeof(qv_hit));
-    qv_hit *seg_hits = qv_try_calloc(nseg ? nseg * nq * k : 1, sizeof(qv_hit));
+    qv_hit *seg_hits = qv_try_calloc(nseg ? nseg * nq * sk : 1, sizeof(qv_hit));
     size_t *seg_cnt = qv_try_calloc(nseg ? nseg * nq : 1, sizeof(size_t));
     float *qnorm = NULL;
     scorer sc = {qv_distance_kernels_get(), req->metric, type, dim, NULL};
@@ -494,8 +530,8 @@ qv_code qv_shard_search(const qv_shard_snap *snap, const qv_search_req *req,
             continue;
         if (grouped)
             rc = search_segment_grouped(snap, i, req, &sc, qnorm,
-                                        seg_hits + i * nq * k, seg_cnt + i * nq,
-                                        err);
+                                        seg_hits + i * nq * sk,
+                                        seg_cnt + i * nq, err);
         else
             rc = search_segment(snap, i, req, &sc, qnorm, seg_hits + i * nq * k,
                                 seg_cnt + i * nq, err);
@@ -505,7 +541,7 @@ qv_code qv_shard_search(const qv_shard_snap *snap, const qv_search_req *req,
     bool larger = qv_metric_larger_is_closer(req->metric);
     for (size_t q = 0; q < nq && !rc; q++) {
         for (size_t i = 0; i < nseg; i++) {
-            lists[i] = seg_hits + (i * nq + q) * k;
+            lists[i] = seg_hits + (i * nq + q) * sk;
             cnts[i] = seg_cnt[i * nq + q];
         }
         size_t ng;

@@ -208,3 +208,36 @@ test('FLAT: range search equals the exact answer', async () => {
     }
   }
 });
+
+test('group_by_field: the closest groups, group_size hits each', async () => {
+  const name = 'si_group';
+  await setup(name, 'vec', 'HNSW', 'L2', { M: 16, efConstruction: 100 });
+  for (const qr of QUERIES.slice(0, 5)) {
+    const res = await c.search({
+      collection_name: name, data: [qr.vec], limit: 3, metric_type: 'L2', params: { ef: 400 },
+      group_by_field: 'tag', group_size: 2, strict_group_size: true,
+      output_fields: ['tag'], consistency_level: 0,
+    });
+    assert.equal(res.status.error_code, 'Success', res.status.reason);
+    // exact: per tag its 2 closest live rows; tags by their closest row
+    const ex = exact('L2', 'vec', qr.vec, 1e9, () => true);
+    const per = new Map();
+    for (const w of ex) {
+      const t = ROWS[w.id - 1].tag;
+      if (!per.has(t)) per.set(t, []);
+      if (per.get(t).length < 2) per.get(t).push(w);
+    }
+    const want = [...per.values()].slice(0, 3).flat();
+    assert.equal(res.results.length, 6, JSON.stringify(res.results));
+    const got = res.results.map((h) => [Number(h.tag), Number(h.id)]);
+    const good = want.filter((w) => got.some(([, id]) => id === w.id)).length;
+    assert.ok(good >= 5, `${good}/6 of the exact grouped answer: ${JSON.stringify(got)} want ${JSON.stringify(want.map((w) => w.id))}`);
+    for (let g = 0; g < 3; g++) {
+      assert.equal(got[2 * g][0], got[2 * g + 1][0], 'a group is two hits of one tag');
+      assert.equal(Number(ROWS[got[2 * g][1] - 1].tag), got[2 * g][0]);
+    }
+    assert.equal(new Set(got.map(([t]) => t)).size, 3);
+  }
+  const bad = await c.search({ collection_name: name, data: [QUERIES[0].vec], limit: 3, metric_type: 'L2', group_by_field: 'vec' });
+  assert.notEqual(bad.status.error_code, 'Success');
+});
