@@ -95,7 +95,7 @@ test('cluster datanode: a datanode killed mid-stream is replaced; every acknowle
       '--set', 'session.ttl=2s', '--set', 'wal.backend=kafka', '--set', `kafka.brokers=${kafka.bootstrap}`,
       '--set', 'objstore.backend=s3', '--set', `s3.endpoint=${s3.endpoint}`,
       '--set', `s3.accessKey=${s3.accessKeyId}`, '--set', `s3.secretKey=${s3.secretAccessKey}`,
-      '--set', 'dataCoord.segment.maxRows=500'];
+      '--set', 'dataCoord.segment.maxRows=500', '--set', 'dataCoord.compaction.interval=0s'];
     cl = await startCluster({ etcd, ttl: '2s', extraArgs: common.slice(4) });
     procs.push(await startRoleOn('querynode', etcd, common, 'querynode0'));
     let dn = await startRoleOn('datanode', etcd, common, 'datanode0');

@@ -199,7 +199,9 @@ test('standalone datanode: sealed segments are written, recorded and survive a r
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'quiver-dn-'));
   const objects = path.join(dataDir, 'objects');
   // Small segments so that 10K rows seal several by the rows policy.
-  const extraArgs = ['--set', 'dataCoord.segment.maxRows=2000'];
+  // No automatic compaction: the files checked are the flushed ones.
+  const extraArgs = ['--set', 'dataCoord.segment.maxRows=2000',
+    '--set', 'dataCoord.compaction.interval=0s'];
   let q;
   let c;
   try {
