@@ -724,10 +724,15 @@ static void gc_round(qv_coord *c, bool scan)
                        .build_min_rows = qv_coord__index_min_rows(c)};
     qv_gc_stats st;
     qv_err e = {0};
-    if (qv_gc_run(&o, &st, &e))
+    if (qv_gc_run(&o, &st, &e)) {
         QV_LOG(QV_LOG_WARN, "gc", "%s", e.msg);
-    else if (st.objects_deleted || st.segments_removed ||
-             st.collections_removed)
+        return;
+    }
+    QV_LOG(QV_LOG_DEBUG, "gc",
+           "round: %" PRIu64 " bytes live, %" PRIu64 " pending, %" PRIu64
+           " segments removed",
+           st.bytes_live, st.bytes_pending, st.segments_removed);
+    if (st.objects_deleted || st.segments_removed || st.collections_removed)
         QV_LOG(QV_LOG_INFO, "gc",
                "deleted %" PRIu64 " objects (%" PRIu64 " orphans), %" PRIu64
                " segments, %" PRIu64 " index builds, %" PRIu64 " collections",

@@ -185,7 +185,7 @@ static bool output_unindexed(gc *g, const coll *c, const qv_seg_info *seg)
                 continue;
             bool done = false;
             for (size_t b = 0; b < c->nbuilds; b++)
-                done |= c->builds[b]->segment_id == o->id &&
+                done |= c->builds[b] && c->builds[b]->segment_id == o->id &&
                         c->builds[b]->index_id == c->idx[x]->id &&
                         c->builds[b]->state ==
                             QUIVER__INTERNAL__INDEX_BUILD_STATE__BUILD_FINISHED;

@@ -202,6 +202,8 @@ test('cluster compaction and GC on S3', { timeout: 300000 }, async () => {
     assert.equal(t2.reduce((a, t) => a + purged.get(t), 0), live.length);
     assert.deepEqual(await allRows(c, name), rowsBefore);
     assert.deepEqual(await top(c, name), topBefore);
+    for (const h of [...procs, ...cl.coords, ...cl.proxies])
+      assert.ok(h.running(), `${h.name} exited:\n${h.output()}`);
   } finally {
     await c?.closeConnection();
     for (const p of procs.reverse()) await p.stop();

@@ -225,6 +225,7 @@ test('standalone compaction: merge, same answers, time travel, GC after retentio
     const m = await (await fetch(`http://127.0.0.1:${q.httpPort}/metrics`)).text();
     assert.match(m, /quiver_gc_objects_deleted_total [1-9]/);
     assert.match(m, /quiver_compaction_plans_total\{result="completed"\} [1-9]/);
+    assert.ok(q.server.running(), `quiver exited:\n${q.output()}`);
   } finally {
     await c?.closeConnection();
     if (q) await q.stop();
@@ -300,6 +301,87 @@ test('GC: a dropped collection and old orphan objects leave the object store', {
     await c.loadCollectionSync({ collection_name: 'keepme' });
     const cnt = await c.count({ collection_name: 'keepme', consistency_level: STRONG });
     assert.equal(Number(cnt.data), 50);
+    assert.ok(q.server.running(), `quiver exited:\n${q.output()}`);
+  } finally {
+    await c?.closeConnection();
+    if (q) await q.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('compaction with an index: the output serves once indexed; GC removes the inputs\' and a dropped index\'s files', { timeout: 300000 }, async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'quiver-cidx-'));
+  const objects = path.join(dataDir, 'objects');
+  const extraArgs = ['--set', 'dataCoord.segment.maxRows=1100', '--set', 'common.dataRetention=10s',
+    '--set', 'gc.interval=1s', '--set', 'dataCoord.compaction.interval=0s'];
+  const buildDirs = () => {
+    try { return fs.readdirSync(path.join(objects, 'index_files')).filter((b) => fs.readdirSync(path.join(objects, 'index_files', b), { recursive: true }).some((f) => fs.statSync(path.join(objects, 'index_files', b, f)).isFile())); } catch { return []; }
+  };
+  let q;
+  let c;
+  try {
+    q = await startQuiver({ dataDir, extraArgs });
+    c = new MilvusClient({ address: q.address, timeout: 30000 });
+    const name = 'indexed';
+    assert.equal((await c.createCollection({
+      collection_name: name,
+      fields: [
+        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+        { name: 'v', data_type: DataType.FloatVector, dim: DIM },
+        { name: 'tag', data_type: DataType.VarChar, max_length: 32 },
+      ],
+    })).error_code, 'Success');
+    for (let b = 0; b < 3; b++) {
+      assert.equal((await c.insert({ collection_name: name, data: rows(b * 1100, 1100) })).status.error_code, 'Success');
+      assert.equal((await c.flushSync({ collection_names: [name] })).status.error_code, 'Success');
+    }
+    const ci = await c.createIndex({ collection_name: name, field_name: 'v', index_type: 'FLAT', metric_type: 'L2' });
+    assert.equal(ci.error_code, 'Success', ci.reason);
+    const finished = async () => {
+      const d = await c.describeIndex({ collection_name: name, field_name: 'v' });
+      assert.equal(d.status.error_code, 'Success', d.status.reason);
+      const x = d.index_descriptions[0];
+      return x.state === 'Finished' && Number(x.indexed_rows) === 3300 && Number(x.pending_index_rows) === 0;
+    };
+    await waitFor(finished, 60000, 'the index on every segment');
+    await c.loadCollectionSync({ collection_name: name });
+    const before = await top(c, name);
+    const rowsBefore = await allRows(c, name);
+    const buildsBefore = buildDirs();
+    assert.equal(buildsBefore.length, 3, `builds: ${buildsBefore}`);
+
+    const r = await c.compact({ collection_name: name });
+    assert.equal(r.status.error_code, 'Success', r.status.reason);
+    await waitFor(async () => (await c.getCompactionState({ compactionID: r.compactionID })).state === 'Completed',
+      60000, 'compaction');
+    const plans = (await c.getCompactionStateWithPlans({ compactionID: r.compactionID })).mergeInfos;
+    assert.equal(plans.length, 1);
+    const target = Number(plans[0].target);
+    // the output gets its own build; until then the inputs serve: the
+    // answers never change
+    for (let i = 0; i < 10; i++) {
+      assert.deepEqual(await top(c, name), before);
+      await sleep(100);
+    }
+    await waitFor(finished, 60000, 'the output indexed');
+    await waitFor(async () => {
+      const p = await c.getLoadingProgress({ collection_name: name });
+      return Number(p.progress) === 100;
+    }, 60000, 'load progress 100 with the output');
+    assert.deepEqual([...(await persistent(c, name)).keys()], [target]);
+    assert.deepEqual(await top(c, name), before);
+    assert.deepEqual(await allRows(c, name), rowsBefore);
+
+    // GC: the inputs' builds go after the window, then the dropped index's
+    await waitFor(() => buildsBefore.every((b) => !buildDirs().includes(b)), 30000,
+      'GC of the inputs\' index files');
+    assert.equal(buildDirs().length, 1);
+    await c.releaseCollection({ collection_name: name });
+    assert.equal((await c.dropIndex({ collection_name: name, field_name: 'v' })).error_code, 'Success');
+    await waitFor(() => buildDirs().length === 0, 60000, 'GC of the dropped index\'s files');
+    await c.loadCollectionSync({ collection_name: name });
+    assert.deepEqual(await allRows(c, name), rowsBefore);
+    assert.ok(q.server.running(), `quiver exited:\n${q.output()}`);
   } finally {
     await c?.closeConnection();
     if (q) await q.stop();

@@ -266,6 +266,29 @@ Test(gc, inputs_stay_while_their_output_is_unindexed)
     cr_assert_eq(st.bytes_live, 1000 + 500, "output + its index");
 }
 
+Test(gc, indexed_inputs_go_with_their_builds)
+{
+    coll_rec(7, false, 0, part1, 1);
+    index_rec(7, 900, 101, false, 0);
+    int64_t from[] = {10, 11, 12};
+    for (int i = 0; i < 3; i++) {
+        seg(7, 1, 10 + i, 100 + i, 2000, ST(COMPACTED), T0, NULL, 0);
+        build_rec(7, 10 + i, 900, 70 + i, true);
+    }
+    seg(7, 1, 20, 200, 6000, ST(FLUSHED), 0, from, 3);
+    build_rec(7, 20, 900, 80, true);
+    qv_gc_stats st = run(T0 + HOUR, false);
+    cr_assert_eq(st.segments_removed, 3);
+    cr_assert_eq(st.builds_removed, 3);
+    for (int i = 0; i < 3; i++) {
+        cr_assert(!seg_rec(7, 10 + i));
+        cr_assert(!has_obj("index_files/%d/%d/index", 70 + i, 10 + i));
+    }
+    cr_assert(has_obj("index_files/80/20/index"));
+    cr_assert(seg_rec(7, 20) && seg_objs(7, 1, 20, 200));
+    cr_assert_eq(st.bytes_live, 1000 + 500);
+}
+
 Test(gc, dropped_collection_goes_whole)
 {
     coll_rec(8, true, T0, part1, 1);
