@@ -448,8 +448,8 @@ static void lib_efs(const e2e_opts *o, const e2e_run *r, e2e_sweep *sw)
         lo = o->efs[i] < lo ? o->efs[i] : lo;
         hi = o->efs[i] > hi ? o->efs[i] : hi;
     }
-    if (lo / 2 >= (int)o->topk)
-        sw->efs[n++] = lo / 2;
+    if (lo > (int)o->topk) /* ef below k is k */
+        sw->efs[n++] = lo / 2 > (int)o->topk ? lo / 2 : (int)o->topk;
     sw->efs[n++] = hi * 2;
     qsort(sw->efs, (size_t)n, sizeof(int), cmp_int);
     int m = 0;
