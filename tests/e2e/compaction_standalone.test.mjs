@@ -388,3 +388,37 @@ test('compaction with an index: the output serves once indexed; GC removes the i
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('automatic compaction merges small flushed segments', { timeout: 120000 }, async () => {
+  const q = await startQuiver({ extraArgs: ['--set', 'dataCoord.compaction.interval=1s',
+    '--set', 'dataCoord.compaction.minSegmentRows=1000'] });
+  const c = new MilvusClient({ address: q.address, timeout: 30000 });
+  try {
+    const name = 'auto';
+    assert.equal((await c.createCollection({
+      collection_name: name,
+      fields: [
+        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+        { name: 'v', data_type: DataType.FloatVector, dim: DIM },
+        { name: 'tag', data_type: DataType.VarChar, max_length: 32 },
+      ],
+    })).error_code, 'Success');
+    await c.loadCollectionSync({ collection_name: name });
+    for (let b = 0; b < 3; b++) {
+      assert.equal((await c.insert({ collection_name: name, data: rows(b * 50, 50) })).status.error_code, 'Success');
+      assert.equal((await c.flushSync({ collection_names: [name] })).status.error_code, 'Success');
+    }
+    const full = await allRows(c, name);
+    assert.equal(full.length, 150);
+    const merged = await waitFor(async () => {
+      const p = await persistent(c, name);
+      return p.size === 1 ? p : null;
+    }, 60000, 'automatic compaction');
+    assert.deepEqual([...merged.values()], [150]);
+    assert.deepEqual(await allRows(c, name), full);
+    assert.ok(q.server.running(), `quiver exited:\n${q.output()}`);
+  } finally {
+    await c.closeConnection();
+    await q.stop();
+  }
+});
