@@ -302,7 +302,7 @@ test('bad input gets clear errors and the server keeps serving', async () => {
   const q2 = await c.query({ collection_name: name, filter: 'id >', consistency_level: STRONG });
   assert.notEqual(q2.status.error_code, 'Success');
   const g = await c.search({
-    collection_name: name, data: [Array(DIM).fill(0)], limit: 3, group_by_field: 's', consistency_level: STRONG,
+    collection_name: name, data: [Array(DIM).fill(0)], limit: 3, group_by_field: 'nope', consistency_level: STRONG,
   });
   assert.notEqual(g.status.error_code, 'Success');
   assert.match(g.status.reason, /group_by_field/);
