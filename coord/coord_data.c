@@ -185,12 +185,15 @@ static qv_code growing_load(qv_coord *c, qv_err *err)
     return QV_OK;
 }
 
-/* Forgets a sealed segment. */
+/* Forgets a sealed segment (remembering its collection). */
 static void unlink_seg(qv_coord *c, qv__cseg *s)
 {
     for (qv__cseg **p = &c->segs; *p; p = &(*p)->next)
         if (*p == s) {
             *p = s->next;
+            size_t i = c->sealed_next++ % QV_SEALED_RING;
+            c->sealed_seg[i] = s->seg;
+            c->sealed_coll[i] = s->coll;
             growing_delete(c, s->seg);
             free(s);
             return;
@@ -558,6 +561,21 @@ QV_COORD_HANDLER(qv_coord__flush)
     qv_coord__leave(c);
     r->status = qv_coord__status(a, rc, err);
     return QV_OK;
+}
+
+bool qv_coord__sealed_coll(qv_coord *c, int64_t seg, int64_t *coll)
+{
+    pthread_mutex_lock(&c->data_mu);
+    size_t n =
+        c->sealed_next < QV_SEALED_RING ? c->sealed_next : QV_SEALED_RING;
+    bool found = false;
+    for (size_t i = 0; i < n && !found; i++)
+        if (c->sealed_seg[i] == seg) {
+            *coll = c->sealed_coll[i];
+            found = true;
+        }
+    pthread_mutex_unlock(&c->data_mu);
+    return found;
 }
 
 void qv_coord__data_clear(qv_coord *c)

@@ -51,6 +51,12 @@ struct qv_coord {
     pthread_mutex_t data_mu, load_mu;
     struct qv__cseg *segs;
     bool segs_loaded; /* segs read from meta KV this term (coord_data.c) */
+    /* The last QV_SEALED_RING sealed segments and their collections
+     * (coord_data.c, data_mu): GetFlushState without a collection reads
+     * their records directly instead of listing every segment. */
+#define QV_SEALED_RING 4096
+    int64_t sealed_seg[QV_SEALED_RING], sealed_coll[QV_SEALED_RING];
+    size_t sealed_next;
     struct qv__report *reports;
     struct qv__pch *pchs;
     qv_ts last_tick;
@@ -78,6 +84,8 @@ void qv_coord__dn_stop(qv_coord *c);
 /* Idle and age seal policies (coord_data.c); ticker. */
 void qv_coord__seal_policies(qv_coord *c);
 void qv_coord__data_clear(qv_coord *c);
+/* The collection of a recently sealed segment: false if not remembered. */
+bool qv_coord__sealed_coll(qv_coord *c, int64_t seg, int64_t *coll);
 void qv_coord__loads_clear(qv_coord *c);
 /* Ids of the named partitions of info (QV_E_PARTITION_NOT_FOUND). */
 qv_code qv_coord__partition_ids(const qv_coll_info *info, char **names,

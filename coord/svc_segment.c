@@ -70,6 +70,33 @@ static qv_code channels_flushed(qv_coord *c, const qv_coll_info *info,
     return QV_OK;
 }
 
+/* When every id is a segment this coord sealed recently (what the SDK's
+ * flushSync asks about), reads their records one by one rather than
+ * listing every segment: returns true with *flushed and *rc set. */
+static bool recent_flushed(qv_coord *c, const int64_t *ids, size_t n,
+                           qv_arena *a, bool *flushed, qv_code *rc, qv_err *err)
+{
+    if (n == 0 || n > 256)
+        return false;
+    int64_t *colls = qv_arena_alloc(a, n * sizeof *colls);
+    for (size_t i = 0; i < n; i++)
+        if (!qv_coord__sealed_coll(c, ids[i], &colls[i]))
+            return false;
+    *flushed = true;
+    *rc = QV_OK;
+    for (size_t i = 0; i < n && *flushed && !*rc; i++) {
+        qv_seg_info *s = NULL;
+        qv_err e2 = {0};
+        qv_code g = qv_segmeta_get_segment(c->opts.kv, c->root, colls[i],
+                                           ids[i], a, &s, &e2);
+        if (g == QV_E_NOT_FOUND)
+            *flushed = false;
+        else if (g)
+            *rc = qv_fail(err, g, "%s", e2.msg);
+    }
+    return true;
+}
+
 QV_COORD_HANDLER(qv_coord__get_flush_state)
 {
     qv_coord *c = ud;
@@ -94,6 +121,10 @@ QV_COORD_HANDLER(qv_coord__get_flush_state)
     bool flushed = false;
     if (!rc && rq->n_segmentids == 0 && rq->flush_ts && info)
         rc = channels_flushed(c, info, rq->flush_ts, a, &flushed, err);
+    else if (!rc && !coll &&
+             recent_flushed(c, rq->segmentids, rq->n_segmentids, a, &flushed,
+                            &rc, err))
+        ; /* every id was a recently sealed segment */
     else if (!rc)
         rc = qv_segmeta_flushed(c->opts.kv, c->root, coll, rq->segmentids,
                                 rq->n_segmentids, &flushed, err);
