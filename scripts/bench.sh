@@ -28,7 +28,7 @@ export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$(scripts/openblas-coretype.sh)}
 export OPENBLAS_NUM_THREADS=1
 export OMP_WAIT_POLICY=PASSIVE
 
-SECTIONS=(index filter rpc storage e2e)
+SECTIONS=(index filter rpc storage querynode e2e)
 
 step() { printf '\n==== %s ====\n' "$*"; }
 
@@ -89,6 +89,20 @@ section_storage() {
     step "storage_bench"
     "$BUILD/bench/storage/storage_bench" --wal-reps "$BENCH_REPS" \
         --objstore-reps "$BENCH_REPS" | tee "$out_dir/storage.md"
+}
+
+# querynode: a sealed segment searched through its HNSW index per query
+# node request vs the index library's own search (bench/querynode), with
+# the segment in memory and mapped.
+section_querynode() {
+    configure || return 1
+    cmake --build "$BUILD" --target qn_sealed_bench -j "$(nproc)" || return 1
+    local m
+    for m in 0 1; do
+        step "qn_sealed_bench --mapped $m"
+        "$BUILD/bench/querynode/qn_sealed_bench" --data "$BENCH_DATA" \
+            --mapped "$m" | tee "$out_dir/querynode-mapped$m.md"
+    done
 }
 
 # e2e: the whole server through its MilvusService (bench/e2e): inserts,
