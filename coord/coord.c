@@ -132,11 +132,11 @@ static void *ticker_main(void *arg)
         if (!atomic_load(&c->active))
             continue;
         qv_coord__tick(c);
+        qv_coord__keep_builds(c); /* paces itself (coord_build.c) */
         uint64_t now = qv_mono_ms(qv_clock_system());
         if (now - last_keep >= 1000) {
             last_keep = now;
             qv_coord__keep_loads(c);
-            qv_coord__keep_builds(c);
             qv_coord__keep_datanodes(c);
             qv_coord__seal_policies(c);
         }

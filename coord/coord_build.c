@@ -1,8 +1,8 @@
 /* coord_build.c -- index build scheduling (DESIGN §6, CONTRACT flow 5).
  *
- * Once a second (qv_coord__keep_builds, on the ticker thread) the active
- * coord polls meta KV and the live indexnodes and moves every build one
- * step:
+ * Every second, or every 200 ms while builds are pending
+ * (qv_coord__keep_builds, on the ticker thread), the active coord polls meta KV
+ * and the live indexnodes and moves every build one step:
  *
  *   1. every FLUSHED L1 segment with rows >= index_min_rows that lacks a
  *      SegmentIndex for a live index of its collection gets one (build id
@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/rpc/rpc_client.h"
 #include "coord/coord_int.h"
@@ -43,6 +44,9 @@
 
 #define IN_SERVICE      "/quiver.internal.IndexNodeService/"
 #define NODE_TIMEOUT_MS 2000
+/* Rounds while builds are pending, and otherwise. */
+#define BUSY_ROUND_MS 200
+#define IDLE_ROUND_MS 1000
 
 #define ST(x) QUIVER__INTERNAL__INDEX_BUILD_STATE__BUILD_##x
 
@@ -61,6 +65,7 @@ typedef struct round {
     qv_arena *a;
     inode *nodes;
     size_t nn;
+    bool busy; /* builds still pending after this round */
 } round;
 
 uint64_t qv_coord__index_min_rows(const qv_coord *c)
@@ -474,6 +479,7 @@ static void step_builds(round *r, coll_ctx *cc)
         }
         if (!cancel && (b->state == ST(UNISSUED) || b->state == ST(RETRY)))
             issue(r, cc, b);
+        r->busy |= pending(b);
     }
 }
 
@@ -546,6 +552,9 @@ static void one_collection(round *r, int64_t id,
 
 void qv_coord__keep_builds(qv_coord *c)
 {
+    uint64_t now = qv_mono_ms(qv_clock_system());
+    if (now < c->build_next_ms)
+        return;
     qv_catalog *cat;
     qv_tso *tso;
     qv_err e = {0};
@@ -569,6 +578,7 @@ void qv_coord__keep_builds(qv_coord *c)
     }
     if (rc)
         QV_LOG(QV_LOG_WARN, "coord", "index build round: %s", e.msg);
+    c->build_next_ms = now + (r.busy ? BUSY_ROUND_MS : IDLE_ROUND_MS);
     qv_arena_release(&a);
     qv_coord__leave(c);
 }

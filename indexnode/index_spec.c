@@ -123,6 +123,9 @@ static bool key_is(const char *k, size_t klen, const char *name)
 static qv_code take(raw *r, const char *k, size_t klen, const char *v,
                     size_t vlen, bool in_json, qv_err *err)
 {
+    if (!qv_utf8_valid(k, klen) || !qv_utf8_valid(v, vlen))
+        return qv_fail(err, QV_E_INVALID,
+                       "index params: keys and values must be UTF-8");
     if (key_is(k, klen, "index_type"))
         return in_json && r->type[0] ? QV_OK
                                      : copy_name(r->type, sizeof r->type,

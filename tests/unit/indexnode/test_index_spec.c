@@ -165,3 +165,9 @@ Test(index_spec, refusals)
     const qv_index_field json = {"j", QV_DT_JSON, QV_DT_NONE, 0};
     refused(NULL, 0, &json, QV_E_UNSUPPORTED, "JSON");
 }
+
+Test(index_spec, bytes_that_are_not_utf8_are_refused)
+{
+    qv_kv kv[] = {{"index_type", "HNSW"}, {"M\xff", "16"}};
+    refused(kv, N(kv), &fvec, QV_E_INVALID, "UTF-8");
+}
