@@ -26,8 +26,8 @@
 
 #define SVC "/quiver.internal.CoordService/"
 #define DN  "/quiver.internal.DataNodeService/"
-/* protobuf-c fields are char *: string literals go in as they are. */
-#pragma GCC diagnostic ignored "-Wdiscarded-qualifiers"
+/* CollectionSchema's INIT macro sets the deprecated autoid field. */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
 #define DT(x) MILVUS__PROTO__SCHEMA__DATA_TYPE__##x
 
@@ -160,10 +160,10 @@ create(const char *name, int shards)
     Milvus__Proto__Common__KeyValuePair dim, len, *dp = &dim, *lp = &len;
     milvus__proto__common__key_value_pair__init(&dim);
     milvus__proto__common__key_value_pair__init(&len);
-    dim.key = "dim";
-    dim.value = "8";
-    len.key = "max_length";
-    len.value = "64";
+    dim.key = (char *)"dim";
+    dim.value = (char *)"8";
+    len.key = (char *)"max_length";
+    len.value = (char *)"64";
     f[1].type_params = &dp;
     f[1].n_type_params = 1;
     f[3].type_params = &lp;
@@ -449,7 +449,7 @@ Test(dnserver, channels_move_when_a_datanode_goes_and_are_released_on_drop)
     /* drop: b's channels are released, their records removed */
     Milvus__Proto__Milvus__DropCollectionRequest dr =
         MILVUS__PROTO__MILVUS__DROP_COLLECTION_REQUEST__INIT;
-    dr.collection_name = "c";
+    dr.collection_name = (char *)"c";
     Milvus__Proto__Common__Status *st = NULL;
     call("DropCollection", &dr.base, &milvus__proto__common__status__descriptor,
          &st);
@@ -558,8 +558,8 @@ Test(dnserver, a_restart_inside_a_flushed_segments_span_flushes_nothing_twice)
     Milvus__Proto__Milvus__DescribeCollectionResponse *d = create("c", 1);
     Milvus__Proto__Milvus__CreatePartitionRequest cp =
         MILVUS__PROTO__MILVUS__CREATE_PARTITION_REQUEST__INIT;
-    cp.collection_name = "c";
-    cp.partition_name = "p2";
+    cp.collection_name = (char *)"c";
+    cp.partition_name = (char *)"p2";
     Milvus__Proto__Common__Status *st = NULL;
     call("CreatePartition", &cp.base,
          &milvus__proto__common__status__descriptor, &st);
