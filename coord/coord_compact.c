@@ -194,6 +194,7 @@ size_t qv_compact_plan(qv_seg_info *const *segs, size_t n, const int64_t *parts,
 #define MAX_JOBS       256
 #define NO_NODE_MS     60000 /* a plan waits this long for a datanode */
 #define COMPACT_RPC_MS 600000
+#define MAX_ATTEMPTS   3
 
 typedef enum pstate { P_PENDING, P_RUNNING, P_DONE, P_FAILED } pstate;
 
@@ -204,6 +205,7 @@ typedef struct cplan {
     int64_t *inputs;
     size_t n;
     int64_t target;
+    unsigned attempts; /* runs that failed on the way to a datanode */
 } cplan;
 
 typedef struct cjob {
@@ -665,9 +667,17 @@ static bool run_next(qv_coord *c)
         return false;
     qv_err e = {0};
     qv_code rc = run_plan(c, id, coll, p, &e);
+    qv_code prc = qv_code_primary(rc);
+    bool transient = prc == QV_E_UNAVAILABLE || prc == QV_E_TIMEOUT;
     pthread_mutex_lock(&m->mu);
     if (rc == QV_E_NOT_READY && now_ms() - created < NO_NODE_MS) {
         p->state = P_PENDING; /* no datanode yet */
+    } else if (transient && ++p->attempts < MAX_ATTEMPTS) {
+        p->state = P_PENDING; /* a datanode went away: another one */
+        QV_LOG(QV_LOG_WARN, "compact",
+               "compaction %" PRId64 " attempt %u failed: %s", id, p->attempts,
+               e.msg);
+        rc = QV_E_NOT_READY; /* next round */
     } else {
         p->state = rc ? P_FAILED : P_DONE;
         count_plan(rc ? "failed" : "completed");

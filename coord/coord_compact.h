@@ -24,7 +24,9 @@
  * DataNodeService/Compact (datanode/compact.h).  The swap is ONE meta KV
  * transaction, guarded by the inputs' revisions: inputs COMPACTED with
  * dropped_ts, output FLUSHED with compacted_from.  An input changed
- * meanwhile fails the plan (its output objects become orphans for GC).
+ * meanwhile fails the plan (its output objects become orphans for GC); a
+ * plan waits up to a minute for a datanode, and one whose datanode cannot
+ * be reached (UNAVAILABLE, TIMEOUT) runs again, three attempts in all.
  * Query nodes switch to an output only once it is indexed (coord_load.c).
  *
  * Jobs (ManualCompaction, and each automatic round) live in the active
