@@ -29,7 +29,8 @@ static const char *param(kvp **kv, size_t n, const char *key)
 typedef struct leader_slot {
     const qv_proxy *p;
     int64_t coll;
-    char *key; /* partition names, each followed by '\n' */
+    uint64_t created; /* the collection's creation timestamp */
+    char *key;        /* partition names, each followed by '\n' */
     size_t n;
     char **vch, **pch, **addr;
     int64_t *parts;
@@ -85,11 +86,18 @@ static void slot_to_plan(const leader_slot *s, qv_arena *a, qv_read_plan *rp)
         memcpy(rp->partitions, s->parts, s->nparts * sizeof(int64_t));
 }
 
-static void slot_fill(leader_slot *s, const qv_proxy *p, int64_t coll,
-                      char *key, const qv_read_plan *rp, size_t n, uint64_t now)
+static uint64_t created_of(const qv_coll_ctx *c)
 {
+    return c->d ? c->d->created_timestamp : 0;
+}
+
+static void slot_fill(leader_slot *s, const qv_proxy *p, const qv_coll_ctx *c,
+                      char *key, const qv_read_plan *rp, uint64_t now)
+{
+    size_t n = c->nshards;
     s->p = p;
-    s->coll = coll;
+    s->coll = c->id;
+    s->created = created_of(c);
     s->key = key;
     s->n = n;
     s->vch = QV_NEW_ARRAY(char *, n + 1);
@@ -119,8 +127,8 @@ qv_code qv_proxy__search_leaders(qv_proxy *p, qv_rpc_call *call,
     pthread_mutex_lock(&leaders_mu);
     for (size_t i = 0; use_cache && i < LEADER_SLOTS; i++) {
         leader_slot *s = &leaders[i];
-        if (s->p == p && s->coll == c->id && s->key &&
-            strcmp(s->key, key) == 0 &&
+        if (s->p == p && s->coll == c->id && s->created == created_of(c) &&
+            s->key && strcmp(s->key, key) == 0 &&
             now - s->at_ms < QV_PROXY_LEADER_TTL_MS) {
             slot_to_plan(s, qv_rpc_call_arena(call), rp);
             *cached = true;
@@ -150,7 +158,7 @@ qv_code qv_proxy__search_leaders(qv_proxy *p, qv_rpc_call *call,
             victim = i;
     }
     slot_clear(&leaders[victim]);
-    slot_fill(&leaders[victim], p, c->id, key, rp, c->nshards, now);
+    slot_fill(&leaders[victim], p, c, key, rp, now);
     pthread_mutex_unlock(&leaders_mu);
     return QV_OK;
 }
@@ -175,7 +183,8 @@ void qv_proxy__search_forget(const qv_proxy *p, int64_t coll)
 typedef struct metric_slot {
     const qv_proxy *p;
     int64_t coll, field;
-    bool has; /* the field has an index */
+    uint64_t created; /* the collection's creation timestamp */
+    bool has;         /* the field has an index */
     qv_metric m;
     uint64_t at_ms;
 } metric_slot;
@@ -183,15 +192,15 @@ typedef struct metric_slot {
 static metric_slot metric_cache[METRIC_SLOTS];
 static pthread_mutex_t metric_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static bool metric_cached(const qv_proxy *p, int64_t coll, int64_t field,
-                          uint64_t now, bool *has, qv_metric *m)
+static bool metric_cached(const qv_proxy *p, int64_t coll, uint64_t created,
+                          int64_t field, uint64_t now, bool *has, qv_metric *m)
 {
     bool hit = false;
     pthread_mutex_lock(&metric_mu);
     for (size_t i = 0; i < METRIC_SLOTS && !hit; i++) {
         metric_slot *s = &metric_cache[i];
-        if (s->p == p && s->coll == coll && s->field == field &&
-            now - s->at_ms < METRIC_TTL_MS) {
+        if (s->p == p && s->coll == coll && s->created == created &&
+            s->field == field && now - s->at_ms < METRIC_TTL_MS) {
             hit = true;
             *has = s->has;
             *m = s->m;
@@ -201,21 +210,22 @@ static bool metric_cached(const qv_proxy *p, int64_t coll, int64_t field,
     return hit;
 }
 
-static void metric_store(const qv_proxy *p, int64_t coll, int64_t field,
-                         uint64_t now, bool has, qv_metric m)
+static void metric_store(const qv_proxy *p, int64_t coll, uint64_t created,
+                         int64_t field, uint64_t now, bool has, qv_metric m)
 {
     pthread_mutex_lock(&metric_mu);
     size_t victim = 0;
     for (size_t i = 0; i < METRIC_SLOTS; i++) {
         metric_slot *s = &metric_cache[i];
-        if (s->p == p && s->coll == coll && s->field == field) {
+        if (s->p == p && s->coll == coll && s->created == created &&
+            s->field == field) {
             victim = i;
             break;
         }
         if (s->at_ms < metric_cache[victim].at_ms)
             victim = i;
     }
-    metric_cache[victim] = (metric_slot){p, coll, field, has, m, now};
+    metric_cache[victim] = (metric_slot){p, coll, field, created, has, m, now};
     pthread_mutex_unlock(&metric_mu);
 }
 
@@ -226,7 +236,7 @@ qv_code qv_proxy__index_metric(qv_proxy *p, qv_rpc_call *call,
                                qv_err *err)
 {
     uint64_t now = qv_mono_ms(qv_clock_system());
-    if (metric_cached(p, c->id, f->id, now, has, m))
+    if (metric_cached(p, c->id, created_of(c), f->id, now, has, m))
         return QV_OK;
     M(DescribeIndexRequest)
     dr = MILVUS__PROTO__MILVUS__DESCRIBE_INDEX_REQUEST__INIT;
@@ -250,7 +260,7 @@ qv_code qv_proxy__index_metric(qv_proxy *p, qv_rpc_call *call,
     } else if (rc && qv_code_primary(rc) != QV_E_NOT_FOUND) {
         return rc; /* no coord: the caller keeps the default */
     }
-    metric_store(p, c->id, f->id, now, *has, *m);
+    metric_store(p, c->id, created_of(c), f->id, now, *has, *m);
     return QV_OK;
 }
 
