@@ -554,8 +554,8 @@ static bool named(const knowns *k, const char *key)
     if (strncmp(key, "index_files/", 12) == 0) {
         if (parse_ids(key, 12, id, 1) != 1)
             return false;
-        return bsearch(&id[0], k->builds, k->nb, sizeof *k->builds, cmp_i64) !=
-               NULL;
+        return k->nb && bsearch(&id[0], k->builds, k->nb, sizeof *k->builds,
+                                cmp_i64) != NULL;
     }
     known q;
     if (strncmp(key, "delta_log/", 10) == 0) {
@@ -568,7 +568,7 @@ static bool named(const knowns *k, const char *key)
             return false;
         q = (known){id[0], id[2], id[4]};
     }
-    return bsearch(&q, k->v, k->n, sizeof *k->v, cmp_known) != NULL;
+    return k->n && bsearch(&q, k->v, k->n, sizeof *k->v, cmp_known) != NULL;
 }
 
 static qv_code scan_prefix(gc *g, const knowns *k, const char *prefix,
@@ -611,10 +611,10 @@ static qv_code gc_orphans(gc *g, qv_err *err)
     snprintf(prefix, sizeof prefix, "%smeta/segidx/", g->o->root);
     if (!rc)
         rc = each_kv(g, prefix, false, on_known_build, &k, err);
-    if (!rc) {
+    if (!rc && k.n > 1)
         qsort(k.v, k.n, sizeof *k.v, cmp_known);
+    if (!rc && k.nb > 1)
         qsort(k.builds, k.nb, sizeof *k.builds, cmp_i64);
-    }
     static const char *const prefixes[] = {"insert_log/", "delta_log/",
                                            "stats_log/", "index_files/"};
     for (size_t i = 0; i < 4 && !rc; i++)

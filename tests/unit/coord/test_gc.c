@@ -426,3 +426,13 @@ Test(gc, bad_options_are_refused)
     qv_err err;
     cr_assert_eq(qv_gc_run(&o, NULL, &err), QV_E_INVALID);
 }
+
+Test(gc, orphans_when_no_record_exists_at_all)
+{
+    put_obj("insert_log/5/1/2/100/3");
+    put_obj("index_files/9/2/index");
+    put_obj("stats_log/5/1/2/100/3");
+    qv_gc_stats st = run(wall + 2 * HOUR, true);
+    cr_assert_eq(st.orphans_deleted, 3);
+    cr_assert_eq(count_objs(""), 0);
+}
