@@ -132,7 +132,6 @@ static void *ticker_main(void *arg)
         if (!atomic_load(&c->active))
             continue;
         qv_coord__tick(c);
-        qv_coord__keep_builds(c); /* paces itself (coord_build.c) */
         uint64_t now = qv_mono_ms(qv_clock_system());
         if (now - last_keep >= 1000) {
             last_keep = now;
@@ -290,6 +289,7 @@ qv_code qv_coord_start(qv_coord *c, qv_err *err)
             return qv_fail(err, QV_E_NOMEM, "coord: cannot start its ticker");
         c->ticker_started = true;
     }
+    qv_coord__builds_start(c); /* the index build scheduler */
     rc = qv_coord__maint_start(c, err);
     if (rc)
         return rc;
@@ -350,6 +350,7 @@ void qv_coord_stop(qv_coord *c)
         pthread_join(c->ticker, NULL);
         c->ticker_started = false;
     }
+    qv_coord__builds_stop(c);
     qv_coord__dn_stop(c);
     drop_session(c); /* revokes the lease: the election key goes with it */
 }

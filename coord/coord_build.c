@@ -1,7 +1,7 @@
 /* coord_build.c -- index build scheduling (DESIGN §6, CONTRACT flow 5).
  *
- * Every second, or every 200 ms while builds are pending
- * (qv_coord__keep_builds, on the ticker thread), the active coord polls meta KV
+ * Every second, or every 200 ms while builds are pending (on its own
+ * thread, qv_coord__builds_start), the active coord polls meta KV
  * and the live indexnodes and moves every build one step:
  *
  *   1. every FLUSHED L1 segment with rows >= index_min_rows that lacks a
@@ -550,7 +550,7 @@ static void one_collection(round *r, int64_t id,
     step_builds(r, &cc);
 }
 
-void qv_coord__keep_builds(qv_coord *c)
+static void keep_builds(qv_coord *c)
 {
     uint64_t now = qv_mono_ms(qv_clock_system());
     if (now < c->build_next_ms)
@@ -581,4 +581,35 @@ void qv_coord__keep_builds(qv_coord *c)
     c->build_next_ms = now + (r.busy ? BUSY_ROUND_MS : IDLE_ROUND_MS);
     qv_arena_release(&a);
     qv_coord__leave(c);
+}
+
+/* The scheduler's own thread: node calls never hold up time ticks. */
+static void *builder_main(void *arg)
+{
+    qv_coord *c = arg;
+    while (!c->stopping) {
+        qv_sleep_ms(50);
+        if (atomic_load(&c->active))
+            keep_builds(c);
+    }
+    return NULL;
+}
+
+void qv_coord__builds_start(qv_coord *c)
+{
+    if (c->builder_started)
+        return;
+    if (pthread_create(&c->builder, NULL, builder_main, c) == 0)
+        c->builder_started = true;
+    else
+        QV_LOG(QV_LOG_ERROR, "coord",
+               "cannot start the index build scheduler's thread");
+}
+
+void qv_coord__builds_stop(qv_coord *c)
+{
+    if (!c->builder_started)
+        return;
+    pthread_join(c->builder, NULL);
+    c->builder_started = false;
 }

@@ -63,6 +63,9 @@ struct qv_coord {
     struct qv__load *loads;
     pthread_t ticker;
     bool ticker_started;
+    /* The index build scheduler's thread (coord_build.c). */
+    pthread_t builder;
+    bool builder_started;
     uint64_t build_next_ms; /* coord_build.c: when the next round runs */
     struct qv__maint *maint; /* compaction jobs and GC (coord_compact.c) */
     /* Datanode keeper (coord_dn.c): its own thread, started by the first
@@ -168,15 +171,17 @@ QV_COORD_HANDLER(qv_coord__flush);
 QV_COORD_HANDLER(qv_coord__commit_segment);  /* svc_segment.c */
 QV_COORD_HANDLER(qv_coord__get_flush_state); /* svc_segment.c */
 
-/* Indexes (svc_index.c, coord_build.c): the build scheduler's round
- * (ticker, every second) and the build progress of one index. */
+/* Indexes (svc_index.c, coord_build.c): the build scheduler's thread
+ * (started and joined with the coord) and the build progress of one
+ * index. */
 #define QV_BUILD_MAX_ATTEMPTS 3
 typedef struct qv_index_progress {
     int64_t total, indexed, pending; /* rows of FLUSHED L1 segments */
     int state;                       /* common.IndexState */
     const char *fail_reason;         /* a FAILED build's, or NULL */
 } qv_index_progress;
-void qv_coord__keep_builds(qv_coord *c);
+void qv_coord__builds_start(qv_coord *c);
+void qv_coord__builds_stop(qv_coord *c);
 uint64_t qv_coord__index_min_rows(const qv_coord *c);
 qv_code qv_coord__index_progress(qv_coord *c,
                                  const Quiver__Internal__IndexInfo *ii,

@@ -93,6 +93,7 @@ static qv_code take_json(raw *r, const char *v, size_t vlen, qv_err *err)
         size_t kn = qv_json_string_decode(&key, kb, sizeof kb);
         if (kn == SIZE_MAX || kn >= sizeof kb)
             return qv_fail(err, QV_E_INVALID, "index params: bad key");
+        kb[kn] = '\0';
         const char *vp = val.p;
         size_t vn = val.len;
         if (val.type == QV_JSON_STRING) {
@@ -137,8 +138,10 @@ static qv_code take(raw *r, const char *k, size_t klen, const char *v,
     if (!in_json && key_is(k, klen, "params"))
         return take_json(r, v, vlen, err);
     char kb[128];
-    if (klen == 0 || klen >= sizeof kb)
-        return qv_fail(err, QV_E_INVALID, "index params: bad key");
+    if (klen == 0 || klen >= sizeof kb || vlen >= 512)
+        return qv_fail(err, QV_E_INVALID,
+                       "index params: keys are 1 to 127 bytes and values at "
+                       "most 511");
     memcpy(kb, k, klen);
     kb[klen] = '\0';
     if (is_property(kb))
@@ -152,15 +155,36 @@ static int kv_cmp(const void *a, const void *b)
     return strcmp(((const qv_kv *)a)->key, ((const qv_kv *)b)->key);
 }
 
+/* A JSON number exactly: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
 static bool looks_numeric(const char *s)
 {
-    if (!s[0])
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (*p >= '0' && *p <= '9')
+            p++;
+    else
         return false;
-    char *end;
-    (void)strtod(s, &end);
-    return *end == '\0' && s[0] != ' ' && strcasecmp(s, "nan") != 0 &&
-           strcasecmp(s, "inf") != 0 && strcasecmp(s, "infinity") != 0 &&
-           s[0] != '+' && !(s[0] == '0' && s[1] == 'x');
+    if (*p == '.') {
+        p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return *p == '\0';
 }
 
 static void json_str(qv_buf *b, const char *s)
@@ -183,7 +207,7 @@ static void json_str(qv_buf *b, const char *s)
 static char *to_json(const qv_kv *kv, size_t n)
 {
     qv_buf b;
-    qv_buf_init(&b, 64);
+    qv_buf_init(&b, 0); /* 0: the default cap */
     qv_code rc = qv_buf_appends(&b, "{");
     for (size_t i = 0; !rc && i < n; i++) {
         if (i)

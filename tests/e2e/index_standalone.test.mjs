@@ -209,3 +209,29 @@ test('refusals carry Milvus codes', async () => {
   r = await c.dropIndex({ collection_name: COLL, field_name: 'vec' });
   assert.equal(r.error_code, 'Success', r.reason);
 });
+
+test('an index cannot be dropped while its collection is loaded', async () => {
+  let r = await c.createIndex({
+    collection_name: COLL, field_name: 'vec', index_type: 'HNSW', metric_type: 'L2',
+    params: { M: 16, efConstruction: 100 },
+  });
+  assert.equal(r.error_code, 'Success', r.reason);
+  const d = await waitIndex('vec');
+  assert.equal(d.state, 'Finished', d.index_state_fail_reason);
+  r = await c.loadCollection({ collection_name: COLL });
+  assert.equal(r.error_code, 'Success', r.reason);
+  r = await c.dropIndex({ collection_name: COLL, field_name: 'vec' });
+  assert.notEqual(r.error_code, 'Success');
+  assert.match(r.reason, /collection is loaded/);
+  // The index still answers searches.
+  const s = await c.search({
+    collection_name: COLL, data: [Array.from({ length: DIM }, () => 0.5)], limit: 5,
+    params: { ef: 32 },
+  });
+  assert.equal(s.status.error_code, 'Success', s.status.reason);
+  assert.equal(s.results.length, 5);
+  r = await c.releaseCollection({ collection_name: COLL });
+  assert.equal(r.error_code, 'Success', r.reason);
+  r = await c.dropIndex({ collection_name: COLL, field_name: 'vec' });
+  assert.equal(r.error_code, 'Success', r.reason);
+});

@@ -171,3 +171,25 @@ Test(index_spec, bytes_that_are_not_utf8_are_refused)
     qv_kv kv[] = {{"index_type", "HNSW"}, {"M\xff", "16"}};
     refused(kv, N(kv), &fvec, QV_E_INVALID, "UTF-8");
 }
+
+Test(index_spec, long_params_survive_the_stored_form)
+{
+    qv_kv kv[] = {{"index_type", "HNSW"},
+                  {"metric_type", "IP"},
+                  {"params", "{\"M\":24,\"efConstruction\":360,"
+                             "\"num_build_thread\":2,\"seed\":12345,"
+                             "\"comment\":\"a \\\"quoted\\\" note\"}"}};
+    qv_index_spec s, t;
+    qv_err err = {0};
+    cr_assert_eq(parse(kv, N(kv), &fvec, &s, &err), QV_OK, "%s", err.msg);
+    cr_assert_gt(strlen(s.params_json), 64);
+    qv_kv stored[] = {{"index_type", s.index_type},
+                      {"metric_type", s.metric_type},
+                      {"params", s.params_json}};
+    cr_assert_eq(parse(stored, N(stored), &fvec, &t, &err), QV_OK, "%s",
+                 err.msg);
+    cr_assert(qv_index_spec_equal(&s, &t));
+    cr_assert_str_eq(qv_index_spec_param(&t, "comment"), "a \"quoted\" note");
+    qv_index_spec_release(&s);
+    qv_index_spec_release(&t);
+}
