@@ -151,25 +151,21 @@ test('standalone compaction: merge, same answers, time travel, GC after retentio
     const full = await allRows(c, name);
     assert.equal(full.length, total);
 
-    // delete 30%; the next sealed segment's commit writes them into an L0
-    // delete log
+    // delete 30%; flushSync writes them into an L0 delete log (a Flush
+    // commits pending deletes even when it seals no segment)
     const del = await c.delete({ collection_name: name, filter: 'id % 10 < 3' });
     assert.equal(del.status.error_code, 'Success', del.status.reason);
-    const extra = rows(100000, 13);
-    const ie = await c.insert({ collection_name: name, data: extra });
-    assert.equal(ie.status.error_code, 'Success', ie.status.reason);
     const f2 = await c.flushSync({ collection_names: [name] });
     assert.equal(f2.status.error_code, 'Success', f2.status.reason);
-    const live = full.filter(([id]) => id % 10 >= 3)
-      .concat(extra.map((r) => [r.id, r.tag]));
+    const live = full.filter(([id]) => id % 10 >= 3);
     assert.equal(await count(c, name), live.length);
     const rowsBefore = await allRows(c, name);
     assert.deepEqual(rowsBefore, live);
     const topBefore = await top(c, name);
     const before = segmentRows(objects, coll);
-    assert.ok(before.size > BATCHES, `${before.size} segments after ${BATCHES + 1} flushes`);
+    assert.ok(before.size >= BATCHES, `${before.size} segments after ${BATCHES} flushes`);
     assert.deepEqual(await persistent(c, name), before);
-    assert.equal([...before.values()].reduce((a, b) => a + b, 0), total + extra.length);
+    assert.equal([...before.values()].reduce((a, b) => a + b, 0), total);
 
     // manual compaction: fewer segments, identical answers
     const first = await compactAndWait(c, name);
@@ -183,7 +179,7 @@ test('standalone compaction: merge, same answers, time travel, GC after retentio
     // the flushed segments are now the outputs only
     assert.deepEqual([...(await persistent(c, name)).keys()].sort(), [...targets].sort());
     // the deletes are newer than now - retention: nothing purged yet
-    assert.equal(targets.reduce((a, t) => a + after.get(t), 0), total + extra.length);
+    assert.equal(targets.reduce((a, t) => a + after.get(t), 0), total);
     assert.equal(await count(c, name), live.length);
     assert.deepEqual(await allRows(c, name), rowsBefore);
     assert.deepEqual(await top(c, name), topBefore);
