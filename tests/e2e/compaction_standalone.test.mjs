@@ -418,3 +418,66 @@ test('automatic compaction merges small flushed segments', { timeout: 120000 }, 
     await q.stop();
   }
 });
+
+test('compaction with VarChar keys, upserts across segments and time travel', { timeout: 120000 }, async () => {
+  const q = await startQuiver({ extraArgs: ['--set', 'dataCoord.segment.maxRows=100',
+    '--set', 'dataCoord.compaction.interval=0s'] });
+  const c = new MilvusClient({ address: q.address, timeout: 30000 });
+  const key = (i) => `k${String(i).padStart(4, '0')}`;
+  const row = (i, gen) => ({ pk: key(i), v: vec(i + gen * 1000), gen });
+  const read = async (travel) => {
+    const r = await c.query({
+      collection_name: 'vk', filter: 'gen >= 0', output_fields: ['pk', 'gen'],
+      consistency_level: STRONG, limit: 16384, ...(travel ? { travel_timestamp: travel } : {}),
+    });
+    assert.equal(r.status.error_code, 'Success', r.status.reason);
+    return r.data.map((x) => [x.pk, Number(x.gen)]).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  };
+  try {
+    assert.equal((await c.createCollection({
+      collection_name: 'vk',
+      fields: [
+        { name: 'pk', data_type: DataType.VarChar, is_primary_key: true, max_length: 16 },
+        { name: 'v', data_type: DataType.FloatVector, dim: DIM },
+        { name: 'gen', data_type: DataType.Int64 },
+      ],
+    })).error_code, 'Success');
+    await c.loadCollectionSync({ collection_name: 'vk' });
+    for (let b = 0; b < 4; b++) {
+      const data = Array.from({ length: 80 }, (_, i) => row(b * 80 + i, 0));
+      assert.equal((await c.insert({ collection_name: 'vk', data })).status.error_code, 'Success');
+      assert.equal((await c.flushSync({ collection_names: ['vk'] })).status.error_code, 'Success');
+    }
+    const t0 = String((await c.insert({ collection_name: 'vk', data: [row(9999, 0)] })).timestamp);
+    // newer versions of keys that live in older segments, then deletes
+    const up = await c.upsert({ collection_name: 'vk', data: Array.from({ length: 40 }, (_, i) => row(i * 7, 1)) });
+    assert.equal(up.status.error_code, 'Success', up.status.reason);
+    const t1 = String(up.timestamp);
+    const del = await c.delete({ collection_name: 'vk', filter: 'pk like "k01%"' });
+    assert.equal(del.status.error_code, 'Success', del.status.reason);
+    assert.equal((await c.flushSync({ collection_names: ['vk'] })).status.error_code, 'Success');
+    const now = await read();
+    const at0 = await read(t0);
+    const at1 = await read(t1);
+    assert.equal(at0.length, 321);
+    assert.ok(at1.some(([, g]) => g === 1));
+    assert.ok(!now.some(([k]) => k.startsWith('k01')));
+
+    const r = await c.compact({ collection_name: 'vk' });
+    assert.equal(r.status.error_code, 'Success', r.status.reason);
+    await waitFor(async () => (await c.getCompactionState({ compactionID: r.compactionID })).state === 'Completed',
+      60000, 'compaction');
+    const plans = (await c.getCompactionStateWithPlans({ compactionID: r.compactionID })).mergeInfos;
+    assert.ok(plans.length >= 1);
+    await waitFor(async () => (await persistent(c, 'vk')).size === plans.length, 30000, 'the outputs serving');
+    assert.deepEqual(await read(), now);
+    assert.deepEqual(await read(t0), at0);
+    assert.deepEqual(await read(t1), at1);
+    const cnt = await c.count({ collection_name: 'vk', consistency_level: STRONG });
+    assert.equal(Number(cnt.data), now.length);
+    assert.ok(q.server.running(), `quiver exited:\n${q.output()}`);
+  } finally {
+    await c.closeConnection();
+    await q.stop();
+  }
+});
