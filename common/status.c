@@ -44,6 +44,8 @@ const char *qv_code_name(qv_code c)
         return "QV_E_INDEX_NOT_FOUND";
     case QV_E_ALIAS_NOT_FOUND:
         return "QV_E_ALIAS_NOT_FOUND";
+    case QV_E_PARTITION_NOT_LOADED:
+        return "QV_E_PARTITION_NOT_LOADED";
     default:
         break;
     }

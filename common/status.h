@@ -43,6 +43,8 @@ typedef enum qv_code {
     QV_E_DATABASE_NOT_FOUND = QV_E_NOT_FOUND | (3 << 8),
     QV_E_INDEX_NOT_FOUND = QV_E_NOT_FOUND | (4 << 8),
     QV_E_ALIAS_NOT_FOUND = QV_E_NOT_FOUND | (5 << 8),
+    /* what is not loaded (QV_E_NOT_READY alone: the collection) */
+    QV_E_PARTITION_NOT_LOADED = QV_E_NOT_READY | (1 << 8),
 } qv_code;
 
 #define QV_CODE_PRIMARY_COUNT 17

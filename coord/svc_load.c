@@ -20,8 +20,11 @@ static Milvus__Proto__Common__Status *not_loaded(qv_arena *a, const char *what,
     milvus__proto__common__status__init(st);
     char msg[400];
     snprintf(msg, sizeof msg, "%s not loaded[%s=%s]", what, what, name);
-    qv_rpc_status_fill(st, QV_E_NOT_READY, QV_SUBJ_COLLECTION,
-                       qv_arena_strdup(a, msg));
+    qv_rpc_status_fill(st,
+                       strcmp(what, "partition") == 0
+                           ? QV_E_PARTITION_NOT_LOADED
+                           : QV_E_NOT_READY,
+                       QV_SUBJ_COLLECTION, qv_arena_strdup(a, msg));
     return st;
 }
 

@@ -3,10 +3,10 @@
  * Milvus numbers come from its merr package: 1 service not ready,
  * 2 service unavailable, 3 memory limit, 5 internal, 10 unimplemented,
  * 100 collection not found, 101 collection not loaded, 200 partition not
- * found, 700 index not found, 702 index duplicate, 800 database not found,
- * 1001 I/O failed, 1100 parameter invalid, 1600 alias not found, 1400 not
- * authenticated, 1401 not permitted, 65535 undefined.  The legacy ErrorCode
- * follows merr.oldCode and notes/sdk-compat.md §3.
+ * found, 202 partition not loaded, 700 index not found, 702 index duplicate,
+ * 800 database not found, 1001 I/O failed, 1100 parameter invalid, 1600 alias
+ * not found, 1400 not authenticated, 1401 not permitted, 65535 undefined.  The
+ * legacy ErrorCode follows merr.oldCode and notes/sdk-compat.md §3.
  */
 #include "proto/rpc_status.h"
 
@@ -64,6 +64,7 @@ static const subject_row subject_rows[] = {
     {QV_E_NOT_FOUND, QV_SUBJ_INDEX, {700, LEGACY(IndexNotExist), 0}},
     {QV_E_NOT_FOUND, QV_SUBJ_DATABASE, {800, LEGACY(UnexpectedError), 0}},
     {QV_E_NOT_READY, QV_SUBJ_COLLECTION, {101, LEGACY(UnexpectedError), 0}},
+    {QV_E_NOT_READY, QV_SUBJ_PARTITION, {202, LEGACY(UnexpectedError), 0}},
     {QV_E_EXISTS, QV_SUBJ_INDEX, {702, LEGACY(UnexpectedError), 0}},
     {QV_E_PERMISSION, QV_SUBJ_CREDENTIAL, {1400, LEGACY(PermissionDenied), 0}},
     {QV_E_CONFLICT, QV_SUBJ_SCHEMA, {109, LEGACY(SchemaMismatch), 0}},
@@ -84,6 +85,7 @@ static const detail_row detail_rows[] = {
     {QV_E_DATABASE_NOT_FOUND, QV_SUBJ_DATABASE},
     {QV_E_INDEX_NOT_FOUND, QV_SUBJ_INDEX},
     {QV_E_ALIAS_NOT_FOUND, QV_SUBJ_ALIAS},
+    {QV_E_PARTITION_NOT_LOADED, QV_SUBJ_PARTITION},
 };
 
 static const char *const grpc_names[] = {

@@ -378,7 +378,7 @@ qv_code qv_proxy__count_rows(qv_proxy *p, qv_rpc_call *call, const char *db,
     size_t rows = 0;
     if (!rc)
         rc = run_query(p, call, &q, 0, &cols, &rows, n, err);
-    if (rc == QV_E_NOT_READY) /* not loaded: no count to give */
+    if (qv_code_primary(rc) == QV_E_NOT_READY) /* not loaded: no count */
         rc = QV_OK;
     return rc;
 }

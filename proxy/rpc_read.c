@@ -35,6 +35,7 @@ qv_code qv_proxy__leaders(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
         int code = r->status ? r->status->code : 0;
         return qv_fail(err,
                        code == 101   ? QV_E_NOT_READY
+                       : code == 202 ? QV_E_PARTITION_NOT_LOADED
                        : code == 200 ? QV_E_PARTITION_NOT_FOUND
                        : code == 100 ? QV_E_COLLECTION_NOT_FOUND
                                      : QV_E_UNAVAILABLE,

@@ -252,6 +252,7 @@ test('load: release then search fails with 101; partitions; replicas; progress',
     s = await c.search({ collection_name: name, data: [QUERY], limit: 3, partition_names: ['_default'] });
     assert.notEqual(s.status.error_code, 'Success');
     assert.match(s.status.reason, /partition not loaded/);
+    assert.equal(s.status.code, 202, s.status.reason);
     s = await c.search({ collection_name: name, data: [QUERY], limit: 100, metric_type: 'L2', partition_names: ['p1'], consistency_level: STRONG });
     assert.equal(s.status.error_code, 'Success', s.status.reason);
     assert.equal(s.results.length, 30);

@@ -154,6 +154,16 @@ Test(rpc_status, not_found_detail_codes_carry_their_subject)
     qv_rpc_status_fill_err(&st, &err, QV_SUBJ_COLLECTION);
     cr_assert_eq(st.code, 800);
     cr_assert_neq(st.error_code, LEGACY(Success));
+    /* Not loaded: the collection (101) or, with the detail code, a
+     * partition (202), whatever subject the caller passes. */
+    cr_assert_eq(qv_rpc_status_milvus(QV_E_NOT_READY, QV_SUBJ_COLLECTION).code,
+                 101);
+    cr_assert_eq(
+        qv_rpc_status_milvus(QV_E_PARTITION_NOT_LOADED, QV_SUBJ_COLLECTION)
+            .code,
+        202);
+    cr_assert_eq(qv_rpc_status_to_grpc(QV_E_PARTITION_NOT_LOADED),
+                 GRPC_STATUS_UNAVAILABLE);
     /* A plain not-found stays generic. */
     cr_assert_eq(qv_rpc_status_milvus(QV_E_NOT_FOUND, QV_SUBJ_NONE).code,
                  65535);
