@@ -36,6 +36,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics/metrics.h"
 #include "common/rpc/rpc_client.h"
 #include "coord/coord_int.h"
 #include "coord/segmeta.h"
@@ -71,6 +72,33 @@ typedef struct round {
 uint64_t qv_coord__index_min_rows(const qv_coord *c)
 {
     return c->opts.index_min_rows ? c->opts.index_min_rows : 1024;
+}
+
+/* ---- metrics ------------------------------------------------------------- */
+
+/* quiver_index_builds_total{event}: issued, finished, failed, retried. */
+static void count(const char *event)
+{
+    static const char *const labels[] = {"event", NULL};
+    qv_metric_family *f = qv_metrics_counter(
+        "quiver_index_builds_total",
+        "index build events: issued to an indexnode, finished, failed for "
+        "good, retried",
+        labels);
+    const char *v[] = {event};
+    if (f)
+        qv_metric_add(f, v, 1);
+}
+
+static void observe_build(uint64_t ms)
+{
+    static const double bounds[] = {0.1, 0.5, 1, 5, 15, 60, 300, 1800};
+    qv_metric_family *f = qv_metrics_histogram(
+        "quiver_index_build_seconds",
+        "time an indexnode spent on a finished build (read, build, write)",
+        NULL, bounds, sizeof bounds / sizeof bounds[0]);
+    if (f)
+        qv_metric_observe(f, NULL, (double)ms / 1000.0);
 }
 
 /* ---- progress ------------------------------------------------------------ */
@@ -320,6 +348,7 @@ static void fail(round *r, qv_seg_index *b, const char *why)
     b->fail_reason = qv_arena_strdup(r->a, why);
     b->node = (char *)"";
     put(r, b);
+    count("failed");
     QV_LOG(QV_LOG_WARN, "coord",
            "build %" PRId64 " of segment %" PRId64 " failed: %s", b->build_id,
            b->segment_id, why);
@@ -378,6 +407,7 @@ static void issue(round *r, const coll_ctx *cc, qv_seg_index *b)
     b->node = pick->key;
     b->attempts++;
     put(r, b);
+    count("issued");
     QV_LOG(QV_LOG_INFO, "coord",
            "build %" PRId64 " (segment %" PRId64 ", index %" PRId64 ", %" PRIu64
            " rows) issued to %s, attempt %u",
@@ -399,6 +429,7 @@ static void retry(round *r, qv_seg_index *b, const char *why)
     b->state = ST(RETRY);
     b->fail_reason = qv_arena_strdup(r->a, why);
     put(r, b);
+    count("retried");
     QV_LOG(QV_LOG_WARN, "coord", "build %" PRId64 " will be retried: %s",
            b->build_id, why);
 }
@@ -436,6 +467,8 @@ static void check(round *r, qv_seg_index *b)
         if (qv_tso_alloc(r->tso, 1, &b->finish_ts, &e))
             return;
         put(r, b);
+        count("finished");
+        observe_build(b->build_ms);
         QV_LOG(QV_LOG_INFO, "coord",
                "build %" PRId64 " of segment %" PRId64 " finished on %s: "
                "%" PRIu64 " bytes in %" PRIu64 " ms",

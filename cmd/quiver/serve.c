@@ -297,8 +297,8 @@ int qv_cli_serve(const qv_config *cfg, const char *role)
         fprintf(stderr,
                 "quiver: role '%s' cannot run as its own process in this "
                 "version; use 'quiver standalone', 'quiver run coord', "
-                "'quiver run proxy', 'quiver run querynode' or 'quiver run "
-                "datanode'\n",
+                "'quiver run proxy', 'quiver run querynode', 'quiver run "
+                "datanode' or 'quiver run indexnode'\n",
                 role);
         return QV_EXIT_FAILURE;
     }

@@ -12,6 +12,7 @@
 
 #include "common/alloc.h"
 #include "common/clock.h"
+#include "common/metrics/metrics.h"
 #include "common/msg/seglog.h"
 #include "common/rpc/rpc_client.h"
 #include "coord/coord.h"
@@ -255,6 +256,20 @@ static Milvus__Proto__Milvus__IndexDescription *wait_index(const char *f)
     return NULL;
 }
 
+/* quiver_index_builds_total{event} in this test's process. */
+static double events(const char *event)
+{
+    static const char *const labels[] = {"event", NULL};
+    qv_metric_family *f = qv_metrics_counter(
+        "quiver_index_builds_total",
+        "index build events: issued to an indexnode, finished, failed for "
+        "good, retried",
+        labels);
+    cr_assert_not_null(f);
+    const char *v[] = {event};
+    return qv_metric_value(f, v);
+}
+
 static qv_seg_index **builds(size_t *n)
 {
     qv_seg_index **sx;
@@ -347,6 +362,9 @@ Test(sched, builds_big_segments_and_describe_reports_progress)
                  QUIVER__INTERNAL__INDEX_BUILD_STATE__BUILD_FINISHED);
     d = wait_index("vec");
     cr_assert_eq(d->indexed_rows, 950);
+    cr_assert_eq(events("issued"), 2);
+    cr_assert_eq(events("finished"), 2);
+    cr_assert_eq(events("retried"), 0);
     qv_inode_destroy(n);
     free(x1);
     free(x2);
@@ -448,6 +466,9 @@ Test(sched, reissued_when_the_node_is_gone)
                  d->index_state_fail_reason);
     sx = builds(&nb);
     cr_assert_eq(sx[0]->attempts, 2);
+    cr_assert_eq(events("retried"), 1);
+    cr_assert_eq(events("issued"), 1);
+    cr_assert_eq(events("finished"), 1);
     cr_assert_str_eq(sx[0]->node, qv_inode_session_key(n));
     qv_inode_destroy(n);
     free(x);
@@ -467,6 +488,44 @@ Test(sched, missing_column_fails_with_reason)
     size_t nb;
     qv_seg_index **sx = builds(&nb);
     cr_assert_eq(sx[0]->attempts, 1); /* permanent: not retried */
+    cr_assert_eq(events("failed"), 1);
+    cr_assert_eq(events("retried"), 0);
+    qv_inode_destroy(n);
+    free(x);
+}
+
+Test(sched, a_new_active_coord_continues_from_meta_kv)
+{
+    float *x = add_segment(41, 400, true);
+    cr_assert_eq(create_index("vec", "IVF_FLAT", "{\"nlist\":16}")->code, 0);
+    size_t nb = 0;
+    for (int i = 0; i < 100 && nb == 0; i++) {
+        qv_sleep_ms(100);
+        (void)builds(&nb);
+    }
+    cr_assert_eq(nb, 1); /* UNISSUED: no indexnode yet */
+    /* The coord goes away; another one takes over the same meta KV. */
+    qv_coord_destroy(coord);
+    qv_coord_options o = {.kv = kv,
+                          .host = "127.0.0.1",
+                          .session_ttl_s = 2,
+                          .log = log_,
+                          .pchannels = 2,
+                          .index_min_rows = MINROW};
+    qv_err err = {0};
+    cr_assert_eq(qv_coord_create(&o, &coord, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(qv_coord_start(coord, &err), QV_OK, "%s", err.msg);
+    cr_assert_eq(qv_coord_wait_active(coord, 20000, &err), QV_OK);
+    qv_inode *n = start_node(1);
+    Milvus__Proto__Milvus__IndexDescription *d = wait_index("vec");
+    cr_assert_eq(d->state, MILVUS__PROTO__COMMON__INDEX_STATE__Finished, "%s",
+                 d->index_state_fail_reason);
+    cr_assert_eq(d->indexed_rows, 400);
+    qv_seg_index **sx = builds(&nb);
+    cr_assert_eq(nb, 1); /* the same build, not a second one */
+    cr_assert_eq(sx[0]->attempts, 1);
+    cr_assert_eq(sx[0]->state,
+                 QUIVER__INTERNAL__INDEX_BUILD_STATE__BUILD_FINISHED);
     qv_inode_destroy(n);
     free(x);
 }
