@@ -13,6 +13,7 @@
 #include "common/json/json.h"
 #include "common/rpc/rpc_client.h"
 #include "internal/coord.pb-c.h"
+#include "proxy/search_route.h"
 
 qv_code qv_proxy__leaders(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
                           char **partitions, size_t nparts, qv_read_plan *rp,
@@ -170,6 +171,9 @@ static qv_code unary(const char *addr, const char *method,
                      const ProtobufCMessageDescriptor *desc, qv_arena *a,
                      int64_t timeout_ms, ProtobufCMessage **resp, qv_err *err)
 {
+    /* keep the node's channel cached (common/rpc destroys a channel when
+     * its last reference closes): no connection per call */
+    qv_proxy__hold_channel(addr);
     qv_rpc_channel *ch;
     qv_code rc = qv_rpc_channel_open(addr, &ch, err);
     if (rc)

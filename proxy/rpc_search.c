@@ -753,7 +753,6 @@ static qv_code ask_shards(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
         q->output_field_ids = ids;
         q->n_output_field_ids = nc - 1;
         q->search_params = in->index_params;
-        qv_proxy__hold_channel(rp->leaders[s]->address);
         calls[s] = (qv_node_call){
             .addr = rp->leaders[s]->address,
             .method = "Search",

@@ -269,9 +269,10 @@ qv_code qv_proxy__index_metric(qv_proxy *p, qv_rpc_call *call,
  * closes it after; the channel cache (common/rpc) destroys a channel when
  * its last reference closes, so a search that found no other call in
  * flight to that node would connect again (TCP and HTTP/2 handshakes, most
- * of a millisecond of CPU per search).  Search keeps one reference to the
- * channel of each query node address it calls (the most recent
- * HELD_CHANNELS addresses), so calls reuse one connection. */
+ * of a millisecond of CPU per search).  Every query node call of the read
+ * path (Search, Query, by-id lookups) first keeps one reference to the
+ * channel of its address here (the most recent HELD_CHANNELS addresses), so
+ * calls reuse one connection. */
 #define HELD_CHANNELS 32
 
 typedef struct held_channel {

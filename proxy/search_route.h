@@ -10,9 +10,10 @@
  *   index metric    the metric of a field's index (DescribeIndex at the
  *                   coord) for requests that name none, kept 2 s;
  *   channels        one reference to the channel of each query node address
- *                   a search calls (common/rpc destroys a channel when its
- *                   last reference closes, and the read path opens one per
- *                   call), so calls reuse one connection.
+ *                   the read path calls (Search and Query; common/rpc
+ *                   destroys a channel when its last reference closes, and
+ *                   the read path opens one per call), so calls reuse one
+ *                   connection.
  *
  * Ownership: cached answers are copied into the caller's arena.
  * Threading: any thread; each cache has its own mutex.

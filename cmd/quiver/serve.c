@@ -20,6 +20,7 @@
 
 #include "cmd/quiver/cli.h"
 #include "common/log.h"
+#include "common/rpc/rpc_client.h"
 #include "datanode/server.h"
 #include "indexnode/indexnode.h"
 #include "proxy/build_info.h"
@@ -232,6 +233,8 @@ static qv_code start_services(const qv_config *cfg, const char *role,
 {
     qv_code rc = QV_OK;
     bool standalone = role == NULL;
+    /* all roles in this process: their calls to each other skip gRPC */
+    qv_rpc_local_enable(standalone);
     if (standalone)
         rc = qv_datadir_lock(qv_config_str(cfg, "localStorage.path"),
                              &s->lock_fd, err);

@@ -161,10 +161,9 @@ static void run_handler(void *arg)
     call_unref(c);
 }
 
-static const reg_method *find_method(qv_rpc_server *s, grpc_slice name)
+const reg_method *qv_rpc__find_method(const qv_rpc_server *s, const char *p,
+                                      size_t len)
 {
-    size_t len = GRPC_SLICE_LENGTH(name);
-    const char *p = (const char *)GRPC_SLICE_START_PTR(name);
     size_t lo = 0, hi = s->n_methods;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -181,6 +180,12 @@ static const reg_method *find_method(qv_rpc_server *s, grpc_slice name)
             lo = mid + 1;
     }
     return NULL;
+}
+
+static const reg_method *find_method(qv_rpc_server *s, grpc_slice name)
+{
+    return qv_rpc__find_method(s, (const char *)GRPC_SLICE_START_PTR(name),
+                               GRPC_SLICE_LENGTH(name));
 }
 
 void qv_rpc__call_request_new(qv_rpc_server *s)
@@ -292,6 +297,13 @@ void qv_rpc__call_on_event(call_tag *t, bool ok)
 
 const char *qv_rpc_call_metadata(qv_rpc_call *c, const char *key)
 {
+    if (c->local) {
+        for (size_t i = 0; i < c->n_lmd; i++)
+            if (c->lmd[i].key && c->lmd[i].value &&
+                strcmp(c->lmd[i].key, key) == 0)
+                return qv_arena_strdup(&c->arena, c->lmd[i].value);
+        return NULL;
+    }
     for (size_t i = 0; i < c->md.count; i++) {
         if (grpc_slice_str_cmp(c->md.metadata[i].key, key) == 0)
             return qv_rpc__slice_dup(&c->arena, c->md.metadata[i].value);
@@ -301,6 +313,8 @@ const char *qv_rpc_call_metadata(qv_rpc_call *c, const char *key)
 
 const char *qv_rpc_call_peer(qv_rpc_call *c)
 {
+    if (!c->peer && c->local)
+        c->peer = (char *)"local";
     if (!c->peer) {
         char *p = grpc_call_get_peer(c->call);
         c->peer = qv_arena_strdup(&c->arena, p ? p : "unknown");

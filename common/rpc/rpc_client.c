@@ -328,6 +328,10 @@ qv_code qv_rpc_unary(qv_rpc_channel *ch, const char *method,
                      qv_arena *arena, ProtobufCMessage **resp,
                      const qv_rpc_call_opts *opts, qv_err *err)
 {
+    qv_code lrc;
+    if (qv_rpc__local_unary(ch, method, req, resp_desc, arena, resp, opts, &lrc,
+                            err))
+        return lrc;
     int64_t timeout = opts ? opts->timeout_ms : 0;
     if (timeout == 0)
         timeout = QV_RPC_DEFAULT_TIMEOUT_MS;

@@ -36,6 +36,7 @@
 #define QV_RPC_CLIENT_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -115,6 +116,18 @@ qv_code qv_rpc_unary(qv_rpc_channel *ch, const char *method,
                      const ProtobufCMessageDescriptor *resp_desc,
                      qv_arena *arena, ProtobufCMessage **resp,
                      const qv_rpc_call_opts *opts, qv_err *err) QV_MUST_USE;
+
+/* In-process calls (off by default; `quiver standalone` turns them on):
+ * a unary call whose target is a started, non-TLS qv_rpc_server of this
+ * process (same port, same or loopback host) runs the handler on the
+ * calling thread instead of going through gRPC.  The request and reply
+ * are still packed and unpacked (nothing is shared with the handler);
+ * statuses, error messages, deadlines, metadata and message limits are as
+ * over gRPC; the handler sees the peer "local".  TLS channels and streams
+ * always use gRPC.  The environment variable QV_RPC_LOCAL=0 keeps
+ * them off even when enabled. */
+void qv_rpc_local_enable(bool on);
+bool qv_rpc_local_enabled(void);
 
 /* Starts a server-streaming call: sends req and half-closes.  Read the
  * replies with qv_rpc_stream_recv(); always finish with

@@ -7,6 +7,7 @@
 #include <grpc/grpc.h>
 #include <grpc/support/time.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/arena.h"
@@ -64,6 +65,16 @@ qv_code qv_rpc__channel_creds(const qv_rpc_tls *tls,
 struct qv_rpc_server_opts;
 qv_code qv_rpc__server_creds(const struct qv_rpc_server_opts *o,
                              grpc_server_credentials **out, qv_err *err);
+
+/* In-process shortcut (rpc_local.c): when enabled and ch's target is a
+ * server of this process with a unary handler for method, runs it here,
+ * sets *rc (and *resp, err) and returns true; else returns false. */
+bool qv_rpc__local_unary(qv_rpc_channel *ch, const char *method,
+                         const ProtobufCMessage *req,
+                         const ProtobufCMessageDescriptor *resp_desc,
+                         qv_arena *arena, ProtobufCMessage **resp,
+                         const qv_rpc_call_opts *opts, qv_code *rc,
+                         qv_err *err);
 
 /* Shuts down and destroys a pluck queue whose tags were all plucked. */
 void qv_rpc__cq_destroy(grpc_completion_queue *cq);

@@ -233,6 +233,7 @@ qv_code qv_rpc_server_start(qv_rpc_server *s, qv_err *err)
                        s->addr);
     }
     s->thread_running = true;
+    qv_rpc__local_add(s);
     QV_LOG(QV_LOG_INFO, "rpc", "serving %zu methods on %s", s->n_methods,
            s->addr);
     return QV_OK;
@@ -293,6 +294,7 @@ void qv_rpc_server_shutdown(qv_rpc_server *s)
 {
     pthread_mutex_lock(&s->life_mu);
     if (s->started && !s->destroyed_grpc) {
+        qv_rpc__local_remove(s);
         atomic_store(&s->stop_requested, true);
         if (s->thread_running) {
             pthread_join(s->cq_thread, NULL);

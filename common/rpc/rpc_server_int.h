@@ -43,6 +43,10 @@ struct qv_rpc_server {
     atomic_bool cancel_all; /* grace period over: calls are cancelled */
     atomic_long inflight;   /* accepted calls not yet freed */
     int shutdown_tag;       /* address used as the shutdown tag */
+    /* in-process calls (rpc_local.c): running count, guarded by the
+     * registry's lock; listed = reachable through the registry */
+    long local_calls;
+    bool local_listed;
 };
 
 typedef enum tag_kind {
@@ -79,11 +83,27 @@ struct qv_rpc_call {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool send_done, send_ok;
+    /* in-process call (rpc_local.c): no grpc_call; metadata is the
+     * caller's, details.deadline the deadline */
+    bool local;
+    const qv_rpc_md *lmd;
+    size_t n_lmd;
 };
 
 /* Posts one grpc_server_request_call (CQ thread or start). */
 void qv_rpc__call_request_new(qv_rpc_server *s);
 /* Advances the call owning tag t (CQ thread). */
 void qv_rpc__call_on_event(call_tag *t, bool ok);
+/* The registered method called name, or NULL. */
+const reg_method *qv_rpc__find_method(const qv_rpc_server *s, const char *name,
+                                      size_t len);
+
+/* ---- in-process calls (rpc_local.c) ---- */
+/* Lists a started server without TLS so that in-process clients can call
+ * its handlers directly. */
+void qv_rpc__local_add(qv_rpc_server *s);
+/* Unlists s, then waits until no in-process call runs on it (cancelling
+ * them once the grace period is over). */
+void qv_rpc__local_remove(qv_rpc_server *s);
 
 #endif
