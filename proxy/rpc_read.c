@@ -84,7 +84,11 @@ static qv_ts last_write(qv_proxy *p, int64_t coll)
 
 /* Read-your-writes through this proxy: the guarantee covers its last
  * acknowledged write to the collection; when that is what the read waits
- * for, a tick is asked for at once rather than waiting a period. */
+ * for and the write is recent (COVER_FORCE_MS), a tick is asked for at
+ * once rather than waiting a period.  Older writes: the coord's periodic
+ * ticks (every 100-200 ms) have passed them, so reads cost no coord call
+ * (a forced tick appends to every pchannel). */
+#define COVER_FORCE_MS 1000
 static qv_code cover_writes(qv_proxy *p, qv_rpc_call *call,
                             const qv_coll_ctx *c, qv_ts *g, qv_err *err)
 {
@@ -92,6 +96,10 @@ static qv_code cover_writes(qv_proxy *p, qv_rpc_call *call,
     if (w <= *g)
         return QV_OK;
     *g = w;
+    /* an older write is covered by the periodic ticks already (the
+     * delegator still waits for tsafe >= w): no forced tick per read */
+    if (qv_ts_physical(w) + COVER_FORCE_MS < qv_wall_ms(qv_clock_system()))
+        return QV_OK;
     qv_ts fresh;
     return qv_proxy__strong_ts(p, call, &fresh, err);
 }
@@ -102,11 +110,13 @@ qv_code qv_proxy__guarantee(qv_proxy *p, qv_rpc_call *call,
 {
     if (use_default)
         level = (int)c->d->consistency_level;
+    /* milvus.proto.common.ConsistencyLevel: Strong 0, Session 1,
+     * Bounded 2, Eventually 3, Customized 4 */
     switch (level) {
-    case 1: /* Bounded: at most 5 s stale, and this proxy's writes seen */
+    case 2: /* Bounded: at most 5 s stale, and this proxy's writes seen */
         *g = qv_ts_compose(qv_wall_ms(qv_clock_system()) - 5000, 0);
         return cover_writes(p, call, c, g, err);
-    case 2: /* Session: the client's last write if the SDK sends it, else
+    case 1: /* Session: the client's last write if the SDK sends it, else
              * this proxy's last write to the collection */
         *g = given ? given : 1;
         return given ? QV_OK : cover_writes(p, call, c, g, err);
