@@ -66,7 +66,7 @@ struct qv_coord {
     /* The index build scheduler's thread (coord_build.c). */
     pthread_t builder;
     bool builder_started;
-    uint64_t build_next_ms; /* coord_build.c: when the next round runs */
+    uint64_t build_next_ms;  /* coord_build.c: when the next round runs */
     struct qv__maint *maint; /* compaction jobs and GC (coord_compact.c) */
     /* Datanode keeper (coord_dn.c): its own thread, started by the first
      * qv_coord__keep_datanodes(); the counters are that thread's. */

@@ -564,7 +564,7 @@ Test(coord_load, partitions_leaders_and_replicas)
     g.n_partition_names = 1;
     call("GetShardLeaders", &g.base,
          &quiver__internal__get_shard_leaders_response__descriptor, &gr);
-    cr_assert_eq(gr->status->code, 101);
+    cr_assert_eq(gr->status->code, 202); /* partition not loaded */
     cr_assert(strstr(gr->status->reason, "partition not loaded"), "%s",
               gr->status->reason);
     /* the default partition too: every segment */

@@ -312,7 +312,6 @@ sync_once(node *n, Quiver__Internal__SyncSegmentsRequest *t)
     return r;
 }
 
-
 /* Segment 1: pks 1..40 at ts 100, sealed at 200, tick 250. */
 static void write_log(void)
 {

@@ -508,10 +508,10 @@ static void assert_grouped(const qv_search_result *r, const float *q,
             const qv_hit *h = &r->hits[g * gs + j];
             int t = (int)(h->pk.i % 10);
             if (exact) {
-                cr_assert_eq(t, order[g], "group %zu is tag %d, want %d", g,
-                             t, order[g]);
-                cr_assert_eq((size_t)h->row, rows[t][j], "group %zu hit %zu",
-                             g, j);
+                cr_assert_eq(t, order[g], "group %zu is tag %d, want %d", g, t,
+                             order[g]);
+                cr_assert_eq((size_t)h->row, rows[t][j], "group %zu hit %zu", g,
+                             j);
             }
             cr_assert_eq(h->group.i, t, "the hit carries its group value");
             cr_assert_eq(t, (int)(r->hits[g * gs].pk.i % 10),
