@@ -54,6 +54,8 @@ typedef struct qv_coord_options {
     /* Segment seal policies (coord_data.c; dataCoord.segment.*). */
     uint64_t seg_max_rows;   /* seal a growing segment at this many rows;
                                 0 = 1,000,000 */
+    uint64_t seg_max_bytes;  /* ... or at this many estimated bytes (row
+                                width from the schema); 0 = 1 GiB */
     uint64_t seg_idle_ms;    /* seal one that got no rows for this long;
                                 0 = 10 s; UINT64_MAX = never */
     uint64_t seg_max_age_ms; /* seal one open this long; 0 = 10 min;

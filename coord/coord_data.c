@@ -11,7 +11,8 @@
  *     (SegmentSeal, reason rows) when it is full; Flush seals every growing
  *     segment of a collection (SegmentSeal reason flush + Flush);
  *   - seal policies (qv_coord__seal_policies, every second on the ticker):
- *     rows (dataCoord.segment.maxRows: a segment never gets more), idle (no
+ *     rows (dataCoord.segment.maxRows, lowered to fit dataCoord.segment.maxSize
+ *     at the schema's estimated row width: a segment never gets more), idle (no
  *     rows assigned for dataCoord.segment.idleSeal) and age (open for
  *     dataCoord.segment.maxAge).  The idle and age seals leave a segment
  *     alone for a second after its last assignment, so a proxy's insert
@@ -35,7 +36,9 @@
 #include "common/log.h"
 #include "common/msg/msg.h"
 #include "coord/coord_int.h"
+#include "proto/convert_fielddata.h"
 
+#define SEGMENT_MAX_BYTES  (1ull << 30)
 #define SEGMENT_MAX_ROWS   1000000u
 #define SEGMENT_IDLE_MS    10000u
 #define SEGMENT_MAX_AGE_MS 600000u
@@ -200,6 +203,37 @@ static void unlink_seg(qv_coord *c, qv__cseg *s)
         }
 }
 
+/* Estimated bytes of one row: fixed widths from the schema, 128 bytes for
+ * each variable-width value, plus the row id and timestamp. */
+static uint64_t row_bytes(const qv_coll_info *info)
+{
+    uint64_t w = 16;
+    const Milvus__Proto__Schema__CollectionSchema *sc = info->schema;
+    for (size_t i = 0; sc && i < sc->n_fields; i++) {
+        qv_field_spec f;
+        qv_err e = {0};
+        size_t fw = 0;
+        if (qv_field_spec_from_schema(sc->fields[i], &f, &e) == QV_OK)
+            fw = qv_dtype_width(f.type, f.dim);
+        w += fw ? fw : 128;
+    }
+    return w;
+}
+
+/* The row limit of a growing segment: dataCoord.segment.maxRows, lowered
+ * so that rows x row width stays within dataCoord.segment.maxSize. */
+static uint64_t max_rows_of(const qv_coord *c, const qv_coll_info *info)
+{
+    uint64_t max_rows =
+        c->opts.seg_max_rows ? c->opts.seg_max_rows : SEGMENT_MAX_ROWS;
+    uint64_t max_bytes =
+        c->opts.seg_max_bytes ? c->opts.seg_max_bytes : SEGMENT_MAX_BYTES;
+    uint64_t by_size = max_bytes / row_bytes(info);
+    if (by_size < 1)
+        by_size = 1;
+    return by_size < max_rows ? by_size : max_rows;
+}
+
 /* The growing segment of (coll, part, shard) with room for rows more. */
 static qv_code assign_one(qv_coord *c, qv_tso *tso, const qv_coll_info *info,
                           int64_t part, uint32_t shard, uint64_t rows,
@@ -212,8 +246,7 @@ static qv_code assign_one(qv_coord *c, qv_tso *tso, const qv_coll_info *info,
     for (; s; s = s->next)
         if (s->coll == info->id && s->part == part && s->shard == shard)
             break;
-    uint64_t max_rows =
-        c->opts.seg_max_rows ? c->opts.seg_max_rows : SEGMENT_MAX_ROWS;
+    uint64_t max_rows = max_rows_of(c, info);
     if (s && s->rows > 0 && s->rows + rows > max_rows) {
         if ((rc = seal(c, tso, s, QV_SEAL_ROWS, err)))
             return rc;

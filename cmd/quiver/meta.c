@@ -95,6 +95,7 @@ qv_code qv_cli_start_coord(const qv_config *cfg, metakv *kv, wal *log,
             (uint64_t)qv_config_int(cfg, "indexCoord.minSegmentRows"),
         .seg_max_rows =
             (uint64_t)qv_config_int(cfg, "dataCoord.segment.maxRows"),
+        .seg_max_bytes = qv_config_size(cfg, "dataCoord.segment.maxSize"),
         .wal_trim_off = !qv_config_bool(cfg, "dataCoord.walTrim.enabled"),
         .wal_trim_margin =
             (uint64_t)qv_config_int(cfg, "dataCoord.walTrim.marginRecords"),

@@ -80,6 +80,10 @@ const qv_config_key qv_config_keys[] = {
     /* dataCoord: segment seal policies and log trimming (the coord) */
     {"dataCoord.segment.maxRows", QV_CFG_INT, "1000000", 1, 1000000000, NULL,
      "a growing segment is sealed before it would exceed this many rows"},
+    {"dataCoord.segment.maxSize", QV_CFG_SIZE, "1GiB", 1048576, 68719476736.0,
+     NULL,
+     "seal a growing segment at this estimated size (rows x the schema's "
+     "row width, variable-width fields counted at 128 bytes)"},
     {"dataCoord.segment.idleSeal", QV_CFG_DURATION, "10s", 0, 86400000, NULL,
      "a growing segment that got no rows for this long is sealed (0 = "
      "never)"},

@@ -38,6 +38,8 @@ static objstore *os;
 static qv_coord *co;
 static qv_arena arena;
 
+static uint64_t max_bytes; /* dataCoord.segment.maxSize; 0 = default */
+
 /* Seals only on Flush unless a test asks for a policy. */
 static void start_coord_with(uint64_t idle_ms, uint64_t max_rows)
 {
@@ -50,6 +52,7 @@ static void start_coord_with(uint64_t idle_ms, uint64_t max_rows)
                           .seg_idle_ms = idle_ms,
                           .seg_max_age_ms = UINT64_MAX,
                           .seg_max_rows = max_rows,
+                          .seg_max_bytes = max_bytes,
                           .wal_trim_interval_ms = 200};
     qv_err err = {0};
     cr_assert_eq(qv_coord_create(&o, &co, &err), QV_OK, "%s", err.msg);
@@ -519,6 +522,24 @@ Test(dnserver, idle_and_rows_policies_seal_without_a_flush)
                                         &arena, &s, &err),
                  QV_OK, "%s", err.msg);
     cr_assert_eq(s->rows, 60);
+    qv_dnode_destroy(dn);
+}
+
+Test(dnserver, the_size_policy_lowers_the_row_limit)
+{
+    qv_coord_destroy(co);
+    /* Rows alone would allow 1000; 960 bytes hold a few rows of this schema
+     * (row id, ts, pk, vector, tag and 128 bytes for the name), not 60. */
+    max_bytes = 60 * 16;
+    start_coord_with(UINT64_MAX, 1000);
+    max_bytes = 0;
+    qv_dnode *dn = start_dn();
+    Milvus__Proto__Milvus__DescribeCollectionResponse *d = create("c", 1);
+    WAIT_UNTIL(qv_dnode_channels(dn) == 1, 5000, "vchannel assigned");
+    int64_t s1 = insert(d, 0, 1, 30);
+    int64_t s2 = insert(d, 0, 31, 30);
+    cr_assert_neq(s1, s2, "the size limit seals the first segment");
+    WAIT_UNTIL(flushed(&s1, 1), 10000, "segment sealed by size flushed");
     qv_dnode_destroy(dn);
 }
 
