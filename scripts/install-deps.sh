@@ -18,7 +18,7 @@ pkgs=(
     libgrpc-dev protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev
     libcriterion-dev liblmdb-dev libyaml-dev libmicrohttpd-dev
     libcurl4-openssl-dev libssl-dev libopenblas-dev librdkafka-dev
-    etcd-server etcd-client
+    etcd-server etcd-client python3 python3-yaml
 )
 if [ "${1:-}" = "--bench" ]; then
     pkgs+=(libhnswlib-dev libfaiss-dev liblapack-dev dpkg-dev)
