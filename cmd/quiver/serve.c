@@ -21,6 +21,7 @@
 #include "cmd/quiver/cli.h"
 #include "common/log.h"
 #include "common/rpc/rpc_client.h"
+#include "common/rpc/rpc_server.h"
 #include "datanode/server.h"
 #include "indexnode/indexnode.h"
 #include "proxy/build_info.h"
@@ -235,6 +236,8 @@ static qv_code start_services(const qv_config *cfg, const char *role,
     bool standalone = role == NULL;
     /* all roles in this process: their calls to each other skip gRPC */
     qv_rpc_local_enable(standalone);
+    /* unary handlers on the completion-queue threads: one hand-off less */
+    qv_rpc_server_inline_default(true);
     if (standalone)
         rc = qv_datadir_lock(qv_config_str(cfg, "localStorage.path"),
                              &s->lock_fd, err);

@@ -254,7 +254,10 @@ static void on_read(qv_rpc_call *c, bool ok)
                    "the request message is missing");
     } else {
         atomic_fetch_add(&c->refs, 1); /* owned by the worker */
-        if (qv_pool_submit(s->pool, run_handler, c, QV_POOL_NOWAIT) != QV_OK) {
+        if (s->opts.inline_unary && c->m->m.kind == QV_RPC_UNARY)
+            run_handler(c); /* this completion-queue thread is the worker */
+        else if (qv_pool_submit(s->pool, run_handler, c, QV_POOL_NOWAIT) !=
+                 QV_OK) {
             send_final(c, NULL, GRPC_STATUS_RESOURCE_EXHAUSTED,
                        "server busy: too many calls waiting for a worker");
             atomic_fetch_sub(&c->refs, 1); /* not the last: read ref held */

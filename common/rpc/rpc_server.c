@@ -30,6 +30,16 @@ static int64_t limit_or_default(int64_t v)
     return v;
 }
 
+static atomic_bool inline_default;
+
+void qv_rpc_server_inline_default(bool on)
+{
+    const char *e = getenv("QV_RPC_INLINE");
+    if (on && e && (strcmp(e, "0") == 0 || strcmp(e, "off") == 0))
+        on = false;
+    atomic_store(&inline_default, on);
+}
+
 static char *dup_or_null(const char *v)
 {
     return v && *v ? qv_xstrdup(v) : NULL;
@@ -51,6 +61,8 @@ qv_code qv_rpc_server_create(const qv_rpc_server_opts *opts,
         dup_or_null(opts->tls_client_ca_file);
     if (!s->opts.queue_cap)
         s->opts.queue_cap = DEFAULT_QUEUE_CAP;
+    if (atomic_load(&inline_default))
+        s->opts.inline_unary = true;
     if (s->opts.shutdown_grace_ms <= 0)
         s->opts.shutdown_grace_ms = DEFAULT_GRACE_MS;
     pthread_mutex_init(&s->life_mu, NULL);
@@ -140,6 +152,42 @@ static qv_code probe_bind(const char *host, int port, const char *addr,
 }
 
 static void *cq_thread_main(void *arg);
+
+/* inline_unary: threads besides the main one only drain the queue (the
+ * main one runs the shutdown sequence). */
+static void *cq_extra_main(void *arg)
+{
+    qv_rpc_server *s = arg;
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(
+            s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+        if (ev.type != GRPC_OP_COMPLETE)
+            continue;
+        if (ev.tag == &s->shutdown_tag)
+            atomic_store(&s->notified, true);
+        else
+            qv_rpc__call_on_event(ev.tag, ev.success != 0);
+    }
+    return NULL;
+}
+
+static void start_extra_threads(qv_rpc_server *s)
+{
+    if (!s->opts.inline_unary)
+        return;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t n =
+        s->opts.workers ? s->opts.workers : (ncpu > 0 ? (size_t)ncpu : 1);
+    if (n > 64)
+        n = 64;
+    s->extra_threads = QV_NEW_ARRAY(pthread_t, n);
+    for (size_t i = 1; i < n; i++)
+        if (pthread_create(&s->extra_threads[s->n_extra], NULL, cq_extra_main,
+                           s) == 0)
+            s->n_extra++;
+}
 
 static grpc_server *make_grpc_server(const qv_rpc_server_opts *o)
 {
@@ -233,6 +281,7 @@ qv_code qv_rpc_server_start(qv_rpc_server *s, qv_err *err)
                        s->addr);
     }
     s->thread_running = true;
+    start_extra_threads(s);
     qv_rpc__local_add(s);
     QV_LOG(QV_LOG_INFO, "rpc", "serving %zu methods on %s", s->n_methods,
            s->addr);
@@ -255,7 +304,7 @@ static int64_t mono_ms(void)
 static void *cq_thread_main(void *arg)
 {
     qv_rpc_server *s = arg;
-    bool shutting = false, notified = false, cq_down = false;
+    bool shutting = false, cq_down = false;
     int64_t grace_end = 0;
     for (;;) {
         grpc_event ev = grpc_completion_queue_next(
@@ -264,7 +313,7 @@ static void *cq_thread_main(void *arg)
             break;
         if (ev.type == GRPC_OP_COMPLETE) {
             if (ev.tag == &s->shutdown_tag)
-                notified = true;
+                atomic_store(&s->notified, true);
             else
                 qv_rpc__call_on_event(ev.tag, ev.success != 0);
         }
@@ -282,7 +331,8 @@ static void *cq_thread_main(void *arg)
             atomic_store(&s->cancel_all, true);
             grpc_server_cancel_all_calls(s->server);
         }
-        if (notified && !cq_down && atomic_load(&s->inflight) == 0) {
+        if (atomic_load(&s->notified) && !cq_down &&
+            atomic_load(&s->inflight) == 0) {
             cq_down = true;
             grpc_completion_queue_shutdown(s->cq);
         }
@@ -298,6 +348,9 @@ void qv_rpc_server_shutdown(qv_rpc_server *s)
         atomic_store(&s->stop_requested, true);
         if (s->thread_running) {
             pthread_join(s->cq_thread, NULL);
+            for (size_t i = 0; i < s->n_extra; i++)
+                pthread_join(s->extra_threads[i], NULL);
+            s->n_extra = 0;
             s->thread_running = false;
         }
         grpc_server_destroy(s->server);
@@ -321,6 +374,7 @@ void qv_rpc_server_destroy(qv_rpc_server *s)
     for (size_t i = 0; i < s->n_methods; i++)
         free(s->methods[i].name);
     free(s->methods);
+    free(s->extra_threads);
     free(s->host);
     free(s->tls_cert);
     free(s->tls_key);

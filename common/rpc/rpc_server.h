@@ -9,7 +9,9 @@
  *
  * Threads: one completion-queue thread advances every call's state machine
  * and never blocks; handlers run on the worker pool.  When the pool's queue
- * is full a call is answered RESOURCE_EXHAUSTED instead of waiting.
+ * is full a call is answered RESOURCE_EXHAUSTED instead of waiting.  With
+ * opts.inline_unary, `workers` threads drain the queue and run unary
+ * handlers themselves (streaming handlers keep the pool).
  *
  * Deadlines: gRPC cancels a call whose deadline passes; a handler can see
  * it with qv_rpc_call_ms_left() / qv_rpc_call_expired() and should stop
@@ -96,7 +98,17 @@ typedef struct qv_rpc_server_opts {
     /* With TLS: require client certificates signed by these PEM roots
      * (mutual TLS); NULL = no client certificates. */
     const char *tls_client_ca_file;
+    /* Unary handlers run on the completion-queue threads (`workers` of
+     * them, 0 = number of CPUs) instead of being handed to a worker: one
+     * thread hand-off less per call.  No RESOURCE_EXHAUSTED queue: while
+     * every thread runs a handler, new calls wait in gRPC.  Streaming
+     * handlers still run on the worker pool. */
+    bool inline_unary;
 } qv_rpc_server_opts;
+
+/* Makes every server created afterwards in this process use inline_unary.
+ * QV_RPC_INLINE=0 in the environment keeps it off. */
+void qv_rpc_server_inline_default(bool on);
 
 /* Creates a server (not listening yet).  *out is written on success only;
  * destroy it with qv_rpc_server_destroy(). */

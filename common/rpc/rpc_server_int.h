@@ -33,6 +33,10 @@ struct qv_rpc_server {
     qv_pool *pool;
     pthread_t cq_thread;
     bool thread_running; /* guarded by life_mu */
+    /* inline_unary: more threads draining the queue (they run handlers) */
+    pthread_t *extra_threads;
+    size_t n_extra;
+    atomic_bool notified; /* the shutdown tag came back */
     bool started;
     bool destroyed_grpc; /* server and cq destroyed */
     int port;
