@@ -173,7 +173,9 @@ static void print_search(const e2e_opts *o, const e2e_run *r)
                        l->recall, l->cpu_ms, s->qps / l->qps);
             else
                 printf(" – | – | – | – | – |");
-            if (bound == 2 || isnan(lq))
+            if (!r->lib.done)
+                printf(" – |\n");
+            else if (bound == 2 || isnan(lq))
                 printf(" – (above the library's sweep) |\n");
             else
                 printf(" %s%.3f |\n", bound == 1 ? "<= " : "", s->qps / lq);
