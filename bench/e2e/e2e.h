@@ -3,7 +3,9 @@
  * to the index library measured in-process on the same data and params.
  *
  * Files:
- *   e2e_bench.c   options, the phases of a run, the report
+ *   e2e_bench.c   options and main
+ *   e2e_run.c     the phases of a run (e2e_run.h)
+ *   e2e_report.c  the tables and the SUMMARY line
  *   e2e_client.c  the MilvusService calls the bench makes (one channel)
  *   e2e_search.c  timed search loops with N client threads (server or
  *                 library), latency percentiles, recall
