@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -153,8 +154,9 @@ static qv_code probe_bind(const char *host, int port, const char *addr,
 
 static void *cq_thread_main(void *arg);
 
-/* inline_unary: threads besides the main one only drain the queue (the
- * main one runs the shutdown sequence). */
+/* inline_unary: these threads drain the queue and run unary handlers; the
+ * main thread then only supervises (runs the shutdown sequence), so a long
+ * handler can never hold up the grace period and the cancellation. */
 static void *cq_extra_main(void *arg)
 {
     qv_rpc_server *s = arg;
@@ -183,7 +185,7 @@ static void start_extra_threads(qv_rpc_server *s)
     if (n > 64)
         n = 64;
     s->extra_threads = QV_NEW_ARRAY(pthread_t, n);
-    for (size_t i = 1; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         if (pthread_create(&s->extra_threads[s->n_extra], NULL, cq_extra_main,
                            s) == 0)
             s->n_extra++;
@@ -270,18 +272,22 @@ qv_code qv_rpc_server_start(qv_rpc_server *s, qv_err *err)
     s->started = true;
     for (int i = 0; i < PENDING_ACCEPTS; i++)
         qv_rpc__call_request_new(s);
+    /* The draining threads first: n_extra decides the main thread's job. */
+    start_extra_threads(s);
     if (pthread_create(&s->cq_thread, NULL, cq_thread_main, s) != 0) {
         atomic_store(&s->stop_requested, true);
         /* Without the thread nothing drains the queue: cancel and drain
          * here. */
         cq_thread_main(s);
+        for (size_t i = 0; i < s->n_extra; i++)
+            pthread_join(s->extra_threads[i], NULL);
+        s->n_extra = 0;
         return qv_fail(err, QV_E_NOMEM,
                        "rpc server on '%s': cannot start "
                        "its thread",
                        s->addr);
     }
     s->thread_running = true;
-    start_extra_threads(s);
     qv_rpc__local_add(s);
     QV_LOG(QV_LOG_INFO, "rpc", "serving %zu methods on %s", s->n_methods,
            s->addr);
@@ -307,8 +313,16 @@ static void *cq_thread_main(void *arg)
     bool shutting = false, cq_down = false;
     int64_t grace_end = 0;
     for (;;) {
-        grpc_event ev = grpc_completion_queue_next(
-            s->cq, qv_rpc__deadline_in(CQ_POLL_MS), NULL);
+        grpc_event ev = {.type = GRPC_QUEUE_TIMEOUT};
+        if (s->n_extra == 0) {
+            ev = grpc_completion_queue_next(
+                s->cq, qv_rpc__deadline_in(CQ_POLL_MS), NULL);
+        } else if (cq_down) {
+            break; /* the draining threads see the queue's end */
+        } else {
+            struct timespec ts = {0, 10L * 1000000};
+            nanosleep(&ts, NULL);
+        }
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
         if (ev.type == GRPC_OP_COMPLETE) {
