@@ -1,7 +1,8 @@
 // index_cluster.test.mjs -- index builds across processes: `quiver run
 // coord`, `run proxy`, `run datanode` and two `run indexnode` on etcd, the
-// Kafka test broker and s3rver.  An HNSW build of a 50K x 128 segment runs
-// on one indexnode with one thread; that indexnode is SIGKILLed mid-build;
+// Kafka test broker and s3rver.  HNSW builds (M 32, efConstruction 400) of
+// two 25K x 32 segments run on one indexnode with one thread; that
+// indexnode is SIGKILLed mid-build;
 // once its session expires the coord reissues the build to the second
 // indexnode, which finishes it: describeIndex reaches Finished with every
 // row indexed, and the index file is in S3.
@@ -14,7 +15,10 @@ import {
   HOST, freePort, quiverBin, repoRoot, spawnServer, startEtcd, startKafkaBroker, startS3rver,
 } from './lib/servers.mjs';
 
-const DIM = 128;
+const DIM = 32;
+// The test broker keeps only the last ~5 MiB of a partition: a flush every
+// FLUSH_EVERY rows (~3.7 MiB of inserts) keeps the datanode within it.
+const FLUSH_EVERY = 25000;
 const ROWS = Number(process.env.QV_IX_ROWS || 50000);
 // QV_IX_DEBUG=<dir>: progress on stderr and every process's output in <dir>.
 const log = (m) => { if (process.env.QV_IX_DEBUG) console.error(`${new Date().toISOString()} ${m}`); };
@@ -80,6 +84,10 @@ test('cluster indexnode: a build whose indexnode is SIGKILLed is retried on anot
       }));
       const ins = await c.insert({ collection_name: 'big', data });
       assert.equal(ins.status.error_code, 'Success', ins.status.reason);
+      if ((start + BATCH) % FLUSH_EVERY === 0) {
+        const f = await c.flushSync({ collection_names: ['big'] });
+        assert.equal(f.status.error_code, 'Success', f.status.reason);
+      }
     }
     log('inserted');
     const fl = await c.flushSync({ collection_names: ['big'] });
@@ -88,7 +96,7 @@ test('cluster indexnode: a build whose indexnode is SIGKILLed is retried on anot
     log('flushed');
     const ix = await c.createIndex({
       collection_name: 'big', field_name: 'v', index_type: 'HNSW', metric_type: 'L2',
-      params: { M: 16, efConstruction: 200 },
+      params: { M: 32, efConstruction: 400 },
     });
     assert.equal(ix.error_code, 'Success', ix.reason);
     // The build starts on A (the only indexnode); kill A mid-build.
