@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,19 +102,11 @@ static void deactivate(qv_coord *c)
     pthread_rwlock_unlock(&c->mu);
 }
 
-static int64_t random_id(void)
-{
-    uint64_t v = 0;
-    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
-        v = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-    return (int64_t)(v & ((1ull << 40) - 1)) + 1;
-}
-
 static qv_code register_session(qv_coord *c, qv_err *err)
 {
     qv_session_options so = {.root = c->root,
                              .role = "coord",
-                             .server_id = random_id(),
+                             .server_id = qv_session_random_id(),
                              .address = c->advertise,
                              .ttl_s = c->opts.session_ttl_s};
     return qv_session_register(c->opts.kv, &so, &c->session, err);
@@ -257,25 +248,15 @@ qv_code qv_coord_create(const qv_coord_options *opts, qv_coord **out,
     return QV_OK;
 }
 
-static bool wildcard(const char *h)
-{
-    return !h[0] || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 ||
-           strcmp(h, "[::]") == 0;
-}
-
 qv_code qv_coord_start(qv_coord *c, qv_err *err)
 {
     qv_code rc = qv_rpc_server_start(c->srv, err);
     if (rc)
         return qv_err_prefix(err, "coord");
-    if (!c->advertise[0]) {
-        char a[300];
-        snprintf(a, sizeof a, "%s:%d",
-                 wildcard(c->host) ? "127.0.0.1" : c->host,
-                 qv_rpc_server_port(c->srv));
-        free(c->advertise);
-        c->advertise = qv_xstrdup(a);
-    }
+    char a[300];
+    qv_rpc_server_advertise(c->srv, c->advertise, a, sizeof a);
+    free(c->advertise);
+    c->advertise = qv_xstrdup(a);
     rc = register_session(c, err);
     if (rc)
         return qv_err_prefix(err, "coord");

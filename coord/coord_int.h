@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 
 #include "common/rpc/rpc_server.h"
+#include "common/session/kept_session.h"
 #include "common/session/session.h"
 #include "coord/catalog.h"
 #include "coord/coord.h"

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,9 +40,10 @@ static pb_status *mk_status(qv_arena *a, qv_code rc, const qv_err *err)
 
 void qv_dn__session_key(qv_dnode *d, char *buf, size_t cap)
 {
-    pthread_mutex_lock(&d->sess_mu);
-    snprintf(buf, cap, "%s", d->session ? qv_session_key(d->session) : "");
-    pthread_mutex_unlock(&d->sess_mu);
+    if (d->session)
+        qv_kept_session_key(d->session, buf, cap);
+    else if (cap)
+        buf[0] = '\0';
 }
 
 static uint32_t coord_timeout(const qv_dnode *d)
@@ -541,7 +541,6 @@ qv_code qv_dnode_create(const qv_dnode_options *opts, qv_dnode **out,
     d->opts.host = d->host;
     d->opts.advertise = NULL;
     pthread_mutex_init(&d->mu, NULL);
-    pthread_mutex_init(&d->sess_mu, NULL);
     atomic_init(&d->stopping, false);
     d->coord = qv_coord_link_create(opts->kv, d->root);
     qv_rpc_server_opts so = {.host = d->host,
@@ -564,78 +563,22 @@ qv_code qv_dnode_create(const qv_dnode_options *opts, qv_dnode **out,
     return QV_OK;
 }
 
-static int64_t random_id(void)
-{
-    uint64_t v = 0;
-    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
-        v = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-    return (int64_t)(v & ((1ull << 40) - 1)) + 1;
-}
-
-static qv_code register_session(qv_dnode *d, qv_session **out, qv_err *err)
-{
-    qv_session_options so = {.root = d->root,
-                             .role = "datanode",
-                             .server_id = random_id(),
-                             .address = d->advertise,
-                             .ttl_s = d->opts.session_ttl_s};
-    return qv_session_register(d->opts.kv, &so, out, err);
-}
-
-/* Every 250 ms: a lost session (meta KV unreachable past the TTL) is
- * replaced by a new one, so the coord can assign channels here again. */
-static void *keeper_main(void *arg)
-{
-    qv_dnode *d = arg;
-    while (!atomic_load(&d->stopping)) {
-        qv_sleep_ms(250);
-        pthread_mutex_lock(&d->sess_mu);
-        bool lost = d->session && qv_session_lost(d->session);
-        pthread_mutex_unlock(&d->sess_mu);
-        if (!lost || atomic_load(&d->stopping))
-            continue;
-        qv_session *s = NULL;
-        qv_err e = {0};
-        if (register_session(d, &s, &e)) {
-            QV_LOG(QV_LOG_WARN, "datanode", "cannot register session: %s",
-                   e.msg);
-            continue;
-        }
-        pthread_mutex_lock(&d->sess_mu);
-        qv_session *old = d->session;
-        d->session = s;
-        pthread_mutex_unlock(&d->sess_mu);
-        QV_LOG(QV_LOG_WARN, "datanode", "session %s lost; registered %s",
-               qv_session_key(old), qv_session_key(s));
-        qv_session_close(old);
-    }
-    return NULL;
-}
-
 qv_code qv_dnode_start(qv_dnode *d, qv_err *err)
 {
     qv_code rc = qv_rpc_server_start(d->srv, err);
     if (rc)
         return qv_err_prefix(err, "datanode");
-    if (!d->advertise[0]) {
-        const char *h = d->host;
-        bool any = !h[0] || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0;
-        char a[300];
-        snprintf(a, sizeof a, "%s:%d", any ? "127.0.0.1" : h,
-                 qv_rpc_server_port(d->srv));
-        free(d->advertise);
-        d->advertise = qv_xstrdup(a);
-    }
-    qv_session *s = NULL;
-    rc = register_session(d, &s, err);
-    if (rc)
-        return qv_err_prefix(err, "datanode");
-    pthread_mutex_lock(&d->sess_mu);
-    d->session = s;
-    pthread_mutex_unlock(&d->sess_mu);
-    if (pthread_create(&d->keeper, NULL, keeper_main, d) == 0)
-        d->keeper_started = true;
-    return QV_OK;
+    char a[300];
+    qv_rpc_server_advertise(d->srv, d->advertise, a, sizeof a);
+    free(d->advertise);
+    d->advertise = qv_xstrdup(a);
+    qv_kept_session_options ko = {.kv = d->opts.kv,
+                                  .root = d->root,
+                                  .role = "datanode",
+                                  .address = d->advertise,
+                                  .ttl_s = d->opts.session_ttl_s};
+    rc = qv_kept_session_start(&ko, &d->session, err);
+    return rc ? qv_err_prefix(err, "datanode") : QV_OK;
 }
 
 int qv_dnode_port(const qv_dnode *d)
@@ -660,10 +603,6 @@ void qv_dnode_stop(qv_dnode *d)
     atomic_store(&d->stopping, true);
     if (d->srv)
         qv_rpc_server_shutdown(d->srv);
-    if (d->keeper_started) {
-        pthread_join(d->keeper, NULL);
-        d->keeper_started = false;
-    }
     pthread_mutex_lock(&d->mu);
     dn_chan *all = d->chans;
     d->chans = NULL;
@@ -675,11 +614,8 @@ void qv_dnode_stop(qv_dnode *d)
         all = ch->next;
         chan_free(ch);
     }
-    pthread_mutex_lock(&d->sess_mu);
-    qv_session *s = d->session;
+    qv_kept_session_stop(d->session);
     d->session = NULL;
-    pthread_mutex_unlock(&d->sess_mu);
-    qv_session_close(s);
 }
 
 void qv_dnode_destroy(qv_dnode *d)
@@ -690,7 +626,6 @@ void qv_dnode_destroy(qv_dnode *d)
     qv_rpc_server_destroy(d->srv);
     qv_coord_link_destroy(d->coord);
     pthread_mutex_destroy(&d->mu);
-    pthread_mutex_destroy(&d->sess_mu);
     free(d->root);
     free(d->host);
     free(d->advertise);

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 
 #include "common/rpc/rpc_server.h"
-#include "common/session/session.h"
+#include "common/session/kept_session.h"
 #include "datanode/channel.h"
 #include "datanode/server.h"
 #include "internal/datanode.pb-c.h"
@@ -45,10 +45,7 @@ struct qv_dnode {
     char *root, *host, *advertise;
     qv_rpc_server *srv;
     qv_coord_link *coord;
-    qv_session *session; /* sess_mu */
-    pthread_mutex_t sess_mu;
-    pthread_t keeper;
-    bool keeper_started;
+    qv_kept_session *session; /* set by start, cleared by stop */
     atomic_bool stopping;
     pthread_mutex_t mu; /* guards chans */
     dn_chan *chans;

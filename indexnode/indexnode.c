@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,7 +13,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/rpc/rpc_server.h"
-#include "common/session/session.h"
+#include "common/session/kept_session.h"
 #include "indexnode/build.h"
 #include "internal/indexnode.pb-c.h"
 #include "proto/rpc_status.h"
@@ -48,10 +47,7 @@ struct qv_inode {
     volatile bool stopping;
     pthread_t *workers;
     size_t nworkers;
-    pthread_mutex_t sess_mu;
-    qv_session *session;
-    pthread_t keeper;
-    bool keeper_started;
+    qv_kept_session *session; /* set by start, cleared by stop */
 };
 
 static pb_status *mk_status(qv_arena *a, qv_code rc, const qv_err *err)
@@ -331,7 +327,6 @@ qv_code qv_inode_create(const qv_inode_options *opts, qv_inode **out,
     }
     pthread_mutex_init(&n->mu, NULL);
     pthread_cond_init(&n->cv, NULL);
-    pthread_mutex_init(&n->sess_mu, NULL);
     qv_rpc_server_opts so = {.host = n->host,
                              .port = opts->port,
                              .workers = opts->workers ? opts->workers : 2};
@@ -352,67 +347,15 @@ qv_code qv_inode_create(const qv_inode_options *opts, qv_inode **out,
     return QV_OK;
 }
 
-static int64_t random_id(void)
-{
-    uint64_t v = 0;
-    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
-        v = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-    return (int64_t)(v & ((1ull << 40) - 1)) + 1;
-}
-
-static qv_code register_session(qv_inode *n, qv_session **out, qv_err *err)
-{
-    qv_session_options so = {.root = n->root,
-                             .role = "indexnode",
-                             .server_id = random_id(),
-                             .address = n->advertise,
-                             .ttl_s = n->opts.session_ttl_s};
-    return qv_session_register(n->opts.kv, &so, out, err);
-}
-
-/* Every 250 ms: a lost session is replaced by a new one. */
-static void *keeper_main(void *arg)
-{
-    qv_inode *n = arg;
-    while (!n->stopping) {
-        qv_sleep_ms(250);
-        pthread_mutex_lock(&n->sess_mu);
-        bool lost = n->session && qv_session_lost(n->session);
-        pthread_mutex_unlock(&n->sess_mu);
-        if (!lost || n->stopping)
-            continue;
-        qv_session *s = NULL;
-        qv_err e = {0};
-        if (register_session(n, &s, &e)) {
-            QV_LOG(QV_LOG_WARN, "indexnode", "cannot register session: %s",
-                   e.msg);
-            continue;
-        }
-        pthread_mutex_lock(&n->sess_mu);
-        qv_session *old = n->session;
-        n->session = s;
-        pthread_mutex_unlock(&n->sess_mu);
-        QV_LOG(QV_LOG_WARN, "indexnode", "session %s lost; registered %s",
-               qv_session_key(old), qv_session_key(s));
-        qv_session_close(old);
-    }
-    return NULL;
-}
-
 qv_code qv_inode_start(qv_inode *n, qv_err *err)
 {
     qv_code rc = qv_rpc_server_start(n->srv, err);
     if (rc)
         return qv_err_prefix(err, "indexnode");
-    if (!n->advertise[0]) {
-        const char *h = n->host;
-        bool any = !h[0] || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0;
-        char a[300];
-        snprintf(a, sizeof a, "%s:%d", any ? "127.0.0.1" : h,
-                 qv_rpc_server_port(n->srv));
-        free(n->advertise);
-        n->advertise = qv_xstrdup(a);
-    }
+    char a[300];
+    qv_rpc_server_advertise(n->srv, n->advertise, a, sizeof a);
+    free(n->advertise);
+    n->advertise = qv_xstrdup(a);
     n->workers = qv_xcalloc(n->opts.slots, sizeof(pthread_t));
     for (uint32_t i = 0; i < n->opts.slots; i++) {
         if (pthread_create(&n->workers[i], NULL, worker_main, n) != 0)
@@ -420,11 +363,14 @@ qv_code qv_inode_start(qv_inode *n, qv_err *err)
                            "indexnode: cannot start a build worker");
         n->nworkers++;
     }
-    rc = register_session(n, &n->session, err);
+    qv_kept_session_options ko = {.kv = n->opts.kv,
+                                  .root = n->root,
+                                  .role = "indexnode",
+                                  .address = n->advertise,
+                                  .ttl_s = n->opts.session_ttl_s};
+    rc = qv_kept_session_start(&ko, &n->session, err);
     if (rc)
         return qv_err_prefix(err, "indexnode");
-    if (pthread_create(&n->keeper, NULL, keeper_main, n) == 0)
-        n->keeper_started = true;
     QV_LOG(QV_LOG_INFO, "indexnode",
            "serving at %s: %u build slot(s), %u thread(s) per build",
            n->advertise, n->opts.slots, n->opts.threads);
@@ -436,12 +382,12 @@ int qv_inode_port(const qv_inode *n)
     return qv_rpc_server_port(n->srv);
 }
 
-const char *qv_inode_session_key(qv_inode *n)
+void qv_inode_session_key(qv_inode *n, char *buf, size_t cap)
 {
-    pthread_mutex_lock(&n->sess_mu);
-    const char *k = n->session ? qv_session_key(n->session) : NULL;
-    pthread_mutex_unlock(&n->sess_mu);
-    return k;
+    if (n->session)
+        qv_kept_session_key(n->session, buf, cap);
+    else if (cap)
+        buf[0] = '\0';
 }
 
 void qv_inode_stop(qv_inode *n)
@@ -451,14 +397,8 @@ void qv_inode_stop(qv_inode *n)
     n->stopping = true;
     if (n->srv)
         qv_rpc_server_shutdown(n->srv);
-    if (n->keeper_started) {
-        pthread_join(n->keeper, NULL);
-        n->keeper_started = false;
-    }
-    pthread_mutex_lock(&n->sess_mu);
-    qv_session_close(n->session);
+    qv_kept_session_stop(n->session);
     n->session = NULL;
-    pthread_mutex_unlock(&n->sess_mu);
     pthread_mutex_lock(&n->mu);
     pthread_cond_broadcast(&n->cv);
     pthread_mutex_unlock(&n->mu);
@@ -481,7 +421,6 @@ void qv_inode_destroy(qv_inode *n)
     free(n->workers);
     pthread_mutex_destroy(&n->mu);
     pthread_cond_destroy(&n->cv);
-    pthread_mutex_destroy(&n->sess_mu);
     free(n->root);
     free(n->host);
     free(n->advertise);

@@ -50,8 +50,9 @@ qv_code qv_inode_create(const qv_inode_options *opts, qv_inode **out,
 /* Serves, starts the build workers and registers the session. */
 qv_code qv_inode_start(qv_inode *n, qv_err *err) QV_MUST_USE;
 int qv_inode_port(const qv_inode *n);
-/* The session key ("<root>session/indexnode-<id>") while registered. */
-const char *qv_inode_session_key(qv_inode *n);
+/* The current session key ("<root>session/indexnode-<id>") into buf; ""
+ * when not registered.  The key changes when a lost session is replaced. */
+void qv_inode_session_key(qv_inode *n, char *buf, size_t cap);
 /* Stops serving, revokes the session, waits for running builds. */
 void qv_inode_stop(qv_inode *n);
 void qv_inode_destroy(qv_inode *n);

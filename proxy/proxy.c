@@ -115,8 +115,6 @@ qv_code qv_proxy_create(const qv_proxy_options *opts, qv_proxy **out,
     if (opts->kv)
         p->link = qv_coord_link_create(opts->kv, p->meta_root);
     p->cache = qv_meta_cache_create(opts->kv, p->meta_root);
-    pthread_mutex_init(&p->sess_mu, NULL);
-    pthread_cond_init(&p->sess_cv, NULL);
     pthread_mutex_init(&p->tt_mu, NULL);
     pthread_cond_init(&p->tt_cv, NULL);
     /* Identifiers: unique per connection and, being time-based, unlikely
@@ -192,8 +190,6 @@ void qv_proxy_destroy(qv_proxy *p)
     free(p->lw);
     pthread_mutex_destroy(&p->tt_mu);
     pthread_cond_destroy(&p->tt_cv);
-    pthread_mutex_destroy(&p->sess_mu);
-    pthread_cond_destroy(&p->sess_cv);
     qv_meta_cache_destroy(p->cache);
     qv_coord_link_destroy(p->link);
     free(p->meta_root);

@@ -16,7 +16,7 @@
 #include "common/rpc/rpc_server.h"
 #include "milvus/common.pb-c.h"
 #include "milvus/milvus.pb-c.h"
-#include "common/session/session.h"
+#include "common/session/kept_session.h"
 #include "proto/rpc_status.h"
 #include "proxy/coord_link.h"
 #include "proxy/meta_cache.h"
@@ -33,12 +33,8 @@ struct qv_proxy {
     atomic_llong next_identifier; /* Connect: per-connection ids */
     qv_coord_link *link;          /* NULL without meta KV */
     qv_meta_cache *cache;         /* describe replies */
-    /* Session and its keeper (proxy_session.c). */
-    pthread_mutex_t sess_mu;
-    pthread_cond_t sess_cv;
-    pthread_t sess_thread;
-    bool sess_thread_started, sess_stop; /* sess_stop guarded by sess_mu */
-    qv_session *session;                 /* NULL without meta KV; sess_mu */
+    /* The kept session (proxy_session.c); NULL without meta KV. */
+    qv_kept_session *session;
     /* Time ticks (proxy_tt.c): writes in flight, guarded by tt_mu; the
      * reporter thread reports a bound to the coord every 50 ms. */
     pthread_mutex_t tt_mu;

@@ -128,10 +128,8 @@ static qv_code report_once(qv_proxy *p, bool tick_now, int64_t timeout_ms,
     }
     pthread_mutex_unlock(&p->tt_mu);
     char source[300] = "proxy";
-    pthread_mutex_lock(&p->sess_mu);
     if (p->session)
-        snprintf(source, sizeof source, "%s", qv_session_key(p->session));
-    pthread_mutex_unlock(&p->sess_mu);
+        qv_kept_session_key(p->session, source, sizeof source);
     Quiver__Internal__ReportTimeTickRequest rq =
         QUIVER__INTERNAL__REPORT_TIME_TICK_REQUEST__INIT;
     rq.source = source;

@@ -18,7 +18,7 @@
 
 #include "common/msg/seglog.h"
 #include "common/rpc/rpc_server.h"
-#include "common/session/session.h"
+#include "common/session/kept_session.h"
 #include "internal/querynode.pb-c.h"
 #include "milvus/schema.pb-c.h"
 #include "qnserver/qnserver.h"
@@ -95,10 +95,9 @@ struct qv_qnode {
     char *root, *host, *advertise, *cache_dir;
     uint64_t memory_limit; /* resolved: bytes */
     qv_rpc_server *srv;
-    qv_session *session; /* sess_mu */
-    pthread_mutex_t sess_mu;
-    pthread_t keeper, syncer;
-    bool keeper_started, syncer_started;
+    qv_kept_session *session;
+    pthread_t syncer;
+    bool syncer_started;
     volatile bool stopping;
     pthread_rwlock_t mu; /* guards colls */
     qn_coll *colls;

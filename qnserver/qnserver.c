@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -275,7 +274,6 @@ qv_code qv_qnode_create(const qv_qnode_options *opts, qv_qnode **out,
     pthread_mutex_init(&q->kick_mu, NULL);
     pthread_cond_init(&q->kick_cv, NULL);
     pthread_rwlock_init(&q->mu, NULL);
-    pthread_mutex_init(&q->sess_mu, NULL);
     qv_rpc_server_opts so = {.host = q->host,
                              .port = opts->port,
                              .workers = opts->workers ? opts->workers : 4};
@@ -296,73 +294,23 @@ qv_code qv_qnode_create(const qv_qnode_options *opts, qv_qnode **out,
     return QV_OK;
 }
 
-static int64_t random_id(void)
-{
-    uint64_t v = 0;
-    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
-        v = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-    return (int64_t)(v & ((1ull << 40) - 1)) + 1;
-}
-
-static qv_code register_session(qv_qnode *q, qv_session **out, qv_err *err)
-{
-    qv_session_options so = {.root = q->root,
-                             .role = "querynode",
-                             .server_id = random_id(),
-                             .address = q->advertise,
-                             .ttl_s = q->opts.session_ttl_s};
-    return qv_session_register(q->opts.kv, &so, out, err);
-}
-
-/* Every 250 ms: a lost session (meta KV unreachable past the TTL) is
- * replaced by a new one, so the coord can assign collections here again. */
-static void *keeper_main(void *arg)
-{
-    qv_qnode *q = arg;
-    while (!q->stopping) {
-        qv_sleep_ms(250);
-        pthread_mutex_lock(&q->sess_mu);
-        bool lost = q->session && qv_session_lost(q->session);
-        pthread_mutex_unlock(&q->sess_mu);
-        if (!lost || q->stopping)
-            continue;
-        qv_session *s = NULL;
-        qv_err e = {0};
-        if (register_session(q, &s, &e)) {
-            QV_LOG(QV_LOG_WARN, "querynode", "cannot register session: %s",
-                   e.msg);
-            continue;
-        }
-        pthread_mutex_lock(&q->sess_mu);
-        qv_session *old = q->session;
-        q->session = s;
-        pthread_mutex_unlock(&q->sess_mu);
-        QV_LOG(QV_LOG_WARN, "querynode", "session %s lost; registered %s",
-               qv_session_key(old), qv_session_key(s));
-        qv_session_close(old);
-    }
-    return NULL;
-}
-
 qv_code qv_qnode_start(qv_qnode *q, qv_err *err)
 {
     qv_code rc = qv_rpc_server_start(q->srv, err);
     if (rc)
         return qv_err_prefix(err, "querynode");
-    if (!q->advertise[0]) {
-        const char *h = q->host;
-        bool any = !h[0] || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0;
-        char a[300];
-        snprintf(a, sizeof a, "%s:%d", any ? "127.0.0.1" : h,
-                 qv_rpc_server_port(q->srv));
-        free(q->advertise);
-        q->advertise = qv_xstrdup(a);
-    }
-    rc = register_session(q, &q->session, err);
+    char a[300];
+    qv_rpc_server_advertise(q->srv, q->advertise, a, sizeof a);
+    free(q->advertise);
+    q->advertise = qv_xstrdup(a);
+    qv_kept_session_options ko = {.kv = q->opts.kv,
+                                  .root = q->root,
+                                  .role = "querynode",
+                                  .address = q->advertise,
+                                  .ttl_s = q->opts.session_ttl_s};
+    rc = qv_kept_session_start(&ko, &q->session, err);
     if (rc)
         return qv_err_prefix(err, "querynode");
-    if (pthread_create(&q->keeper, NULL, keeper_main, q) == 0)
-        q->keeper_started = true;
     if (pthread_create(&q->syncer, NULL, qv_qn__sync_main, q) != 0)
         return qv_fail(err, QV_E_INTERNAL,
                        "querynode: cannot start the sync worker");
@@ -423,16 +371,12 @@ void qv_qnode_stop(qv_qnode *q)
     pthread_rwlock_unlock(&q->mu);
     if (q->srv)
         qv_rpc_server_shutdown(q->srv);
-    if (q->keeper_started) {
-        pthread_join(q->keeper, NULL);
-        q->keeper_started = false;
-    }
     if (q->syncer_started) {
         qv_qn__kick(q);
         pthread_join(q->syncer, NULL);
         q->syncer_started = false;
     }
-    qv_session_close(q->session);
+    qv_kept_session_stop(q->session);
     q->session = NULL;
     pthread_rwlock_wrlock(&q->mu);
     while (q->colls) {
@@ -450,7 +394,6 @@ void qv_qnode_destroy(qv_qnode *q)
     qv_qnode_stop(q);
     qv_rpc_server_destroy(q->srv);
     pthread_rwlock_destroy(&q->mu);
-    pthread_mutex_destroy(&q->sess_mu);
     pthread_mutex_destroy(&q->kick_mu);
     pthread_cond_destroy(&q->kick_cv);
     free(q->cache_dir);

@@ -299,6 +299,19 @@ int qv_rpc_server_port(const qv_rpc_server *s)
     return s->port;
 }
 
+void qv_rpc_server_advertise(const qv_rpc_server *s, const char *advertise,
+                             char *buf, size_t cap)
+{
+    if (advertise && advertise[0]) {
+        snprintf(buf, cap, "%s", advertise);
+        return;
+    }
+    const char *h = s->host;
+    bool any = strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 ||
+               strcmp(h, "[::]") == 0;
+    snprintf(buf, cap, "%s:%d", any ? "127.0.0.1" : h, s->port);
+}
+
 static int64_t mono_ms(void)
 {
     gpr_timespec t = gpr_now(GPR_CLOCK_MONOTONIC);

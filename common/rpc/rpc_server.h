@@ -124,6 +124,10 @@ qv_code qv_rpc_server_register(qv_rpc_server *s, const qv_rpc_method *m,
 qv_code qv_rpc_server_start(qv_rpc_server *s, qv_err *err) QV_MUST_USE;
 /* The bound port (after a successful start), else 0. */
 int qv_rpc_server_port(const qv_rpc_server *s);
+/* Where peers reach a started server, into buf: `advertise` when it is set,
+ * else the listen host (127.0.0.1 for 0.0.0.0 / ::) and the bound port. */
+void qv_rpc_server_advertise(const qv_rpc_server *s, const char *advertise,
+                             char *buf, size_t cap);
 /* Graceful shutdown as described above; idempotent. */
 void qv_rpc_server_shutdown(qv_rpc_server *s);
 /* Shuts down if needed and frees everything.  NULL is a no-op. */

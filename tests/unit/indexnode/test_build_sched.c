@@ -469,7 +469,9 @@ Test(sched, reissued_when_the_node_is_gone)
     cr_assert_eq(events("retried"), 1);
     cr_assert_eq(events("issued"), 1);
     cr_assert_eq(events("finished"), 1);
-    cr_assert_str_eq(sx[0]->node, qv_inode_session_key(n));
+    char node_key[256];
+    qv_inode_session_key(n, node_key, sizeof node_key);
+    cr_assert_str_eq(sx[0]->node, node_key);
     qv_inode_destroy(n);
     free(x);
 }

@@ -176,3 +176,54 @@ Test(session, campaign_wait_gives_up_on_stop_and_timeout)
     qv_session_close(b);
     qv_session_close(a);
 }
+
+/* ---- kept sessions (common/session/kept_session.h) ----------------------- */
+
+#include "common/session/kept_session.h"
+
+static int64_t lease_of(const char *key)
+{
+    metakv_kvs r = METAKV_KVS_INIT;
+    qv_code rc = metakv_get(kv, key, strlen(key), &r, NULL);
+    cr_assert(rc == QV_OK || qv_code_primary(rc) == QV_E_NOT_FOUND, "%s",
+              qv_code_name(rc));
+    int64_t lease = rc == QV_OK && r.n == 1 ? r.kvs[0].lease : 0;
+    metakv_kvs_release(&r);
+    return lease;
+}
+
+Test(session, a_kept_session_is_replaced_when_lost_and_removed_at_stop)
+{
+    qv_kept_session_options o = {
+        .kv = kv, .role = "datanode", .address = "10.0.0.9:19533", .ttl_s = 1};
+    qv_kept_session *k;
+    qv_err err = {0};
+    cr_assert_eq(qv_kept_session_start(&o, &k, &err), QV_OK, "%s", err.msg);
+    char k1[256], k2[256];
+    qv_kept_session_key(k, k1, sizeof k1);
+    cr_assert(strncmp(k1, "quiver/session/datanode-", 24) == 0, "%s", k1);
+    int64_t lease = lease_of(k1);
+    cr_assert_neq(lease, 0, "the key is under a lease");
+    /* lose it: the lease goes, the checker registers a new session */
+    cr_assert_eq(metakv_lease_revoke(kv, lease, NULL), QV_OK);
+    k2[0] = '\0';
+    for (int i = 0; i < 100; i++) {
+        qv_kept_session_key(k, k2, sizeof k2);
+        if (strcmp(k1, k2) != 0)
+            break;
+        qv_sleep_ms(50);
+    }
+    cr_assert_str_neq(k1, k2, "a lost session is replaced");
+    cr_assert_eq(lease_of(k1), 0, "the old key is gone");
+    cr_assert_neq(lease_of(k2), 0, "the new key is registered");
+    qv_kept_session_stop(k);
+    cr_assert_eq(lease_of(k2), 0, "stop removes the key");
+}
+
+Test(session, random_server_ids_are_positive_and_differ)
+{
+    int64_t a = qv_session_random_id(), b = qv_session_random_id();
+    cr_assert(a >= 1 && a <= (1ll << 40), "%lld", (long long)a);
+    cr_assert(b >= 1 && b <= (1ll << 40), "%lld", (long long)b);
+    cr_assert_neq(a, b);
+}
