@@ -232,14 +232,9 @@ qv_code qv_coord_create(const qv_coord_options *opts, qv_coord **out,
                              .port = opts->port,
                              .workers = opts->workers ? opts->workers : 4};
     qv_code rc = qv_rpc_server_create(&so, &c->srv, err);
-    for (size_t i = 0; rc == QV_OK && i < qv_coord__n_rpcs; i++) {
-        qv_rpc_method m = {.name = qv_coord__rpcs[i].name,
-                           .kind = QV_RPC_UNARY,
-                           .req_desc = qv_coord__rpcs[i].req_desc,
-                           .unary = qv_coord__rpcs[i].fn,
-                           .user_data = c};
-        rc = qv_rpc_server_register(c->srv, &m, err);
-    }
+    if (!rc)
+        rc = qv_rpc_server_register_unary(c->srv, qv_coord__rpcs,
+                                          qv_coord__n_rpcs, c, err);
     if (rc) {
         qv_coord_destroy(c);
         return qv_err_prefix(err, "coord");

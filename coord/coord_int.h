@@ -111,11 +111,7 @@ void qv_coord__maint_stop(qv_coord *c);
 void qv_coord__maint_free(qv_coord *c);
 
 /* One RPC of the dispatch table. */
-typedef struct qv_coord_rpc {
-    const char *name; /* full method path */
-    const ProtobufCMessageDescriptor *req_desc;
-    qv_rpc_unary_fn fn;
-} qv_coord_rpc;
+typedef qv_rpc_unary_def qv_coord_rpc;
 
 extern const qv_coord_rpc qv_coord__rpcs[];
 extern const size_t qv_coord__n_rpcs;

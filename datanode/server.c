@@ -507,11 +507,7 @@ static qv_code rpc_states(qv_rpc_call *call, const ProtobufCMessage *req,
     return QV_OK;
 }
 
-static const struct {
-    const char *name;
-    const ProtobufCMessageDescriptor *desc;
-    qv_rpc_unary_fn fn;
-} rpcs[] = {
+static const qv_rpc_unary_def rpcs[] = {
     {QV_DN_SERVICE "WatchDataChannels",
      &quiver__internal__watch_data_channels_request__descriptor, rpc_watch},
     {QV_DN_SERVICE "ReleaseDataChannels",
@@ -547,14 +543,9 @@ qv_code qv_dnode_create(const qv_dnode_options *opts, qv_dnode **out,
                              .port = opts->port,
                              .workers = opts->workers ? opts->workers : 4};
     qv_code rc = qv_rpc_server_create(&so, &d->srv, err);
-    for (size_t i = 0; !rc && i < sizeof rpcs / sizeof rpcs[0]; i++) {
-        qv_rpc_method m = {.name = rpcs[i].name,
-                           .kind = QV_RPC_UNARY,
-                           .req_desc = rpcs[i].desc,
-                           .unary = rpcs[i].fn,
-                           .user_data = d};
-        rc = qv_rpc_server_register(d->srv, &m, err);
-    }
+    if (!rc)
+        rc = qv_rpc_server_register_unary(d->srv, rpcs,
+                                          sizeof rpcs / sizeof rpcs[0], d, err);
     if (rc) {
         qv_dnode_destroy(d);
         return qv_err_prefix(err, "datanode");

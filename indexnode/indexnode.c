@@ -293,11 +293,7 @@ static qv_code rpc_drop(qv_rpc_call *call, const ProtobufCMessage *req,
     return QV_OK;
 }
 
-static const struct {
-    const char *name;
-    const ProtobufCMessageDescriptor *desc;
-    qv_rpc_unary_fn fn;
-} rpcs[] = {
+static const qv_rpc_unary_def rpcs[] = {
     {IN_SERVICE "BuildIndex",
      &quiver__internal__build_index_request__descriptor, rpc_build},
     {IN_SERVICE "QueryBuilds",
@@ -331,14 +327,9 @@ qv_code qv_inode_create(const qv_inode_options *opts, qv_inode **out,
                              .port = opts->port,
                              .workers = opts->workers ? opts->workers : 2};
     qv_code rc = qv_rpc_server_create(&so, &n->srv, err);
-    for (size_t i = 0; !rc && i < sizeof rpcs / sizeof rpcs[0]; i++) {
-        qv_rpc_method m = {.name = rpcs[i].name,
-                           .kind = QV_RPC_UNARY,
-                           .req_desc = rpcs[i].desc,
-                           .unary = rpcs[i].fn,
-                           .user_data = n};
-        rc = qv_rpc_server_register(n->srv, &m, err);
-    }
+    if (!rc)
+        rc = qv_rpc_server_register_unary(n->srv, rpcs,
+                                          sizeof rpcs / sizeof rpcs[0], n, err);
     if (rc) {
         qv_inode_destroy(n);
         return qv_err_prefix(err, "indexnode");

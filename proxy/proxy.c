@@ -137,14 +137,9 @@ qv_code qv_proxy_create(const qv_proxy_options *opts, qv_proxy **out,
     /* The RPC server keeps its own copies of the TLS paths. */
     p->opts.tls_cert_file = p->opts.tls_key_file = NULL;
     p->opts.tls_client_ca_file = NULL;
-    for (size_t i = 0; rc == QV_OK && i < qv_proxy__n_rpcs; i++) {
-        qv_rpc_method m = {.name = qv_proxy__rpcs[i].name,
-                           .kind = QV_RPC_UNARY,
-                           .req_desc = qv_proxy__rpcs[i].req_desc,
-                           .unary = qv_proxy__rpcs[i].fn,
-                           .user_data = p};
-        rc = qv_rpc_server_register(p->srv, &m, err);
-    }
+    if (rc == QV_OK)
+        rc = qv_rpc_server_register_unary(p->srv, qv_proxy__rpcs,
+                                          qv_proxy__n_rpcs, p, err);
     if (rc != QV_OK) {
         qv_proxy_destroy(p);
         return qv_err_prefix(err, "proxy");

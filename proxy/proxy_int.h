@@ -84,11 +84,7 @@ qv_code qv_proxy__session_start(qv_proxy *p, qv_err *err);
 void qv_proxy__session_stop(qv_proxy *p);
 
 /* One RPC of the dispatch table. */
-typedef struct qv_proxy_rpc {
-    const char *name; /* full method path */
-    const ProtobufCMessageDescriptor *req_desc;
-    qv_rpc_unary_fn fn;
-} qv_proxy_rpc;
+typedef qv_rpc_unary_def qv_proxy_rpc;
 
 extern const qv_proxy_rpc qv_proxy__rpcs[];
 extern const size_t qv_proxy__n_rpcs;

@@ -203,11 +203,7 @@ static qv_code rpc_release(qv_rpc_call *call, const ProtobufCMessage *req,
     return QV_OK;
 }
 
-static const struct {
-    const char *name;
-    const ProtobufCMessageDescriptor *desc;
-    qv_rpc_unary_fn fn;
-} rpcs[] = {
+static const qv_rpc_unary_def rpcs[] = {
     {QV_QN_SERVICE "WatchChannels",
      &quiver__internal__watch_channels_request__descriptor, rpc_watch},
     {QV_QN_SERVICE "ReleaseChannels",
@@ -278,14 +274,9 @@ qv_code qv_qnode_create(const qv_qnode_options *opts, qv_qnode **out,
                              .port = opts->port,
                              .workers = opts->workers ? opts->workers : 4};
     qv_code rc = qv_rpc_server_create(&so, &q->srv, err);
-    for (size_t i = 0; !rc && i < sizeof rpcs / sizeof rpcs[0]; i++) {
-        qv_rpc_method m = {.name = rpcs[i].name,
-                           .kind = QV_RPC_UNARY,
-                           .req_desc = rpcs[i].desc,
-                           .unary = rpcs[i].fn,
-                           .user_data = q};
-        rc = qv_rpc_server_register(q->srv, &m, err);
-    }
+    if (!rc)
+        rc = qv_rpc_server_register_unary(q->srv, rpcs,
+                                          sizeof rpcs / sizeof rpcs[0], q, err);
     if (rc) {
         qv_qnode_destroy(q);
         return qv_err_prefix(err, "querynode");

@@ -71,6 +71,22 @@ qv_code qv_rpc_server_create(const qv_rpc_server_opts *opts,
     return QV_OK;
 }
 
+qv_code qv_rpc_server_register_unary(qv_rpc_server *s,
+                                     const qv_rpc_unary_def *defs, size_t n,
+                                     void *ud, qv_err *err)
+{
+    qv_code rc = QV_OK;
+    for (size_t i = 0; !rc && i < n; i++) {
+        qv_rpc_method m = {.name = defs[i].name,
+                           .kind = QV_RPC_UNARY,
+                           .req_desc = defs[i].req_desc,
+                           .unary = defs[i].fn,
+                           .user_data = ud};
+        rc = qv_rpc_server_register(s, &m, err);
+    }
+    return rc;
+}
+
 qv_code qv_rpc_server_register(qv_rpc_server *s, const qv_rpc_method *m,
                                qv_err *err)
 {

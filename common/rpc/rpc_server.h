@@ -73,6 +73,13 @@ typedef struct qv_rpc_method {
     void *user_data;
 } qv_rpc_method;
 
+/* One row of a service's table of unary methods. */
+typedef struct qv_rpc_unary_def {
+    const char *name; /* full method path */
+    const ProtobufCMessageDescriptor *req_desc;
+    qv_rpc_unary_fn fn;
+} qv_rpc_unary_def;
+
 /* Observability hook, called once per finished call on a server thread
  * (the completion-queue thread or a worker; keep it short, non-blocking and
  * thread-safe).  method is the registered name,
@@ -118,6 +125,10 @@ qv_code qv_rpc_server_create(const qv_rpc_server_opts *opts,
  * QV_E_EXISTS for a duplicate name and QV_E_INVALID for a bad method. */
 qv_code qv_rpc_server_register(qv_rpc_server *s, const qv_rpc_method *m,
                                qv_err *err) QV_MUST_USE;
+/* Registers n unary methods, each with user_data ud. */
+qv_code qv_rpc_server_register_unary(qv_rpc_server *s,
+                                     const qv_rpc_unary_def *defs, size_t n,
+                                     void *ud, qv_err *err) QV_MUST_USE;
 /* Binds host:port and starts serving.  A busy port fails with
  * QV_E_UNAVAILABLE and a message naming the address; an unreadable TLS
  * file with QV_E_IO naming the file. */
