@@ -7,7 +7,7 @@
  * memory, or mapped with --mapped), the index is built with the library,
  * serialized, stored under index_files/ and loaded and attached with
  * querynode/sealed_index.h.  A query node request here is what the Search
- * handler (qnserver/qn_read.c) does short of gRPC: snapshot the shard,
+ * handler (querynode/qn_read.c) does short of gRPC: snapshot the shard,
  * search (mask, index, merge), gather the PK column of the hits, encode
  * it as a column image, release.
  *

@@ -26,7 +26,7 @@
 #include "indexnode/indexnode.h"
 #include "proxy/build_info.h"
 #include "proxy/proxy.h"
-#include "qnserver/qnserver.h"
+#include "querynode/qnserver.h"
 
 static qv_code setup_logging(const qv_config *cfg, qv_err *err)
 {

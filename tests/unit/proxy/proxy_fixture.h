@@ -13,7 +13,7 @@
 #include "coord/coord.h"
 #include "milvus/milvus.pb-c.h"
 #include "proxy/proxy.h"
-#include "qnserver/qnserver.h"
+#include "querynode/qnserver.h"
 
 #define SVC      "/milvus.proto.milvus.MilvusService/"
 #define DT(x)    MILVUS__PROTO__SCHEMA__DATA_TYPE__##x

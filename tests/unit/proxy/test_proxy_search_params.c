@@ -13,7 +13,7 @@
 #include "coord/coord.h"
 #include "milvus/milvus.pb-c.h"
 #include "proxy/proxy.h"
-#include "qnserver/qnserver.h"
+#include "querynode/qnserver.h"
 
 /* protobuf-c fields are char *: string literals go in as they are; some
  * INIT macros set deprecated fields. */

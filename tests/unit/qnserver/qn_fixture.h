@@ -16,7 +16,7 @@
 #include "common/wal/wal.h"
 #include "datanode/channel.h"
 #include "internal/querynode.pb-c.h"
-#include "qnserver/qnserver.h"
+#include "querynode/qnserver.h"
 
 #define QN    "/quiver.internal.QueryNodeService/"
 #define DT(x) MILVUS__PROTO__SCHEMA__DATA_TYPE__##x

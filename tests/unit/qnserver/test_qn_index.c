@@ -1,4 +1,4 @@
-/* Index attachment over real gRPC (qnserver/qn_index.c): a flushed segment
+/* Index attachment over real gRPC (querynode/qn_index.c): a flushed segment
  * whose SyncSegments target lists an index build is searched through that
  * index once the reply lists it as indexed (the index here is built over
  * doubled vectors, so its distances tell it apart from the column's); a
@@ -17,7 +17,7 @@
 #include "datanode/channel.h"
 #include "internal/querynode.pb-c.h"
 #include "index/index.h"
-#include "qnserver/qnserver.h"
+#include "querynode/qnserver.h"
 #include "tests/lib/proc.h"
 
 #include "qn_fixture.h"

@@ -16,7 +16,7 @@
 #include "common/rpc/rpc_client.h"
 #include "datanode/channel.h"
 #include "internal/querynode.pb-c.h"
-#include "qnserver/qnserver.h"
+#include "querynode/qnserver.h"
 #include "tests/lib/proc.h"
 
 #include "qn_fixture.h"

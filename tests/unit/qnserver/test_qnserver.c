@@ -10,7 +10,7 @@
 #include "common/msg/msg.h"
 #include "common/rpc/rpc_client.h"
 #include "internal/querynode.pb-c.h"
-#include "qnserver/qnserver.h"
+#include "querynode/qnserver.h"
 
 #define QN "/quiver.internal.QueryNodeService/"
 /* protobuf-c fields are char *: string literals go in as they are. */

@@ -1,7 +1,7 @@
 /* qn_int.h -- query node internals shared by qnserver.c (lifecycle,
  * channel assignment), qn_sync.c (sealed segments: SyncSegments and the
  * sync worker), qn_read.c (Search and Query handlers) and qn_index.c
- * (index attachment, owned by the index side).
+ * (index attachment).
  *
  * Locking: q->mu (rwlock) guards the collection list: watch/release take
  * it exclusively; reads, SyncSegments and the sync worker share it.  Each
@@ -21,7 +21,7 @@
 #include "common/session/kept_session.h"
 #include "internal/querynode.pb-c.h"
 #include "milvus/schema.pb-c.h"
-#include "qnserver/qnserver.h"
+#include "querynode/qnserver.h"
 #include "querynode/delegator.h"
 
 #define QV_QN_SERVICE "/quiver.internal.QueryNodeService/"
@@ -137,14 +137,12 @@ qv_code qv_qn__check_memory(qv_qnode *q, const qn_coll *c,
 void qv_qn__kick(qv_qnode *q);
 void *qv_qn__sync_main(void *arg);
 
-/* ---- qn_index.c (index attachment; the index side owns it) ---------------
+/* ---- qn_index.c (index attachment) --------------------------------------
  * Called by the sync worker for every serving sealed segment whose target
  * entry lists indexes (st->indexes with st->index_infos, same order), each
  * round until *attached is true: loads the listed builds from
  * q->opts.os, attaches them to x (querynode/sealed.h attachments) and sets
- * *attached when every listed index is attached.  Must be idempotent.
- * Compiled in when qnserver/qn_index.c exists (QV_QN_INDEX); until then no
- * segment reports `indexed`. */
+ * *attached when every listed index is attached.  Must be idempotent. */
 qv_code qv_qn__attach_indexes(qv_qnode *q, qn_coll *c, qv_sealed *x,
                               const Quiver__Internal__SegmentTarget *st,
                               bool *attached, qv_err *err);

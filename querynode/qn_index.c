@@ -20,7 +20,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
-#include "qnserver/qn_int.h"
+#include "querynode/qn_int.h"
 #include "querynode/sealed_index.h"
 
 #define MAX_INDEXES 64

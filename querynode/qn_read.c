@@ -7,7 +7,7 @@
 #include "common/alloc.h"
 #include "common/expr/expr.h"
 #include "proto/rpc_status.h"
-#include "qnserver/qn_int.h"
+#include "querynode/qn_int.h"
 #include "querynode/query.h"
 #include "querynode/search.h"
 

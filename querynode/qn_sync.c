@@ -30,7 +30,7 @@
 #include "common/log.h"
 #include "common/metrics/metrics.h"
 #include "proto/rpc_status.h"
-#include "qnserver/qn_int.h"
+#include "querynode/qn_int.h"
 
 typedef Milvus__Proto__Common__Status pb_status;
 typedef Quiver__Internal__SegmentInfo seg_info;
@@ -485,17 +485,12 @@ static bool attach_indexes(qv_qnode *q, qn_coll *c, qn_chan *ch,
         s->indexed = false;
         if (!st || st->n_indexes == 0)
             continue;
-#ifdef QV_QN_INDEX
         qv_err e = {0};
         bool done = false;
         if (qv_qn__attach_indexes(q, c, s->x, st, &done, &e))
             QV_LOG(QV_LOG_WARN, "querynode", "segment %lld: index: %s",
                    (long long)s->id, e.msg);
         s->indexed = done;
-#else
-        (void)q;
-        (void)c;
-#endif
         all = all && s->indexed;
     }
     return all;

@@ -1,6 +1,6 @@
 /* qnserver.c -- the query node's lifecycle and channel assignment
  * (WatchChannels / ReleaseChannels); see qnserver.h. */
-#include "qnserver/qnserver.h"
+#include "querynode/qnserver.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #include "common/log.h"
 #include "proto/convert_fielddata.h"
 #include "proto/rpc_status.h"
-#include "qnserver/qn_int.h"
+#include "querynode/qn_int.h"
 
 typedef Milvus__Proto__Common__Status pb_status;
 
