@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "proxy/proxy_int.h"
+#include "proxy/search_route.h"
 
 #define M(x) Milvus__Proto__Milvus__##x
 
@@ -30,7 +31,8 @@ typedef struct ddl_row {
     const ProtobufCMessageDescriptor *resp_desc;
     check_fn check;
     enum db_rule db;
-    bool changes; /* clears the describe cache */
+    bool changes;  /* clears the describe cache */
+    bool reroutes; /* drops the kept shard leaders (search_route.h) */
 } ddl_row;
 
 static qv_code coll(const char *name, qv_err *err)
@@ -102,40 +104,42 @@ static qv_code ck_create_database(const ProtobufCMessage *r, qv_err *err)
 #define RESP(x) &milvus__proto__milvus__##x##__descriptor
 
 static const ddl_row rows[] = {
-    {"CreateDatabase", STATUS, ck_create_database, DB_TARGET, true},
-    {"DropDatabase", STATUS, NULL, DB_TARGET, true},
-    {"AlterDatabase", STATUS, NULL, DB_TARGET, true},
+    {"CreateDatabase", STATUS, ck_create_database, DB_TARGET, true, false},
+    {"DropDatabase", STATUS, NULL, DB_TARGET, true, false},
+    {"AlterDatabase", STATUS, NULL, DB_TARGET, true, false},
     {"DescribeDatabase", RESP(describe_database_response), NULL, DB_TARGET,
+     false, false},
+    {"ListDatabases", RESP(list_databases_response), NULL, DB_NONE, false,
      false},
-    {"ListDatabases", RESP(list_databases_response), NULL, DB_NONE, false},
-    {"CreateCollection", STATUS, ck_collection, DB_RESOLVE, true},
-    {"DropCollection", STATUS, ck_collection, DB_RESOLVE, true},
-    {"AlterCollection", STATUS, ck_collection, DB_RESOLVE, true},
-    {"RenameCollection", STATUS, ck_rename, DB_RESOLVE, true},
+    {"CreateCollection", STATUS, ck_collection, DB_RESOLVE, true, false},
+    {"DropCollection", STATUS, ck_collection, DB_RESOLVE, true, true},
+    {"AlterCollection", STATUS, ck_collection, DB_RESOLVE, true, false},
+    {"RenameCollection", STATUS, ck_rename, DB_RESOLVE, true, false},
     {"ShowCollections", RESP(show_collections_response), NULL, DB_RESOLVE,
-     false},
-    {"CreatePartition", STATUS, ck_partition, DB_RESOLVE, true},
-    {"DropPartition", STATUS, ck_partition, DB_RESOLVE, true},
+     false, false},
+    {"CreatePartition", STATUS, ck_partition, DB_RESOLVE, true, false},
+    {"DropPartition", STATUS, ck_partition, DB_RESOLVE, true, true},
     {"ShowPartitions", RESP(show_partitions_response), ck_show_partitions,
-     DB_RESOLVE, false},
-    {"CreateAlias", STATUS, ck_alias_coll, DB_RESOLVE, true},
-    {"DropAlias", STATUS, ck_alias, DB_RESOLVE, true},
-    {"AlterAlias", STATUS, ck_alias_coll, DB_RESOLVE, true},
+     DB_RESOLVE, false, false},
+    {"CreateAlias", STATUS, ck_alias_coll, DB_RESOLVE, true, false},
+    {"DropAlias", STATUS, ck_alias, DB_RESOLVE, true, false},
+    {"AlterAlias", STATUS, ck_alias_coll, DB_RESOLVE, true, false},
     {"DescribeAlias", RESP(describe_alias_response), ck_alias, DB_RESOLVE,
-     false},
+     false, false},
     {"ListAliases", RESP(list_aliases_response), ck_list_aliases, DB_RESOLVE,
-     false},
+     false, false},
     /* Load state and flush (coord/coord_load.c, coord/coord_data.c). */
-    {"LoadCollection", STATUS, ck_collection, DB_RESOLVE, false},
-    {"ReleaseCollection", STATUS, ck_collection, DB_RESOLVE, false},
+    {"LoadCollection", STATUS, ck_collection, DB_RESOLVE, false, true},
+    {"ReleaseCollection", STATUS, ck_collection, DB_RESOLVE, false, true},
     {"GetLoadState", RESP(get_load_state_response), ck_collection, DB_RESOLVE,
-     false},
+     false, false},
     {"GetLoadingProgress", RESP(get_loading_progress_response), ck_collection,
-     DB_RESOLVE, false},
-    {"LoadPartitions", STATUS, ck_collection, DB_RESOLVE, false},
-    {"ReleasePartitions", STATUS, ck_collection, DB_RESOLVE, false},
-    {"GetReplicas", RESP(get_replicas_response), NULL, DB_RESOLVE, false},
-    {"Flush", RESP(flush_response), NULL, DB_RESOLVE, false},
+     DB_RESOLVE, false, false},
+    {"LoadPartitions", STATUS, ck_collection, DB_RESOLVE, false, true},
+    {"ReleasePartitions", STATUS, ck_collection, DB_RESOLVE, false, true},
+    {"GetReplicas", RESP(get_replicas_response), NULL, DB_RESOLVE, false,
+     false},
+    {"Flush", RESP(flush_response), NULL, DB_RESOLVE, false, false},
 };
 
 static const ddl_row *find_row(const char *method)
@@ -209,6 +213,11 @@ qv_code qv_proxy__ddl(qv_rpc_call *call, const ProtobufCMessage *req,
      * clears it as for any other change. */
     if (row->changes && !rc && reply_ok(*resp))
         qv_meta_cache_clear(p->cache);
+    /* The kept read plans list the loaded partitions: a load or release
+     * through this proxy is seen by its next read (through another
+     * proxy, within QV_PROXY_LEADER_TTL_MS). */
+    if (row->reroutes && !rc && reply_ok(*resp))
+        qv_proxy__search_forget_all(p);
     if (rc) {
         QV_LOG(QV_LOG_DEBUG, "proxy", "%s failed: %s", row->method,
                err ? err->msg : "");

@@ -10,6 +10,7 @@
 
 #include "common/column/pk.h"
 #include "proxy/proxy_read.h"
+#include "proxy/search_route.h"
 
 #define M(x) Milvus__Proto__Milvus__##x
 typedef Quiver__Internal__ShardQueryResponse shard_resp;
@@ -25,36 +26,32 @@ typedef struct query_args {
     qv_ts guarantee, travel;
 } query_args;
 
-/* Asks every shard; resp[s] are the answers. */
-static qv_code fan_out(qv_proxy *p, qv_rpc_call *call, const query_args *q,
-                       shard_resp **resp, qv_err *err)
+/* Asks every shard at the leaders in rp; resp[s] are the answers. */
+static qv_code ask_shards(qv_proxy *p, qv_rpc_call *call, const query_args *q,
+                          const qv_read_plan *rp, ProtobufCBinaryData pb,
+                          shard_resp **resp, qv_err *err)
 {
     qv_arena *a = qv_rpc_call_arena(call);
-    qv_read_plan rp;
-    qv_code rc =
-        qv_proxy__leaders(p, call, q->c, q->partitions, q->nparts, &rp, err);
-    ProtobufCBinaryData pb = {0};
-    if (!rc)
-        rc = qv_proxy__plan_bytes(a, q->plan, &pb, err);
+    qv_code rc = QV_OK;
     size_t S = q->c->nshards;
     qv_node_call *calls = qv_arena_calloc(a, S + 1, sizeof *calls);
     for (size_t s = 0; !rc && s < S; s++) {
         Quiver__Internal__ShardQueryRequest *rq = qv_arena_alloc(a, sizeof *rq);
         quiver__internal__shard_query_request__init(rq);
         rq->collection_id = q->c->id;
-        rq->vchannel = rp.leaders[s]->vchannel;
+        rq->vchannel = rp->leaders[s]->vchannel;
         rq->guarantee_ts = q->guarantee;
         rq->travel_ts = q->travel;
         rq->timeout_ms = qv_proxy__read_wait(p, call);
         rq->plan = pb;
-        rq->partition_ids = rp.partitions;
-        rq->n_partition_ids = rp.npartitions;
+        rq->partition_ids = rp->partitions;
+        rq->n_partition_ids = rp->npartitions;
         rq->output_field_ids = q->out ? q->out->ids : NULL;
         rq->n_output_field_ids = q->out ? q->out->n : 0;
         rq->limit = q->limit;
         rq->count_only = q->count_only;
         calls[s] = (qv_node_call){
-            .addr = rp.leaders[s]->address,
+            .addr = rp->leaders[s]->address,
             .method = "Query",
             .req = &rq->base,
             .desc = &quiver__internal__shard_query_response__descriptor};
@@ -68,6 +65,30 @@ static qv_code fan_out(qv_proxy *p, qv_rpc_call *call, const query_args *q,
             resp[s]->n_columns != 1 + (q->out ? q->out->n : 0))
             rc = qv_fail(err, QV_E_INTERNAL, "query node answered %zu columns",
                          resp[s]->n_columns);
+    }
+    return rc;
+}
+
+/* Asks every shard, at the leaders the proxy keeps (search_route.h) and,
+ * when asking them fails as a stale route does, once more at the coord's
+ * current ones. */
+static qv_code fan_out(qv_proxy *p, qv_rpc_call *call, const query_args *q,
+                       shard_resp **resp, qv_err *err)
+{
+    ProtobufCBinaryData pb = {0};
+    qv_code rc =
+        qv_proxy__plan_bytes(qv_rpc_call_arena(call), q->plan, &pb, err);
+    for (int attempt = 0; !rc && attempt < 2; attempt++) {
+        qv_read_plan rp;
+        bool cached = false;
+        rc = qv_proxy__search_leaders(p, call, q->c, q->partitions, q->nparts,
+                                      attempt == 0, &rp, &cached, err);
+        if (!rc)
+            rc = ask_shards(p, call, q, &rp, pb, resp, err);
+        if (!rc || !cached || !qv_proxy__route_stale(rc))
+            break;
+        qv_proxy__search_forget(p, q->c->id);
+        rc = QV_OK;
     }
     return rc;
 }

@@ -815,7 +815,7 @@ static qv_code run_search(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
                                       &cached, err);
         if (!rc)
             rc = ask_shards(p, call, c, in, out, &sa, &rp, resp, cols, err);
-        if (!rc || !cached)
+        if (!rc || !cached || !qv_proxy__route_stale(rc))
             break;
         qv_proxy__search_forget(p, c->id);
         rc = QV_OK;

@@ -172,6 +172,15 @@ void qv_proxy__search_forget(const qv_proxy *p, int64_t coll)
     pthread_mutex_unlock(&leaders_mu);
 }
 
+void qv_proxy__search_forget_all(const qv_proxy *p)
+{
+    pthread_mutex_lock(&leaders_mu);
+    for (size_t i = 0; i < LEADER_SLOTS; i++)
+        if (leaders[i].p == p)
+            slot_clear(&leaders[i]);
+    pthread_mutex_unlock(&leaders_mu);
+}
+
 /* ---- the index's metric when the request names none ---------------------
  * The SDKs send metric_type "" unless the caller set one; Milvus then
  * searches with the metric of the field's index.  DescribeIndex at the
@@ -310,4 +319,17 @@ void qv_proxy__hold_channel(const char *addr)
     }
     pthread_mutex_unlock(&held_mu);
     qv_rpc_channel_close(drop);
+}
+
+bool qv_proxy__route_stale(qv_code rc)
+{
+    switch (rc & 0xff) {
+    case QV_E_UNAVAILABLE:
+    case QV_E_NOT_READY:
+    case QV_E_NOT_FOUND:
+    case QV_E_CANCELLED:
+        return true;
+    default:
+        return false;
+    }
 }

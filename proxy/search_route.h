@@ -1,12 +1,13 @@
-/* search_route.h -- what a search needs to know before it asks the query
- * nodes, kept so that a search costs no coord call and no new connection
- * (rpc_search.c):
+/* search_route.h -- what a search or query needs to know before it asks
+ * the query nodes, kept so that a read costs no coord call and no new
+ * connection (rpc_search.c, rpc_query.c):
  *
  *   shard leaders   GetShardLeaders answers per (collection, partition
- *                   names), kept QV_PROXY_LEADER_TTL_MS; a search whose
- *                   shard calls fail with cached leaders forgets them and
- *                   asks the coord again once (a query node that died is
- *                   replaced by the coord);
+ *                   names), kept QV_PROXY_LEADER_TTL_MS; a read whose
+ *                   shard calls fail with cached leaders as a stale route
+ *                   does (qv_proxy__route_stale) forgets them and asks the
+ *                   coord again once (a query node that died is replaced
+ *                   by the coord);
  *   index metric    the metric of a field's index (DescribeIndex at the
  *                   coord) for requests that name none, kept 2 s;
  *   channels        one reference to the channel of each query node address
@@ -35,8 +36,16 @@ qv_code qv_proxy__search_leaders(qv_proxy *p, qv_rpc_call *call,
                                  size_t nparts, bool use_cache,
                                  qv_read_plan *rp, bool *cached,
                                  qv_err *err) QV_MUST_USE;
+/* Whether a failed shard call may mean the cached leaders are stale (the
+ * node is gone, no longer serves the channel, or is not loaded yet): the
+ * caller forgets them and asks again.  Timeouts and bad requests are
+ * not: asking again would only repeat them. */
+bool qv_proxy__route_stale(qv_code rc);
 /* Drops the cached leaders of a collection. */
 void qv_proxy__search_forget(const qv_proxy *p, int64_t coll);
+/* Drops every cached leader answer of proxy p (after a load, release or
+ * drop through it). */
+void qv_proxy__search_forget_all(const qv_proxy *p);
 
 /* The metric of field f's index: *has = false when it has none (or no
  * coord answered). */

@@ -6,7 +6,8 @@
  *   e2e_bench.c   options and main
  *   e2e_run.c     the phases of a run (e2e_run.h)
  *   e2e_report.c  the tables and the SUMMARY line
- *   e2e_client.c  the MilvusService calls the bench makes (one channel)
+ *   e2e_client.c  the MilvusService calls the bench makes (a shared channel,
+ *                 and one connection per search thread)
  *   e2e_search.c  timed search loops with N client threads (server or
  *                 library), latency percentiles, recall
  *   e2e_data.c    texmex readers, random vectors, exact ground truth
@@ -77,6 +78,10 @@ typedef struct e2e_reply {
 
 qv_code e2e_client_open(e2e_client *c, const char *address,
                         qv_err *err) QV_MUST_USE;
+/* Like e2e_client_open, on a connection of its own (qv_rpc_channel_open_own):
+ * what a separate client process has. */
+qv_code e2e_client_open_own(e2e_client *c, const char *address,
+                            qv_err *err) QV_MUST_USE;
 void e2e_client_close(e2e_client *c);
 
 /* Polls CheckHealth until it answers is_healthy or timeout_ms passes. */
@@ -148,8 +153,9 @@ qv_code e2e_search_one(e2e_client *c, const e2e_search_req *rq, const float *q,
 
 /* ---- timed search loops (e2e_search.c) -------------------------------- */
 
-/* One search of query row q into ids (topk entries); 0 on success. */
-typedef int (*e2e_search_fn)(void *ctx, size_t q, int64_t *ids);
+/* One search of query row q into ids (topk entries) by client thread
+ * `thread` (0-based); 0 on success. */
+typedef int (*e2e_search_fn)(void *ctx, int thread, size_t q, int64_t *ids);
 
 typedef struct e2e_point {
     int threads;

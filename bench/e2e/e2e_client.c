@@ -32,6 +32,14 @@ qv_code e2e_client_open(e2e_client *c, const char *address, qv_err *err)
     return qv_rpc_channel_open(address, &c->ch, err);
 }
 
+qv_code e2e_client_open_own(e2e_client *c, const char *address, qv_err *err)
+{
+    memset(c, 0, sizeof *c);
+    (void)snprintf(c->address, sizeof c->address, "%s", address);
+    c->timeout_ms = 60000;
+    return qv_rpc_channel_open_own(address, &c->ch, err);
+}
+
 void e2e_client_close(e2e_client *c)
 {
     if (c->ch)

@@ -284,8 +284,11 @@ static qv_code phase_index_load(const e2e_opts *o, e2e_run *r, qv_err *err)
 
 /* ---- search ------------------------------------------------------------- */
 
+/* Each client thread searches on a connection of its own, as separate
+ * client processes do (a server reads one connection on one thread). */
 typedef struct srv_ctx {
-    e2e_client *c;
+    e2e_client *own; /* [n_own] */
+    int n_own;
     e2e_search_req rq;
     const e2e_vecs *q;
 } srv_ctx;
@@ -301,11 +304,13 @@ static void report_search_error(const char *who, const qv_err *e)
     pthread_mutex_unlock(&err_mu);
 }
 
-static int srv_search(void *ctx, size_t q, int64_t *ids)
+static int srv_search(void *ctx, int thread, size_t q, int64_t *ids)
 {
     srv_ctx *s = ctx;
     qv_err e = {0};
-    qv_code rc = e2e_search_one(s->c, &s->rq, s->q->x + q * s->q->d, ids, &e);
+    QV_ASSERT(thread < s->n_own);
+    qv_code rc =
+        e2e_search_one(&s->own[thread], &s->rq, s->q->x + q * s->q->d, ids, &e);
     if (rc)
         report_search_error("server", &e);
     return rc != QV_OK;
@@ -318,9 +323,10 @@ typedef struct lib_ctx {
     int ef;
 } lib_ctx;
 
-static int lib_search(void *ctx, size_t q, int64_t *ids)
+static int lib_search(void *ctx, int thread, size_t q, int64_t *ids)
 {
     lib_ctx *l = ctx;
+    (void)thread;
     float dist[E2E_MAX_TOPK];
     char ef[24];
     (void)snprintf(ef, sizeof ef, "%d", l->ef);
@@ -395,14 +401,35 @@ static qv_code sweep(const e2e_opts *o, e2e_run *r, e2e_sweep *sw,
     return QV_OK;
 }
 
+static qv_code search_points(const e2e_opts *o, e2e_run *r, srv_ctx *sp,
+                             qv_err *err);
+
 static qv_code phase_server_search(const e2e_opts *o, e2e_run *r, qv_err *err)
 {
-    srv_ctx s = {.c = &r->c,
-                 .rq = {.collection = E2E_COLL_128,
+    srv_ctx s = {.rq = {.collection = E2E_COLL_128,
                         .dim = r->base.d,
                         .topk = o->topk,
                         .consistency = o->consistency},
                  .q = &r->queries};
+    int maxt = 1;
+    for (int t = 0; t < o->nthreads; t++)
+        maxt = o->threads[t] > maxt ? o->threads[t] : maxt;
+    s.own = qv_xcalloc((size_t)maxt, sizeof *s.own);
+    qv_code rc = QV_OK;
+    for (; s.n_own < maxt && rc == QV_OK; s.n_own++)
+        rc = e2e_client_open_own(&s.own[s.n_own], r->c.address, err);
+    if (rc == QV_OK)
+        rc = search_points(o, r, &s, err);
+    for (int i = 0; i < s.n_own; i++)
+        e2e_client_close(&s.own[i]);
+    free(s.own);
+    return rc;
+}
+
+static qv_code search_points(const e2e_opts *o, e2e_run *r, srv_ctx *sp,
+                             qv_err *err)
+{
+    srv_ctx s = *sp;
     e2e_sweep *sw = &r->srv;
     if (r->flat) {
         sw->nef = 1;
@@ -411,12 +438,12 @@ static qv_code phase_server_search(const e2e_opts *o, e2e_run *r, qv_err *err)
         sw->nef = o->nef;
         memcpy(sw->efs, o->efs, sizeof o->efs);
     }
-    /* warm-up: one pass over (up to) 200 queries */
+    /* warm-up: one pass over (up to) 200 queries, every connection */
     e2e_point warm;
     s.rq.ef = sw->efs[0];
     size_t nw = r->queries.n < 200 ? r->queries.n : 200;
-    qv_code rc = e2e_search_timed(srv_search, &s, 1, nw, o->topk, NULL, 0, nw,
-                                  &warm, err);
+    qv_code rc = e2e_search_timed(srv_search, &s, s.n_own, nw, o->topk, NULL, 0,
+                                  nw, &warm, err);
     if (!rc && warm.errors)
         rc = qv_fail(err, QV_E_INTERNAL,
                      "server search: %zu of %zu warm-up "
@@ -537,8 +564,9 @@ static qv_code reuse_collection(const e2e_opts *o, e2e_run *r, qv_err *err)
     return QV_OK;
 }
 
-static int ping(void *ctx, size_t q, int64_t *ids)
+static int ping(void *ctx, int thread, size_t q, int64_t *ids)
 {
+    (void)thread;
     (void)q;
     (void)ids;
     qv_err e = {0};

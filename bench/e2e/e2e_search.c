@@ -31,6 +31,7 @@ typedef struct job {
 
 typedef struct worker {
     job *j;
+    int idx;      /* client thread number */
     size_t first; /* first query */
     double *lat;
     size_t n, cap;
@@ -50,7 +51,7 @@ static void *run(void *arg)
     size_t q = w->first;
     for (;;) {
         double s = e2e_now();
-        int bad = j->fn(j->ctx, q, ids);
+        int bad = j->fn(j->ctx, w->idx, q, ids);
         double e = e2e_now();
         if (bad) {
             w->errors++;
@@ -109,6 +110,7 @@ qv_code e2e_search_timed(e2e_search_fn fn, void *ctx, int threads, size_t nq,
     worker *w = qv_xcalloc((size_t)threads, sizeof *w);
     for (int i = 0; i < threads; i++) {
         w[i].j = &j;
+        w[i].idx = i;
         w[i].first = (size_t)i * nq / (size_t)threads;
         if (pthread_create(&w[i].tid, NULL, run, &w[i]) != 0)
             QV_ASSERT(!"pthread_create failed");

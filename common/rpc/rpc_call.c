@@ -188,10 +188,11 @@ static const reg_method *find_method(qv_rpc_server *s, grpc_slice name)
                                GRPC_SLICE_LENGTH(name));
 }
 
-void qv_rpc__call_request_new(qv_rpc_server *s)
+void qv_rpc__call_request_new(qv_rpc_server *s, grpc_completion_queue *cq)
 {
     qv_rpc_call *c = QV_NEW(qv_rpc_call);
     c->srv = s;
+    c->cq = cq;
     grpc_call_details_init(&c->details);
     grpc_metadata_array_init(&c->md);
     qv_arena_init(&c->arena, CALL_ARENA_BLOCK);
@@ -203,7 +204,7 @@ void qv_rpc__call_request_new(qv_rpc_server *s)
     c->t_final = (call_tag){TAG_FINAL, c};
     c->t_close = (call_tag){TAG_CLOSE, c};
     grpc_call_error e = grpc_server_request_call(
-        s->server, &c->call, &c->details, &c->md, s->cq, s->cq, &c->t_new);
+        s->server, &c->call, &c->details, &c->md, cq, cq, &c->t_new);
     if (e != GRPC_CALL_OK) {
         QV_LOG(QV_LOG_ERROR, "rpc", "cannot request a call: call error %d",
                (int)e);
@@ -218,12 +219,18 @@ static void on_new(qv_rpc_call *c, bool ok)
         call_free(c);
         return;
     }
-    if (!atomic_load(&s->stop_requested))
-        qv_rpc__call_request_new(s);
     atomic_fetch_add(&s->inflight, 1);
     c->start_ns = now_ns();
     atomic_store(&c->refs, 1); /* held by this function */
     c->m = find_method(s, c->details.method);
+    /* A unary call this thread will run keeps its queue without a pending
+     * request until the handler is done (on_read), so the next call goes to
+     * an idle thread's queue, or waits in gRPC for the first thread free:
+     * calls of one connection are not queued behind a busy thread. */
+    c->defer_request =
+        s->opts.inline_unary && c->m && c->m->m.kind == QV_RPC_UNARY;
+    if (!c->defer_request && !atomic_load(&s->stop_requested))
+        qv_rpc__call_request_new(s, c->cq);
 
     grpc_op op;
     memset(&op, 0, sizeof(op));
@@ -241,7 +248,9 @@ static void on_new(qv_rpc_call *c, bool ok)
         memset(&op, 0, sizeof(op));
         op.op = GRPC_OP_RECV_MESSAGE;
         op.data.recv_message.recv_message = &c->in;
-        start_batch(c, &op, 1, &c->t_read);
+        if (!start_batch(c, &op, 1, &c->t_read) && c->defer_request &&
+            !atomic_load(&s->stop_requested))
+            qv_rpc__call_request_new(s, c->cq); /* no on_read will */
     }
     call_unref(c);
 }
@@ -249,6 +258,9 @@ static void on_new(qv_rpc_call *c, bool ok)
 static void on_read(qv_rpc_call *c, bool ok)
 {
     qv_rpc_server *s = c->srv;
+    /* c may be freed below: keep what the deferred request needs */
+    bool rerequest = c->defer_request;
+    grpc_completion_queue *cq = c->cq;
     if (!ok || !c->in) {
         send_final(c, NULL, GRPC_STATUS_INVALID_ARGUMENT,
                    "the request message is missing");
@@ -264,6 +276,8 @@ static void on_read(qv_rpc_call *c, bool ok)
         }
     }
     call_unref(c); /* the read batch's reference */
+    if (rerequest && !atomic_load(&s->stop_requested))
+        qv_rpc__call_request_new(s, cq);
 }
 
 void qv_rpc__call_on_event(call_tag *t, bool ok)

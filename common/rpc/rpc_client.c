@@ -7,6 +7,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +29,9 @@ static qv_rpc_channel *cache_head;
 
 static grpc_channel *make_channel(const char *target,
                                   grpc_channel_credentials *cc,
-                                  const char *server_name)
+                                  const char *server_name, bool own)
 {
-    grpc_arg a[8];
+    grpc_arg a[9];
     memset(a, 0, sizeof a);
     const char *keys[7] = {GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                            GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
@@ -52,6 +53,12 @@ static grpc_channel *make_channel(const char *target,
         a[n].value.string = (char *)server_name;
         n++;
     }
+    if (own) { /* a connection of its own, not gRPC's shared subchannel */
+        a[n].type = GRPC_ARG_INTEGER;
+        a[n].key = (char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL;
+        a[n].value.integer = 1;
+        n++;
+    }
     grpc_channel_args args = {.num_args = n, .args = a};
     return grpc_channel_create(target, cc, &args);
 }
@@ -63,8 +70,8 @@ static bool bad_target(const char *target)
 
 /* Finds the cached channel for key or creates it (TLS when tls). */
 static qv_code channel_get(const char *target, const char *key,
-                           const qv_rpc_tls *tls, qv_rpc_channel **out,
-                           qv_err *err)
+                           const qv_rpc_tls *tls, bool own,
+                           qv_rpc_channel **out, qv_err *err)
 {
     pthread_mutex_lock(&cache_mu);
     for (qv_rpc_channel *c = cache_head; c; c = c->next) {
@@ -81,10 +88,11 @@ static qv_code channel_get(const char *target, const char *key,
         pthread_mutex_unlock(&cache_mu);
         return qv_err_prefix(err, "channel to '%s'", target);
     }
-    grpc_init();
+    qv_rpc__grpc_init();
     if (!cc)
         cc = grpc_insecure_credentials_create();
-    grpc_channel *gc = make_channel(target, cc, tls ? tls->server_name : NULL);
+    grpc_channel *gc =
+        make_channel(target, cc, tls ? tls->server_name : NULL, own);
     grpc_channel_credentials_release(cc);
     if (!gc) {
         pthread_mutex_unlock(&cache_mu);
@@ -111,7 +119,21 @@ qv_code qv_rpc_channel_open(const char *target, qv_rpc_channel **out,
         return qv_fail(err, QV_E_INVALID,
                        "bad rpc target '%s': want 'host:port'",
                        target ? target : "(null)");
-    return channel_get(target, target, NULL, out, err);
+    return channel_get(target, target, NULL, false, out, err);
+}
+
+qv_code qv_rpc_channel_open_own(const char *target, qv_rpc_channel **out,
+                                qv_err *err)
+{
+    static atomic_ulong seq;
+    if (bad_target(target))
+        return qv_fail(err, QV_E_INVALID,
+                       "bad rpc target '%s': want 'host:port'",
+                       target ? target : "(null)");
+    char key[300];
+    (void)snprintf(key, sizeof key, "own|%lu|%s",
+                   (unsigned long)atomic_fetch_add(&seq, 1), target);
+    return channel_get(target, key, NULL, true, out, err);
 }
 
 qv_code qv_rpc_channel_open_tls(const char *target, const qv_rpc_tls *tls,
@@ -128,7 +150,7 @@ qv_code qv_rpc_channel_open_tls(const char *target, const qv_rpc_tls *tls,
         qv_xasprintf("tls|%s|%s|%s|%s|%s", S(tls->ca_file), S(tls->cert_file),
                      S(tls->key_file), S(tls->server_name), target);
 #undef S
-    qv_code rc = channel_get(target, key, tls, out, err);
+    qv_code rc = channel_get(target, key, tls, false, out, err);
     free(key);
     return rc;
 }

@@ -102,6 +102,14 @@ typedef struct qv_rpc_tls {
  * verify makes calls fail with QV_E_UNAVAILABLE. */
 qv_code qv_rpc_channel_open_tls(const char *target, const qv_rpc_tls *tls,
                                 qv_rpc_channel **out, qv_err *err) QV_MUST_USE;
+
+/* Like qv_rpc_channel_open() but never shared: the channel has its own
+ * HTTP/2 connection (neither the cache nor gRPC core's subchannel pool
+ * hand it to anyone else), as a separate client process would.  For
+ * clients that want their calls spread over a server's threads: a server
+ * reads each connection on one thread. */
+qv_code qv_rpc_channel_open_own(const char *target, qv_rpc_channel **out,
+                                qv_err *err);
 /* Drops one reference; the last one destroys the channel.  Calls and
  * streams on it must be finished (or closed) first. */
 void qv_rpc_channel_close(qv_rpc_channel *ch);

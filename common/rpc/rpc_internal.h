@@ -79,4 +79,8 @@ bool qv_rpc__local_unary(qv_rpc_channel *ch, const char *method,
 /* Shuts down and destroys a pluck queue whose tags were all plucked. */
 void qv_rpc__cq_destroy(grpc_completion_queue *cq);
 
+/* grpc_init() with the polling engine of rpc_init.c chosen (linking this
+ * file is what installs its constructor). */
+void qv_rpc__grpc_init(void);
+
 #endif

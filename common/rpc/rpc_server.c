@@ -170,15 +170,22 @@ static qv_code probe_bind(const char *host, int port, const char *addr,
 
 static void *cq_thread_main(void *arg);
 
-/* inline_unary: these threads drain the queue and run unary handlers; the
- * main thread then only supervises (runs the shutdown sequence), so a long
- * handler can never hold up the grace period and the cancellation. */
+/* inline_unary: thread i drains cqs[i] and runs the unary handlers of the
+ * calls requested there; the main thread then only supervises (runs the
+ * shutdown sequence), so a long handler can never hold up the grace period
+ * and the cancellation. */
+typedef struct cq_drainer {
+    qv_rpc_server *s;
+    grpc_completion_queue *cq;
+} cq_drainer;
+
 static void *cq_extra_main(void *arg)
 {
-    qv_rpc_server *s = arg;
+    cq_drainer *d = arg;
+    qv_rpc_server *s = d->s;
     for (;;) {
         grpc_event ev = grpc_completion_queue_next(
-            s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+            d->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
         if (ev.type != GRPC_OP_COMPLETE)
@@ -191,20 +198,55 @@ static void *cq_extra_main(void *arg)
     return NULL;
 }
 
+/* How many queues (and draining threads) the server uses. */
+static size_t queue_count(const qv_rpc_server *s)
+{
+    if (!s->opts.inline_unary)
+        return 1;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t n =
+        s->opts.workers ? s->opts.workers : (ncpu > 0 ? (size_t)ncpu : 1);
+    return n > 64 ? 64 : n;
+}
+
 static void start_extra_threads(qv_rpc_server *s)
 {
     if (!s->opts.inline_unary)
         return;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t n =
-        s->opts.workers ? s->opts.workers : (ncpu > 0 ? (size_t)ncpu : 1);
-    if (n > 64)
-        n = 64;
-    s->extra_threads = QV_NEW_ARRAY(pthread_t, n);
-    for (size_t i = 0; i < n; i++)
+    s->extra_threads = QV_NEW_ARRAY(pthread_t, s->n_cqs);
+    s->drainers = QV_NEW_ARRAY(cq_drainer, s->n_cqs);
+    for (size_t i = 0; i < s->n_cqs; i++) {
+        s->drainers[i] = (cq_drainer){s, s->cqs[i]};
         if (pthread_create(&s->extra_threads[s->n_extra], NULL, cq_extra_main,
-                           s) == 0)
-            s->n_extra++;
+                           &s->drainers[i]) != 0)
+            break;
+        s->n_extra++;
+    }
+}
+
+/* Shuts every queue down and drains it (none has a thread any more). */
+static void drain_queues(qv_rpc_server *s, size_t from)
+{
+    for (size_t i = from; i < s->n_cqs; i++) {
+        grpc_completion_queue_shutdown(s->cqs[i]);
+        grpc_event ev;
+        while ((ev = grpc_completion_queue_next(
+                    s->cqs[i], gpr_inf_future(GPR_CLOCK_REALTIME), NULL))
+                   .type != GRPC_QUEUE_SHUTDOWN) {
+            if (ev.type == GRPC_OP_COMPLETE && ev.tag != &s->shutdown_tag)
+                qv_rpc__call_on_event(ev.tag, ev.success != 0);
+        }
+    }
+}
+
+static void destroy_queues(qv_rpc_server *s)
+{
+    for (size_t i = 0; i < s->n_cqs; i++)
+        grpc_completion_queue_destroy(s->cqs[i]);
+    free(s->cqs);
+    s->cqs = NULL;
+    s->n_cqs = 0;
+    s->cq = NULL;
 }
 
 static grpc_server *make_grpc_server(const qv_rpc_server_opts *o)
@@ -250,10 +292,15 @@ qv_code qv_rpc_server_start(qv_rpc_server *s, qv_err *err)
                         err);
     if (rc != QV_OK)
         return qv_err_prefix(err, "rpc server on '%s'", s->addr);
-    grpc_init();
+    qv_rpc__grpc_init();
     s->server = make_grpc_server(&s->opts);
-    s->cq = grpc_completion_queue_create_for_next(NULL);
-    grpc_server_register_completion_queue(s->server, s->cq, NULL);
+    s->n_cqs = queue_count(s);
+    s->cqs = QV_NEW_ARRAY(grpc_completion_queue *, s->n_cqs);
+    for (size_t i = 0; i < s->n_cqs; i++) {
+        s->cqs[i] = grpc_completion_queue_create_for_next(NULL);
+        grpc_server_register_completion_queue(s->server, s->cqs[i], NULL);
+    }
+    s->cq = s->cqs[0];
     grpc_server_credentials *sc = NULL;
     rc = qv_rpc__server_creds(&s->opts, &sc, err);
     s->port =
@@ -263,14 +310,9 @@ qv_code qv_rpc_server_start(qv_rpc_server *s, qv_err *err)
     if (s->port <= 0) {
         s->port = 0;
         grpc_server_destroy(s->server);
-        grpc_completion_queue_shutdown(s->cq);
-        while (grpc_completion_queue_next(
-                   s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
-                   .type != GRPC_QUEUE_SHUTDOWN) {
-        }
-        grpc_completion_queue_destroy(s->cq);
+        drain_queues(s, 0);
+        destroy_queues(s);
         s->server = NULL;
-        s->cq = NULL;
         grpc_shutdown();
         qv_pool_destroy(s->pool);
         s->pool = NULL;
@@ -284,12 +326,32 @@ qv_code qv_rpc_server_start(qv_rpc_server *s, qv_err *err)
     (void)snprintf(s->addr, sizeof s->addr, v6 ? "[%s]:%d" : "%s:%d", s->host,
                    s->port);
     qsort(s->methods, s->n_methods, sizeof(*s->methods), cmp_method);
+    /* The draining threads first (before any call can arrive): n_extra
+     * decides the main thread's job. */
+    start_extra_threads(s);
+    if (s->opts.inline_unary && s->n_extra < s->n_cqs) {
+        for (size_t i = 0; i < s->n_cqs; i++)
+            grpc_completion_queue_shutdown(s->cqs[i]);
+        for (size_t i = 0; i < s->n_extra; i++)
+            pthread_join(s->extra_threads[i], NULL);
+        s->n_extra = 0;
+        grpc_server_destroy(s->server);
+        drain_queues(s, 0);
+        destroy_queues(s);
+        s->server = NULL;
+        grpc_shutdown();
+        qv_pool_destroy(s->pool);
+        s->pool = NULL;
+        return qv_fail(err, QV_E_NOMEM,
+                       "rpc server on '%s': cannot start its threads", s->addr);
+    }
     grpc_server_start(s->server);
     s->started = true;
-    for (int i = 0; i < PENDING_ACCEPTS; i++)
-        qv_rpc__call_request_new(s);
-    /* The draining threads first: n_extra decides the main thread's job. */
-    start_extra_threads(s);
+    /* inline: one pending request per queue (see on_new in rpc_call.c) */
+    int pending = s->opts.inline_unary ? 1 : PENDING_ACCEPTS;
+    for (size_t q = 0; q < s->n_cqs; q++)
+        for (int i = 0; i < pending; i++)
+            qv_rpc__call_request_new(s, s->cqs[q]);
     if (pthread_create(&s->cq_thread, NULL, cq_thread_main, s) != 0) {
         atomic_store(&s->stop_requested, true);
         /* Without the thread nothing drains the queue: cancel and drain
@@ -297,6 +359,7 @@ qv_code qv_rpc_server_start(qv_rpc_server *s, qv_err *err)
         cq_thread_main(s);
         for (size_t i = 0; i < s->n_extra; i++)
             pthread_join(s->extra_threads[i], NULL);
+        drain_queues(s, s->n_extra);
         s->n_extra = 0;
         return qv_fail(err, QV_E_NOMEM,
                        "rpc server on '%s': cannot start "
@@ -377,7 +440,8 @@ static void *cq_thread_main(void *arg)
         if (atomic_load(&s->notified) && !cq_down &&
             atomic_load(&s->inflight) == 0) {
             cq_down = true;
-            grpc_completion_queue_shutdown(s->cq);
+            for (size_t i = 0; i < s->n_cqs; i++)
+                grpc_completion_queue_shutdown(s->cqs[i]);
         }
     }
     return NULL;
@@ -397,9 +461,8 @@ void qv_rpc_server_shutdown(qv_rpc_server *s)
             s->thread_running = false;
         }
         grpc_server_destroy(s->server);
-        grpc_completion_queue_destroy(s->cq);
+        destroy_queues(s);
         s->server = NULL;
-        s->cq = NULL;
         s->destroyed_grpc = true;
         qv_pool_destroy(s->pool);
         s->pool = NULL;
@@ -418,6 +481,7 @@ void qv_rpc_server_destroy(qv_rpc_server *s)
         free(s->methods[i].name);
     free(s->methods);
     free(s->extra_threads);
+    free(s->drainers);
     free(s->host);
     free(s->tls_cert);
     free(s->tls_key);

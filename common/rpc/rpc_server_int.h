@@ -29,12 +29,17 @@ struct qv_rpc_server {
     char *tls_cert, *tls_key, *tls_ca;
     char addr[300]; /* "host:port" as bound */
     grpc_server *server;
-    grpc_completion_queue *cq;
+    grpc_completion_queue *cq; /* == cqs[0]: shutdown notification */
+    /* inline_unary: one queue per draining thread (a call completes on the
+     * queue it was requested on); otherwise one queue, cqs[0] */
+    grpc_completion_queue **cqs;
+    size_t n_cqs;
     qv_pool *pool;
     pthread_t cq_thread;
     bool thread_running; /* guarded by life_mu */
-    /* inline_unary: more threads draining the queue (they run handlers) */
+    /* inline_unary: the threads draining cqs[i] (they run handlers) */
     pthread_t *extra_threads;
+    struct cq_drainer *drainers;
     size_t n_extra;
     atomic_bool notified; /* the shutdown tag came back */
     bool started;
@@ -69,6 +74,8 @@ typedef struct call_tag {
 struct qv_rpc_call {
     qv_rpc_server *srv;
     grpc_call *call;
+    grpc_completion_queue *cq; /* the queue its batches complete on */
+    bool defer_request;        /* on_read requests the queue's next call */
     grpc_call_details details;
     grpc_metadata_array md;
     grpc_byte_buffer *in;
@@ -95,7 +102,7 @@ struct qv_rpc_call {
 };
 
 /* Posts one grpc_server_request_call (CQ thread or start). */
-void qv_rpc__call_request_new(qv_rpc_server *s);
+void qv_rpc__call_request_new(qv_rpc_server *s, grpc_completion_queue *cq);
 /* Advances the call owning tag t (CQ thread). */
 void qv_rpc__call_on_event(call_tag *t, bool ok);
 /* The registered method called name, or NULL. */

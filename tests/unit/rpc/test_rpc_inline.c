@@ -151,3 +151,100 @@ Test(rpc_inline, shutdown_cancels_a_running_handler_after_the_grace)
     cr_assert_neq(s.rc, QV_OK);
     cr_assert_eq(atomic_load(&e.stats.handler_saw_expiry), 1);
 }
+
+/* The peer ("ipv4:127.0.0.1:PORT") one call on ch reports. */
+static void peer_of(qv_rpc_channel *ch, char *out, size_t cap)
+{
+    qv_arena a;
+    qv_arena_init(&a, 0);
+    Qvtest__EchoRequest rq = QVTEST__ECHO_REQUEST__INIT;
+    rq.text = (char *)"p";
+    ProtobufCMessage *m = NULL;
+    qv_err err;
+    qv_rpc_call_opts o = {.timeout_ms = 5000};
+    cr_assert_eq(qv_rpc_unary(ch, ECHO_SAY, &rq.base,
+                              &qvtest__echo_reply__descriptor, &a, &m, &o,
+                              &err),
+                 QV_OK, "%s", err.msg);
+    (void)snprintf(out, cap, "%s", ((Qvtest__EchoReply *)m)->peer);
+    qv_arena_release(&a);
+}
+
+/* Channels opened with qv_rpc_channel_open_own each have a connection of
+ * their own (the server sees different peers); cached ones share one. */
+Test(rpc_inline, own_channels_have_their_own_connections)
+{
+    qv_rpc_server_opts o = {
+        .host = "127.0.0.1", .workers = 2, .inline_unary = true};
+    echo_server e;
+    echo_start(&e, &o);
+    qv_rpc_channel *own1, *own2, *sh1, *sh2;
+    qv_err err;
+    cr_assert_eq(qv_rpc_channel_open_own(e.target, &own1, &err), QV_OK);
+    cr_assert_eq(qv_rpc_channel_open_own(e.target, &own2, &err), QV_OK);
+    cr_assert_eq(qv_rpc_channel_open(e.target, &sh1, &err), QV_OK);
+    cr_assert_eq(qv_rpc_channel_open(e.target, &sh2, &err), QV_OK);
+    cr_assert(own1 != own2 && own1 != sh1);
+    cr_assert(sh1 == sh2, "cached channels are shared");
+    char p1[128], p2[128], p3[128], p4[128];
+    peer_of(own1, p1, sizeof p1);
+    peer_of(own2, p2, sizeof p2);
+    peer_of(sh1, p3, sizeof p3);
+    peer_of(sh2, p4, sizeof p4);
+    cr_assert_str_neq(p1, p2);
+    cr_assert_str_neq(p1, p3);
+    cr_assert_str_neq(p2, p3);
+    cr_assert_str_eq(p3, p4);
+    cr_assert_eq(qv_rpc_channel_open_own("nocolon", &own1, &err), QV_E_INVALID);
+    qv_rpc_channel_close(own1);
+    qv_rpc_channel_close(own2);
+    qv_rpc_channel_close(sh1);
+    qv_rpc_channel_close(sh2);
+    echo_stop(&e);
+}
+
+/* Many short calls from several connections at once, on a server with
+ * fewer threads than connections: every call is answered (no queue is left
+ * without a pending request). */
+static void *many_calls(void *arg)
+{
+    const char *target = arg;
+    qv_rpc_channel *ch;
+    qv_err err;
+    if (qv_rpc_channel_open_own(target, &ch, &err) != QV_OK)
+        return (void *)1;
+    long bad = 0;
+    for (int i = 0; i < 300; i++) {
+        qv_arena a;
+        qv_arena_init(&a, 0);
+        Qvtest__EchoRequest rq = QVTEST__ECHO_REQUEST__INIT;
+        rq.text = (char *)"m";
+        ProtobufCMessage *m = NULL;
+        qv_rpc_call_opts o = {.timeout_ms = 5000};
+        if (qv_rpc_unary(ch, ECHO_SAY, &rq.base,
+                         &qvtest__echo_reply__descriptor, &a, &m, &o,
+                         &err) != QV_OK)
+            bad++;
+        qv_arena_release(&a);
+    }
+    qv_rpc_channel_close(ch);
+    return (void *)bad;
+}
+
+Test(rpc_inline, many_connections_many_calls_all_answered)
+{
+    qv_rpc_server_opts o = {
+        .host = "127.0.0.1", .workers = 2, .inline_unary = true};
+    echo_server e;
+    echo_start(&e, &o);
+    pthread_t th[5];
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, many_calls, e.target), 0);
+    for (int i = 0; i < 5; i++) {
+        void *bad;
+        pthread_join(th[i], &bad);
+        cr_assert_eq((long)bad, 0, "thread %d: %ld calls failed", i, (long)bad);
+    }
+    echo_stop(&e);
+    cr_assert_eq(atomic_load(&e.stats.by_status[GRPC_STATUS_OK]), 1500);
+}
