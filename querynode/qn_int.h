@@ -116,6 +116,11 @@ qn_chan *qv_qn__chan(qv_qnode *q, int64_t coll, const char *vch, qn_coll **c);
 
 qv_code qv_qn__search(qv_rpc_call *call, const ProtobufCMessage *req,
                       ProtobufCMessage **resp, void *ud, qv_err *err);
+/* SearchBatch: the shard requests one after the other on this thread, at
+ * most QV_QN_MAX_BATCH of them. */
+#define QV_QN_MAX_BATCH 1024
+qv_code qv_qn__search_batch(qv_rpc_call *call, const ProtobufCMessage *req,
+                            ProtobufCMessage **resp, void *ud, qv_err *err);
 qv_code qv_qn__query(qv_rpc_call *call, const ProtobufCMessage *req,
                      ProtobufCMessage **resp, void *ud, qv_err *err);
 

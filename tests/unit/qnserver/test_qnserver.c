@@ -266,3 +266,63 @@ Test(qnserver, waits_are_bounded_and_unknown_channels_are_not_loaded)
                  QV_OK, "%s", err.msg);
     cr_assert_eq(qv_qnode_channels(qn), 0);
 }
+
+/* SearchBatch: answers in request order, each with its own status (an
+ * unknown vchannel fails alone); an empty batch is refused. */
+Test(qnserver, search_batch_answers_each_shard_in_order)
+{
+    write_rows();
+    watch();
+    float q1[2] = {2.2f, 0}, q2[2] = {4.1f, 0};
+    Quiver__Internal__ShardSearchRequest s[3];
+    Quiver__Internal__ShardSearchRequest *sp[3] = {&s[0], &s[1], &s[2]};
+    float *qs[3] = {q1, q2, q1};
+    for (int i = 0; i < 3; i++) {
+        quiver__internal__shard_search_request__init(&s[i]);
+        s[i].collection_id = 7;
+        s[i].vchannel = i == 2 ? "p0_7v9" : "p0_7v0";
+        s[i].guarantee_ts = 150;
+        s[i].timeout_ms = i == 2 ? 100 : 5000;
+        s[i].field_id = 101;
+        s[i].nq = 1;
+        s[i].topk = 1;
+        s[i].queries.data = (uint8_t *)qs[i];
+        s[i].queries.len = 2 * sizeof(float);
+    }
+    Quiver__Internal__ShardSearchBatchRequest b =
+        QUIVER__INTERNAL__SHARD_SEARCH_BATCH_REQUEST__INIT;
+    b.requests = sp;
+    b.n_requests = 3;
+    Quiver__Internal__ShardSearchBatchResponse *r = NULL;
+    qv_err err = {0};
+    cr_assert_eq(
+        qv_rpc_unary(ch, QN "SearchBatch", &b.base,
+                     &quiver__internal__shard_search_batch_response__descriptor,
+                     &arena, (ProtobufCMessage **)&r, NULL, &err),
+        QV_OK, "%s", err.msg);
+    cr_assert_eq(r->status->code, 0, "%s", r->status->reason);
+    cr_assert_eq(r->n_responses, 3);
+    cr_assert_eq(r->responses[0]->status->code, 0);
+    cr_assert_eq(r->responses[1]->status->code, 0);
+    cr_assert_float_eq(r->responses[0]->distances[0], 0.04f, 1e-4);
+    cr_assert_float_eq(r->responses[1]->distances[0], 0.01f, 1e-4);
+    cr_assert_neq(r->responses[2]->status->code, 0, "unknown vchannel");
+    /* the same answers as one Search each */
+    Quiver__Internal__ShardSearchResponse *one = NULL;
+    cr_assert_eq(
+        qv_rpc_unary(ch, QN "Search", &s[1].base,
+                     &quiver__internal__shard_search_response__descriptor,
+                     &arena, (ProtobufCMessage **)&one, NULL, &err),
+        QV_OK, "%s", err.msg);
+    cr_assert_eq(one->n_distances, r->responses[1]->n_distances);
+    cr_assert_float_eq(one->distances[0], r->responses[1]->distances[0], 1e-6);
+    b.n_requests = 0;
+    cr_assert_eq(
+        qv_rpc_unary(ch, QN "SearchBatch", &b.base,
+                     &quiver__internal__shard_search_batch_response__descriptor,
+                     &arena, (ProtobufCMessage **)&r, NULL, &err),
+        QV_OK, "%s", err.msg);
+    cr_assert_neq(r->status->code, 0);
+    cr_assert(strstr(r->status->reason, "want 1 to 1024"), "%s",
+              r->status->reason);
+}
