@@ -101,6 +101,7 @@ static qv_code channel_get(const char *target, const char *key,
                        target);
     }
     qv_rpc_channel *c = QV_NEW(qv_rpc_channel);
+    pthread_mutex_init(&c->cq_mu, NULL);
     c->target = qv_xstrdup(target);
     c->key = qv_xstrdup(key);
     c->ch = gc;
@@ -178,6 +179,9 @@ void qv_rpc_channel_close(qv_rpc_channel *ch)
         }
     }
     pthread_mutex_unlock(&cache_mu);
+    for (int i = 0; i < ch->n_idle_cq; i++)
+        qv_rpc__cq_destroy(ch->idle_cq[i]);
+    pthread_mutex_destroy(&ch->cq_mu);
     grpc_channel_destroy(ch->ch);
     free(ch->target);
     free(ch->key);
@@ -244,13 +248,37 @@ void qv_rpc__cq_destroy(grpc_completion_queue *cq)
     grpc_completion_queue_destroy(cq);
 }
 
+/* A pluck queue for one unary call on ch: an idle one, or a new one. */
+static grpc_completion_queue *cq_take(qv_rpc_channel *ch)
+{
+    grpc_completion_queue *cq = NULL;
+    pthread_mutex_lock(&ch->cq_mu);
+    if (ch->n_idle_cq > 0)
+        cq = ch->idle_cq[--ch->n_idle_cq];
+    pthread_mutex_unlock(&ch->cq_mu);
+    return cq ? cq : grpc_completion_queue_create_for_pluck(NULL);
+}
+
+/* Returns a queue whose tags were all plucked. */
+static void cq_give(qv_rpc_channel *ch, grpc_completion_queue *cq)
+{
+    pthread_mutex_lock(&ch->cq_mu);
+    if (ch->n_idle_cq < QV_RPC_IDLE_CQS) {
+        ch->idle_cq[ch->n_idle_cq++] = cq;
+        cq = NULL;
+    }
+    pthread_mutex_unlock(&ch->cq_mu);
+    if (cq)
+        qv_rpc__cq_destroy(cq);
+}
+
 /* One attempt; on success *reply is the reply buffer (caller destroys). */
 static qv_code unary_attempt(qv_rpc_channel *ch, const char *method,
                              grpc_byte_buffer *req, gpr_timespec deadline,
                              const qv_rpc_call_opts *opts,
                              grpc_byte_buffer **reply, int *status, qv_err *err)
 {
-    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    grpc_completion_queue *cq = cq_take(ch);
     grpc_slice m = grpc_slice_from_copied_string(method);
     grpc_call *call = grpc_channel_create_call(
         ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, m, NULL, deadline, NULL);
@@ -319,7 +347,7 @@ static qv_code unary_attempt(qv_rpc_channel *ch, const char *method,
     grpc_metadata_array_destroy(&imd);
     grpc_metadata_array_destroy(&tmd);
     grpc_call_unref(call);
-    qv_rpc__cq_destroy(cq);
+    cq_give(ch, cq);
     return rc;
 }
 

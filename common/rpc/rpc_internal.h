@@ -7,6 +7,7 @@
 #include <grpc/grpc.h>
 #include <grpc/support/time.h>
 #include <protobuf-c/protobuf-c.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,12 +36,20 @@ char *qv_rpc__slice_dup(qv_arena *a, grpc_slice s);
 /* ---- client side ---- */
 #include "common/rpc/rpc_client.h"
 
+#define QV_RPC_IDLE_CQS 16
+
 struct qv_rpc_channel {
     char *target;
     char *key; /* cache key: target plus TLS settings */
     grpc_channel *ch;
     int refs; /* guarded by the cache lock in rpc_client.c */
     struct qv_rpc_channel *next;
+    /* Idle pluck queues for unary calls, reused so that a call does not
+     * create and destroy a queue (and, with the poll engine, its wake-up
+     * fd); all their tags were plucked.  Destroyed with the channel. */
+    pthread_mutex_t cq_mu;
+    grpc_completion_queue *idle_cq[QV_RPC_IDLE_CQS];
+    int n_idle_cq;
 };
 
 /* Adds a reference to an open channel (streams hold one). */
