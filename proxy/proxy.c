@@ -54,8 +54,12 @@ qv_code qv_proxy__forward(qv_proxy *p, qv_rpc_call *call, const char *method,
     if (!p->link)
         return qv_fail(err, QV_E_NOT_READY,
                        "this proxy has no coord (no meta KV configured)");
+    /* Keep a tenth of what is left (at least 50 ms) to answer in: a
+     * client should get the coord's error ("no active coord"), not its
+     * own deadline. */
     int64_t left = qv_rpc_call_ms_left(call);
-    int64_t t = left < 60000 ? left : 60000;
+    int64_t margin = left / 10 > 50 ? left / 10 : 50;
+    int64_t t = left < 60000 ? left - margin : 60000;
     if (t <= 0)
         return qv_fail(err, QV_E_TIMEOUT, "%s: the call's deadline passed",
                        method);
