@@ -23,13 +23,25 @@
  *   3. releases the vchannels of dropped collections (ReleaseDataChannels)
  *      and removes their assignment and checkpoint records;
  *   4. every wal_trim_interval_ms, trims each pchannel below the smallest
- *      checkpoint of the vchannels on it, less a safety margin, and never
+ *      checkpoint of the vchannels on it and the smallest position the
+ *      query nodes serving them consumed, less a safety margin, and never
  *      past the end position read before the collections were listed (a
  *      collection created meanwhile has all its records above that).  A
- *      pchannel any of whose vchannels has no checkpoint is not trimmed.
+ *      pchannel is not trimmed while one of its vchannels has no
+ *      checkpoint, or is assigned to a live query node that has not
+ *      reported its position yet (after a coord restart: until its first
+ *      SyncSegments answer).
  *
- * Query nodes start from the same checkpoints, so nothing they need is
- * trimmed. */
+ * Query nodes report, in every SyncSegments answer, the position their
+ * delegator has consumed each vchannel up to (its last time tick's;
+ * coord_load.c keeps the latest per assignment and asks again at least
+ * every trim interval), so a slow or stalled query node holds the trim
+ * back instead of losing records (its reader would fail with
+ * QV_E_COMPACTED and the vchannel stop serving).  Released collections
+ * and query nodes whose session is gone stop counting.  The positions
+ * are read after the checkpoints and under load_mu, which a watch holds
+ * from reading its checkpoints to recording its assignment, so a query
+ * node assigned meanwhile starts at or past what the trim keeps. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,8 +53,9 @@
 #include "common/json/json.h"
 #include "common/log.h"
 #include "common/rpc/rpc_client.h"
-#include "coord/coord_int.h"
 #include "common/msg/msg.h"
+#include "coord/coord_int.h"
+#include "coord/coord_load.h"
 #include "coord/segmeta.h"
 #include "internal/datanode.pb-c.h"
 #include "proto/pb_arena.h"
@@ -389,7 +402,10 @@ typedef struct trim_pch {
     const char *name;
     wal_pos end_before; /* end read before the collections were listed */
     wal_pos min_chk;
-    bool blocked; /* a vchannel without a checkpoint */
+    wal_pos min_qn;     /* smallest position a query node reported */
+    const char *qn_vch; /* its vchannel (for the log) */
+    bool blocked;       /* a vchannel without a checkpoint, or one a live query
+                           node consumes without having said where */
 } trim_pch;
 
 static trim_pch *find_pch(trim_pch *v, size_t n, const char *name)
@@ -398,6 +414,80 @@ static trim_pch *find_pch(trim_pch *v, size_t n, const char *name)
         if (strcmp(v[i].name, name) == 0)
             return &v[i];
     return NULL;
+}
+
+/* One served vchannel seen under load_mu (trim_query_nodes). */
+typedef struct qn_use {
+    trim_pch *p;
+    const char *vch;
+    qv_qn_pos st;
+    char session[QV_SEGMETA_KEY_MAX];
+    uint64_t pos;
+} qn_use;
+
+static bool key_in(char **keys, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(keys[i], key) == 0)
+            return true;
+    return false;
+}
+
+/* Lowers each pchannel's limit to the positions its query nodes reported
+ * (or blocks it while one has not).  Called after the checkpoints were
+ * read; takes load_mu, which a watch holds from reading its checkpoints
+ * until its assignment is recorded: an assignment not seen here starts
+ * at or past the checkpoints already read.  A node whose session is gone
+ * no longer counts. */
+static void trim_query_nodes(qv_coord *c, qv_coll_info **cs, size_t nc,
+                             trim_pch *ps, size_t np, qv_arena *a)
+{
+    size_t nv = 0;
+    for (size_t i = 0; i < nc; i++)
+        nv += cs[i]->n_virtual_channels;
+    qn_use *us = qv_arena_alloc(a, (nv + 1) * sizeof *us);
+    size_t nu = 0;
+    pthread_mutex_lock(&c->load_mu);
+    for (size_t i = 0; i < nc; i++)
+        for (size_t s = 0; s < cs[i]->n_virtual_channels; s++) {
+            trim_pch *p = find_pch(ps, np, cs[i]->physical_channels[s]);
+            if (!p || p->blocked)
+                continue;
+            qn_use *u = &us[nu];
+            u->st = qv_coord__load_consumed(c, cs[i]->id, s, u->session,
+                                            sizeof u->session, &u->pos);
+            if (u->st == QV_QN_POS_NONE)
+                continue;
+            u->p = p;
+            u->vch = cs[i]->virtual_channels[s];
+            nu++;
+        }
+    pthread_mutex_unlock(&c->load_mu);
+    if (nu == 0)
+        return;
+    char **keys, **addrs;
+    size_t nk = 0;
+    qv_err e = {0};
+    if (qv_coord__load_nodes(c, a, &keys, &addrs, &nk, &e)) {
+        for (size_t i = 0; i < nu; i++) /* cannot tell who lives */
+            us[i].p->blocked = true;
+        return;
+    }
+    for (size_t i = 0; i < nu; i++) {
+        qn_use *u = &us[i];
+        if (u->session[0] && !key_in(keys, nk, u->session))
+            continue; /* that node is gone */
+        if (u->st == QV_QN_POS_UNKNOWN) {
+            u->p->blocked = true;
+            QV_LOG(QV_LOG_DEBUG, "coord",
+                   "trim of %s waits: the query node of vchannel %s has not "
+                   "reported its position yet",
+                   u->p->name, u->vch);
+        } else if (u->pos < u->p->min_qn) {
+            u->p->min_qn = u->pos;
+            u->p->qn_vch = u->vch;
+        }
+    }
 }
 
 static void trim_logs(qv_coord *c, qv_catalog *cat)
@@ -419,7 +509,8 @@ static void trim_logs(qv_coord *c, qv_catalog *cat)
                 continue;
             trim_pch *p = &ps[np];
             p->name = pch;
-            p->min_chk = UINT64_MAX;
+            p->min_chk = p->min_qn = UINT64_MAX;
+            p->qn_vch = NULL;
             p->blocked = wal_latest(c->opts.log, pch, &p->end_before, &e) != 0;
             np++;
         }
@@ -439,12 +530,21 @@ static void trim_logs(qv_coord *c, qv_catalog *cat)
             else if (k->position < p->min_chk)
                 p->min_chk = k->position;
         }
+    trim_query_nodes(c, cs, nc, ps, np, &a);
     uint64_t margin = c->opts.wal_trim_margin;
     for (size_t i = 0; i < np; i++) {
         trim_pch *p = &ps[i];
         if (p->blocked || p->min_chk == UINT64_MAX)
             continue;
         wal_pos to = p->min_chk < p->end_before ? p->min_chk : p->end_before;
+        if (p->min_qn < to) {
+            to = p->min_qn;
+            if (p->min_chk - p->min_qn > margin)
+                QV_LOG(QV_LOG_DEBUG, "coord",
+                       "trim of %s held at %" PRIu64 " by the query node of "
+                       "vchannel %s (datanode checkpoints from %" PRIu64 ")",
+                       p->name, p->min_qn, p->qn_vch, p->min_chk);
+        }
         if (to <= margin)
             continue;
         to -= margin;

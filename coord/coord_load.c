@@ -23,7 +23,10 @@
  * target segment serves and every listed index is attached, otherwise the
  * share of rows done (serving, and indexed where indexes are listed),
  * capped at 99.  A node's load error (e.g. over its memory limit) is the
- * progress call's status.
+ * progress call's status.  Each answer also says up to which log position
+ * the node consumed the vchannel; the log trimming (coord_dn.c) never
+ * passes it (qv_coord__load_consumed), and an unchanged target is re-sent
+ * every trim interval (at most 5 s) to keep it fresh.
  *
  * The RPC handlers are in svc_load.c (coord_load.h is what they use).
  * This is the single-replica minimum: one query node serves every shard of
@@ -67,6 +70,11 @@ typedef struct chst {
     int64_t *serving, *indexed;
     qv_code err_code;
     char *err;
+    /* The node's consumed log position (SyncSegmentsResponse consumed_*;
+     * log trimming, coord_dn.c) and when it last answered (monotonic
+     * ms; a target sync is re-sent to refresh it). */
+    bool pos_known;
+    uint64_t pos, pos_ms;
 } chst;
 
 typedef struct qv__load {
@@ -551,6 +559,9 @@ static void chst_set_reply(chst *s,
         s->err_code = r->status->code == 3 ? QV_E_NOMEM : QV_E_UNAVAILABLE;
         s->err = qv_xstrdup(r->status->reason ? r->status->reason : "");
     }
+    s->pos_known = r->consumed_known;
+    s->pos = r->consumed_position;
+    s->pos_ms = qv_mono_ms(qv_clock_system());
     bool ok = !s->err_code;
     for (size_t i = 0; ok && i < s->nsegs; i++) {
         ok = qv_coord__load_has_id(s->serving, s->nserving, s->seg[i]);
@@ -558,6 +569,49 @@ static void chst_set_reply(chst *s,
             ok = qv_coord__load_has_id(s->indexed, s->nindexed, s->seg[i]);
     }
     s->complete = ok;
+}
+
+/* True when channel s's consumed position is due for a refresh: the log
+ * is trimmed (coord_dn.c) and the node last answered longer ago than the
+ * trim interval (at most 5 s), so an unchanged target is sent again just
+ * to hear where the node stands. */
+static bool pos_due(qv_coord *c, const chst *s)
+{
+    if (!c->opts.log || c->opts.wal_trim_off)
+        return false;
+    uint64_t every = c->opts.wal_trim_interval_ms;
+    if (!every || every > 5000)
+        every = 5000;
+    return qv_mono_ms(qv_clock_system()) - s->pos_ms >= every;
+}
+
+qv_qn_pos qv_coord__load_consumed(qv_coord *c, int64_t coll, size_t shard,
+                                  char *session, size_t cap, uint64_t *pos)
+{
+    session[0] = '\0';
+    *pos = 0;
+    qv__load *l = qv_coord__load_find(c, coll);
+    if (l) {
+        if (shard >= l->nch)
+            return QV_QN_POS_NONE;
+        snprintf(session, cap, "%s", l->session);
+        *pos = l->ch[shard].pos;
+        return l->ch[shard].pos_known ? QV_QN_POS_AT : QV_QN_POS_UNKNOWN;
+    }
+    /* loaded, but not watched by this coord yet (it became active
+     * meanwhile): the recorded node, while it lives, still consumes */
+    qv_arena a;
+    qv_arena_init(&a, 0);
+    qv_load_rec rec;
+    qv_err e = {0};
+    char key[600], ad[300];
+    qv_code rc = qv_coord__load_get_rec(c, coll, &a, &rec, &e);
+    qv_arena_release(&a);
+    if (rc)
+        return QV_QN_POS_UNKNOWN; /* cannot tell: keep the records */
+    if (!rec.loaded || !recorded_node(c, coll, key, sizeof key, ad, sizeof ad))
+        return QV_QN_POS_NONE;
+    return QV_QN_POS_UNKNOWN;
 }
 
 /* Serializes target syncs, which talk to query nodes; taken before
@@ -607,7 +661,7 @@ static void sync_channel(qv_coord *c, int64_t coll, size_t i,
         send = false;
     else if (h != s->hash || !s->version)
         chst_set_target(s, t, h, next_version());
-    else if (s->replied && s->complete)
+    else if (s->replied && s->complete && !pos_due(c, s))
         send = false;
     if (send)
         t->version = s->version;

@@ -22,6 +22,7 @@ struct qv_delegator {
     uint64_t max_lag_ms;
     pthread_t thread;
     pthread_mutex_t apply_mu; /* one shard writer at a time */
+    wal_pos next_pos;         /* consumer-private: the next record's */
 
     pthread_mutex_t mu; /* guards the fields below */
     pthread_cond_t cv;
@@ -43,6 +44,27 @@ static void fail(qv_delegator *d, qv_code rc, const char *what, const qv_err *e,
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
     QV_LOG(QV_LOG_ERROR, "querynode", "delegator: %s", d->fail_msg);
+}
+
+/* The log was trimmed (or expired by retention) past records this
+ * consumer had not read: it stops for good, and says which vchannel, from
+ * where and what restores it. */
+static void compacted(qv_delegator *d, const qv_err *e)
+{
+    wal_pos ck;
+    pthread_mutex_lock(&d->mu);
+    ck = d->ck_pos;
+    pthread_mutex_unlock(&d->mu);
+    qv_err m = {0};
+    (void)qv_fail(&m, QV_E_COMPACTED,
+                  "%s; the records from position %llu on were removed before "
+                  "this query node consumed them (its checkpoint is %llu), so "
+                  "the vchannel cannot serve consistent reads: release and "
+                  "load collection %lld again to restart it from the current "
+                  "checkpoint (check the log retention settings)",
+                  e->msg, (unsigned long long)d->next_pos,
+                  (unsigned long long)ck, (long long)d->collection);
+    fail(d, QV_E_COMPACTED, "log records lost", &m, d->next_pos);
 }
 
 /* Applies one record; returns false when the consumer must stop. */
@@ -111,9 +133,13 @@ static void *run(void *arg)
                 nanosleep(&ts, NULL);
                 continue;
             }
-            fail(d, rc, "cannot read the log", &err, 0);
+            if (qv_code_primary(rc) == QV_E_COMPACTED)
+                compacted(d, &err);
+            else
+                fail(d, rc, "cannot read the log", &err, d->next_pos);
             break;
         }
+        d->next_pos = e.pos + 1;
         if (!consume(d, &e))
             break;
     }
@@ -129,6 +155,7 @@ qv_code qv_delegator_start(const qv_delegator_opts *opts, qv_delegator **out,
     d->poll_ms = opts->poll_ms ? opts->poll_ms : 50;
     d->max_lag_ms = opts->max_lag_ms ? opts->max_lag_ms : 86400000ull;
     d->ck_pos = opts->from;
+    d->next_pos = opts->from;
     pthread_mutex_init(&d->mu, NULL);
     pthread_mutex_init(&d->apply_mu, NULL);
     pthread_condattr_t ca;

@@ -9,7 +9,13 @@
  * T (tsafe never decreases).  Records of other vchannels are skipped by
  * their header alone.  A record that fails to decode or apply stops the
  * consumer: the delegator turns "failed", keeps the error, and every wait
- * returns it (it never serves a shard that lost a message).
+ * returns it (it never serves a shard that lost a message).  So does a
+ * read that finds the log trimmed past records not read yet
+ * (QV_E_COMPACTED; the error names the vchannel, the position and the
+ * remedy: release and load the collection again).  The coord never trims
+ * past qv_delegator_checkpoint() of a live query node, which reports it
+ * in every SyncSegments answer (coord/coord_dn.c), so that takes a trim
+ * by hand or the log's own retention.
  *
  * Ownership: the delegator owns its shard, its log reader and its thread;
  * the wal handle is borrowed and must outlive the delegator.
@@ -54,7 +60,8 @@ void qv_delegator_stop(qv_delegator *d);
 
 qv_ts qv_delegator_tsafe(qv_delegator *d);
 /* Position just after the last time tick applied (where a new consumer
- * could resume with nothing lost), and the tick itself. */
+ * could resume with nothing lost), and the tick itself.  Before the first
+ * tick: the start position (WAL_EARLIEST if it started there). */
 void qv_delegator_checkpoint(qv_delegator *d, wal_pos *pos, qv_ts *tick);
 
 /* Waits until tsafe >= guarantee or timeout_ms pass.  On success *reached

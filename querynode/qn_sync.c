@@ -18,6 +18,9 @@
  *     released partitions).
  * Then indexes are attached (qn_index.c) and the state is published for
  * SyncSegments replies: serving ids, indexed ids, memory, last error.
+ * Each reply also carries the log position the channel has consumed up
+ * to (the delegator's checkpoint), below which the coord may trim the
+ * write log (coord/coord_dn.c).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -649,6 +652,30 @@ static int64_t *arena_ids(qv_arena *a, const int64_t *v, size_t n)
     return out;
 }
 
+/* Where the channel's consumer stands in the log (SyncSegmentsResponse
+ * consumed_*): a running delegator's checkpoint (after its last applied
+ * time tick; the records it read past it are needed again only by a
+ * restart, which resumes there), else the checkpoint it will start at; a
+ * channel given no checkpoint (the log's start) cannot tell.  ch->mu
+ * held. */
+static void consumed(qn_chan *ch, protobuf_c_boolean *known, uint64_t *pos)
+{
+    *known = false;
+    *pos = 0;
+    if (ch->del) {
+        wal_pos p;
+        qv_ts tick;
+        qv_delegator_checkpoint(ch->del, &p, &tick);
+        if (p != WAL_EARLIEST && p != WAL_LATEST) {
+            *known = true;
+            *pos = p;
+        }
+    } else if (ch->from != WAL_EARLIEST && ch->from != WAL_LATEST) {
+        *known = true;
+        *pos = ch->from;
+    }
+}
+
 qv_code qv_qn__sync_segments(qv_rpc_call *call, const ProtobufCMessage *req,
                              ProtobufCMessage **resp, void *ud, qv_err *err)
 {
@@ -692,6 +719,7 @@ qv_code qv_qn__sync_segments(qv_rpc_call *call, const ProtobufCMessage *req,
     r->indexed = arena_ids(a, ch->indexed, ch->nindexed);
     r->n_indexed = ch->nindexed;
     r->memory_bytes = ch->memory;
+    consumed(ch, &r->consumed_known, &r->consumed_position);
     r->status = mk_status(a, ch->error, ch->error_msg);
     pthread_mutex_unlock(&ch->mu);
     pthread_rwlock_unlock(&q->mu);
