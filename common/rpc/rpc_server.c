@@ -67,6 +67,8 @@ qv_code qv_rpc_server_create(const qv_rpc_server_opts *opts,
     if (s->opts.shutdown_grace_ms <= 0)
         s->opts.shutdown_grace_ms = DEFAULT_GRACE_MS;
     pthread_mutex_init(&s->life_mu, NULL);
+    pthread_mutex_init(&s->stop_mu, NULL);
+    pthread_cond_init(&s->stop_cv, NULL);
     *out = s;
     return QV_OK;
 }
@@ -169,6 +171,14 @@ static qv_code probe_bind(const char *host, int port, const char *addr,
 }
 
 static void *cq_thread_main(void *arg);
+
+static void request_stop(qv_rpc_server *s)
+{
+    pthread_mutex_lock(&s->stop_mu);
+    atomic_store(&s->stop_requested, true);
+    pthread_cond_broadcast(&s->stop_cv);
+    pthread_mutex_unlock(&s->stop_mu);
+}
 
 /* inline_unary: thread i drains cqs[i] and runs the unary handlers of the
  * calls requested there; the main thread then only supervises (runs the
@@ -353,7 +363,7 @@ qv_code qv_rpc_server_start(qv_rpc_server *s, qv_err *err)
         for (int i = 0; i < pending; i++)
             qv_rpc__call_request_new(s, s->cqs[q]);
     if (pthread_create(&s->cq_thread, NULL, cq_thread_main, s) != 0) {
-        atomic_store(&s->stop_requested, true);
+        request_stop(s);
         /* Without the thread nothing drains the queue: cancel and drain
          * here. */
         cq_thread_main(s);
@@ -411,6 +421,12 @@ static void *cq_thread_main(void *arg)
                 s->cq, qv_rpc__deadline_in(CQ_POLL_MS), NULL);
         } else if (cq_down) {
             break; /* the draining threads see the queue's end */
+        } else if (!shutting) {
+            /* nothing to do until a stop is asked for */
+            pthread_mutex_lock(&s->stop_mu);
+            while (!atomic_load(&s->stop_requested))
+                pthread_cond_wait(&s->stop_cv, &s->stop_mu);
+            pthread_mutex_unlock(&s->stop_mu);
         } else {
             struct timespec ts = {0, 10L * 1000000};
             nanosleep(&ts, NULL);
@@ -452,7 +468,7 @@ void qv_rpc_server_shutdown(qv_rpc_server *s)
     pthread_mutex_lock(&s->life_mu);
     if (s->started && !s->destroyed_grpc) {
         qv_rpc__local_remove(s);
-        atomic_store(&s->stop_requested, true);
+        request_stop(s);
         if (s->thread_running) {
             pthread_join(s->cq_thread, NULL);
             for (size_t i = 0; i < s->n_extra; i++)
@@ -487,5 +503,7 @@ void qv_rpc_server_destroy(qv_rpc_server *s)
     free(s->tls_key);
     free(s->tls_ca);
     pthread_mutex_destroy(&s->life_mu);
+    pthread_mutex_destroy(&s->stop_mu);
+    pthread_cond_destroy(&s->stop_cv);
     free(s);
 }

@@ -47,8 +47,10 @@ struct qv_rpc_server {
     int port;
     reg_method *methods; /* sorted by name at start */
     size_t n_methods, cap_methods;
-    pthread_mutex_t life_mu; /* serialises start/shutdown/destroy */
-    atomic_bool stop_requested;
+    pthread_mutex_t life_mu;    /* serialises start/shutdown/destroy */
+    atomic_bool stop_requested; /* set under stop_mu, with stop_cv */
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv; /* the idle supervisor waits here */
     atomic_bool cancel_all; /* grace period over: calls are cancelled */
     atomic_long inflight;   /* accepted calls not yet freed */
     int shutdown_tag;       /* address used as the shutdown tag */
