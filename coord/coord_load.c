@@ -25,8 +25,12 @@
  * capped at 99.  A node's load error (e.g. over its memory limit) is the
  * progress call's status.  Each answer also says up to which log position
  * the node consumed the vchannel; the log trimming (coord_dn.c) never
- * passes it (qv_coord__load_consumed), and an unchanged target is re-sent
- * every trim interval (at most 5 s) to keep it fresh.
+ * passes it (qv_coord__load_consumed); while the target is unchanged the
+ * keeper asks for it every trim interval (at most 5 s) with a version-0
+ * SyncSegments, which carries no target.  A node whose
+ * consumer lost records anyway (a trim by hand, the log's retention) says
+ * so (consumer_lost): the collection is released on it and watched again
+ * from the current checkpoints.
  *
  * The RPC handlers are in svc_load.c (coord_load.h is what they use).
  * This is the single-replica minimum: one query node serves every shard of
@@ -573,8 +577,7 @@ static void chst_set_reply(chst *s,
 
 /* True when channel s's consumed position is due for a refresh: the log
  * is trimmed (coord_dn.c) and the node last answered longer ago than the
- * trim interval (at most 5 s), so an unchanged target is sent again just
- * to hear where the node stands. */
+ * trim interval (at most 5 s). */
 static bool pos_due(qv_coord *c, const chst *s)
 {
     if (!c->opts.log || c->opts.wal_trim_off)
@@ -629,6 +632,30 @@ static chst *chan_state(qv_coord *c, int64_t coll, size_t i, const char *addr)
     return &l->ch[i];
 }
 
+/* The node's consumer of vch lost log records (trimmed or expired past
+ * it): releases the collection on the node and forgets the assignment,
+ * so the next keeper round watches it again (the recorded node) from the
+ * current checkpoints with targets read after them, as a restart would.
+ * Until then the trim of its pchannels waits (qv_coord__load_consumed:
+ * loaded, recorded node alive).  load_mu held. */
+static void restart_lost(qv_coord *c, const qv_coll_info *info, const char *vch,
+                         const char *addr, const char *why)
+{
+    QV_LOG(QV_LOG_ERROR, "coord",
+           "query node %s lost log records of vchannel %s (%s): restarting "
+           "collection %s from its checkpoints",
+           addr, vch, why ? why : "", info->name);
+    Quiver__Internal__ReleaseChannelsRequest x =
+        QUIVER__INTERNAL__RELEASE_CHANNELS_REQUEST__INIT;
+    x.collection_id = info->id;
+    qv_err e = {0};
+    if (call_node(addr, QN_SERVICE "ReleaseChannels", &x.base, &e)) {
+        QV_LOG(QV_LOG_WARN, "coord", "restart of %s: %s", vch, e.msg);
+        return; /* the next answer says it again */
+    }
+    forget_load(c, info->id);
+}
+
 /* Recomputes channel i's target and sends it when it changed or the node
  * is not done with it.  sync_mu held, load_mu not. */
 static void sync_channel(qv_coord *c, int64_t coll, size_t i,
@@ -655,29 +682,34 @@ static void sync_channel(qv_coord *c, int64_t coll, size_t i,
         return;
     }
     uint64_t h = target_hash(t);
-    bool send = true;
+    bool send = true, probe = false;
     pthread_mutex_lock(&c->load_mu);
     if (!(s = chan_state(c, coll, i, addr)))
         send = false;
     else if (h != s->hash || !s->version)
         chst_set_target(s, t, h, next_version());
-    else if (s->replied && s->complete && !pos_due(c, s))
-        send = false;
-    if (send)
-        t->version = s->version;
+    else if (s->replied && s->complete)
+        send = probe = pos_due(c, s);
+    uint64_t sent = send ? s->version : 0;
+    t->version = sent;
     pthread_mutex_unlock(&c->load_mu);
     if (!send) {
         qv_arena_release(&a);
         return;
     }
+    /* only the position is due: version 0 asks without a target */
+    target ask = QUIVER__INTERNAL__SYNC_SEGMENTS_REQUEST__INIT;
+    ask.collection_id = coll;
+    ask.vchannel = (char *)vch;
     Quiver__Internal__SyncSegmentsResponse *r = NULL;
-    qv_code rc = call_qn(addr, QN_SERVICE "SyncSegments", &t->base,
-                         &quiver__internal__sync_segments_response__descriptor,
-                         &a, (ProtobufCMessage **)&r, 5000, &e);
+    qv_code rc =
+        call_qn(addr, QN_SERVICE "SyncSegments", probe ? &ask.base : &t->base,
+                &quiver__internal__sync_segments_response__descriptor, &a,
+                (ProtobufCMessage **)&r, 5000, &e);
     if (rc)
         QV_LOG(QV_LOG_WARN, "coord", "sync segments of %s: %s", vch, e.msg);
     pthread_mutex_lock(&c->load_mu);
-    if ((s = chan_state(c, coll, i, addr)) && s->version == t->version) {
+    if ((s = chan_state(c, coll, i, addr)) && s->version == sent) {
         if (rc) {
             chst_clear_reply(s);
             s->replied = s->complete = false;
@@ -685,6 +717,8 @@ static void sync_channel(qv_coord *c, int64_t coll, size_t i,
             chst_set_reply(s, r);
         }
     }
+    if (!rc && r->consumer_lost && chan_state(c, coll, i, addr))
+        restart_lost(c, info, vch, addr, r->status ? r->status->reason : "");
     pthread_mutex_unlock(&c->load_mu);
     qv_arena_release(&a);
 }

@@ -47,24 +47,24 @@ static void fail(qv_delegator *d, qv_code rc, const char *what, const qv_err *e,
 }
 
 /* The log was trimmed (or expired by retention) past records this
- * consumer had not read: it stops for good, and says which vchannel, from
- * where and what restores it. */
+ * consumer had not read: it stops, saying which vchannel, from where and
+ * what restores it (the owner restarts it from a checkpoint). */
 static void compacted(qv_delegator *d, const qv_err *e)
 {
-    wal_pos ck;
     pthread_mutex_lock(&d->mu);
-    ck = d->ck_pos;
+    d->failed = QV_E_COMPACTED;
+    (void)snprintf(d->fail_msg, sizeof d->fail_msg,
+                   "vchannel '%s' lost log records: position %llu (its "
+                   "checkpoint is %llu) is no longer in the log (%s); release "
+                   "and load collection %lld again to restart it from the "
+                   "current checkpoint (the coord does so when the query node "
+                   "reports it)",
+                   d->vchannel, (unsigned long long)d->next_pos,
+                   (unsigned long long)d->ck_pos, e->msg,
+                   (long long)d->collection);
+    pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
-    qv_err m = {0};
-    (void)qv_fail(&m, QV_E_COMPACTED,
-                  "%s; the records from position %llu on were removed before "
-                  "this query node consumed them (its checkpoint is %llu), so "
-                  "the vchannel cannot serve consistent reads: release and "
-                  "load collection %lld again to restart it from the current "
-                  "checkpoint (check the log retention settings)",
-                  e->msg, (unsigned long long)d->next_pos,
-                  (unsigned long long)ck, (long long)d->collection);
-    fail(d, QV_E_COMPACTED, "log records lost", &m, d->next_pos);
+    QV_LOG(QV_LOG_ERROR, "querynode", "delegator: %s", d->fail_msg);
 }
 
 /* Applies one record; returns false when the consumer must stop. */
@@ -212,6 +212,16 @@ qv_ts qv_delegator_tsafe(qv_delegator *d)
     qv_ts t = d->tsafe;
     pthread_mutex_unlock(&d->mu);
     return t;
+}
+
+qv_code qv_delegator_failure(qv_delegator *d, char *msg, size_t cap)
+{
+    pthread_mutex_lock(&d->mu);
+    qv_code rc = d->failed;
+    if (cap)
+        (void)snprintf(msg, cap, "%s", rc ? d->fail_msg : "");
+    pthread_mutex_unlock(&d->mu);
+    return rc;
 }
 
 void qv_delegator_checkpoint(qv_delegator *d, wal_pos *pos, qv_ts *tick)

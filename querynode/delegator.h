@@ -12,10 +12,11 @@
  * returns it (it never serves a shard that lost a message).  So does a
  * read that finds the log trimmed past records not read yet
  * (QV_E_COMPACTED; the error names the vchannel, the position and the
- * remedy: release and load the collection again).  The coord never trims
- * past qv_delegator_checkpoint() of a live query node, which reports it
- * in every SyncSegments answer (coord/coord_dn.c), so that takes a trim
- * by hand or the log's own retention.
+ * remedy: release and load the collection again, which the coord does by
+ * itself when the node reports it, querynode/qn_sync.c).  The coord never
+ * trims past qv_delegator_checkpoint() of a live query node, which
+ * reports it in every SyncSegments answer (coord/coord_dn.c), so that
+ * takes a trim by hand or the log's own retention.
  *
  * Ownership: the delegator owns its shard, its log reader and its thread;
  * the wal handle is borrowed and must outlive the delegator.
@@ -59,6 +60,9 @@ qv_code qv_delegator_start(const qv_delegator_opts *opts, qv_delegator **out,
 void qv_delegator_stop(qv_delegator *d);
 
 qv_ts qv_delegator_tsafe(qv_delegator *d);
+/* QV_OK while the consumer is healthy, else the error that stopped it
+ * (its message into msg, cap bytes). */
+qv_code qv_delegator_failure(qv_delegator *d, char *msg, size_t cap);
 /* Position just after the last time tick applied (where a new consumer
  * could resume with nothing lost), and the tick itself.  Before the first
  * tick: the start position (WAL_EARLIEST if it started there). */

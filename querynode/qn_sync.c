@@ -20,7 +20,10 @@
  * SyncSegments replies: serving ids, indexed ids, memory, last error.
  * Each reply also carries the log position the channel has consumed up
  * to (the delegator's checkpoint), below which the coord may trim the
- * write log (coord/coord_dn.c).
+ * write log (coord/coord_dn.c), and says when the delegator stopped
+ * because the log lost records it had not read (consumer_lost, with the
+ * error as status): the coord then restarts the collection on this node
+ * from the current checkpoints, as after a restart.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -699,13 +702,18 @@ qv_code qv_qn__sync_segments(qv_rpc_call *call, const ProtobufCMessage *req,
         return QV_OK;
     }
     pthread_mutex_lock(&ch->mu);
-    if (rq->version > ch->version || (!ch->next && !ch->cur)) {
+    /* version 0 only asks how the channel stands (the coord's position
+     * refresh): it is never taken as a target */
+    bool take =
+        rq->version > ch->version || (rq->version && !ch->next && !ch->cur);
+    if (take) {
         target_free(ch->next);
         ch->next = qv_qn__target_copy(rq);
         ch->version = rq->version;
     }
     pthread_mutex_unlock(&ch->mu);
-    qv_qn__kick(q);
+    if (rq->version)
+        qv_qn__kick(q);
     struct timespec dl;
     clock_gettime(CLOCK_MONOTONIC, &dl);
     dl.tv_sec += 2;
@@ -721,6 +729,13 @@ qv_code qv_qn__sync_segments(qv_rpc_call *call, const ProtobufCMessage *req,
     r->memory_bytes = ch->memory;
     consumed(ch, &r->consumed_known, &r->consumed_position);
     r->status = mk_status(a, ch->error, ch->error_msg);
+    char lost[1024];
+    if (ch->del && qv_code_primary(qv_delegator_failure(
+                       ch->del, lost, sizeof lost)) == QV_E_COMPACTED) {
+        /* the coord restarts the channel from its checkpoint */
+        r->consumer_lost = true;
+        r->status = mk_status(a, QV_E_COMPACTED, lost);
+    }
     pthread_mutex_unlock(&ch->mu);
     pthread_rwlock_unlock(&q->mu);
     return QV_OK;

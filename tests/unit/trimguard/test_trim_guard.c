@@ -348,6 +348,30 @@ count(const Milvus__Proto__Milvus__DescribeCollectionResponse *d)
     return r->count;
 }
 
+/* count(), or -1 while the query node cannot answer. */
+static int64_t
+count_try(const Milvus__Proto__Milvus__DescribeCollectionResponse *d)
+{
+    Quiver__Internal__ShardQueryRequest qr =
+        QUIVER__INTERNAL__SHARD_QUERY_REQUEST__INIT;
+    qr.collection_id = d->collectionid;
+    qr.vchannel = d->virtual_channel_names[0];
+    qr.guarantee_ts = last_ts;
+    qr.timeout_ms = 1000;
+    qr.count_only = 1;
+    Quiver__Internal__ShardQueryResponse *r = NULL;
+    qv_rpc_channel *ch;
+    qv_err err = {0};
+    cr_assert_eq(qv_rpc_channel_open(qn_addr(), &ch, &err), QV_OK);
+    qv_rpc_call_opts o = {.timeout_ms = 5000};
+    qv_code rc =
+        qv_rpc_unary(ch, QN "Query", &qr.base,
+                     &quiver__internal__shard_query_response__descriptor,
+                     &arena, (ProtobufCMessage **)&r, &o, &err);
+    qv_rpc_channel_close(ch);
+    return rc || r->status->code ? -1 : (int64_t)r->count;
+}
+
 static wal_pos earliest(const char *pch)
 {
     wal_pos e = 0, end = 0;
@@ -528,4 +552,30 @@ Test(trimguard, an_unreported_live_query_node_blocks_the_trim_until_it_goes)
                           .session_ttl_s = 1};
     cr_assert_eq(qv_qnode_create(&q, &qn, &err), QV_OK, "%s", err.msg);
     cr_assert_eq(qv_qnode_start(qn, &err), QV_OK, "%s", err.msg);
+}
+
+Test(trimguard, a_query_node_that_lost_records_restarts_from_the_checkpoint)
+{
+    Milvus__Proto__Milvus__DescribeCollectionResponse *d = create();
+    const char *pch = d->physical_channel_names[0];
+    wal_pos p = loaded_then_stalled(d);
+    write_a_lot(d, 1000);
+    insert(d, 9000, 20); /* growing: only in the log */
+    wal_pos k = checkpoint(d->virtual_channel_names[0]);
+    /* records the node needs go anyway (a trim by hand, retention) */
+    qv_err err = {0};
+    cr_assert_eq(wal_trim(inner, pch, k, &err), QV_OK, "%s", err.msg);
+    cr_assert_gt(earliest(pch), p, "the node's next records are gone");
+    stall(false);
+    /* its delegator stops with QV_E_COMPACTED; the node says so and the
+     * coord restarts the collection there from the checkpoint: every
+     * row again, sealed ones from the segments, the rest from the log */
+    WAIT_UNTIL(count_try(d) == 50 + 12 * 200 + 20, 20000,
+               "served again after the restart");
+    Quiver__Internal__SyncSegmentsResponse *r = probe(d);
+    cr_assert(!r->consumer_lost);
+    cr_assert(r->consumed_known);
+    cr_assert_geq(r->consumed_position, k, "restarted at the checkpoint");
+    insert(d, 9500, 5);
+    cr_assert_eq(count(d), 50 + 12 * 200 + 25);
 }
