@@ -37,7 +37,9 @@
  * coord_load.c keeps the latest per assignment and asks again at least
  * every trim interval), so a slow or stalled query node holds the trim
  * back instead of losing records (its reader would fail with
- * QV_E_COMPACTED and the vchannel stop serving).  Released collections
+ * QV_E_COMPACTED and the vchannel stop serving; a node that lost records
+ * anyway, to retention or a trim by hand, says so and coord_load.c
+ * restarts the collection on it from the current checkpoints).  Released collections
  * and query nodes whose session is gone stop counting.  The positions
  * are read after the checkpoints and under load_mu, which a watch holds
  * from reading its checkpoints to recording its assignment, so a query
