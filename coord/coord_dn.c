@@ -39,11 +39,12 @@
  * back instead of losing records (its reader would fail with
  * QV_E_COMPACTED and the vchannel stop serving; a node that lost records
  * anyway, to retention or a trim by hand, says so and coord_load.c
- * restarts the collection on it from the current checkpoints).  Released collections
- * and query nodes whose session is gone stop counting.  The positions
- * are read after the checkpoints and under load_mu, which a watch holds
- * from reading its checkpoints to recording its assignment, so a query
- * node assigned meanwhile starts at or past what the trim keeps. */
+ * restarts the collection on it from the current checkpoints).
+ * Released collections and query nodes whose session is gone stop
+ * counting.  The positions are read after the checkpoints and under
+ * load_mu, which a watch holds from reading its checkpoints to recording
+ * its assignment, so a query node assigned meanwhile starts at or past
+ * what the trim keeps. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
