@@ -428,6 +428,33 @@ typedef struct qn_use {
     uint64_t pos;
 } qn_use;
 
+/* Ids of the collections with a load record (meta/load/<id>), on a. */
+static qv_code loaded_ids(qv_coord *c, qv_arena *a, int64_t **ids, size_t *n,
+                          qv_err *err)
+{
+    char prefix[QV_SEGMETA_KEY_MAX];
+    snprintf(prefix, sizeof prefix, "%smeta/load/", c->root);
+    size_t plen = strlen(prefix);
+    metakv_range_opts o = {.keys_only = true};
+    metakv_kvs r = METAKV_KVS_INIT;
+    qv_code rc = metakv_range(c->opts.kv, prefix, plen, &o, &r, err);
+    if (rc)
+        return rc;
+    *ids = qv_arena_alloc(a, (r.n + 1) * sizeof **ids);
+    *n = 0;
+    for (size_t i = 0; i < r.n; i++) {
+        char buf[32];
+        size_t il = r.kvs[i].key_len - plen;
+        if (il == 0 || il >= sizeof buf)
+            continue;
+        memcpy(buf, r.kvs[i].key + plen, il);
+        buf[il] = '\0';
+        (*ids)[(*n)++] = strtoll(buf, NULL, 10);
+    }
+    metakv_kvs_release(&r);
+    return QV_OK;
+}
+
 static bool key_in(char **keys, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++)
@@ -450,6 +477,14 @@ static void trim_query_nodes(qv_coord *c, qv_coll_info **cs, size_t nc,
         nv += cs[i]->n_virtual_channels;
     qn_use *us = qv_arena_alloc(a, (nv + 1) * sizeof *us);
     size_t nu = 0;
+    int64_t *lids;
+    size_t nl = 0;
+    qv_err e = {0};
+    if (loaded_ids(c, a, &lids, &nl, &e)) {
+        for (size_t i = 0; i < np; i++) /* cannot tell what is loaded */
+            ps[i].blocked = true;
+        return;
+    }
     pthread_mutex_lock(&c->load_mu);
     for (size_t i = 0; i < nc; i++)
         for (size_t s = 0; s < cs[i]->n_virtual_channels; s++) {
@@ -457,7 +492,8 @@ static void trim_query_nodes(qv_coord *c, qv_coll_info **cs, size_t nc,
             if (!p || p->blocked)
                 continue;
             qn_use *u = &us[nu];
-            u->st = qv_coord__load_consumed(c, cs[i]->id, s, u->session,
+            bool loaded = qv_coord__load_has_id(lids, nl, cs[i]->id);
+            u->st = qv_coord__load_consumed(c, cs[i]->id, loaded, s, u->session,
                                             sizeof u->session, &u->pos);
             if (u->st == QV_QN_POS_NONE)
                 continue;
@@ -470,7 +506,6 @@ static void trim_query_nodes(qv_coord *c, qv_coll_info **cs, size_t nc,
         return;
     char **keys, **addrs;
     size_t nk = 0;
-    qv_err e = {0};
     if (qv_coord__load_nodes(c, a, &keys, &addrs, &nk, &e)) {
         for (size_t i = 0; i < nu; i++) /* cannot tell who lives */
             us[i].p->blocked = true;

@@ -94,17 +94,19 @@ bool qv_coord__sealed_coll(qv_coord *c, int64_t seg, int64_t *coll);
 void qv_coord__loads_clear(qv_coord *c);
 /* Log trimming (coord_dn.c) and query nodes (coord_load.c): where the
  * query node assigned vchannel `shard` of collection coll has consumed
- * it.  NONE: no query node consumes it (not loaded, or loaded with no
- * live recorded node); UNKNOWN: one does (its session key in `session`,
- * or "" when already known alive) but has not said where; AT: its last
+ * it (`loaded`: coll has a load record, listed before load_mu was taken).
+ * NONE: no query node consumes it (not loaded, or loaded with no live
+ * recorded node); UNKNOWN: one does (its session key in `session`, or ""
+ * when already known alive) but has not said where; AT: its last
  * SyncSegments answer said *pos.  load_mu held. */
 typedef enum qv_qn_pos {
     QV_QN_POS_NONE = 0,
     QV_QN_POS_UNKNOWN,
     QV_QN_POS_AT,
 } qv_qn_pos;
-qv_qn_pos qv_coord__load_consumed(qv_coord *c, int64_t coll, size_t shard,
-                                  char *session, size_t cap, uint64_t *pos);
+qv_qn_pos qv_coord__load_consumed(qv_coord *c, int64_t coll, bool loaded,
+                                  size_t shard, char *session, size_t cap,
+                                  uint64_t *pos);
 /* Ids of the named partitions of info (QV_E_PARTITION_NOT_FOUND). */
 qv_code qv_coord__partition_ids(const qv_coll_info *info, char **names,
                                 size_t n, int64_t *out, qv_err *err);

@@ -546,6 +546,14 @@ static void chst_set_target(chst *s, const target *t, uint64_t hash,
     s->version = version;
 }
 
+static void chst_set_pos(chst *s,
+                         const Quiver__Internal__SyncSegmentsResponse *r)
+{
+    s->pos_known = r->consumed_known;
+    s->pos = r->consumed_position;
+    s->pos_ms = qv_mono_ms(qv_clock_system());
+}
+
 static void chst_set_reply(chst *s,
                            const Quiver__Internal__SyncSegmentsResponse *r)
 {
@@ -563,9 +571,7 @@ static void chst_set_reply(chst *s,
         s->err_code = r->status->code == 3 ? QV_E_NOMEM : QV_E_UNAVAILABLE;
         s->err = qv_xstrdup(r->status->reason ? r->status->reason : "");
     }
-    s->pos_known = r->consumed_known;
-    s->pos = r->consumed_position;
-    s->pos_ms = qv_mono_ms(qv_clock_system());
+    chst_set_pos(s, r);
     bool ok = !s->err_code;
     for (size_t i = 0; ok && i < s->nsegs; i++) {
         ok = qv_coord__load_has_id(s->serving, s->nserving, s->seg[i]);
@@ -588,8 +594,9 @@ static bool pos_due(qv_coord *c, const chst *s)
     return qv_mono_ms(qv_clock_system()) - s->pos_ms >= every;
 }
 
-qv_qn_pos qv_coord__load_consumed(qv_coord *c, int64_t coll, size_t shard,
-                                  char *session, size_t cap, uint64_t *pos)
+qv_qn_pos qv_coord__load_consumed(qv_coord *c, int64_t coll, bool loaded,
+                                  size_t shard, char *session, size_t cap,
+                                  uint64_t *pos)
 {
     session[0] = '\0';
     *pos = 0;
@@ -603,16 +610,8 @@ qv_qn_pos qv_coord__load_consumed(qv_coord *c, int64_t coll, size_t shard,
     }
     /* loaded, but not watched by this coord yet (it became active
      * meanwhile): the recorded node, while it lives, still consumes */
-    qv_arena a;
-    qv_arena_init(&a, 0);
-    qv_load_rec rec;
-    qv_err e = {0};
     char key[600], ad[300];
-    qv_code rc = qv_coord__load_get_rec(c, coll, &a, &rec, &e);
-    qv_arena_release(&a);
-    if (rc)
-        return QV_QN_POS_UNKNOWN; /* cannot tell: keep the records */
-    if (!rec.loaded || !recorded_node(c, coll, key, sizeof key, ad, sizeof ad))
+    if (!loaded || !recorded_node(c, coll, key, sizeof key, ad, sizeof ad))
         return QV_QN_POS_NONE;
     return QV_QN_POS_UNKNOWN;
 }
@@ -710,10 +709,12 @@ static void sync_channel(qv_coord *c, int64_t coll, size_t i,
         QV_LOG(QV_LOG_WARN, "coord", "sync segments of %s: %s", vch, e.msg);
     pthread_mutex_lock(&c->load_mu);
     if ((s = chan_state(c, coll, i, addr)) && s->version == sent) {
-        if (rc) {
+        if (rc && !probe) {
             chst_clear_reply(s);
             s->replied = s->complete = false;
-        } else {
+        } else if (!rc && probe) {
+            chst_set_pos(s, r); /* the serving state was not asked */
+        } else if (!rc) {
             chst_set_reply(s, r);
         }
     }
