@@ -61,6 +61,29 @@ typedef struct qv_node_call {
 qv_code qv_proxy__call_nodes(qv_rpc_call *call, qv_node_call *calls, size_t n,
                              qv_err *err) QV_MUST_USE;
 
+/* A per-shard RPC and its batch form (SearchBatch, QueryBatch): the
+ * batch request of n shard requests, and the batch reply's status with its
+ * answers (in request order). */
+typedef struct qv_grouped_rpc {
+    const char *one_method, *batch_method;
+    const ProtobufCMessageDescriptor *one_resp, *batch_resp;
+    ProtobufCMessage *(*batch)(qv_arena *a, ProtobufCMessage **reqs, size_t n);
+    const Milvus__Proto__Common__Status *(*unbatch)(
+        const ProtobufCMessage *reply, size_t *n, ProtobufCMessage ***answers);
+} qv_grouped_rpc;
+
+/* Sends shard s's request reqs[s] to addrs[s], one call per address: the
+ * shards one query node leads go in one batch call (one round trip and
+ * one handler instead of one each, and no thread per shard here); calls
+ * to different nodes run in parallel (qv_proxy__call_nodes).  resp[s]
+ * receives shard s's answer (its own status is the caller's to check);
+ * fails when a call or a batch as a whole fails. */
+qv_code qv_proxy__call_grouped(qv_rpc_call *call, const qv_grouped_rpc *g,
+                               const char *const *addrs,
+                               ProtobufCMessage **reqs, size_t S,
+                               ProtobufCMessage **resp,
+                               qv_err *err) QV_MUST_USE;
+
 /* A query node's Status as a qv_code (QV_OK on success). */
 qv_code qv_proxy__status_of(const Milvus__Proto__Common__Status *st,
                             qv_err *err);

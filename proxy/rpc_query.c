@@ -26,6 +26,35 @@ typedef struct query_args {
     qv_ts guarantee, travel;
 } query_args;
 
+/* QueryBatch for qv_proxy__call_grouped. */
+static ProtobufCMessage *query_batch(qv_arena *a, ProtobufCMessage **reqs,
+                                     size_t n)
+{
+    Quiver__Internal__ShardQueryBatchRequest *b = qv_arena_alloc(a, sizeof *b);
+    quiver__internal__shard_query_batch_request__init(b);
+    b->requests = (Quiver__Internal__ShardQueryRequest **)reqs;
+    b->n_requests = n;
+    return &b->base;
+}
+
+static const Milvus__Proto__Common__Status *
+query_batch_status(const ProtobufCMessage *m, size_t *n,
+                   ProtobufCMessage ***answers)
+{
+    const Quiver__Internal__ShardQueryBatchResponse *r = (const void *)m;
+    *n = r->n_responses;
+    *answers = (ProtobufCMessage **)r->responses;
+    return r->status;
+}
+
+static const qv_grouped_rpc query_rpc = {
+    .one_method = "Query",
+    .batch_method = "QueryBatch",
+    .one_resp = &quiver__internal__shard_query_response__descriptor,
+    .batch_resp = &quiver__internal__shard_query_batch_response__descriptor,
+    .batch = query_batch,
+    .unbatch = query_batch_status};
+
 /* Asks every shard at the leaders in rp; resp[s] are the answers. */
 static qv_code ask_shards(qv_proxy *p, qv_rpc_call *call, const query_args *q,
                           const qv_read_plan *rp, ProtobufCBinaryData pb,
@@ -34,7 +63,8 @@ static qv_code ask_shards(qv_proxy *p, qv_rpc_call *call, const query_args *q,
     qv_arena *a = qv_rpc_call_arena(call);
     qv_code rc = QV_OK;
     size_t S = q->c->nshards;
-    qv_node_call *calls = qv_arena_calloc(a, S + 1, sizeof *calls);
+    ProtobufCMessage **reqs = qv_arena_calloc(a, S + 1, sizeof *reqs);
+    const char **addrs = qv_arena_calloc(a, S + 1, sizeof *addrs);
     for (size_t s = 0; !rc && s < S; s++) {
         Quiver__Internal__ShardQueryRequest *rq = qv_arena_alloc(a, sizeof *rq);
         quiver__internal__shard_query_request__init(rq);
@@ -50,16 +80,13 @@ static qv_code ask_shards(qv_proxy *p, qv_rpc_call *call, const query_args *q,
         rq->n_output_field_ids = q->out ? q->out->n : 0;
         rq->limit = q->limit;
         rq->count_only = q->count_only;
-        calls[s] = (qv_node_call){
-            .addr = rp->leaders[s]->address,
-            .method = "Query",
-            .req = &rq->base,
-            .desc = &quiver__internal__shard_query_response__descriptor};
+        reqs[s] = &rq->base;
+        addrs[s] = rp->leaders[s]->address;
     }
     if (!rc)
-        rc = qv_proxy__call_nodes(call, calls, S, err);
+        rc = qv_proxy__call_grouped(call, &query_rpc, addrs, reqs, S,
+                                    (ProtobufCMessage **)resp, err);
     for (size_t s = 0; !rc && s < S; s++) {
-        resp[s] = (shard_resp *)calls[s].resp;
         rc = qv_proxy__status_of(resp[s]->status, err);
         if (!rc && !q->count_only &&
             resp[s]->n_columns != 1 + (q->out ? q->out->n : 0))

@@ -257,6 +257,63 @@ qv_code qv_proxy__call_nodes(qv_rpc_call *call, qv_node_call *calls, size_t n,
     return QV_OK;
 }
 
+qv_code qv_proxy__call_grouped(qv_rpc_call *call, const qv_grouped_rpc *g,
+                               const char *const *addrs,
+                               ProtobufCMessage **reqs, size_t S,
+                               ProtobufCMessage **resp, qv_err *err)
+{
+    qv_arena *a = qv_rpc_call_arena(call);
+    size_t *group = qv_arena_calloc(a, S + 1, sizeof *group);
+    size_t *slot = qv_arena_calloc(a, S + 1, sizeof *slot);
+    size_t *count = qv_arena_calloc(a, S + 1, sizeof *count);
+    size_t *first = qv_arena_calloc(a, S + 1, sizeof *first);
+    size_t G = 0;
+    for (size_t s = 0; s < S; s++) {
+        size_t k = 0;
+        while (k < G && strcmp(addrs[first[k]], addrs[s]) != 0)
+            k++;
+        if (k == G)
+            first[G++] = s;
+        group[s] = k;
+        slot[s] = count[k]++;
+    }
+    qv_node_call *calls = qv_arena_calloc(a, G + 1, sizeof *calls);
+    for (size_t k = 0; k < G; k++) {
+        calls[k].addr = addrs[first[k]];
+        if (count[k] == 1) {
+            calls[k].method = g->one_method;
+            calls[k].req = reqs[first[k]];
+            calls[k].desc = g->one_resp;
+            continue;
+        }
+        ProtobufCMessage **part = qv_arena_calloc(a, count[k], sizeof *part);
+        for (size_t s = 0; s < S; s++)
+            if (group[s] == k)
+                part[slot[s]] = reqs[s];
+        calls[k].method = g->batch_method;
+        calls[k].req = g->batch(a, part, count[k]);
+        calls[k].desc = g->batch_resp;
+    }
+    qv_code rc = qv_proxy__call_nodes(call, calls, G, err);
+    ProtobufCMessage ***answers = qv_arena_calloc(a, G + 1, sizeof *answers);
+    for (size_t k = 0; !rc && k < G; k++) {
+        if (count[k] == 1)
+            continue;
+        size_t n = 0;
+        rc = qv_proxy__status_of(g->unbatch(calls[k].resp, &n, &answers[k]),
+                                 err);
+        if (!rc && n != count[k])
+            rc = qv_fail(err, QV_E_INTERNAL,
+                         "query node %s answered %zu of %zu shard requests",
+                         calls[k].addr, n, count[k]);
+    }
+    for (size_t s = 0; !rc && s < S; s++) {
+        size_t k = group[s];
+        resp[s] = count[k] == 1 ? calls[k].resp : answers[k][slot[s]];
+    }
+    return rc;
+}
+
 static void free_col(void *c)
 {
     qv_column_free(c);

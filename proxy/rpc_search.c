@@ -718,80 +718,34 @@ typedef struct shard_ask {
     uint64_t travel;
 } shard_ask;
 
-/* Sends shard s's request reqs[s] to its leader, one call per leader: the
- * shards a query node leads go in one SearchBatch (one round trip and one
- * handler instead of one each, and no thread per shard here).  resp[s]
- * receives shard s's answer. */
-static qv_code send_grouped(qv_rpc_call *call,
-                            Quiver__Internal__ShardSearchRequest **reqs,
-                            const qv_read_plan *rp, size_t S, shard_resp **resp,
-                            qv_err *err)
+/* SearchBatch for qv_proxy__call_grouped. */
+static ProtobufCMessage *search_batch(qv_arena *a, ProtobufCMessage **reqs,
+                                      size_t n)
 {
-    qv_arena *a = qv_rpc_call_arena(call);
-    size_t *group = qv_arena_calloc(a, S + 1, sizeof *group);
-    size_t *slot = qv_arena_calloc(a, S + 1, sizeof *slot);
-    size_t *count = qv_arena_calloc(a, S + 1, sizeof *count);
-    const char **addr = qv_arena_calloc(a, S + 1, sizeof *addr);
-    size_t G = 0;
-    for (size_t s = 0; s < S; s++) {
-        const char *ad = rp->leaders[s]->address;
-        size_t g = 0;
-        while (g < G && strcmp(addr[g], ad) != 0)
-            g++;
-        if (g == G)
-            addr[G++] = ad;
-        group[s] = g;
-        slot[s] = count[g]++;
-    }
-    qv_node_call *calls = qv_arena_calloc(a, G + 1, sizeof *calls);
-    for (size_t g = 0; g < G; g++) {
-        calls[g].addr = addr[g];
-        if (count[g] == 1) {
-            size_t s = 0;
-            while (group[s] != g)
-                s++;
-            calls[g].method = "Search";
-            calls[g].req = &reqs[s]->base;
-            calls[g].desc =
-                &quiver__internal__shard_search_response__descriptor;
-            continue;
-        }
-        Quiver__Internal__ShardSearchBatchRequest *b =
-            qv_arena_alloc(a, sizeof *b);
-        quiver__internal__shard_search_batch_request__init(b);
-        b->requests = qv_arena_calloc(a, count[g], sizeof *b->requests);
-        b->n_requests = count[g];
-        for (size_t s = 0; s < S; s++)
-            if (group[s] == g)
-                b->requests[slot[s]] = reqs[s];
-        calls[g].method = "SearchBatch";
-        calls[g].req = &b->base;
-        calls[g].desc =
-            &quiver__internal__shard_search_batch_response__descriptor;
-    }
-    qv_code rc = qv_proxy__call_nodes(call, calls, G, err);
-    for (size_t g = 0; !rc && g < G; g++) {
-        if (count[g] == 1)
-            continue;
-        const Quiver__Internal__ShardSearchBatchResponse *b =
-            (const void *)calls[g].resp;
-        rc = qv_proxy__status_of(b->status, err);
-        if (!rc && b->n_responses != count[g])
-            rc = qv_fail(err, QV_E_INTERNAL,
-                         "query node %s answered %zu of %zu shard searches",
-                         addr[g], b->n_responses, count[g]);
-    }
-    for (size_t s = 0; !rc && s < S; s++) {
-        size_t g = group[s];
-        resp[s] =
-            count[g] == 1
-                ? (shard_resp *)calls[g].resp
-                : ((const Quiver__Internal__ShardSearchBatchResponse *)calls[g]
-                       .resp)
-                      ->responses[slot[s]];
-    }
-    return rc;
+    Quiver__Internal__ShardSearchBatchRequest *b = qv_arena_alloc(a, sizeof *b);
+    quiver__internal__shard_search_batch_request__init(b);
+    b->requests = (Quiver__Internal__ShardSearchRequest **)reqs;
+    b->n_requests = n;
+    return &b->base;
 }
+
+static const Milvus__Proto__Common__Status *
+search_batch_status(const ProtobufCMessage *m, size_t *n,
+                    ProtobufCMessage ***answers)
+{
+    const Quiver__Internal__ShardSearchBatchResponse *r = (const void *)m;
+    *n = r->n_responses;
+    *answers = (ProtobufCMessage **)r->responses;
+    return r->status;
+}
+
+static const qv_grouped_rpc search_rpc = {
+    .one_method = "Search",
+    .batch_method = "SearchBatch",
+    .one_resp = &quiver__internal__shard_search_response__descriptor,
+    .batch_resp = &quiver__internal__shard_search_batch_response__descriptor,
+    .batch = search_batch,
+    .unbatch = search_batch_status};
 
 /* Asks every shard's leader and checks the answers. */
 static qv_code ask_shards(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
@@ -831,7 +785,12 @@ static qv_code ask_shards(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
         q->search_params = in->index_params;
         reqs[s] = q;
     }
-    qv_code rc = send_grouped(call, reqs, rp, S, resp, err);
+    const char **addrs = qv_arena_calloc(a, S + 1, sizeof *addrs);
+    for (size_t s = 0; s < S; s++)
+        addrs[s] = rp->leaders[s]->address;
+    qv_code rc = qv_proxy__call_grouped(call, &search_rpc, addrs,
+                                        (ProtobufCMessage **)reqs, S,
+                                        (ProtobufCMessage **)resp, err);
     for (size_t s = 0; !rc && s < S; s++) {
         rc = qv_proxy__status_of(resp[s]->status, err);
         if (!rc && (resp[s]->n_columns != nc || resp[s]->n_counts != in->nq))

@@ -117,12 +117,15 @@ qn_chan *qv_qn__chan(qv_qnode *q, int64_t coll, const char *vch, qn_coll **c);
 qv_code qv_qn__search(qv_rpc_call *call, const ProtobufCMessage *req,
                       ProtobufCMessage **resp, void *ud, qv_err *err);
 /* SearchBatch: the shard requests one after the other on this thread, at
- * most QV_QN_MAX_BATCH of them. */
+ * most QV_QN_MAX_BATCH of them; answers in request order. */
 #define QV_QN_MAX_BATCH 1024
 qv_code qv_qn__search_batch(qv_rpc_call *call, const ProtobufCMessage *req,
                             ProtobufCMessage **resp, void *ud, qv_err *err);
 qv_code qv_qn__query(qv_rpc_call *call, const ProtobufCMessage *req,
                      ProtobufCMessage **resp, void *ud, qv_err *err);
+/* QueryBatch: as SearchBatch, for Query. */
+qv_code qv_qn__query_batch(qv_rpc_call *call, const ProtobufCMessage *req,
+                           ProtobufCMessage **resp, void *ud, qv_err *err);
 
 /* ---- qn_sync.c ----------------------------------------------------------- */
 

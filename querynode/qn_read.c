@@ -220,15 +220,12 @@ qv_code qv_qn__search_batch(qv_rpc_call *call, const ProtobufCMessage *req,
     return QV_OK;
 }
 
-qv_code qv_qn__query(qv_rpc_call *call, const ProtobufCMessage *req,
-                     ProtobufCMessage **resp, void *ud, qv_err *err)
+/* One shard's query into r (its status says how it went). */
+static void query_one(qv_qnode *q, qv_arena *a,
+                      const Quiver__Internal__ShardQueryRequest *rq,
+                      Quiver__Internal__ShardQueryResponse *r, qv_err *err)
 {
-    qv_qnode *q = ud;
-    const Quiver__Internal__ShardQueryRequest *rq = (const void *)req;
-    qv_arena *a = qv_rpc_call_arena(call);
-    Quiver__Internal__ShardQueryResponse *r = qv_arena_alloc(a, sizeof *r);
     quiver__internal__shard_query_response__init(r);
-    *resp = &r->base;
     pthread_rwlock_rdlock(&q->mu);
     qv_delegator *d;
     qv_expr_plan *pl = NULL;
@@ -270,5 +267,43 @@ qv_code qv_qn__query(qv_rpc_call *call, const ProtobufCMessage *req,
     qv_expr_plan_free(pl);
     r->status = mk_status(a, rc, err);
     r->read_ts = R;
+}
+
+qv_code qv_qn__query(qv_rpc_call *call, const ProtobufCMessage *req,
+                     ProtobufCMessage **resp, void *ud, qv_err *err)
+{
+    qv_arena *a = qv_rpc_call_arena(call);
+    Quiver__Internal__ShardQueryResponse *r = qv_arena_alloc(a, sizeof *r);
+    query_one(ud, a, (const void *)req, r, err);
+    *resp = &r->base;
+    return QV_OK;
+}
+
+qv_code qv_qn__query_batch(qv_rpc_call *call, const ProtobufCMessage *req,
+                           ProtobufCMessage **resp, void *ud, qv_err *err)
+{
+    const Quiver__Internal__ShardQueryBatchRequest *rq = (const void *)req;
+    qv_arena *a = qv_rpc_call_arena(call);
+    Quiver__Internal__ShardQueryBatchResponse *r = qv_arena_alloc(a, sizeof *r);
+    quiver__internal__shard_query_batch_response__init(r);
+    *resp = &r->base;
+    if (rq->n_requests == 0 || rq->n_requests > QV_QN_MAX_BATCH) {
+        qv_code rc = qv_fail(err, QV_E_INVALID,
+                             "query batch of %zu shard requests: want 1 "
+                             "to %d",
+                             rq->n_requests, QV_QN_MAX_BATCH);
+        r->status = mk_status(a, rc, err);
+        return QV_OK;
+    }
+    r->responses = qv_arena_calloc(a, rq->n_requests, sizeof *r->responses);
+    Quiver__Internal__ShardQueryResponse *one =
+        qv_arena_calloc(a, rq->n_requests, sizeof *one);
+    for (size_t i = 0; i < rq->n_requests; i++) {
+        qv_err e = {0};
+        query_one(ud, a, rq->requests[i], &one[i], &e);
+        r->responses[i] = &one[i];
+    }
+    r->n_responses = rq->n_requests;
+    r->status = mk_status(a, QV_OK, err);
     return QV_OK;
 }

@@ -326,3 +326,51 @@ Test(qnserver, search_batch_answers_each_shard_in_order)
     cr_assert(strstr(r->status->reason, "want 1 to 1024"), "%s",
               r->status->reason);
 }
+
+/* QueryBatch: per-shard answers in order; an empty batch is refused. */
+Test(qnserver, query_batch_answers_each_shard_in_order)
+{
+    write_rows();
+    watch();
+    Quiver__Internal__ShardQueryRequest q[3];
+    Quiver__Internal__ShardQueryRequest *qp[3] = {&q[0], &q[1], &q[2]};
+    for (int i = 0; i < 3; i++) {
+        quiver__internal__shard_query_request__init(&q[i]);
+        q[i].collection_id = 7;
+        q[i].vchannel = i == 1 ? "p0_7v9" : "p0_7v0";
+        q[i].guarantee_ts = 200;
+        q[i].timeout_ms = i == 1 ? 100 : 5000;
+        q[i].count_only = 1;
+    }
+    q[2].travel_ts = 50; /* before the insert */
+    Quiver__Internal__ShardQueryBatchRequest b =
+        QUIVER__INTERNAL__SHARD_QUERY_BATCH_REQUEST__INIT;
+    b.requests = qp;
+    b.n_requests = 3;
+    Quiver__Internal__ShardQueryBatchResponse *r = NULL;
+    qv_err err = {0};
+    cr_assert_eq(
+        qv_rpc_unary(ch, QN "QueryBatch", &b.base,
+                     &quiver__internal__shard_query_batch_response__descriptor,
+                     &arena, (ProtobufCMessage **)&r, NULL, &err),
+        QV_OK, "%s", err.msg);
+    cr_assert_eq(r->status->code, 0, "%s", r->status->reason);
+    cr_assert_eq(r->n_responses, 3);
+    cr_assert_eq(r->responses[0]->status->code, 0);
+    cr_assert_eq(r->responses[0]->count, 4);
+    cr_assert_neq(r->responses[1]->status->code, 0, "unknown vchannel");
+    cr_assert_eq(r->responses[2]->status->code, 0);
+    cr_assert_eq(r->responses[2]->count, 0);
+    b.n_requests = 1025;
+    Quiver__Internal__ShardQueryRequest *many[1025];
+    for (int i = 0; i < 1025; i++)
+        many[i] = &q[0];
+    b.requests = many;
+    cr_assert_eq(
+        qv_rpc_unary(ch, QN "QueryBatch", &b.base,
+                     &quiver__internal__shard_query_batch_response__descriptor,
+                     &arena, (ProtobufCMessage **)&r, NULL, &err),
+        QV_OK, "%s", err.msg);
+    cr_assert_neq(r->status->code, 0);
+    cr_assert(strstr(r->status->reason, "1025"), "%s", r->status->reason);
+}
