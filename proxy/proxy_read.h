@@ -60,6 +60,10 @@ typedef struct qv_node_call {
  * allocated on the RPC call's arena. */
 qv_code qv_proxy__call_nodes(qv_rpc_call *call, qv_node_call *calls, size_t n,
                              qv_err *err) QV_MUST_USE;
+/* The same with the arena and the time limit given (calls on a). */
+qv_code qv_proxy__call_nodes_in(qv_arena *a, int64_t timeout_ms,
+                                qv_node_call *calls, size_t n,
+                                qv_err *err) QV_MUST_USE;
 
 /* A per-shard RPC and its batch form (SearchBatch, QueryBatch): the
  * batch request of n shard requests, and the batch reply's status with its
@@ -83,6 +87,17 @@ qv_code qv_proxy__call_grouped(qv_rpc_call *call, const qv_grouped_rpc *g,
                                ProtobufCMessage **reqs, size_t S,
                                ProtobufCMessage **resp,
                                qv_err *err) QV_MUST_USE;
+/* The same with the arena (requests and answers live on it) and the time
+ * limit given. */
+qv_code qv_proxy__call_grouped_in(qv_arena *a, int64_t timeout_ms,
+                                  const qv_grouped_rpc *g,
+                                  const char *const *addrs,
+                                  ProtobufCMessage **reqs, size_t S,
+                                  ProtobufCMessage **resp,
+                                  qv_err *err) QV_MUST_USE;
+/* Search / SearchBatch (rpc_search.c) and Query / QueryBatch
+ * (rpc_query.c). */
+extern const qv_grouped_rpc qv_proxy__search_rpc, qv_proxy__query_rpc;
 
 /* A query node's Status as a qv_code (QV_OK on success). */
 qv_code qv_proxy__status_of(const Milvus__Proto__Common__Status *st,

@@ -47,7 +47,7 @@ query_batch_status(const ProtobufCMessage *m, size_t *n,
     return r->status;
 }
 
-static const qv_grouped_rpc query_rpc = {
+const qv_grouped_rpc qv_proxy__query_rpc = {
     .one_method = "Query",
     .batch_method = "QueryBatch",
     .one_resp = &quiver__internal__shard_query_response__descriptor,
@@ -84,7 +84,7 @@ static qv_code ask_shards(qv_proxy *p, qv_rpc_call *call, const query_args *q,
         addrs[s] = rp->leaders[s]->address;
     }
     if (!rc)
-        rc = qv_proxy__call_grouped(call, &query_rpc, addrs, reqs, S,
+        rc = qv_proxy__call_grouped(call, &qv_proxy__query_rpc, addrs, reqs, S,
                                     (ProtobufCMessage **)resp, err);
     for (size_t s = 0; !rc && s < S; s++) {
         rc = qv_proxy__status_of(resp[s]->status, err);

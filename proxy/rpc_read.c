@@ -229,8 +229,13 @@ static void release_arena(void *a)
 qv_code qv_proxy__call_nodes(qv_rpc_call *call, qv_node_call *calls, size_t n,
                              qv_err *err)
 {
-    qv_arena *a = qv_rpc_call_arena(call);
-    int64_t t = node_timeout(call);
+    return qv_proxy__call_nodes_in(qv_rpc_call_arena(call), node_timeout(call),
+                                   calls, n, err);
+}
+
+qv_code qv_proxy__call_nodes_in(qv_arena *a, int64_t t, qv_node_call *calls,
+                                size_t n, qv_err *err)
+{
     pthread_t *th = qv_arena_calloc(a, n + 1, sizeof *th);
     bool *started = qv_arena_calloc(a, n + 1, sizeof *started);
     for (size_t i = 0; i < n; i++) {
@@ -262,7 +267,17 @@ qv_code qv_proxy__call_grouped(qv_rpc_call *call, const qv_grouped_rpc *g,
                                ProtobufCMessage **reqs, size_t S,
                                ProtobufCMessage **resp, qv_err *err)
 {
-    qv_arena *a = qv_rpc_call_arena(call);
+    return qv_proxy__call_grouped_in(qv_rpc_call_arena(call),
+                                     node_timeout(call), g, addrs, reqs, S,
+                                     resp, err);
+}
+
+qv_code qv_proxy__call_grouped_in(qv_arena *a, int64_t timeout_ms,
+                                  const qv_grouped_rpc *g,
+                                  const char *const *addrs,
+                                  ProtobufCMessage **reqs, size_t S,
+                                  ProtobufCMessage **resp, qv_err *err)
+{
     size_t *group = qv_arena_calloc(a, S + 1, sizeof *group);
     size_t *slot = qv_arena_calloc(a, S + 1, sizeof *slot);
     size_t *count = qv_arena_calloc(a, S + 1, sizeof *count);
@@ -294,7 +309,7 @@ qv_code qv_proxy__call_grouped(qv_rpc_call *call, const qv_grouped_rpc *g,
         calls[k].req = g->batch(a, part, count[k]);
         calls[k].desc = g->batch_resp;
     }
-    qv_code rc = qv_proxy__call_nodes(call, calls, G, err);
+    qv_code rc = qv_proxy__call_nodes_in(a, timeout_ms, calls, G, err);
     ProtobufCMessage ***answers = qv_arena_calloc(a, G + 1, sizeof *answers);
     for (size_t k = 0; !rc && k < G; k++) {
         if (count[k] == 1)

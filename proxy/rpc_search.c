@@ -739,7 +739,7 @@ search_batch_status(const ProtobufCMessage *m, size_t *n,
     return r->status;
 }
 
-static const qv_grouped_rpc search_rpc = {
+const qv_grouped_rpc qv_proxy__search_rpc = {
     .one_method = "Search",
     .batch_method = "SearchBatch",
     .one_resp = &quiver__internal__shard_search_response__descriptor,
@@ -788,7 +788,7 @@ static qv_code ask_shards(qv_proxy *p, qv_rpc_call *call, const qv_coll_ctx *c,
     const char **addrs = qv_arena_calloc(a, S + 1, sizeof *addrs);
     for (size_t s = 0; s < S; s++)
         addrs[s] = rp->leaders[s]->address;
-    qv_code rc = qv_proxy__call_grouped(call, &search_rpc, addrs,
+    qv_code rc = qv_proxy__call_grouped(call, &qv_proxy__search_rpc, addrs,
                                         (ProtobufCMessage **)reqs, S,
                                         (ProtobufCMessage **)resp, err);
     for (size_t s = 0; !rc && s < S; s++) {
