@@ -23,6 +23,9 @@ void qv_coord__load_key(qv_coord *c, int64_t coll, char *buf, size_t cap);
 /* The record of coll (out->loaded false when none); strings on a. */
 qv_code qv_coord__load_get_rec(qv_coord *c, int64_t coll, qv_arena *a,
                                qv_load_rec *out, qv_err *err);
+/* A load record's value (len bytes) into out (strings on a). */
+void qv_coord__load_parse_rec(const char *v, size_t len, qv_arena *a,
+                              qv_load_rec *out);
 /* Writes the record (parts NULL / n 0: the whole collection). */
 qv_code qv_coord__load_put_rec(qv_coord *c, int64_t coll, const char *db,
                                const int64_t *parts, size_t n, qv_err *err);
