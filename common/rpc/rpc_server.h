@@ -10,8 +10,11 @@
  * Threads: one completion-queue thread advances every call's state machine
  * and never blocks; handlers run on the worker pool.  When the pool's queue
  * is full a call is answered RESOURCE_EXHAUSTED instead of waiting.  With
- * opts.inline_unary, `workers` threads drain the queue and run unary
- * handlers themselves (streaming handlers keep the pool).
+ * opts.inline_unary, `workers` threads (at most 64) each drain a
+ * completion queue of their own and run unary handlers themselves; a queue
+ * holds one pending call request, renewed when its handler returns, so a
+ * call goes to a free thread or waits in gRPC (streaming handlers keep the
+ * pool).  gRPC's polling engine is chosen in rpc_init.c.
  *
  * Deadlines: gRPC cancels a call whose deadline passes; a handler can see
  * it with qv_rpc_call_ms_left() / qv_rpc_call_expired() and should stop
